@@ -1,0 +1,255 @@
+//! The model card: everything a model needs to be used correctly, travelling with it.
+//!
+//! A card sits in the metadata of every checkpoint (safetensors key
+//! [`CARD_KEY`]) and every exported ONNX model (`metadata_props`, same key).
+//! It names the input bands in order with their normalisation, the class legend
+//! (output index i is `classes[i]`), the architecture, the inner-loop settings that
+//! adaptation should use, and where the model came from.
+
+use crate::bands::Normalisation;
+use crate::catalog::classes::ClassInfo;
+use crate::model::spec::ModelSpec;
+use serde::{Deserialize, Serialize};
+
+/// Metadata key under which the card is stored, as JSON.
+pub const CARD_KEY: &str = "geomaml.card";
+
+/// Version of the card layout; bumped when fields change meaning.
+pub const CARD_VERSION: u32 = 1;
+
+/// How a model was trained (or that it was not).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Provenance {
+    /// `maml`, `pretrain` or `random`.
+    pub method: String,
+    /// The catalog trained on, if any.
+    pub catalog: Option<String>,
+    /// Meta-steps / gradient steps taken.
+    pub steps: u64,
+    /// The full training configuration as JSON.
+    pub config: serde_json::Value,
+    /// geomaml version that produced the model.
+    pub geomaml_version: String,
+    /// UTC time of creation (RFC 3339).
+    pub created: String,
+}
+
+/// Labels a model was adapted on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct AdaptationRecord {
+    /// The label file.
+    pub labels: String,
+    /// SHA-256 of the label file.
+    pub labels_sha256: String,
+    /// The scene the shots were cut from.
+    pub scene: String,
+    /// Number of shots per class id.
+    pub shots_per_class: std::collections::BTreeMap<u16, usize>,
+    /// Inner-loop step size used.
+    pub inner_lr: f64,
+    /// Inner-loop steps used.
+    pub inner_steps: usize,
+}
+
+/// Inner-loop settings adaptation uses by default.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct InnerLoop {
+    /// Step size alpha.
+    pub lr: f64,
+    /// Number of gradient steps.
+    pub steps: usize,
+}
+
+/// The model card.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ModelCard {
+    /// Layout version, [`CARD_VERSION`].
+    pub version: u32,
+    /// Architecture and shapes.
+    pub spec: ModelSpec,
+    /// Input band names, in the order the model reads them.
+    pub bands: Vec<String>,
+    /// Normalisation per band, same order as `bands`.
+    pub normalisation: Vec<Normalisation>,
+    /// Class legend: output index i is `classes[i]`.
+    pub classes: Vec<ClassInfo>,
+    /// Ground sampling distance the model was trained at, in metres.
+    pub resolution_m: f64,
+    /// Inner-loop settings for adaptation.
+    pub inner_loop: InnerLoop,
+    /// Whether batch-norm running statistics are frozen (estimated) rather than
+    /// taken from each batch.
+    pub bn_frozen: bool,
+    /// Training provenance.
+    pub provenance: Provenance,
+    /// Set when the model was adapted to a scene.
+    pub adaptation: Option<AdaptationRecord>,
+}
+
+impl ModelCard {
+    /// Checks internal consistency: band and class counts match the spec.
+    pub fn validate(&self) -> Result<(), String> {
+        self.spec.validate()?;
+        if self.bands.len() != self.spec.in_channels || self.normalisation.len() != self.bands.len()
+        {
+            return Err(format!(
+                "card lists {} bands and {} normalisations for a model of {} input channels",
+                self.bands.len(),
+                self.normalisation.len(),
+                self.spec.in_channels
+            ));
+        }
+        if self.classes.len() != self.spec.num_classes {
+            return Err(format!(
+                "card lists {} classes for a model of {} outputs",
+                self.classes.len(),
+                self.spec.num_classes
+            ));
+        }
+        Ok(())
+    }
+
+    /// Serialises to the JSON stored under [`CARD_KEY`].
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a model card always serialises")
+    }
+
+    /// Parses a card stored under [`CARD_KEY`] and validates it.
+    pub fn from_json(s: &str) -> Result<Self, String> {
+        let card: ModelCard =
+            serde_json::from_str(s).map_err(|e| format!("invalid model card: {e}"))?;
+        card.validate()?;
+        Ok(card)
+    }
+
+    /// A short human summary for `geomaml info`.
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "architecture  {:?}, {} -> {} classes, width {}, depth {}, {} px tiles, {} parameters\n",
+            self.spec.arch,
+            self.spec.in_channels,
+            self.spec.num_classes,
+            self.spec.width,
+            self.spec.depth,
+            self.spec.tile_size,
+            self.spec.parameter_count()
+        );
+        s += &format!("bands         {}\n", self.bands.join(","));
+        s += &format!(
+            "classes       {}\n",
+            self.classes
+                .iter()
+                .map(|c| format!("{}={}", c.id, c.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        s += &format!("resolution    {} m\n", self.resolution_m);
+        s += &format!(
+            "inner loop    lr {} x {} steps\n",
+            self.inner_loop.lr, self.inner_loop.steps
+        );
+        s += &format!(
+            "batch norm    {}\n",
+            if self.bn_frozen {
+                "frozen statistics"
+            } else {
+                "batch statistics"
+            }
+        );
+        s += &format!(
+            "trained       {} ({} steps) on {} with geomaml {} at {}\n",
+            self.provenance.method,
+            self.provenance.steps,
+            self.provenance.catalog.as_deref().unwrap_or("-"),
+            self.provenance.geomaml_version,
+            self.provenance.created
+        );
+        if let Some(a) = &self.adaptation {
+            s += &format!(
+                "adapted       to {} with {} labels from {} (sha256 {})\n",
+                a.scene,
+                a.shots_per_class.values().sum::<usize>(),
+                a.labels,
+                &a.labels_sha256[..a.labels_sha256.len().min(12)]
+            );
+        }
+        s
+    }
+}
+
+/// Current UTC time as RFC 3339, without pulling in a date crate.
+pub fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil-from-days (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::bands::{default_normalisation, sen12ms_bands};
+    use crate::catalog::classes::dfc2020;
+
+    pub(crate) fn sample_card() -> ModelCard {
+        let bands = sen12ms_bands();
+        ModelCard {
+            version: CARD_VERSION,
+            spec: ModelSpec::paper_cnn(15, 10),
+            normalisation: bands.iter().map(|b| default_normalisation(b)).collect(),
+            bands,
+            classes: dfc2020(),
+            resolution_m: 10.0,
+            inner_loop: InnerLoop { lr: 0.32, steps: 1 },
+            bn_frozen: false,
+            provenance: Provenance {
+                method: "maml".into(),
+                catalog: None,
+                steps: 0,
+                config: serde_json::json!({}),
+                geomaml_version: env!("CARGO_PKG_VERSION").into(),
+                created: now_rfc3339(),
+            },
+            adaptation: None,
+        }
+    }
+
+    #[test]
+    fn card_round_trips_through_json() {
+        let card = sample_card();
+        assert_eq!(ModelCard::from_json(&card.to_json()).unwrap(), card);
+    }
+
+    #[test]
+    fn inconsistent_cards_are_rejected() {
+        let mut card = sample_card();
+        card.bands.pop();
+        assert!(ModelCard::from_json(&card.to_json())
+            .unwrap_err()
+            .contains("bands"));
+    }
+
+    #[test]
+    fn timestamps_look_like_rfc3339() {
+        let t = now_rfc3339();
+        assert_eq!(t.len(), 20);
+        assert!(t.starts_with("20") && t.ends_with('Z'));
+    }
+}

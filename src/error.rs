@@ -1,0 +1,149 @@
+//! Typed errors of the geomaml library.
+//!
+//! Every variant names the thing a user can fix: the file, the band, the option.
+//! The binary prints one `geomaml: {err:#}` line and owns the exit code.
+
+use std::path::PathBuf;
+
+/// Result alias used throughout the library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong, with enough context to act on it.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A raster could not be opened, read or written.
+    #[error("{}: {reason}", path.display())]
+    Raster {
+        /// The raster at fault.
+        path: PathBuf,
+        /// What failed.
+        reason: String,
+    },
+    /// A dataset tree or catalog file is unusable.
+    #[error("{}: {reason}", path.display())]
+    Catalog {
+        /// The file or folder at fault.
+        path: PathBuf,
+        /// What failed.
+        reason: String,
+    },
+    /// Labels (GeoJSON or any OGR vector) are unusable.
+    #[error("{}: {reason}", path.display())]
+    Labels {
+        /// The label file at fault.
+        path: PathBuf,
+        /// What failed.
+        reason: String,
+    },
+    /// A model file (checkpoint, ONNX) is unusable or does not fit the data.
+    #[error("{}: {reason}", path.display())]
+    Model {
+        /// The model file at fault.
+        path: PathBuf,
+        /// What failed.
+        reason: String,
+    },
+    /// Input bands do not match what the model expects.
+    #[error("bands do not match the model: expected {expected:?}, got {got:?}")]
+    Bands {
+        /// Band names the model card lists, in order.
+        expected: Vec<String>,
+        /// Band names the input provides.
+        got: Vec<String>,
+    },
+    /// An option or configuration value is invalid.
+    #[error("{option}: {reason}")]
+    Config {
+        /// The option (`--shots`, `config.inner_lr`, ...).
+        option: String,
+        /// Why it is invalid.
+        reason: String,
+    },
+    /// A command needs a cargo feature this build lacks.
+    #[error("`{command}` needs the `{feature}` feature, which this build of geomaml lacks; rebuild with `cargo build --release --features {feature}`")]
+    FeatureMissing {
+        /// The command that was asked for.
+        command: String,
+        /// The missing cargo feature.
+        feature: String,
+    },
+    /// An output exists and overwriting was not allowed.
+    #[error("{}: already exists (pass --overwrite to replace it)", path.display())]
+    OutputExists {
+        /// The output that would be overwritten.
+        path: PathBuf,
+    },
+    /// Any other I/O failure, with the path involved.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file involved.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// Something else, already carrying its context.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl Error {
+    /// Builds a [`Error::Raster`] from any displayable cause.
+    pub fn raster(path: impl Into<PathBuf>, reason: impl std::fmt::Display) -> Self {
+        Error::Raster {
+            path: path.into(),
+            reason: reason.to_string(),
+        }
+    }
+    /// Builds a [`Error::Catalog`] from any displayable cause.
+    pub fn catalog(path: impl Into<PathBuf>, reason: impl std::fmt::Display) -> Self {
+        Error::Catalog {
+            path: path.into(),
+            reason: reason.to_string(),
+        }
+    }
+    /// Builds a [`Error::Labels`] from any displayable cause.
+    pub fn labels(path: impl Into<PathBuf>, reason: impl std::fmt::Display) -> Self {
+        Error::Labels {
+            path: path.into(),
+            reason: reason.to_string(),
+        }
+    }
+    /// Builds a [`Error::Model`] from any displayable cause.
+    pub fn model(path: impl Into<PathBuf>, reason: impl std::fmt::Display) -> Self {
+        Error::Model {
+            path: path.into(),
+            reason: reason.to_string(),
+        }
+    }
+    /// Builds a [`Error::Config`] from any displayable cause.
+    pub fn config(option: impl Into<String>, reason: impl std::fmt::Display) -> Self {
+        Error::Config {
+            option: option.into(),
+            reason: reason.to_string(),
+        }
+    }
+    /// Builds a [`Error::Io`].
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_are_send_and_sync() {
+        fn assert<T: Send + Sync>() {}
+        assert::<Error>();
+    }
+
+    #[test]
+    fn messages_name_the_file() {
+        let e = Error::raster("scene.tif", "band 3 unreadable");
+        assert_eq!(e.to_string(), "scene.tif: band 3 unreadable");
+    }
+}

@@ -1,0 +1,3 @@
+//! Inference through ONNX Runtime (`infer` feature).
+
+pub mod runtime;

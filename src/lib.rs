@@ -1,0 +1,39 @@
+//! geomaml: few-shot land-cover mapping.
+//!
+//! Implements "Meta-Learning for Few-Shot Land Cover Classification" (Russwurm et
+//! al., CVPR EarthVision 2020) as a tool. The data flow:
+//!
+//! ```text
+//! dataset tree ──catalog──▶ Catalog (tiles, EPSG:4326 footprints)
+//!      ──index──▶ TileIndex (rstar) ──TaskSampler──▶ tasks ──loader──▶ arrays
+//!      ──train (tch: MAML | pretrain)──▶ checkpoint.safetensors + ModelCard
+//!      ──adapt (few labelled points of a new scene)──▶ fast weights
+//!      ──export──▶ model.onnx (+ card in metadata_props)
+//!      ──infer (ONNX Runtime, tiled windows)──▶ land-cover GeoTIFF (raster)
+//! ```
+//!
+//! Modules that need libtorch sit behind the `train` feature; ONNX Runtime behind
+//! `infer`. Catalog, index, raster, synth and the ONNX writer need neither.
+
+#![deny(missing_docs)]
+
+pub mod bands;
+pub mod card;
+pub mod catalog;
+pub mod cli;
+pub mod error;
+pub mod eval;
+pub mod export;
+pub mod index;
+#[cfg(feature = "infer")]
+pub mod infer;
+pub mod model;
+pub mod output;
+pub mod raster;
+pub mod schemas;
+pub mod synth;
+#[cfg(feature = "train")]
+pub mod train;
+
+pub use card::ModelCard;
+pub use error::{Error, Result};

@@ -1,0 +1,152 @@
+//! GeoTIFF I/O over GDAL: opening, windowed reads, georeferencing, writers.
+//!
+//! Windows are in pixel space of the source raster (`x`, `y` = column, row of the
+//! top-left pixel). Band indices here are 1-based as in GDAL; arrays are
+//! `[band, row, col]`.
+
+mod geotransform;
+mod window;
+mod writer;
+
+pub use geotransform::GeoTransform;
+pub use window::Window;
+pub use writer::{GeoTiffWriter, WriterOptions};
+
+use crate::error::{Error, Result};
+use gdal::{Dataset, Metadata};
+use ndarray::Array3;
+use std::path::{Path, PathBuf};
+
+/// An open raster with the facts geomaml needs at hand.
+pub struct Raster {
+    path: PathBuf,
+    ds: Dataset,
+}
+
+impl std::fmt::Debug for Raster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Raster").field("path", &self.path).finish()
+    }
+}
+
+impl Raster {
+    /// Opens any raster GDAL reads (GeoTIFF, JPEG, PNG, VRT, `/vsicurl/...`).
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let s = path.to_string_lossy();
+        if !s.starts_with("/vsi") && !path.exists() {
+            return Err(Error::raster(&path, "no such file"));
+        }
+        let ds =
+            Dataset::open(&path).map_err(|e| Error::raster(&path, format!("cannot open: {e}")))?;
+        if ds.raster_count() == 0 {
+            return Err(Error::raster(&path, "has no raster bands"));
+        }
+        Ok(Raster { path, ds })
+    }
+
+    /// The path it was opened from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The underlying GDAL dataset.
+    pub fn dataset(&self) -> &Dataset {
+        &self.ds
+    }
+
+    /// `(width, height)` in pixels.
+    pub fn size(&self) -> (usize, usize) {
+        self.ds.raster_size()
+    }
+
+    /// Number of bands.
+    pub fn band_count(&self) -> usize {
+        self.ds.raster_count()
+    }
+
+    /// The affine georeferencing (identity-like when the raster has none).
+    pub fn geo_transform(&self) -> GeoTransform {
+        self.ds
+            .geo_transform()
+            .map(GeoTransform)
+            .unwrap_or(GeoTransform([0.0, 1.0, 0.0, 0.0, 0.0, 1.0]))
+    }
+
+    /// Whether the raster carries a real geotransform.
+    pub fn is_georeferenced(&self) -> bool {
+        self.ds.geo_transform().is_ok()
+    }
+
+    /// The CRS as WKT, or an empty string when there is none.
+    pub fn crs_wkt(&self) -> String {
+        self.ds.projection()
+    }
+
+    /// The EPSG code of the CRS, when GDAL can tell it.
+    pub fn epsg(&self) -> Option<u32> {
+        self.ds
+            .spatial_ref()
+            .ok()
+            .and_then(|s| s.auth_code().ok())
+            .map(|c| c as u32)
+    }
+
+    /// Nodata value of band `b` (1-based).
+    pub fn nodata(&self, b: usize) -> Option<f64> {
+        self.ds
+            .rasterband(b)
+            .ok()
+            .and_then(|band| band.no_data_value())
+    }
+
+    /// Band descriptions (names) in order; empty strings where unset.
+    pub fn band_descriptions(&self) -> Vec<String> {
+        (1..=self.band_count())
+            .map(|b| {
+                self.ds
+                    .rasterband(b)
+                    .ok()
+                    .and_then(|band| band.description().ok())
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+
+    /// Reads `bands` (1-based) inside `window` as f32, shape `[bands, h, w]`.
+    /// Parts of the window outside the raster are filled with `fill`.
+    pub fn read_window(&self, bands: &[usize], window: Window, fill: f32) -> Result<Array3<f32>> {
+        let (w, h) = (window.width, window.height);
+        let mut out = Array3::<f32>::from_elem((bands.len(), h, w), fill);
+        let (rw, rh) = self.size();
+        let Some(inside) = window.clip(rw, rh) else {
+            return Ok(out);
+        };
+        let mut buf = vec![0f32; inside.width * inside.height];
+        for (i, &b) in bands.iter().enumerate() {
+            let band = self
+                .ds
+                .rasterband(b)
+                .map_err(|e| Error::raster(&self.path, format!("band {b}: {e}")))?;
+            band.read_into_slice::<f32>(
+                (inside.x, inside.y),
+                (inside.width, inside.height),
+                (inside.width, inside.height),
+                &mut buf,
+                None,
+            )
+            .map_err(|e| Error::raster(&self.path, format!("band {b}, window {inside}: {e}")))?;
+            let (ox, oy) = (
+                (inside.x - window.x) as usize,
+                (inside.y - window.y) as usize,
+            );
+            for r in 0..inside.height {
+                let row = &buf[r * inside.width..(r + 1) * inside.width];
+                for (c, v) in row.iter().enumerate() {
+                    out[[i, oy + r, ox + c]] = *v;
+                }
+            }
+        }
+        Ok(out)
+    }
+}

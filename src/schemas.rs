@@ -1,0 +1,41 @@
+//! JSON Schemas of every file geomaml reads or writes, generated from the Rust types.
+//!
+//! `geomaml schemas DIR` writes them; `schemas/` in the repository holds the current
+//! set and a test keeps it in step with the types.
+
+use schemars::{schema_for, Schema};
+
+/// `(file name, schema)` for each JSON format.
+pub fn all() -> Vec<(&'static str, Schema)> {
+    vec![(
+        "model_card.schema.json",
+        schema_for!(crate::card::ModelCard),
+    )]
+}
+
+/// A schema as the pretty JSON committed under `schemas/`.
+pub fn render(schema: &Schema) -> String {
+    serde_json::to_string_pretty(schema).expect("schemas serialise") + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed schemas must be what the types generate; regenerate with
+    /// `cargo run -- schemas schemas/`.
+    #[test]
+    fn committed_schemas_match_the_types() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
+        for (name, schema) in all() {
+            let committed = std::fs::read_to_string(dir.join(name)).unwrap_or_else(|_| {
+                panic!("schemas/{name} is missing; run `cargo run -- schemas schemas/`")
+            });
+            assert_eq!(
+                committed,
+                render(&schema),
+                "schemas/{name} is stale; run `cargo run -- schemas schemas/`"
+            );
+        }
+    }
+}
