@@ -25,6 +25,8 @@ pub mod error;
 pub mod eval;
 pub mod export;
 pub mod index;
+#[cfg_attr(not(feature = "train"), allow(dead_code))]
+pub mod labels;
 #[cfg(feature = "infer")]
 pub mod infer;
 pub mod model;

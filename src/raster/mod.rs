@@ -5,10 +5,12 @@
 //! `[band, row, col]`.
 
 mod geotransform;
+mod legend;
 mod window;
 mod writer;
 
 pub use geotransform::GeoTransform;
+pub use legend::LEGEND_KEY;
 pub use window::Window;
 pub use writer::{GeoTiffWriter, WriterOptions};
 

@@ -1,0 +1,25 @@
+# geomaml: the two commands of the README, and helpers around them.
+#   make demo   set up if needed, then run the whole pipeline on synthetic data
+#   make test   set up if needed, then run the tests
+.PHONY: setup demo test lint schemas bench
+
+setup:
+	./scripts/setup.sh
+
+demo: setup
+	./scripts/demo.sh
+
+test: setup
+	cargo test --release
+	cargo test --release --no-default-features --lib
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --no-default-features --all-targets -- -D warnings
+
+schemas:
+	cargo run --release -- schemas schemas/
+
+bench: setup
+	cargo bench

@@ -1,0 +1,55 @@
+//! `geomaml assess MAP.tif --reference REF`: accuracy of a land-cover map.
+
+use crate::error::{Error, Result};
+use crate::eval::{assess_labels, assess_raster};
+use clap::Args;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Options of `geomaml assess`.
+#[derive(Debug, Args)]
+pub struct AssessArgs {
+    /// The land-cover map to assess (class ids in band 1).
+    map: PathBuf,
+    /// Reference: a class raster, or labelled points/polygons (GeoJSON, GeoPackage,
+    /// Shapefile, ...).
+    #[arg(long, short)]
+    reference: PathBuf,
+    /// Attribute holding the class (name or id) in a vector reference.
+    #[arg(long)]
+    class_field: Option<String>,
+    /// Print the assessment as JSON on stdout instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+impl AssessArgs {
+    /// Compares the map with the reference and reports.
+    pub fn run(&self) -> Result<ExitCode> {
+        if !self.reference.exists() {
+            return Err(Error::raster(&self.reference, "no such file (--reference)"));
+        }
+        let is_raster = gdal::Dataset::open_ex(
+            &self.reference,
+            gdal::DatasetOptions {
+                open_flags: gdal::GdalOpenFlags::GDAL_OF_RASTER,
+                ..Default::default()
+            },
+        )
+        .is_ok();
+        let a = if is_raster {
+            assess_raster(&self.map, &self.reference)?
+        } else {
+            assess_labels(&self.map, &self.reference, self.class_field.as_deref())?
+        };
+        if self.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&a).expect("assessment serialises")
+            );
+        } else {
+            print!("{}", a.table());
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}

@@ -1,0 +1,312 @@
+//! Map accuracy assessment against a reference raster or labelled points/polygons.
+//!
+//! Rasters may differ in extent, resolution and CRS: each map pixel is compared
+//! with the majority reference class among k x k sample points spread over its
+//! footprint (k = map pixel size / reference pixel size, 1..=8), taken in the
+//! reference's pixel space (through PROJ when the CRSs differ). Only the overlap
+//! counts; nodata on either side is skipped and reported.
+
+use super::metrics::{ConfusionMatrix, Scores};
+use crate::catalog::classes::ClassInfo;
+use crate::error::{Error, Result};
+use crate::labels::read_labels;
+use crate::raster::{Raster, Window};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Rows of the map processed at once (bounds memory on large maps).
+const BLOCK_ROWS: usize = 64;
+
+/// The result of comparing a map with a reference.
+#[derive(Debug, Clone, Serialize)]
+pub struct Assessment {
+    /// The map assessed.
+    pub map: String,
+    /// The reference used.
+    pub reference: String,
+    /// Classes of the confusion matrix, in order.
+    pub classes: Vec<ClassInfo>,
+    /// `confusion.counts[reference][predicted]`.
+    pub confusion: ConfusionMatrix,
+    /// Accuracy, kappa, per-class scores.
+    #[serde(flatten)]
+    pub scores: Scores,
+    /// Samples skipped because map or reference had no data there.
+    pub skipped_nodata: u64,
+    /// Samples outside the other raster.
+    pub outside_overlap: u64,
+}
+
+/// Collects (reference id, predicted id) pairs, then builds the matrix.
+#[derive(Default)]
+struct Tally {
+    pairs: BTreeMap<(u16, u16), u64>,
+    nodata: u64,
+    outside: u64,
+}
+
+impl Tally {
+    fn finish(self, map: &Path, reference: &Path, legend: &[ClassInfo]) -> Result<Assessment> {
+        if self.pairs.is_empty() {
+            return Err(Error::raster(
+                map,
+                format!(
+                    "no pixel to compare with {} ({} nodata, {} outside the overlap)",
+                    reference.display(),
+                    self.nodata,
+                    self.outside
+                ),
+            ));
+        }
+        let mut ids: Vec<u16> = self.pairs.keys().flat_map(|&(r, p)| [r, p]).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let classes: Vec<ClassInfo> = ids
+            .iter()
+            .map(|&id| {
+                legend
+                    .iter()
+                    .find(|c| c.id == id)
+                    .cloned()
+                    .unwrap_or(ClassInfo {
+                        id,
+                        name: format!("class {id}"),
+                        color: "#808080".into(),
+                    })
+            })
+            .collect();
+        let pos = |id: u16| ids.binary_search(&id).expect("id collected above");
+        let mut confusion = ConfusionMatrix::new(ids.len());
+        for (&(r, p), &n) in &self.pairs {
+            confusion.counts[pos(r)][pos(p)] += n;
+        }
+        Ok(Assessment {
+            map: map.display().to_string(),
+            reference: reference.display().to_string(),
+            scores: confusion.scores(),
+            classes,
+            confusion,
+            skipped_nodata: self.nodata,
+            outside_overlap: self.outside,
+        })
+    }
+}
+
+/// Whether a value is no data: the band's nodata, non-finite, or 0 when the
+/// legend has no class 0 (the DFC convention).
+fn is_nodata(v: f64, nodata: Option<f64>, legend: &[ClassInfo]) -> bool {
+    !v.is_finite() || Some(v) == nodata || (v == 0.0 && !legend.iter().any(|c| c.id == 0))
+}
+
+/// Assesses `map` against a reference raster.
+pub fn assess_raster(map_path: &Path, reference_path: &Path) -> Result<Assessment> {
+    let map = Raster::open(map_path)?;
+    let reference = Raster::open(reference_path)?;
+    let legend = map
+        .legend()
+        .or_else(|| reference.legend())
+        .unwrap_or_default();
+    let (mgt, rgt) = (map.geo_transform(), reference.geo_transform());
+    let (map_crs, ref_crs) = (map.crs_wkt(), reference.crs_wkt());
+    let proj = if map_crs.is_empty() || ref_crs.is_empty() || same_crs(&map, &reference) {
+        None
+    } else {
+        Some(
+            proj::Proj::new_known_crs(&map_crs, &ref_crs, None).map_err(|e| {
+                Error::raster(
+                    reference_path,
+                    format!("cannot reproject from the map's CRS: {e}"),
+                )
+            })?,
+        )
+    };
+    let k = ((mgt.pixel_size() / rgt.pixel_size()).round() as usize).clamp(1, 8);
+    let (mw, mh) = map.size();
+    let (rw, rh) = reference.size();
+    let (map_nd, ref_nd) = (map.nodata(1), reference.nodata(1));
+    let mut tally = Tally::default();
+
+    for y0 in (0..mh).step_by(BLOCK_ROWS) {
+        let bh = BLOCK_ROWS.min(mh - y0);
+        let block = map.read_window(&[1], Window::new(0, y0 as isize, mw, bh), f32::NAN)?;
+        // Reference pixel of every sample point of this block.
+        let mut samples = Vec::with_capacity(mw * bh * k * k);
+        for r in 0..bh {
+            for c in 0..mw {
+                for sy in 0..k {
+                    for sx in 0..k {
+                        let col = c as f64 + (sx as f64 + 0.5) / k as f64;
+                        let row = (y0 + r) as f64 + (sy as f64 + 0.5) / k as f64;
+                        let (mut x, mut y) = mgt.apply(col, row);
+                        if let Some(p) = &proj {
+                            match p.convert((x, y)) {
+                                Ok(xy) => (x, y) = xy,
+                                Err(_) => {
+                                    samples.push(None);
+                                    continue;
+                                }
+                            }
+                        }
+                        samples.push(
+                            rgt.invert(x, y)
+                                .map(|(c, r)| (c.floor() as isize, r.floor() as isize)),
+                        );
+                    }
+                }
+            }
+        }
+        let inside: Vec<(isize, isize)> = samples
+            .iter()
+            .flatten()
+            .copied()
+            .filter(|&(c, r)| c >= 0 && r >= 0 && (c as usize) < rw && (r as usize) < rh)
+            .collect();
+        let ref_block = if inside.is_empty() {
+            None
+        } else {
+            let (c0, c1) = inside.iter().fold((isize::MAX, isize::MIN), |a, p| {
+                (a.0.min(p.0), a.1.max(p.0))
+            });
+            let (r0, r1) = inside.iter().fold((isize::MAX, isize::MIN), |a, p| {
+                (a.0.min(p.1), a.1.max(p.1))
+            });
+            let win = Window::new(c0, r0, (c1 - c0 + 1) as usize, (r1 - r0 + 1) as usize);
+            Some((win, reference.read_window(&[1], win, f32::NAN)?))
+        };
+        let mut votes: BTreeMap<u16, usize> = BTreeMap::new();
+        for r in 0..bh {
+            for c in 0..mw {
+                let predicted = block[[0, r, c]] as f64;
+                let base = (r * mw + c) * k * k;
+                votes.clear();
+                let mut any_inside = false;
+                for s in &samples[base..base + k * k] {
+                    let Some((rc, rr)) = *s else { continue };
+                    let Some((win, data)) = &ref_block else {
+                        continue;
+                    };
+                    if rc < 0 || rr < 0 || rc as usize >= rw || rr as usize >= rh {
+                        continue;
+                    }
+                    any_inside = true;
+                    let v = data[[0, (rr - win.y) as usize, (rc - win.x) as usize]] as f64;
+                    if !is_nodata(v, ref_nd, &legend) {
+                        *votes.entry(v as u16).or_insert(0) += 1;
+                    }
+                }
+                if !any_inside {
+                    tally.outside += 1;
+                } else if votes.is_empty() || is_nodata(predicted, map_nd, &legend) {
+                    tally.nodata += 1;
+                } else {
+                    let truth = votes
+                        .iter()
+                        .max_by_key(|(id, n)| (**n, std::cmp::Reverse(**id)))
+                        .map(|(id, _)| *id)
+                        .unwrap();
+                    *tally.pairs.entry((truth, predicted as u16)).or_insert(0) += 1;
+                }
+            }
+        }
+    }
+    tally.finish(map_path, reference_path, &legend)
+}
+
+fn same_crs(a: &Raster, b: &Raster) -> bool {
+    match (a.dataset().spatial_ref(), b.dataset().spatial_ref()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// Assesses `map` against labelled points/polygons (every map pixel inside a
+/// polygon counts; points count their pixel).
+pub fn assess_labels(
+    map_path: &Path,
+    labels_path: &Path,
+    class_field: Option<&str>,
+) -> Result<Assessment> {
+    let map = Raster::open(map_path)?;
+    let legend = map.legend().ok_or_else(|| {
+        Error::raster(
+            map_path,
+            "has no class legend (GEOMAML_CLASSES metadata) to resolve label classes against",
+        )
+    })?;
+    let labels = read_labels(labels_path, class_field, &legend, &map.crs_wkt())?;
+    let (mw, mh) = map.size();
+    let nodata = map.nodata(1);
+    let mut tally = Tally::default();
+    for p in labels.pixels(&map.geo_transform(), 1) {
+        if p.col < 0 || p.row < 0 || p.col as usize >= mw || p.row as usize >= mh {
+            tally.outside += 1;
+            continue;
+        }
+        let v = map.read_window(&[1], Window::new(p.col, p.row, 1, 1), f32::NAN)?[[0, 0, 0]] as f64;
+        if is_nodata(v, nodata, &legend) {
+            tally.nodata += 1;
+        } else {
+            *tally.pairs.entry((p.class_id, v as u16)).or_insert(0) += 1;
+        }
+    }
+    tally.finish(map_path, labels_path, &legend)
+}
+
+impl Assessment {
+    /// A readable report: confusion matrix and scores.
+    pub fn table(&self) -> String {
+        let names: Vec<String> = self.classes.iter().map(|c| format!("{}", c.id)).collect();
+        let mut s = format!("map        {}\nreference  {}\n\n", self.map, self.reference);
+        s += "confusion matrix (rows: reference, columns: map)\n";
+        s += &format!("{:>22}", "");
+        for n in &names {
+            s += &format!("{n:>8}");
+        }
+        s += "\n";
+        for (i, c) in self.classes.iter().enumerate() {
+            s += &format!("{:>22}", format!("{} {}", c.id, truncate(&c.name, 18)));
+            for v in &self.confusion.counts[i] {
+                s += &format!("{v:>8}");
+            }
+            s += "\n";
+        }
+        s += &format!(
+            "\n{:<22}{:>10}{:>10}{:>8}{:>8}{:>9}\n",
+            "class", "producer's", "user's", "F1", "IoU", "support"
+        );
+        let pct = |v: Option<f64>| {
+            v.map(|x| format!("{:.1}%", 100.0 * x))
+                .unwrap_or_else(|| "-".into())
+        };
+        for (c, sc) in self.classes.iter().zip(&self.scores.per_class) {
+            s += &format!(
+                "{:<22}{:>10}{:>10}{:>8}{:>8}{:>9}\n",
+                format!("{} {}", c.id, truncate(&c.name, 18)),
+                pct(sc.producers_accuracy),
+                pct(sc.users_accuracy),
+                sc.f1
+                    .map(|x| format!("{x:.3}"))
+                    .unwrap_or_else(|| "-".into()),
+                sc.iou
+                    .map(|x| format!("{x:.3}"))
+                    .unwrap_or_else(|| "-".into()),
+                sc.support
+            );
+        }
+        s += &format!(
+            "\noverall accuracy {:.1}%   kappa {:.3}   mIoU {:.3}   ({} samples; {} skipped as nodata, {} outside the overlap)\n",
+            100.0 * self.scores.overall_accuracy,
+            self.scores.kappa,
+            self.scores.mean_iou,
+            self.scores.samples,
+            self.skipped_nodata,
+            self.outside_overlap
+        );
+        s
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
