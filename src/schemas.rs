@@ -7,10 +7,20 @@ use schemars::{schema_for, Schema};
 
 /// `(file name, schema)` for each JSON format.
 pub fn all() -> Vec<(&'static str, Schema)> {
-    vec![(
-        "model_card.schema.json",
-        schema_for!(crate::card::ModelCard),
-    )]
+    #[allow(unused_mut)]
+    let mut all = vec![
+        (
+            "model_card.schema.json",
+            schema_for!(crate::card::ModelCard),
+        ),
+        ("catalog.schema.json", schema_for!(crate::catalog::Catalog)),
+        ("task.schema.json", schema_for!(crate::index::Task)),
+        ("split.schema.json", schema_for!(crate::index::SplitFile)),
+    ];
+    // The training config lives with the tch code (feature `train`).
+    #[cfg(feature = "train")]
+    all.push(("train_config.schema.json", schema_for!(crate::train::TrainConfig)));
+    all
 }
 
 /// A schema as the pretty JSON committed under `schemas/`.

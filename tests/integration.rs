@@ -2,9 +2,19 @@
 //! folders, on generated data and sample_data/.
 //!
 //! Modules, one per area of the tool:
+//! - `catalog`: catalog, tasks and batch loading on generated Sen12MS/DeepGlobe trees.
 //! - `cli`: doctor, usage errors, exit codes.
+//! - `train`: train (MAML, pretrain) and info on a generated Sen12MS tree.
+//! - `map`: export, info and map (ONNX models, land-cover GeoTIFFs).
+//! - `synth`: synthetic Sen12MS/DeepGlobe trees and scenes (layout, georeferencing,
+//!   determinism, the region-to-region appearance shift).
 
 mod util;
 
 mod assess;
+#[cfg(feature = "infer")]
+mod map;
+mod catalog;
 mod cli;
+mod synth;
+mod train;

@@ -1,1 +1,101 @@
-//! export
+//! ONNX export: a checkpoint becomes an `.onnx` file ONNX Runtime (and QGIS
+//! Deepness) can run, with the model card in its metadata.
+//!
+//! libtorch has no ONNX exporter, so geomaml writes the graph itself from the
+//! layer semantics documented in [`crate::model::spec`]: opset [`OPSET`], IR version
+//! [`IR_VERSION`] (ONNX Runtime 1.31 loads IR <= 13). No tch and no ort here: the
+//! protobuf messages are declared with prost ([`proto`]).
+
+pub mod graph;
+pub mod metadata;
+pub mod proto;
+pub mod random;
+pub mod split;
+
+pub use graph::{build_graph, INPUT, LOGITS, PROBABILITIES};
+pub use metadata::{read_card, read_metadata, read_model};
+pub use random::{random_checkpoint, random_tensors};
+
+use crate::error::{Error, Result};
+use crate::model::Checkpoint;
+use prost::Message;
+use proto::{ModelProto, OperatorSetIdProto};
+use std::path::{Path, PathBuf};
+
+/// ONNX operator set version written.
+pub const OPSET: i64 = 17;
+/// ONNX IR version written.
+pub const IR_VERSION: i64 = 8;
+
+/// The ONNX model of a checkpoint; its card says `bn_frozen: true`.
+pub fn to_model(ckpt: &Checkpoint) -> std::result::Result<ModelProto, String> {
+    ckpt.validate()?;
+    let mut card = ckpt.card.clone();
+    card.bn_frozen = true;
+    card.validate()?;
+    Ok(ModelProto {
+        ir_version: IR_VERSION,
+        opset_import: vec![OperatorSetIdProto {
+            domain: String::new(),
+            version: OPSET,
+        }],
+        producer_name: "geomaml".into(),
+        producer_version: env!("CARGO_PKG_VERSION").into(),
+        domain: "org.geomaml".into(),
+        model_version: 1,
+        doc_string: format!(
+            "geomaml {:?} model ({} bands -> {} classes)",
+            card.spec.arch,
+            card.bands.len(),
+            card.classes.len()
+        ),
+        graph: Some(build_graph(&card.spec, &ckpt.tensors)),
+        metadata_props: metadata::metadata_props(&card),
+    })
+}
+
+/// The serialised ONNX model of a checkpoint.
+pub fn to_onnx_bytes(ckpt: &Checkpoint) -> std::result::Result<Vec<u8>, String> {
+    Ok(to_model(ckpt)?.encode_to_vec())
+}
+
+/// Writes the ONNX model of `ckpt` to `path` atomically (`overwrite` to replace).
+pub fn export_file(ckpt: &Checkpoint, path: impl AsRef<Path>, overwrite: bool) -> Result<PathBuf> {
+    let path = path.as_ref();
+    let bytes = to_onnx_bytes(ckpt).map_err(|e| Error::model(path, e))?;
+    crate::output::write_atomic(path, &bytes, overwrite)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::card::tests::sample_card;
+    use crate::model::ModelSpec;
+
+    #[test]
+    fn exported_files_carry_a_frozen_card() {
+        let mut card = sample_card();
+        card.spec = ModelSpec {
+            width: 4,
+            depth: 2,
+            tile_size: 8,
+            ..card.spec
+        };
+        let ckpt = random_checkpoint(card.clone(), 3);
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.onnx");
+        export_file(&ckpt, &p, false).unwrap();
+        let back = read_card(&p).unwrap();
+        assert!(back.bn_frozen);
+        assert_eq!(back.spec, card.spec);
+        assert!(matches!(
+            export_file(&ckpt, &p, false),
+            Err(Error::OutputExists { .. })
+        ));
+        let model = read_model(&p).unwrap();
+        assert_eq!(
+            (model.ir_version, model.opset_import[0].version),
+            (IR_VERSION, OPSET)
+        );
+    }
+}

@@ -1,3 +1,19 @@
-//! Inference through ONNX Runtime (`infer` feature).
+//! Inference through ONNX Runtime (`infer` feature): a [`Predictor`] over an
+//! exported model, and [`map_scene`], which turns whole scenes into georeferenced
+//! land-cover maps.
 
+pub mod bands;
+pub mod blend;
+mod categories;
+pub mod mapper;
+pub mod plan;
+pub mod predictor;
 pub mod runtime;
+pub mod shared;
+pub mod sink;
+
+pub use mapper::{map_scene, MapConfig, MapSummary};
+pub use predictor::Predictor;
+
+#[cfg(all(test, feature = "train"))]
+mod parity;

@@ -6,5 +6,41 @@
 pub mod host;
 pub mod spec;
 
+/// Batch-norm statistics estimated on data, for export.
+#[cfg(feature = "train")]
+pub mod bn_stats;
+/// The paper's CNN classifier.
+#[cfg(feature = "train")]
+pub mod cnn;
+/// The functional-model interface and architecture dispatch.
+#[cfg(feature = "train")]
+pub mod functional;
+/// Layers as pure functions.
+#[cfg(feature = "train")]
+pub mod layers;
+/// Cross-entropy and accuracy.
+#[cfg(feature = "train")]
+pub mod loss;
+/// Named tensors on a device.
+#[cfg(feature = "train")]
+pub mod params;
+/// Task batches as tensors.
+#[cfg(feature = "train")]
+pub mod task_tensors;
+/// The U-Net segmentation network.
+#[cfg(feature = "train")]
+pub mod unet;
+
 pub use host::{Checkpoint, HostTensor, NamedTensors};
 pub use spec::{Arch, ModelSpec};
+
+#[cfg(feature = "train")]
+pub use bn_stats::estimate_bn_stats;
+#[cfg(feature = "train")]
+pub use functional::{forward, FunctionalModel};
+#[cfg(feature = "train")]
+pub use layers::BnMode;
+#[cfg(feature = "train")]
+pub use params::Params;
+#[cfg(feature = "train")]
+pub use task_tensors::TaskTensors;

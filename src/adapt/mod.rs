@@ -1,0 +1,273 @@
+//! Few-shot adaptation of a meta-trained model to a new scene (`train` feature).
+//!
+//! The analyst's labelled points/polygons become support windows ([`shots`]); the
+//! model takes the inner-loop steps its card prescribes (or the user's) on them,
+//! exactly as MAML did while meta-training; batch-norm statistics are then frozen
+//! from the support windows and unlabelled windows of the scene, and the head keeps
+//! only the labelled classes. The result is a checkpoint ready for ONNX export.
+//!
+//! Output indices: a MAML model was meta-trained with task-local labels, so the
+//! i-th labelled class (by id) takes output i; a pretrained model keeps each
+//! class's legend position.
+
+pub mod shots;
+
+use crate::card::{AdaptationRecord, ModelCard};
+use crate::error::{Error, Result};
+use crate::labels::read_labels;
+use crate::model::functional::forward;
+use crate::model::layers::BnMode;
+use crate::model::params::Params;
+use crate::model::{Checkpoint, HostTensor};
+use crate::raster::Raster;
+use crate::train::maml::{adapt as inner_loop, InnerSettings};
+use ndarray::{Array2, Axis};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use tch::{Device, Tensor};
+
+pub use shots::{cut_shots, unlabelled_windows, Shots};
+
+/// Most folds cross-validation runs (leave-one-out below this many shots).
+const MAX_FOLDS: usize = 10;
+
+/// What to adapt, on what.
+#[derive(Debug, Clone)]
+pub struct AdaptOptions {
+    /// Meta-trained checkpoint (.safetensors).
+    pub model: PathBuf,
+    /// Scene to adapt to.
+    pub scene: PathBuf,
+    /// Labelled points/polygons.
+    pub labels: PathBuf,
+    /// Attribute holding the class.
+    pub class_field: Option<String>,
+    /// Scene bands feeding the model (`--bands`).
+    pub bands: Option<String>,
+    /// Classes the map must have (each needs at least one label); default: those labelled.
+    pub classes: Option<Vec<String>>,
+    /// Inner-loop step size (default: the card's).
+    pub inner_lr: Option<f64>,
+    /// Inner-loop steps (default: the card's).
+    pub inner_steps: Option<usize>,
+    /// Unlabelled scene windows for batch-norm statistics.
+    pub bn_windows: usize,
+    /// Estimate accuracy by cross-validation over the shots.
+    pub cross_validate: bool,
+    /// Where to compute.
+    pub device: Device,
+    /// Seed for window draws.
+    pub seed: u64,
+}
+
+/// What adaptation did, for the user.
+#[derive(Debug, Clone, Serialize)]
+pub struct AdaptReport {
+    /// Shots per class name.
+    pub shots_per_class: BTreeMap<String, usize>,
+    /// Inner-loop step size used.
+    pub inner_lr: f64,
+    /// Inner-loop steps used.
+    pub inner_steps: usize,
+    /// Support loss before and after adaptation.
+    pub support_loss: (f64, f64),
+    /// Support accuracy after adaptation.
+    pub support_accuracy: f64,
+    /// Cross-validated accuracy over the shots, and the number of folds.
+    pub cross_validated_accuracy: Option<(f64, usize)>,
+    /// Warnings worth reading (classes with one label only, ...).
+    pub warnings: Vec<String>,
+}
+
+/// The adapted model and the report.
+#[derive(Debug, Clone)]
+pub struct Adapted {
+    /// Checkpoint with frozen batch-norm statistics and the labelled classes only.
+    pub checkpoint: Checkpoint,
+    /// What happened.
+    pub report: AdaptReport,
+}
+
+/// Adapts `opts.model` to `opts.scene` from `opts.labels`.
+pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
+    let ckpt = Checkpoint::load(&opts.model)?;
+    let card = &ckpt.card;
+    let scene = Raster::open(&opts.scene)?;
+    if scene.crs_wkt().is_empty() {
+        return Err(Error::raster(&opts.scene, "has no CRS: labels cannot be placed on it"));
+    }
+    let bands = crate::raster::band_match::resolve_bands(&card.bands, &crate::raster::band_match::scene_bands(&scene), opts.bands.as_deref())
+        .map_err(|e| Error::raster(&opts.scene, e))?;
+    let labels = read_labels(&opts.labels, opts.class_field.as_deref(), &card.classes, &scene.crs_wkt())?;
+    let shots = cut_shots(&scene, &bands, card, &labels)?;
+
+    // Classes and their output indices.
+    let mut ids: Vec<u16> = shots.class_ids.clone();
+    ids.sort_unstable();
+    ids.dedup();
+    if let Some(wanted) = &opts.classes {
+        for w in wanted {
+            let class = crate::catalog::classes::find_class(&card.classes, w)
+                .ok_or_else(|| Error::config("--classes", format!("`{w}` is not in the model's legend")))?;
+            if !ids.contains(&class.id) {
+                return Err(Error::labels(&opts.labels, format!("class {} has no label; every class needs at least one", class.name)));
+            }
+        }
+    }
+    if ids.len() < 2 {
+        return Err(Error::labels(&opts.labels, "labels name fewer than two classes; a map needs at least two"));
+    }
+    let maml = card.provenance.method == "maml";
+    let outputs: Vec<usize> = if maml {
+        (0..ids.len()).collect()
+    } else {
+        ids.iter().map(|id| card.classes.iter().position(|c| c.id == *id).expect("labels resolved in legend")).collect()
+    };
+    if outputs.iter().any(|&o| o >= card.spec.num_classes) {
+        return Err(Error::labels(
+            &opts.labels,
+            format!("{} classes labelled, the model has {} outputs", ids.len(), card.spec.num_classes),
+        ));
+    }
+    let name_of = |id: u16| card.classes.iter().find(|c| c.id == id).map(|c| c.name.clone()).unwrap_or_default();
+    let mut shots_per_class = BTreeMap::new();
+    for &id in &shots.class_ids {
+        *shots_per_class.entry(name_of(id)).or_insert(0) += 1;
+    }
+    let warnings: Vec<String> = shots_per_class
+        .iter()
+        .filter(|(_, &n)| n == 1)
+        .map(|(c, _)| format!("class {c} has a single label: its map accuracy is a guess; add more"))
+        .collect();
+
+    let settings = InnerSettings {
+        lr: opts.inner_lr.unwrap_or(card.inner_loop.lr),
+        steps: opts.inner_steps.unwrap_or(card.inner_loop.steps).max(1),
+        first_order: true,
+        bn_momentum: None,
+    };
+    let params = Params::from_checkpoint(&ckpt, opts.device)?;
+    let targets = targets(&shots, &ids, &outputs, card);
+    let unlabelled = unlabelled_windows(&scene, &bands, card, opts.bn_windows, opts.seed)?;
+
+    let x = to_tensor(&shots.x, opts.device);
+    let y = Tensor::from_slice(targets.as_slice().expect("contiguous")).view([targets.nrows() as i64, -1]).to_device(opts.device);
+    let (fast, loss_before) = inner_loop(&params, &x, &y, &settings, false);
+    let fast = fast.with_trainable(fast.trainable().iter().map(|t| t.detach()).collect());
+    let (loss_after, acc_after) = tch::no_grad(|| {
+        let logits = forward(&fast, &x, BnMode::Batch);
+        (f64::try_from(crate::model::loss::cross_entropy(&logits, &y)).unwrap_or(f64::NAN), crate::model::loss::accuracy(&logits, &y))
+    });
+    let bn_batches = bn_batches(&x, &unlabelled, opts.device);
+    let frozen = crate::model::bn_stats::estimate_bn_stats(&fast, &bn_batches)?;
+
+    let cv = if opts.cross_validate && shots.x.shape()[0] >= 3 {
+        Some(cross_validate(&params, &shots, &targets, &unlabelled, &settings, opts.device)?)
+    } else {
+        None
+    };
+
+    let checkpoint = head_for(&frozen, card, &ids, &outputs, AdaptationRecord {
+        labels: opts.labels.display().to_string(),
+        labels_sha256: labels.sha256.clone(),
+        scene: opts.scene.display().to_string(),
+        shots_per_class: ids.iter().map(|&id| (id, shots.class_ids.iter().filter(|&&c| c == id).count())).collect(),
+        inner_lr: settings.lr,
+        inner_steps: settings.steps,
+    });
+    Ok(Adapted {
+        checkpoint,
+        report: AdaptReport {
+            shots_per_class,
+            inner_lr: settings.lr,
+            inner_steps: settings.steps,
+            support_loss: (loss_before, loss_after),
+            support_accuracy: acc_after,
+            cross_validated_accuracy: cv,
+            warnings,
+        },
+    })
+}
+
+/// Training targets: output index per shot (classifier) or per labelled pixel.
+fn targets(shots: &Shots, ids: &[u16], outputs: &[usize], card: &ModelCard) -> Array2<i64> {
+    let out_of = |id: u16| ids.iter().position(|&c| c == id).map(|i| outputs[i] as i64);
+    if card.spec.is_segmentation() {
+        shots.pixel_class_ids.mapv(|id| if id == 0 { crate::index::IGNORE_INDEX } else { out_of(id).unwrap_or(crate::index::IGNORE_INDEX) })
+    } else {
+        Array2::from_shape_fn((shots.class_ids.len(), 1), |(i, _)| out_of(shots.class_ids[i]).expect("shot classes are in ids"))
+    }
+}
+
+fn to_tensor(a: &ndarray::Array4<f32>, device: Device) -> Tensor {
+    let shape: Vec<i64> = a.shape().iter().map(|&d| d as i64).collect();
+    Tensor::from_slice(a.as_standard_layout().as_slice().expect("standard layout")).view(shape.as_slice()).to_device(device)
+}
+
+/// Support windows plus unlabelled scene windows in batches of 32.
+fn bn_batches(support: &Tensor, unlabelled: &ndarray::Array4<f32>, device: Device) -> Vec<Tensor> {
+    let mut batches = vec![support.shallow_clone()];
+    for chunk in unlabelled.axis_chunks_iter(Axis(0), 32) {
+        if chunk.shape()[0] >= 2 {
+            batches.push(to_tensor(&chunk.to_owned(), device));
+        }
+    }
+    batches
+}
+
+/// Accuracy on held-out shots: leave-one-out up to [`MAX_FOLDS`] shots, else that
+/// many folds. Each fold adapts on the rest, freezes batch-norm statistics like the
+/// exported model, and predicts its held-out shots.
+fn cross_validate(
+    params: &Params,
+    shots: &Shots,
+    targets: &Array2<i64>,
+    unlabelled: &ndarray::Array4<f32>,
+    settings: &InnerSettings,
+    device: Device,
+) -> Result<(f64, usize)> {
+    let n = shots.x.shape()[0];
+    let folds = n.min(MAX_FOLDS);
+    let (mut correct, mut total) = (0f64, 0f64);
+    for f in 0..folds {
+        let held: Vec<usize> = (0..n).filter(|i| i % folds == f).collect();
+        let kept: Vec<usize> = (0..n).filter(|i| i % folds != f).collect();
+        let pick = |idx: &[usize]| (to_tensor(&shots.x.select(Axis(0), idx), device), targets.select(Axis(0), idx));
+        let (xk, yk) = pick(&kept);
+        let (xh, yh) = pick(&held);
+        let yk = Tensor::from_slice(yk.as_standard_layout().as_slice().unwrap()).view([kept.len() as i64, -1]).to_device(device);
+        let yh = Tensor::from_slice(yh.as_standard_layout().as_slice().unwrap()).view([held.len() as i64, -1]).to_device(device);
+        let (fast, _) = inner_loop(params, &xk, &yk, settings, false);
+        let fast = fast.with_trainable(fast.trainable().iter().map(|t| t.detach()).collect());
+        let frozen = crate::model::bn_stats::estimate_bn_stats(&fast, &bn_batches(&xk, unlabelled, device))?;
+        let acc = tch::no_grad(|| crate::model::loss::accuracy(&forward(&frozen, &xh, BnMode::Frozen), &yh));
+        if acc.is_finite() {
+            correct += acc * held.len() as f64;
+            total += held.len() as f64;
+        }
+    }
+    Ok((if total > 0.0 { correct / total } else { f64::NAN }, folds))
+}
+
+/// The adapted checkpoint: head rows of the labelled classes only, their legend
+/// entries in output order, batch-norm statistics frozen.
+fn head_for(params: &Params, card: &ModelCard, ids: &[u16], outputs: &[usize], record: AdaptationRecord) -> Checkpoint {
+    let mut tensors = params.to_named();
+    for name in ["head.weight", "head.bias"] {
+        let t = &tensors[name];
+        let row: usize = t.shape[1..].iter().product();
+        let data: Vec<f32> = outputs.iter().flat_map(|&o| t.data[o * row..(o + 1) * row].iter().copied()).collect();
+        let mut shape = t.shape.clone();
+        shape[0] = outputs.len();
+        tensors.insert(name.into(), HostTensor { shape, data });
+    }
+    let mut card = card.clone();
+    card.spec.num_classes = ids.len();
+    card.classes = ids.iter().map(|id| card.classes.iter().find(|c| c.id == *id).cloned().expect("legend class")).collect();
+    card.bn_frozen = true;
+    card.inner_loop.lr = record.inner_lr;
+    card.inner_loop.steps = record.inner_steps;
+    card.adaptation = Some(record);
+    Checkpoint { card, tensors, extra: BTreeMap::new() }
+}

@@ -1,0 +1,136 @@
+//! `geomaml adapt`: few-shot adaptation of a meta-trained model to a new scene,
+//! exported to ONNX.
+
+use crate::error::Result;
+use clap::Args;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Options of `geomaml adapt` (shared with `geomaml map --labels`).
+#[derive(Debug, Clone, Args)]
+pub struct AdaptFlags {
+    /// Labelled points or polygons (GeoJSON, GeoPackage, Shapefile, any CRS).
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
+    /// Attribute holding the class (name or id); default: class, label, ...
+    #[arg(long)]
+    pub class_field: Option<String>,
+    /// Classes the map must have, comma-separated; each needs at least one label.
+    #[arg(long, value_delimiter = ',')]
+    pub classes: Option<Vec<String>>,
+    /// Inner-loop step size (default: the model card's).
+    #[arg(long)]
+    pub inner_lr: Option<f64>,
+    /// Inner-loop steps (default: the model card's).
+    #[arg(long)]
+    pub inner_steps: Option<usize>,
+    /// Unlabelled scene windows used to estimate batch-norm statistics.
+    #[arg(long, default_value_t = 64)]
+    pub bn_windows: usize,
+    /// Skip the cross-validated accuracy estimate over the labels.
+    #[arg(long)]
+    pub no_cross_validation: bool,
+    /// Where to compute: auto, cpu or cuda:N.
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    /// Seed for the unlabelled window draw.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// Options of `geomaml adapt`.
+#[derive(Debug, Args)]
+pub struct AdaptArgs {
+    /// Meta-trained model (.safetensors).
+    #[arg(long)]
+    model: PathBuf,
+    /// Scene of the new region (any raster GDAL reads).
+    #[arg(long)]
+    scene: PathBuf,
+    /// Scene bands feeding the model, in the card's order (indices or names).
+    #[arg(long)]
+    bands: Option<String>,
+    #[command(flatten)]
+    flags: AdaptFlags,
+    /// The adapted model (.onnx).
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Replace an existing output.
+    #[arg(long)]
+    overwrite: bool,
+    /// Print the adaptation report as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+impl AdaptArgs {
+    /// Adapts, exports and reports.
+    #[cfg(feature = "train")]
+    pub fn run(&self) -> Result<ExitCode> {
+        use crate::error::Error;
+        if self.output.exists() && !self.overwrite {
+            return Err(Error::OutputExists { path: self.output.clone() });
+        }
+        let labels = self.flags.labels.clone().ok_or_else(|| Error::config("--labels", "is required"))?;
+        let adapted = run_adaptation(&self.flags, &self.model, &self.scene, &labels, self.bands.clone())?;
+        crate::export::export_file(&adapted.checkpoint, &self.output, self.overwrite)?;
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(&adapted.report).expect("report serialises"));
+        }
+        eprintln!("wrote {}", self.output.display());
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// Without libtorch there is no adaptation.
+    #[cfg(not(feature = "train"))]
+    pub fn run(&self) -> Result<ExitCode> {
+        Err(super::feature_missing("adapt", "train"))
+    }
+}
+
+/// Runs adaptation and prints its human summary on stderr.
+#[cfg(feature = "train")]
+pub(crate) fn run_adaptation(
+    flags: &AdaptFlags,
+    model: &std::path::Path,
+    scene: &std::path::Path,
+    labels: &std::path::Path,
+    bands: Option<String>,
+) -> Result<crate::adapt::Adapted> {
+    let t0 = std::time::Instant::now();
+    let opts = crate::adapt::AdaptOptions {
+        model: model.to_path_buf(),
+        scene: scene.to_path_buf(),
+        labels: labels.to_path_buf(),
+        class_field: flags.class_field.clone(),
+        bands,
+        classes: flags.classes.clone(),
+        inner_lr: flags.inner_lr,
+        inner_steps: flags.inner_steps,
+        bn_windows: flags.bn_windows,
+        cross_validate: !flags.no_cross_validation,
+        device: crate::train::device::parse_device(&flags.device)?,
+        seed: flags.seed,
+    };
+    let adapted = crate::adapt::adapt(&opts)?;
+    let r = &adapted.report;
+    let shots: Vec<String> = r.shots_per_class.iter().map(|(c, n)| format!("{c} {n}")).collect();
+    eprintln!("adapted on {} shots ({})", r.shots_per_class.values().sum::<usize>(), shots.join(", "));
+    eprintln!(
+        "inner loop    lr {} x {} steps; support loss {:.3} -> {:.3}, support accuracy {:.1}%",
+        r.inner_lr,
+        r.inner_steps,
+        r.support_loss.0,
+        r.support_loss.1,
+        100.0 * r.support_accuracy
+    );
+    if let Some((acc, folds)) = r.cross_validated_accuracy {
+        let how = if folds == r.shots_per_class.values().sum::<usize>() { "leave-one-out".to_string() } else { format!("{folds}-fold") };
+        eprintln!("held-out accuracy over the labels ({how}): {:.1}%", 100.0 * acc);
+    }
+    for w in &r.warnings {
+        eprintln!("warning: {w}");
+    }
+    eprintln!("adaptation took {:.1} s", t0.elapsed().as_secs_f64());
+    Ok(adapted)
+}

@@ -1,0 +1,39 @@
+//! `geomaml export MODEL.safetensors -o MODEL.onnx`: ONNX export with the model card.
+
+use crate::error::Result;
+use crate::model::Checkpoint;
+use clap::Args;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Options of `geomaml export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The checkpoint (.safetensors with a model card).
+    model: PathBuf,
+    /// The ONNX file to write.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Replace the output if it exists.
+    #[arg(long)]
+    overwrite: bool,
+}
+
+impl ExportArgs {
+    /// Reads the checkpoint, writes the ONNX model, prints a summary on stderr.
+    pub fn run(&self) -> Result<ExitCode> {
+        let ckpt = Checkpoint::load(&self.model)?;
+        let path = crate::export::export_file(&ckpt, &self.output, self.overwrite)?;
+        let spec = &ckpt.card.spec;
+        eprintln!(
+            "exported {:?} ({} bands -> {} classes, {} px tiles, opset {}) to {}",
+            spec.arch,
+            spec.in_channels,
+            spec.num_classes,
+            spec.tile_size,
+            crate::export::OPSET,
+            path.display()
+        );
+        Ok(ExitCode::SUCCESS)
+    }
+}

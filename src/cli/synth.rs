@@ -1,0 +1,168 @@
+//! `geomaml synth`: synthetic data sets in the real layouts, deterministic by seed.
+
+use crate::error::Result;
+use crate::synth::{choice, deepglobe, scene, sen12ms};
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Options of `geomaml synth`.
+#[derive(Debug, Args)]
+pub struct SynthArgs {
+    #[command(subcommand)]
+    what: What,
+}
+
+#[derive(Debug, Subcommand)]
+enum What {
+    /// A Sen12MS tree: ROIs*_<season>/{s1,s2,lc}_<region>/..._p<N>.tif, 10 m, UTM.
+    Sen12ms(Sen12msArgs),
+    /// DeepGlobe pairs: <id>_sat.jpg + <id>_mask.png in the DeepGlobe colour code.
+    Deepglobe(DeepGlobeArgs),
+    /// A 15-band scene of a region outside meta-train: scene.tif, truth.tif,
+    /// labels.geojson.
+    Scene(SceneArgs),
+}
+
+#[derive(Debug, Args)]
+struct Sen12msArgs {
+    /// Output folder (created; must not exist or be empty unless --overwrite).
+    out: PathBuf,
+    /// Region ids (`57,91`) or counts per split (`train:8,val:3,test:3`).
+    #[arg(long, default_value = choice::DEFAULT_REGIONS)]
+    regions: String,
+    /// Seasons to write.
+    #[arg(long, default_value = "spring,summer,fall,winter")]
+    seasons: String,
+    /// Patches per region and season.
+    #[arg(long, default_value_t = 4)]
+    patches: usize,
+    /// Patch side in pixels (10 m each).
+    #[arg(long, default_value_t = 256)]
+    size: usize,
+    /// Seed: the same seed gives the same bytes.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Replace an existing output folder.
+    #[arg(long)]
+    overwrite: bool,
+}
+
+#[derive(Debug, Args)]
+struct DeepGlobeArgs {
+    /// Output folder.
+    out: PathBuf,
+    /// Number of image/mask pairs.
+    #[arg(long, default_value_t = 9)]
+    images: usize,
+    /// Image side in pixels.
+    #[arg(long, default_value_t = 2448)]
+    size: usize,
+    /// Seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Replace an existing output folder.
+    #[arg(long)]
+    overwrite: bool,
+}
+
+#[derive(Debug, Args)]
+struct SceneArgs {
+    /// Output folder (scene.tif, truth.tif, labels.geojson).
+    out: PathBuf,
+    /// Region id; must be a meta-val or meta-test region.
+    #[arg(long, default_value_t = 91)]
+    region: u32,
+    /// Season.
+    #[arg(long, default_value = "summer")]
+    season: String,
+    /// Scene side in pixels (10 m each).
+    #[arg(long, default_value_t = 1024)]
+    size: usize,
+    /// Labelled points per class.
+    #[arg(long, default_value_t = 5)]
+    points: usize,
+    /// Seed; use the seed of the synth sen12ms tree a model was trained on.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Replace an existing output folder.
+    #[arg(long)]
+    overwrite: bool,
+}
+
+fn progress_bar(what: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(0);
+    if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed}") {
+        bar.set_style(style);
+    }
+    bar.set_message(what.to_string());
+    bar
+}
+
+impl SynthArgs {
+    /// Generates the requested data set.
+    pub fn run(&self) -> Result<ExitCode> {
+        match &self.what {
+            What::Sen12ms(a) => {
+                let opts = sen12ms::Sen12msOptions {
+                    regions: choice::choose_regions(&a.regions, a.seed)?,
+                    seasons: choice::choose_seasons(&a.seasons)?,
+                    patches: a.patches,
+                    size: a.size,
+                    seed: a.seed,
+                };
+                let bar = progress_bar("sen12ms patches");
+                let n = sen12ms::generate(&a.out, &opts, a.overwrite, &bar)?;
+                bar.finish_and_clear();
+                let ids: Vec<String> = opts.regions.iter().map(u32::to_string).collect();
+                eprintln!(
+                    "wrote {n} Sen12MS patch triplets ({} regions: {}; {} seasons; {} px) to {}",
+                    opts.regions.len(),
+                    ids.join(","),
+                    opts.seasons.len(),
+                    a.size,
+                    a.out.display()
+                );
+            }
+            What::Deepglobe(a) => {
+                let bar = progress_bar("deepglobe images");
+                let n = deepglobe::generate(&a.out, a.images, a.size, a.seed, a.overwrite, &bar)?;
+                bar.finish_and_clear();
+                eprintln!(
+                    "wrote {n} DeepGlobe image/mask pairs ({} px) to {}",
+                    a.size,
+                    a.out.display()
+                );
+            }
+            What::Scene(a) => {
+                let season = choice::choose_seasons(&a.season)?;
+                if season.len() != 1 {
+                    return Err(crate::Error::config("--season", "give exactly one season"));
+                }
+                let opts = scene::SceneOptions {
+                    region: a.region,
+                    season: season[0],
+                    size: a.size,
+                    points_per_class: a.points,
+                    seed: a.seed,
+                };
+                let s = scene::generate(&a.out, &opts, a.overwrite)?;
+                eprintln!(
+                    "wrote scene of region {} ({} px, {} classes, {} labelled points, {} nodata px) to {}",
+                    a.region,
+                    a.size,
+                    s.classes.len(),
+                    s.points,
+                    s.nodata_pixels,
+                    a.out.display()
+                );
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}

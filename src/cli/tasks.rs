@@ -1,0 +1,103 @@
+//! `geomaml tasks CATALOG`: prints sampled few-shot tasks as JSON lines.
+
+use crate::catalog::{Catalog, Split};
+use crate::error::{Error, Result};
+use crate::index::{SamplerConfig, SplitStrategy, Splits, TaskSampler, TileIndex};
+use clap::{Args, ValueEnum};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// How regions (or DeepGlobe images) are split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Strategy {
+    /// Sen12MS: the paper author's region split; DeepGlobe: random.
+    Default,
+    /// Seeded random split in 500/150/153 proportions.
+    Random,
+    /// DeepGlobe: k-means on image features into 6 clusters (454/166/183).
+    Clustered,
+}
+
+/// Options of `geomaml tasks`.
+#[derive(Debug, Args)]
+pub struct TasksArgs {
+    /// catalog.json written by `geomaml catalog`.
+    catalog: PathBuf,
+    /// Classes per task (n-way; ignored for DeepGlobe, whose tasks hold all classes).
+    #[arg(long, default_value_t = 4)]
+    way: usize,
+    /// Support tiles per class (k-shot); DeepGlobe: support crops per image.
+    #[arg(long, default_value_t = 2)]
+    shot: usize,
+    /// Query tiles per class; DeepGlobe: query sub-images per image.
+    #[arg(long, default_value_t = 2)]
+    query: usize,
+    /// Split to draw from: train, val, test, or all.
+    #[arg(long, default_value = "train")]
+    split: String,
+    /// How regions are split.
+    #[arg(long, value_enum, default_value_t = Strategy::Default)]
+    split_strategy: Strategy,
+    /// Seed of the random and clustered splits.
+    #[arg(long, default_value_t = 0)]
+    split_seed: u64,
+    /// A split file {"train": [ids], "val": [...], "test": [...]} (overrides --split-strategy).
+    #[arg(long)]
+    split_file: Option<PathBuf>,
+    /// Number of tasks.
+    #[arg(long, default_value_t = 10)]
+    count: usize,
+    /// Seed of the draw.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+impl TasksArgs {
+    /// Samples and prints the tasks.
+    pub fn run(&self) -> Result<ExitCode> {
+        let split = match self.split.as_str() {
+            "all" => None,
+            s => Some(
+                s.parse::<Split>()
+                    .map_err(|e| Error::config("--split", e))?,
+            ),
+        };
+        let catalog = Catalog::load(&self.catalog)?;
+        let strategy = match (&self.split_file, self.split_strategy) {
+            (Some(p), _) => SplitStrategy::File(p.clone()),
+            (None, Strategy::Default) => SplitStrategy::Default,
+            (None, Strategy::Random) => SplitStrategy::Random {
+                seed: self.split_seed,
+            },
+            (None, Strategy::Clustered) => SplitStrategy::Clustered {
+                seed: self.split_seed,
+            },
+        };
+        let splits = Splits::for_catalog(&catalog, &strategy)?;
+        let index = TileIndex::new(&catalog, &splits);
+        let config = SamplerConfig {
+            way: self.way,
+            shot: self.shot,
+            query: self.query,
+            split,
+        };
+        let sampler = TaskSampler::new(&index, config)?;
+        let tasks = sampler.sample_many(self.count, self.seed)?;
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        for t in &tasks {
+            let line = serde_json::to_string(t).map_err(|e| Error::Other(e.to_string()))?;
+            if writeln!(out, "{line}").and_then(|_| out.flush()).is_err() {
+                return Ok(ExitCode::SUCCESS); // closed pipe (`| head`)
+            }
+        }
+        eprintln!(
+            "{} {:?} tasks from {} (season, region) pairs of split {}",
+            tasks.len(),
+            sampler.kind(),
+            sampler.group_count(),
+            self.split
+        );
+        Ok(ExitCode::SUCCESS)
+    }
+}

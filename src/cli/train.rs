@@ -1,0 +1,181 @@
+//! `geomaml train CATALOG --method maml|pretrain -o MODEL.safetensors`: meta-training
+//! and the pretraining baseline.
+//!
+//! Settings come from `--config FILE` (JSON, schema `train_config.schema.json`,
+//! unknown keys rejected) with the paper's defaults; flags given here override it.
+//! Needs the `train` feature (libtorch); without it the command explains that.
+
+use crate::error::Result;
+use clap::{Args, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Training method, as a flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MethodArg {
+    /// Model-agnostic meta-learning (second order unless --first-order).
+    Maml,
+    /// Regular training on the same tasks, support and query merged.
+    Pretrain,
+}
+
+/// Options of `geomaml train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// catalog.json written by `geomaml catalog`.
+    catalog: PathBuf,
+    /// Training method (overrides the config's `method`).
+    #[arg(long, value_enum)]
+    method: Option<MethodArg>,
+    /// JSON training config; defaults follow the paper.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The model to write (.safetensors): the best meta-validated parameters.
+    /// `<stem>.last.safetensors` (resume state) and `<stem>.log.jsonl` go beside it.
+    #[arg(short = 'o', long = "output", value_name = "MODEL")]
+    output: PathBuf,
+    /// Classes per task (n-way).
+    #[arg(long)]
+    way: Option<usize>,
+    /// Support examples per class (k-shot).
+    #[arg(long)]
+    shot: Option<usize>,
+    /// Query examples per class.
+    #[arg(long)]
+    query: Option<usize>,
+    /// Total meta-steps (MAML) or gradient steps (pretrain).
+    #[arg(long)]
+    steps: Option<u64>,
+    /// Tasks per meta-step.
+    #[arg(long)]
+    meta_batch: Option<usize>,
+    /// Inner-loop step size alpha.
+    #[arg(long)]
+    inner_lr: Option<f64>,
+    /// Inner-loop gradient steps.
+    #[arg(long)]
+    inner_steps: Option<usize>,
+    /// First-order MAML (cheaper, approximate gradient).
+    #[arg(long)]
+    first_order: bool,
+    /// Input bands by name or shorthand: `s2`, `s1,s2`, `B02,B03,B04,B08`.
+    #[arg(long)]
+    bands: Option<String>,
+    /// `auto`, `cpu` or `cuda:N`.
+    #[arg(long)]
+    device: Option<String>,
+    /// Meta-validate every N steps (0: never).
+    #[arg(long, value_name = "N")]
+    val_every: Option<u64>,
+    /// Continue from a checkpoint (usually `<stem>.last.safetensors`).
+    #[arg(long, value_name = "CKPT")]
+    resume: Option<PathBuf>,
+    /// Where to write the JSONL log (default `<stem>.log.jsonl`).
+    #[arg(long, value_name = "FILE")]
+    log: Option<PathBuf>,
+    /// A split file (`{"train": [ids], "val": [...], "test": [...]}`) instead of the
+    /// default region split.
+    #[arg(long, value_name = "FILE")]
+    splits: Option<PathBuf>,
+    /// Replace existing outputs.
+    #[arg(long)]
+    overwrite: bool,
+    /// Seed of initialisation and task sampling.
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+impl TrainArgs {
+    /// Trains, or explains that this build cannot.
+    #[cfg(not(feature = "train"))]
+    pub fn run(&self) -> Result<ExitCode> {
+        Err(super::feature_missing("train", "train"))
+    }
+
+    /// Trains and prints a summary on stderr.
+    #[cfg(feature = "train")]
+    pub fn run(&self) -> Result<ExitCode> {
+        use crate::catalog::Catalog;
+        use crate::index::{SplitStrategy, Splits, TileIndex};
+        use crate::train::{train, CatalogSource, Method, RunOptions, TrainConfig};
+
+        let mut cfg = match &self.config {
+            Some(path) => TrainConfig::load(path)?,
+            None => TrainConfig::default(),
+        };
+        if let Some(m) = self.method {
+            cfg.method = match m {
+                MethodArg::Maml => Method::Maml,
+                MethodArg::Pretrain => Method::Pretrain,
+            };
+        }
+        cfg.way = self.way.unwrap_or(cfg.way);
+        cfg.shot = self.shot.unwrap_or(cfg.shot);
+        cfg.query = self.query.unwrap_or(cfg.query);
+        cfg.steps = self.steps.unwrap_or(cfg.steps);
+        cfg.meta_batch = self.meta_batch.unwrap_or(cfg.meta_batch);
+        cfg.inner_lr = self.inner_lr.unwrap_or(cfg.inner_lr);
+        cfg.inner_steps = self.inner_steps.unwrap_or(cfg.inner_steps);
+        cfg.first_order |= self.first_order;
+        cfg.val_every = self.val_every.unwrap_or(cfg.val_every);
+        cfg.seed = self.seed.unwrap_or(cfg.seed);
+        if let Some(d) = &self.device {
+            cfg.device = d.clone();
+        }
+        if let Some(b) = &self.bands {
+            cfg.bands = Some(crate::bands::parse_band_list(b));
+        }
+        cfg.validate()?;
+        // Fail on a missing device before reading any data.
+        crate::train::parse_device(&cfg.device)?;
+
+        let catalog = Catalog::load(&self.catalog)?;
+        let strategy = self
+            .splits
+            .clone()
+            .map_or(SplitStrategy::Default, SplitStrategy::File);
+        let splits = Splits::for_catalog(&catalog, &strategy)?;
+        let index = TileIndex::new(&catalog, &splits);
+        let name = self.catalog.display().to_string();
+        let mut source = CatalogSource::new(
+            &catalog,
+            &name,
+            &index,
+            cfg.bands.clone(),
+            (cfg.way, cfg.shot, cfg.query),
+            cfg.seed,
+        )?;
+        let opts = RunOptions {
+            out: self.output.clone(),
+            log: self.log.clone(),
+            resume: self.resume.clone(),
+            overwrite: self.overwrite,
+            progress: true,
+        };
+        let s = train(&cfg, &mut source, &opts)?;
+        eprintln!(
+            "trained {} for {} steps on {} ({:.2} tasks/s)",
+            cfg.method.as_str(),
+            s.steps,
+            s.device,
+            s.tasks_per_s
+        );
+        match s.best {
+            Some((step, loss, acc)) => eprintln!(
+                "kept step {step}: meta-val loss {loss:.4}, accuracy {:.1} %",
+                acc * 100.0
+            ),
+            None => eprintln!(
+                "no meta-validation; kept the last step (train loss {:.4})",
+                s.last_loss
+            ),
+        }
+        eprintln!(
+            "wrote {}, {} and {}",
+            s.out.display(),
+            s.last.display(),
+            s.log.display()
+        );
+        Ok(ExitCode::SUCCESS)
+    }
+}

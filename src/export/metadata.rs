@@ -1,0 +1,162 @@
+//! Model metadata in ONNX `metadata_props`: the model card, and the keys the
+//! Deepness QGIS plugin reads.
+//!
+//! - `geomaml.card`: the full [`ModelCard`] as JSON ([`CARD_KEY`]); `bn_frozen` is
+//!   always `true` in an exported card, since the graph uses running statistics.
+//! - Deepness (<https://qgis-plugin-deepness.readthedocs.io>, "add metadata to
+//!   model"): `model_type` (`Segmentor` for the U-Net; `Classifier` for the tile
+//!   CNN, which Deepness has no type for), `class_names` (JSON object, output index
+//!   -> name), `resolution` (centimetres per pixel), `tiles_size` (px),
+//!   `tiles_overlap` (percent of the tile), `standardization_mean` and
+//!   `standardization_std` (per band). Deepness scales 8-bit input to [0, 1] and then
+//!   computes `(x - mean) / std`; the card's `raw * scale + offset` equals that with
+//!   `std = 1 / (255 scale)` and `mean = -offset std`, exact for 8-bit imagery.
+
+use super::proto::{ModelProto, StringStringEntryProto};
+use crate::card::{ModelCard, CARD_KEY};
+use crate::error::{Error, Result};
+use prost::Message;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Overlap Deepness should use between tiles, in percent of the tile size.
+pub const DEEPNESS_OVERLAP_PERCENT: u32 = 25;
+
+fn entry(key: &str, value: String) -> StringStringEntryProto {
+    StringStringEntryProto {
+        key: key.into(),
+        value,
+    }
+}
+
+/// The metadata entries of an exported model with `card`.
+pub fn metadata_props(card: &ModelCard) -> Vec<StringStringEntryProto> {
+    let model_type = if card.spec.is_segmentation() {
+        "Segmentor"
+    } else {
+        "Classifier"
+    };
+    let class_names: serde_json::Map<String, serde_json::Value> = card
+        .classes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (i.to_string(), c.name.clone().into()))
+        .collect();
+    let std: Vec<f64> = card
+        .normalisation
+        .iter()
+        .map(|n| 1.0 / (255.0 * n.scale as f64))
+        .collect();
+    let mean: Vec<f64> = card
+        .normalisation
+        .iter()
+        .zip(&std)
+        .map(|(n, s)| -(n.offset as f64) * s)
+        .collect();
+    vec![
+        entry(CARD_KEY, card.to_json()),
+        entry(
+            "model_type",
+            serde_json::to_string(model_type).expect("string"),
+        ),
+        entry(
+            "class_names",
+            serde_json::Value::Object(class_names).to_string(),
+        ),
+        entry("resolution", format!("{}", card.resolution_m * 100.0)),
+        entry("tiles_size", card.spec.tile_size.to_string()),
+        entry("tiles_overlap", DEEPNESS_OVERLAP_PERCENT.to_string()),
+        entry(
+            "standardization_mean",
+            serde_json::to_string(&mean).expect("floats"),
+        ),
+        entry(
+            "standardization_std",
+            serde_json::to_string(&std).expect("floats"),
+        ),
+    ]
+}
+
+/// Decodes an ONNX file, with errors naming it.
+pub fn read_model(path: impl AsRef<Path>) -> Result<ModelProto> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    decode_model(&bytes, path)
+}
+
+/// Decodes ONNX bytes read from `path` (named in errors).
+pub fn decode_model(bytes: &[u8], path: &Path) -> Result<ModelProto> {
+    let model = ModelProto::decode(bytes).map_err(|e| {
+        Error::model(
+            path,
+            format!("not an ONNX model (protobuf decoding failed: {e})"),
+        )
+    })?;
+    if model.graph.as_ref().is_none_or(|g| g.node.is_empty()) {
+        return Err(Error::model(path, "not an ONNX model (no graph)"));
+    }
+    Ok(model)
+}
+
+/// All `metadata_props` of an ONNX file.
+pub fn read_metadata(path: impl AsRef<Path>) -> Result<BTreeMap<String, String>> {
+    Ok(read_model(path)?
+        .metadata_props
+        .into_iter()
+        .map(|e| (e.key, e.value))
+        .collect())
+}
+
+/// The model card of a decoded ONNX model; `path` is for messages.
+pub fn card_of(model: &ModelProto, path: &Path) -> Result<ModelCard> {
+    let json = model
+        .metadata_props
+        .iter()
+        .find(|e| e.key == CARD_KEY)
+        .ok_or_else(|| {
+            Error::model(path, format!("has no model card (metadata key {CARD_KEY})"))
+        })?;
+    ModelCard::from_json(&json.value).map_err(|e| Error::model(path, e))
+}
+
+/// Reads the model card of an ONNX file.
+pub fn read_card(path: impl AsRef<Path>) -> Result<ModelCard> {
+    let path = path.as_ref();
+    card_of(&read_model(path)?, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::card::tests::sample_card;
+
+    #[test]
+    fn deepness_keys_describe_the_model() {
+        let card = sample_card();
+        let props: BTreeMap<_, _> = metadata_props(&card)
+            .into_iter()
+            .map(|e| (e.key, e.value))
+            .collect();
+        assert_eq!(props["model_type"], "\"Classifier\"");
+        assert_eq!(props["resolution"], "1000");
+        assert_eq!(props["tiles_size"], "128");
+        let names: serde_json::Value = serde_json::from_str(&props["class_names"]).unwrap();
+        assert_eq!(names["9"], "Water");
+        let std: Vec<f64> = serde_json::from_str(&props["standardization_std"]).unwrap();
+        assert_eq!(std.len(), 15);
+        assert!((std[2] - 1.0 / (255.0 * 1e-4)).abs() < 1e-3);
+        assert_eq!(ModelCard::from_json(&props[CARD_KEY]).unwrap(), card);
+    }
+
+    #[test]
+    fn garbage_is_not_a_model() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bad.onnx");
+        std::fs::write(&p, b"\xff\xff\xff not protobuf").unwrap();
+        let err = read_card(&p).unwrap_err().to_string();
+        assert!(
+            err.contains("bad.onnx") && err.contains("not an ONNX model"),
+            "{err}"
+        );
+    }
+}

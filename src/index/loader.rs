@@ -1,0 +1,349 @@
+//! Turns a [`Task`] into a [`TaskBatch`]: normalised arrays read from disk.
+//!
+//! Only the task's windows are read (pixel space of each tile's sources), in
+//! parallel with rayon; each worker thread keeps its recently opened rasters. Bands
+//! are chosen by name ([`bands::parse_band_list`]; default all 15 Sen12MS bands, S1
+//! first, or RGB for DeepGlobe) and normalised with [`bands::default_normalisation`]
+//! (S2 x 1e-4, S1 x 1e-2, RGB / 255, NaN -> 0). Labels are task-local indices
+//! `0..way`: `[n, 1]` per tile, or `[n, h*w]` per pixel with [`IGNORE_INDEX`] for
+//! Unknown, unmatched colours and classes outside the task. Optional augmentation
+//! flips and rotates each example (image and label map alike), seeded per example.
+
+use super::batch::{TaskBatch, IGNORE_INDEX};
+use super::task::{Task, TaskItem, TaskKind};
+use crate::bands::{self, Normalisation};
+use crate::catalog::classes::deepglobe_class_of;
+use crate::catalog::{Catalog, DatasetKind};
+use crate::error::{Error, Result};
+use crate::raster::Raster;
+use ndarray::{s, Array2, Array3, Array4, Axis};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+/// Open rasters kept per worker thread before the cache is emptied.
+const CACHE_LIMIT: usize = 256;
+
+thread_local! {
+    static OPEN: RefCell<HashMap<PathBuf, Raster>> = RefCell::new(HashMap::new());
+}
+
+/// How a task becomes arrays.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoaderOptions {
+    /// Band names in output order (`VV`, `B04`, `R`, ...).
+    pub bands: Vec<String>,
+    /// Random flips and 90-degree rotations per example.
+    pub augment: bool,
+    /// Seed of the augmentation draws.
+    pub seed: u64,
+}
+
+impl LoaderOptions {
+    /// All 15 bands for Sen12MS, RGB for DeepGlobe; no augmentation.
+    pub fn for_kind(kind: DatasetKind) -> Self {
+        let spec = match kind {
+            DatasetKind::Sen12ms => "all",
+            DatasetKind::Deepglobe => "rgb",
+        };
+        LoaderOptions {
+            bands: bands::parse_band_list(spec),
+            augment: false,
+            seed: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Source {
+    S1,
+    S2,
+    Image,
+}
+
+/// Reads tasks of one catalog.
+#[derive(Debug, Clone)]
+pub struct TaskLoader<'a> {
+    catalog: &'a Catalog,
+    options: LoaderOptions,
+    /// Per output band: its source file, 1-based band number there, normalisation.
+    plan: Vec<(Source, usize, Normalisation)>,
+}
+
+impl<'a> TaskLoader<'a> {
+    /// Checks the band names against the catalog's dataset.
+    pub fn new(catalog: &'a Catalog, options: LoaderOptions) -> Result<Self> {
+        if options.bands.is_empty() {
+            return Err(Error::config("--bands", "no bands selected"));
+        }
+        let mut plan = Vec::with_capacity(options.bands.len());
+        for name in &options.bands {
+            let found = match catalog.kind {
+                DatasetKind::Sen12ms => bands::S1_BANDS
+                    .iter()
+                    .position(|b| b == name)
+                    .map(|i| (Source::S1, i + 1))
+                    .or_else(|| {
+                        bands::S2_BANDS
+                            .iter()
+                            .position(|b| b == name)
+                            .map(|i| (Source::S2, i + 1))
+                    }),
+                DatasetKind::Deepglobe => bands::RGB_BANDS
+                    .iter()
+                    .position(|b| b == name)
+                    .map(|i| (Source::Image, i + 1)),
+            };
+            let (src, b) = found.ok_or_else(|| {
+                Error::config(
+                    "--bands",
+                    format!("`{name}` is not a band of {} data", catalog.kind),
+                )
+            })?;
+            plan.push((src, b, bands::default_normalisation(name)));
+        }
+        Ok(TaskLoader {
+            catalog,
+            options,
+            plan,
+        })
+    }
+
+    /// Band names in output order.
+    pub fn bands(&self) -> &[String] {
+        &self.options.bands
+    }
+
+    /// Reads and normalises a task's support and query sets.
+    pub fn load(&self, task: &Task) -> Result<TaskBatch> {
+        let default_edge = match task.kind {
+            TaskKind::Classification => self.catalog.tile_size as usize,
+            TaskKind::Segmentation => (self.catalog.tile_size as usize / 2).max(1),
+        };
+        let (support_x, support_y) = self.load_set(task, &task.support, 0, default_edge)?;
+        let (query_x, query_y) = self.load_set(
+            task,
+            &task.query,
+            task.support.len(),
+            self.catalog.tile_size as usize,
+        )?;
+        Ok(TaskBatch {
+            support_x,
+            support_y,
+            query_x,
+            query_y,
+            classes: task.classes.clone(),
+        })
+    }
+
+    fn load_set(
+        &self,
+        task: &Task,
+        items: &[TaskItem],
+        offset: usize,
+        edge: usize,
+    ) -> Result<(Array4<f32>, Array2<i64>)> {
+        let (h, w) = items.first().map_or((edge, edge), |i| {
+            (i.window.height as usize, i.window.width as usize)
+        });
+        if let Some(odd) = items
+            .iter()
+            .find(|i| (i.window.height as usize, i.window.width as usize) != (h, w))
+        {
+            return Err(Error::Other(format!(
+                "task windows differ in size: {h}x{w} and {}x{}",
+                odd.window.height, odd.window.width
+            )));
+        }
+        let examples: Vec<(Array3<f32>, Vec<i64>)> = items
+            .par_iter()
+            .enumerate()
+            .map(|(i, item)| self.load_item(task, item, offset + i))
+            .collect::<Result<_>>()?;
+        let per_pixel = task.kind == TaskKind::Segmentation;
+        let mut x = Array4::<f32>::zeros((items.len(), self.plan.len(), h, w));
+        let mut y = Array2::<i64>::zeros((items.len(), if per_pixel { h * w } else { 1 }));
+        for (n, (img, lab)) in examples.into_iter().enumerate() {
+            x.index_axis_mut(Axis(0), n).assign(&img);
+            y.row_mut(n).assign(&ndarray::ArrayView1::from(&lab[..]));
+        }
+        Ok((x, y))
+    }
+
+    fn load_item(
+        &self,
+        task: &Task,
+        item: &TaskItem,
+        position: usize,
+    ) -> Result<(Array3<f32>, Vec<i64>)> {
+        let rec = self.catalog.tiles.get(item.tile as usize).ok_or_else(|| {
+            Error::Other(format!(
+                "task names tile {} but the catalog has {} tiles",
+                item.tile,
+                self.catalog.len()
+            ))
+        })?;
+        let window = item.window.to_window();
+        let (h, w) = (window.height, window.width);
+        let mut img = Array3::<f32>::zeros((self.plan.len(), h, w));
+        for src in [Source::S1, Source::S2, Source::Image] {
+            let wanted: Vec<(usize, usize, Normalisation)> = self
+                .plan
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.0 == src)
+                .map(|(o, p)| (o, p.1, p.2))
+                .collect();
+            if wanted.is_empty() {
+                continue;
+            }
+            let rel = match src {
+                Source::S1 => &rec.sources.s1,
+                Source::S2 => &rec.sources.s2,
+                Source::Image => &rec.sources.image,
+            };
+            let path = self.catalog.resolve(rel.as_deref().ok_or_else(|| {
+                Error::Other(format!("tile {} has no {src:?} source", item.tile))
+            })?);
+            let band_ids: Vec<usize> = wanted.iter().map(|w| w.1).collect();
+            let data = with_raster(&path, |r| r.read_window(&band_ids, window, f32::NAN))?;
+            for (i, (out, _, norm)) in wanted.iter().enumerate() {
+                img.index_axis_mut(Axis(0), *out)
+                    .zip_mut_with(&data.index_axis(Axis(0), i), |o, &v| *o = norm.apply(v));
+            }
+        }
+        let mut labels = match task.kind {
+            TaskKind::Classification => {
+                let class = item.label.or(rec.label);
+                let local = class.and_then(|c| task.local_label(c)).ok_or_else(|| {
+                    Error::Other(format!(
+                        "tile {} has class {class:?}, which is not one of the task's {:?}",
+                        item.tile, task.classes
+                    ))
+                })?;
+                Array2::from_elem((1, 1), local as i64)
+            }
+            TaskKind::Segmentation => {
+                let rel = rec
+                    .sources
+                    .mask
+                    .as_deref()
+                    .ok_or_else(|| Error::Other(format!("tile {} has no mask", item.tile)))?;
+                let rgb = with_raster(&self.catalog.resolve(rel), |r| {
+                    r.read_window(&[1, 2, 3], window, 0.0)
+                })?;
+                Array2::from_shape_fn((h, w), |(r, c)| {
+                    let px = [0, 1, 2].map(|b| rgb[[b, r, c]].clamp(0.0, 255.0) as u8);
+                    task.local_label(deepglobe_class_of(px) as u16)
+                        .map_or(IGNORE_INDEX, |l| l as i64)
+                })
+            }
+        };
+        if self.options.augment {
+            let seed = self.options.seed
+                ^ ((task.region as u64) << 32)
+                ^ ((item.tile as u64) << 8)
+                ^ position as u64;
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let (flip, turns) = (
+                rng.random_range(0..4u8),
+                if h == w { rng.random_range(0..4u8) } else { 0 },
+            );
+            img = augment(img.view(), flip, turns);
+            if task.kind == TaskKind::Segmentation {
+                let l3 = labels.insert_axis(Axis(0));
+                labels = augment(l3.view(), flip, turns).index_axis_move(Axis(0), 0);
+            }
+        }
+        Ok((img, labels.iter().copied().collect()))
+    }
+}
+
+/// Flips (bit 0: left-right, bit 1: up-down) then rotates by `turns` x 90 degrees
+/// the last two axes of `[c, h, w]`.
+pub fn augment<T: Clone>(a: ndarray::ArrayView3<T>, flip: u8, turns: u8) -> Array3<T> {
+    let mut v = a;
+    if flip & 1 == 1 {
+        v = v.slice_move(s![.., .., ..;-1]);
+    }
+    if flip & 2 == 2 {
+        v = v.slice_move(s![.., ..;-1, ..]);
+    }
+    for _ in 0..turns % 4 {
+        // Transpose then mirror columns: a quarter turn clockwise.
+        v = v.permuted_axes([0, 2, 1]).slice_move(s![.., .., ..;-1]);
+    }
+    v.as_standard_layout().into_owned()
+}
+
+/// Runs `f` on the raster at `path`, opened once per worker thread.
+fn with_raster<T>(path: &std::path::Path, f: impl FnOnce(&Raster) -> Result<T>) -> Result<T> {
+    OPEN.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if !cache.contains_key(path) {
+            if cache.len() >= CACHE_LIMIT {
+                cache.clear();
+            }
+            cache.insert(path.to_path_buf(), Raster::open(path)?);
+        }
+        f(&cache[path])
+    })
+}
+
+/// Loads one task of `catalog` with `options` (see [`TaskLoader`]).
+pub fn load_task(catalog: &Catalog, task: &Task, options: &LoaderOptions) -> Result<TaskBatch> {
+    TaskLoader::new(catalog, options.clone())?.load(task)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn augmentation_flips_and_turns_the_last_two_axes() {
+        let a = array![[[1, 2], [3, 4]]];
+        assert_eq!(augment(a.view(), 0, 0), a);
+        assert_eq!(augment(a.view(), 1, 0), array![[[2, 1], [4, 3]]]);
+        assert_eq!(augment(a.view(), 2, 0), array![[[3, 4], [1, 2]]]);
+        assert_eq!(augment(a.view(), 0, 1), array![[[3, 1], [4, 2]]]);
+        assert_eq!(augment(a.view(), 0, 4), a);
+    }
+
+    #[test]
+    fn band_names_are_checked_against_the_dataset() {
+        let cat: Catalog = serde_json::from_value(serde_json::json!({
+            "version": 1, "kind": "sen12ms", "root": "/", "tile_size": 32,
+            "summary": {"tiles": 0, "labelled": 0, "per_region": {}, "per_season": {}, "per_class": {}},
+            "skipped": {"total": 0, "by_kind": {}, "examples": []}, "tiles": []
+        }))
+        .unwrap();
+        let ok = TaskLoader::new(
+            &cat,
+            LoaderOptions {
+                bands: bands::parse_band_list("VV,B04"),
+                augment: false,
+                seed: 0,
+            },
+        );
+        assert_eq!(
+            ok.unwrap().plan[1],
+            (Source::S2, 4, bands::default_normalisation("B04"))
+        );
+        let bad = TaskLoader::new(
+            &cat,
+            LoaderOptions {
+                bands: vec!["R".into()],
+                augment: false,
+                seed: 0,
+            },
+        );
+        assert!(bad
+            .unwrap_err()
+            .to_string()
+            .contains("`R` is not a band of sen12ms"));
+    }
+}

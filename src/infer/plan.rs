@@ -1,0 +1,234 @@
+//! The geometry of a map: output grid, georeferencing, blocks and windows.
+//!
+//! Conventions (all in source pixel space, `x` = column, `y` = row):
+//!
+//! - **Classifier** (one class per window), tile `T`, stride `s`: the output has
+//!   `ceil(W/s) x ceil(H/s)` pixels of `s x s` source pixels; output pixel `(i, j)`
+//!   covers source columns `[j s, (j+1) s)` and rows `[i s, (i+1) s)`, so its
+//!   geotransform is the source's scaled by `s` from the same origin (exact). Its
+//!   class is that of the window of size `T` centred on the cell's centre: top-left
+//!   `j s + floor((s - T) / 2)` (exactly centred when `T - s` is even, else half a
+//!   pixel up-left). Source pixels outside the raster read as nodata.
+//! - **Segmentation** (one class per pixel): the output grid is the source grid.
+//!   Windows of size `T` sit at multiples of the stride, the last one reaching past
+//!   the edge when needed, and overlapping predictions are blended (see `blend`).
+//! - Work is cut into **blocks** of output pixels so memory does not depend on the
+//!   scene size; each block lists the windows it needs and the source region that
+//!   covers them (and its own cells). Segmentation windows straddling two blocks are
+//!   computed for both.
+
+use crate::raster::{GeoTransform, Window};
+
+/// What the model predicts per window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MapKind {
+    /// One class per window: a coarser output grid.
+    Classify,
+    /// One class per pixel: the source grid, windows blended.
+    Segment,
+}
+
+/// The output grid and how to walk it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// Classifier or segmentation.
+    pub kind: MapKind,
+    /// Window size in source pixels.
+    pub tile: usize,
+    /// Window step in source pixels.
+    pub stride: usize,
+    /// Source raster size `(width, height)`.
+    pub source: (usize, usize),
+    /// Output raster size `(width, height)`.
+    pub output: (usize, usize),
+    /// Block edge in output pixels.
+    pub block: usize,
+}
+
+/// One unit of work.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Block {
+    /// Position in the output grid.
+    pub out: Window,
+    /// Source region to read: covers every window and every cell of the block.
+    pub read: Window,
+    /// Top-left source pixel of each window (classifier: one per output pixel,
+    /// row-major).
+    pub windows: Vec<(isize, isize)>,
+}
+
+impl Plan {
+    /// Plans a map of a `source` raster with windows of `tile` every `stride` pixels.
+    /// `block_px` is the block edge in source pixels (rounded to the grid).
+    pub fn new(
+        kind: MapKind,
+        source: (usize, usize),
+        tile: usize,
+        stride: usize,
+        block_px: usize,
+    ) -> Self {
+        let stride = stride.max(1);
+        let (w, h) = source;
+        let (output, block) = match kind {
+            MapKind::Classify => (
+                (w.div_ceil(stride), h.div_ceil(stride)),
+                (block_px / stride).max(1),
+            ),
+            MapKind::Segment => (source, block_px.div_ceil(stride).max(1) * stride),
+        };
+        Plan {
+            kind,
+            tile,
+            stride,
+            source,
+            output,
+            block,
+        }
+    }
+
+    /// The output geotransform given the source's.
+    pub fn geo_transform(&self, source: &GeoTransform) -> GeoTransform {
+        match self.kind {
+            MapKind::Classify => source.subgrid(0.0, 0.0, self.stride as f64),
+            MapKind::Segment => *source,
+        }
+    }
+
+    /// Number of blocks `(across, down)`.
+    pub fn grid(&self) -> (usize, usize) {
+        (
+            self.output.0.div_ceil(self.block),
+            self.output.1.div_ceil(self.block),
+        )
+    }
+
+    /// Number of blocks in all.
+    pub fn len(&self) -> usize {
+        let (a, d) = self.grid();
+        a * d
+    }
+
+    /// Whether there is nothing to map.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Segmentation window positions along one axis of `n` pixels.
+    fn seg_positions(&self, n: usize) -> usize {
+        if n <= self.tile {
+            1
+        } else {
+            (n - self.tile).div_ceil(self.stride) + 1
+        }
+    }
+
+    /// Window offset of classifier cells relative to the cell origin.
+    fn cell_offset(&self) -> isize {
+        (self.stride as isize - self.tile as isize).div_euclid(2)
+    }
+
+    /// Block number `k` (row-major over [`Plan::grid`]).
+    pub fn block(&self, k: usize) -> Block {
+        let (across, _) = self.grid();
+        let (bx, by) = ((k % across) * self.block, (k / across) * self.block);
+        let bw = self.block.min(self.output.0 - bx);
+        let bh = self.block.min(self.output.1 - by);
+        let out = Window::new(bx as isize, by as isize, bw, bh);
+        let (s, t) = (self.stride as isize, self.tile as isize);
+        let mut windows = Vec::new();
+        match self.kind {
+            MapKind::Classify => {
+                let off = self.cell_offset();
+                for i in by..by + bh {
+                    for j in bx..bx + bw {
+                        windows.push((j as isize * s + off, i as isize * s + off));
+                    }
+                }
+            }
+            MapKind::Segment => {
+                let range = |b: usize, len: usize, n: usize| {
+                    let last = self.seg_positions(n) - 1;
+                    // Windows k with k s < b + len and k s + t > b.
+                    let first = if b as isize >= t {
+                        ((b as isize - t) / s + 1) as usize
+                    } else {
+                        0
+                    };
+                    let end = ((b + len - 1) / self.stride).min(last);
+                    first..=end
+                };
+                for ky in range(by, bh, self.source.1) {
+                    for kx in range(bx, bw, self.source.0) {
+                        windows.push((kx as isize * s, ky as isize * s));
+                    }
+                }
+            }
+        }
+        // The read region: union of the windows and of the block's cells.
+        let (cx0, cy0) = match self.kind {
+            MapKind::Classify => (bx as isize * s, by as isize * s),
+            MapKind::Segment => (bx as isize, by as isize),
+        };
+        let (cx1, cy1) = match self.kind {
+            MapKind::Classify => ((bx + bw) as isize * s, (by + bh) as isize * s),
+            MapKind::Segment => ((bx + bw) as isize, (by + bh) as isize),
+        };
+        let x0 = windows.iter().map(|w| w.0).min().unwrap_or(cx0).min(cx0);
+        let y0 = windows.iter().map(|w| w.1).min().unwrap_or(cy0).min(cy0);
+        let x1 = windows
+            .iter()
+            .map(|w| w.0 + t)
+            .max()
+            .unwrap_or(cx1)
+            .max(cx1);
+        let y1 = windows
+            .iter()
+            .map(|w| w.1 + t)
+            .max()
+            .unwrap_or(cy1)
+            .max(cy1);
+        let read = Window::new(x0, y0, (x1 - x0) as usize, (y1 - y0) as usize);
+        Block { out, read, windows }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifier_windows_are_centred_on_their_cells() {
+        let plan = Plan::new(MapKind::Classify, (100, 70), 16, 8, 32);
+        assert_eq!(plan.output, (13, 9));
+        assert_eq!(plan.block, 4);
+        let b = plan.block(0);
+        // Cell (0, 0) spans [0, 8); its centre 4 is the centre of window [-4, 12).
+        assert_eq!(b.windows[0], (-4, -4));
+        assert_eq!(b.windows.len(), 16);
+        assert_eq!(b.read, Window::new(-4, -4, 16 + 3 * 8, 16 + 3 * 8));
+        let gt = plan.geo_transform(&GeoTransform::north_up(1000.0, 2000.0, 30.0));
+        assert_eq!(gt.0, [1000.0, 240.0, 0.0, 2000.0, 0.0, -240.0]);
+    }
+
+    #[test]
+    fn segmentation_blocks_cover_every_pixel_with_windows() {
+        let plan = Plan::new(MapKind::Segment, (50, 37), 16, 8, 20);
+        assert_eq!(plan.block, 24);
+        for k in 0..plan.len() {
+            let b = plan.block(k);
+            for y in b.out.y..b.out.y + b.out.height as isize {
+                for x in b.out.x..b.out.x + b.out.width as isize {
+                    let covered = b
+                        .windows
+                        .iter()
+                        .any(|&(wx, wy)| (wx..wx + 16).contains(&x) && (wy..wy + 16).contains(&y));
+                    assert!(covered, "pixel ({x}, {y}) of block {k}");
+                }
+            }
+            assert!(b
+                .windows
+                .iter()
+                .all(|&(wx, wy)| wx <= 50 - 8 && wy <= 37 - 8));
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! The land-cover GeoTIFF(s) a map is written to.
+//!
+//! The map has one band of class ids (the card's `classes[i].id` for output index
+//! i) with the legend's colour table, class names as GDAL category names (kept by
+//! GDAL in the `.aux.xml` sidecar, which is moved along with the map) and in the
+//! dataset metadata (`CLASS_<id>=<name>`, inside the TIFF). Nodata is 0, or 255
+//! when the legend uses id 0.
+//!
+//! With probabilities, a second file `<stem>.probabilities.tif` on the same grid
+//! holds one band per class, the confidence in percent (0..=100, nodata 255),
+//! named `p_<class>`. (TIFF allows a colour table only on single-band files, so
+//! the bands are not appended to the map itself.)
+//!
+//! Files are tiled DEFLATE GeoTIFFs written to temporary names and renamed at the
+//! end; `--cog` writes a tiled GTiff first and converts it with GDAL's COG driver
+//! (nearest-neighbour overviews).
+
+use crate::card::ModelCard;
+use crate::error::{Error, Result};
+use crate::output::PendingOutput;
+use crate::raster::{GeoTiffWriter, GeoTransform, WriterOptions};
+use gdal::raster::RasterCreationOptions;
+use gdal::DriverManager;
+use std::path::{Path, PathBuf};
+
+/// Layout choices of the written map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SinkOptions {
+    /// Also write the per-class probability file.
+    pub probabilities: bool,
+    /// Write Cloud-Optimised GeoTIFFs.
+    pub cog: bool,
+}
+
+/// Nodata value of the probability file.
+pub const PROBABILITY_NODATA: u8 = 255;
+
+/// The nodata value of the class band of a map of `card` (see the module doc).
+pub fn nodata_value(card: &ModelCard) -> u8 {
+    if card.classes.iter().any(|c| c.id == 0) {
+        255
+    } else {
+        0
+    }
+}
+
+/// Where the probabilities of the map at `path` go.
+pub fn probabilities_path(path: &Path) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_default();
+    path.with_file_name(format!("{stem}.probabilities.tif"))
+}
+
+/// One output file: its writer, its pending final name, and the staging GTiff of a COG.
+struct OutFile {
+    writer: GeoTiffWriter,
+    final_out: PendingOutput,
+    staging: Option<PendingOutput>,
+}
+
+impl OutFile {
+    fn create(
+        path: &Path,
+        overwrite: bool,
+        size: (usize, usize),
+        bands: usize,
+        gt: GeoTransform,
+        crs: &str,
+        cog: bool,
+    ) -> Result<Self> {
+        let final_out = PendingOutput::new(path, overwrite)?;
+        let staging = if cog {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
+            Some(PendingOutput::new(
+                path.with_file_name(format!("{name}.staging.tif")),
+                true,
+            )?)
+        } else {
+            None
+        };
+        let target = staging
+            .as_ref()
+            .unwrap_or(&final_out)
+            .temp_path()
+            .to_path_buf();
+        let writer =
+            GeoTiffWriter::create::<u8>(&target, size, bands, gt, crs, &WriterOptions::default())?;
+        Ok(OutFile {
+            writer,
+            final_out,
+            staging,
+        })
+    }
+
+    fn target(&self) -> &Path {
+        self.staging.as_ref().unwrap_or(&self.final_out).temp_path()
+    }
+
+    fn finish(self) -> Result<PathBuf> {
+        self.writer.finish()?;
+        if let Some(staging) = &self.staging {
+            let target = self.final_out.temp_path();
+            let src = gdal::Dataset::open(staging.temp_path())
+                .map_err(|e| Error::raster(staging.temp_path(), e))?;
+            let driver =
+                DriverManager::get_driver_by_name("COG").map_err(|e| Error::raster(target, e))?;
+            let mut opts = RasterCreationOptions::new();
+            for o in [
+                "COMPRESS=DEFLATE",
+                "PREDICTOR=2",
+                "OVERVIEW_RESAMPLING=NEAREST",
+                "BLOCKSIZE=256",
+            ] {
+                opts.add_string(o)
+                    .map_err(|e| Error::Other(format!("creation option {o}: {e}")))?;
+            }
+            let out = src.create_copy(&driver, target, &opts).map_err(|e| {
+                Error::raster(self.final_out.final_path(), format!("writing the COG: {e}"))
+            })?;
+            out.close()
+                .map_err(|e| Error::raster(target, format!("closing: {e}")))?;
+        }
+        let aux = sidecar(self.final_out.temp_path());
+        let aux_final = sidecar(self.final_out.final_path());
+        let committed = self.final_out.commit()?;
+        // GDAL keeps category names in the PAM sidecar; it follows the map.
+        if aux.exists() {
+            std::fs::rename(&aux, &aux_final).map_err(|e| Error::io(&aux_final, e))?;
+        } else if aux_final.exists() {
+            let _ = std::fs::remove_file(&aux_final);
+        }
+        Ok(committed)
+    }
+}
+
+/// The open map (and probability file) being written block by block.
+pub struct MapSink {
+    classes: OutFile,
+    probabilities: Option<OutFile>,
+    count: usize,
+    /// Nodata value of the class band.
+    pub nodata: u8,
+}
+
+impl MapSink {
+    /// Creates the map at `path` (refusing existing files unless `overwrite`).
+    pub fn create(
+        path: &Path,
+        overwrite: bool,
+        size: (usize, usize),
+        gt: GeoTransform,
+        crs_wkt: &str,
+        card: &ModelCard,
+        options: SinkOptions,
+    ) -> Result<Self> {
+        if card.classes.iter().any(|c| c.id >= 255) {
+            return Err(Error::Other(format!(
+                "class ids must be below 255 to be mapped (legend: {:?})",
+                card.classes
+            )));
+        }
+        let nodata = nodata_value(card);
+        let mut classes = OutFile::create(path, overwrite, size, 1, gt, crs_wkt, options.cog)?;
+        let w = &mut classes.writer;
+        w.set_nodata(1, nodata as f64)?;
+        w.set_band_name(1, "class")?;
+        w.set_color_table(1, &card.classes)?;
+        for c in &card.classes {
+            w.set_metadata(&format!("CLASS_{}", c.id), &c.name)?;
+        }
+        w.set_metadata(
+            "GEOMAML_ARCH",
+            &format!("{:?}", card.spec.arch).to_lowercase(),
+        )?;
+        let target = classes.target().to_path_buf();
+        super::categories::set_category_names(
+            classes.writer.dataset_mut(),
+            1,
+            &card.classes,
+            nodata,
+        )
+        .map_err(|e| Error::raster(&target, e))?;
+        let probabilities = if options.probabilities {
+            let n = card.classes.len();
+            let mut p = OutFile::create(
+                &probabilities_path(path),
+                overwrite,
+                size,
+                n,
+                gt,
+                crs_wkt,
+                options.cog,
+            )?;
+            for (i, c) in card.classes.iter().enumerate() {
+                p.writer.set_nodata(i + 1, PROBABILITY_NODATA as f64)?;
+                p.writer.set_band_name(i + 1, &format!("p_{}", c.name))?;
+            }
+            p.writer.set_metadata("GEOMAML_UNITS", "percent")?;
+            Some(p)
+        } else {
+            None
+        };
+        Ok(MapSink {
+            classes,
+            probabilities,
+            count: card.classes.len(),
+            nodata,
+        })
+    }
+
+    /// Sets a metadata item of the map (and of the probability file).
+    pub fn set_metadata(&mut self, key: &str, value: &str) -> Result<()> {
+        self.classes.writer.set_metadata(key, value)?;
+        if let Some(p) = self.probabilities.as_mut() {
+            p.writer.set_metadata(key, value)?;
+        }
+        Ok(())
+    }
+
+    /// Writes one block: `classes` row-major `w x h` and, when enabled, `probabilities`
+    /// as `classes x h x w` percentages.
+    pub fn write_block(
+        &mut self,
+        (x, y): (usize, usize),
+        (w, h): (usize, usize),
+        classes: Vec<u8>,
+        probabilities: Option<Vec<u8>>,
+    ) -> Result<()> {
+        self.classes.writer.write(1, (x, y), (w, h), classes)?;
+        if let (Some(out), Some(p)) = (self.probabilities.as_mut(), probabilities) {
+            for (c, plane) in p.chunks_exact(w * h).enumerate().take(self.count) {
+                out.writer.write(1 + c, (x, y), (w, h), plane.to_vec())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes the files (converting to COG when asked) and renames them into place;
+    /// returns the map's path.
+    pub fn finish(self) -> Result<PathBuf> {
+        if let Some(p) = self.probabilities {
+            p.finish()?;
+        }
+        self.classes.finish()
+    }
+}
+
+fn sidecar(p: &Path) -> PathBuf {
+    let mut s = p.as_os_str().to_owned();
+    s.push(".aux.xml");
+    PathBuf::from(s)
+}

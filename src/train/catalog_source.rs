@@ -1,0 +1,112 @@
+//! Tasks from a catalog: the [`TaskSource`] behind `geomaml train`.
+//!
+//! Wraps the index's [`TaskSampler`] (one per split) and [`TaskLoader`]; both
+//! borrow the catalog and its [`TileIndex`], which the caller owns. Meta-validation
+//! draws from the val split; when the catalog has no val tasks the error is kept
+//! and only reported if validation is asked for.
+
+use crate::bands::default_normalisation;
+use crate::catalog::classes::{deepglobe, dfc2020};
+use crate::catalog::{Catalog, DatasetKind, Split};
+use crate::error::{Error, Result};
+use crate::index::sampler::DEEPGLOBE_TASK_CLASSES;
+use crate::index::{LoaderOptions, SamplerConfig, TaskBatch, TaskLoader, TaskSampler, TileIndex};
+use crate::train::source::{DataInfo, TaskSource};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+/// Few-shot tasks of one catalog.
+#[derive(Debug)]
+pub struct CatalogSource<'a> {
+    info: DataInfo,
+    train: TaskSampler<'a>,
+    val: std::result::Result<TaskSampler<'a>, String>,
+    loader: TaskLoader<'a>,
+    train_rng: ChaCha8Rng,
+    val_rng: ChaCha8Rng,
+}
+
+impl<'a> CatalogSource<'a> {
+    /// `way`-way `shot`-shot tasks with `query` query examples per class, reading
+    /// `bands` (the dataset's default bands when `None`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        catalog: &'a Catalog,
+        catalog_path: &str,
+        index: &'a TileIndex,
+        bands: Option<Vec<String>>,
+        (way, shot, query): (usize, usize, usize),
+        seed: u64,
+    ) -> Result<Self> {
+        let mut options = LoaderOptions::for_kind(catalog.kind);
+        if let Some(b) = bands {
+            options.bands = b;
+        }
+        options.seed = seed;
+        let loader = TaskLoader::new(catalog, options)?;
+        let config = |split| SamplerConfig {
+            way,
+            shot,
+            query,
+            split: Some(split),
+        };
+        let train = TaskSampler::new(index, config(Split::Train))
+            .map_err(|e| Error::catalog(catalog_path, format!("no meta-training tasks: {e}")))?;
+        let val = TaskSampler::new(index, config(Split::Val)).map_err(|e| e.to_string());
+        let (classes, resolution_m, segmentation) = match catalog.kind {
+            DatasetKind::Sen12ms => (dfc2020(), 10.0, false),
+            DatasetKind::Deepglobe => (
+                deepglobe()
+                    .into_iter()
+                    .filter(|c| DEEPGLOBE_TASK_CLASSES.contains(&c.id))
+                    .collect(),
+                0.5,
+                true,
+            ),
+        };
+        let bands = loader.bands().to_vec();
+        let info = DataInfo {
+            normalisation: bands.iter().map(|b| default_normalisation(b)).collect(),
+            bands,
+            classes,
+            tile_size: catalog.tile_size as usize,
+            segmentation,
+            resolution_m,
+            catalog: Some(catalog_path.to_string()),
+        };
+        Ok(CatalogSource {
+            info,
+            train,
+            val,
+            loader,
+            train_rng: ChaCha8Rng::seed_from_u64(seed),
+            val_rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5641_4c00),
+        })
+    }
+}
+
+impl TaskSource for CatalogSource<'_> {
+    fn info(&self) -> &DataInfo {
+        &self.info
+    }
+
+    fn sample(&mut self, split: Split, count: usize) -> Result<Vec<TaskBatch>> {
+        let (sampler, rng) = match split {
+            Split::Val => (
+                self.val.as_ref().map_err(|e| {
+                    Error::Other(format!("the catalog has no meta-validation tasks: {e}"))
+                })?,
+                &mut self.val_rng,
+            ),
+            Split::Train => (&self.train, &mut self.train_rng),
+            Split::Test => return Err(Error::Other("training never draws meta-test tasks".into())),
+        };
+        (0..count)
+            .map(|_| sampler.sample(rng).and_then(|task| self.loader.load(&task)))
+            .collect()
+    }
+
+    fn reseed(&mut self, seed: u64) {
+        self.train_rng = ChaCha8Rng::seed_from_u64(seed);
+    }
+}

@@ -1,0 +1,438 @@
+//! The training loop: steps, meta-validation, best checkpoint, resume, log, progress.
+//!
+//! Invariants: the model file (`-o`) always holds the parameters with the lowest
+//! meta-validation loss seen (the last ones when validation is off), written
+//! atomically; `<stem>.last.safetensors` holds the latest state with the optimiser
+//! for `--resume`. Meta-validation uses one fixed set of tasks drawn before training,
+//! so its losses are comparable across steps. Training tasks are drawn after
+//! reseeding the source with the seed and the first step, so a resumed run does not
+//! replay the tasks it has seen.
+
+use crate::error::{Error, Result};
+use crate::model::params::Params;
+use crate::model::task_tensors::TaskTensors;
+use crate::train::checkpoint::{
+    choose_spec, last_path, model_card, resume, to_checkpoint, BEST_KEY,
+};
+use crate::train::config::{Method, TrainConfig};
+use crate::train::device::{device_name, parse_device};
+use crate::train::log::{JsonlLog, LogRecord};
+use crate::train::maml::{evaluate_tasks, meta_gradient, InnerSettings, TaskStats};
+use crate::train::optim::{clip_grad_norm, Adam};
+use crate::train::pretrain::{evaluate_merged, pretrain_gradient};
+use crate::train::source::{Split, TaskSource};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Instant;
+use tch::{Device, Kind};
+
+/// Where a run writes and what it continues from.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The model file (best meta-validated parameters).
+    pub out: PathBuf,
+    /// The JSONL log; `<out stem>.log.jsonl` when absent.
+    pub log: Option<PathBuf>,
+    /// A checkpoint to continue from; its run's outputs are then updated in place
+    /// and the log is appended to.
+    pub resume: Option<PathBuf>,
+    /// Replace existing outputs.
+    pub overwrite: bool,
+    /// Draw a progress bar (only ever on a terminal).
+    pub progress: bool,
+}
+
+/// What a finished run reports.
+#[derive(Debug, Clone)]
+pub struct TrainSummary {
+    /// Steps completed in total.
+    pub steps: u64,
+    /// The device trained on (`cpu`, `cuda:0`).
+    pub device: String,
+    /// Step of the kept model and its meta-validation loss/accuracy.
+    pub best: Option<(u64, f64, f64)>,
+    /// Mean training loss of the last step.
+    pub last_loss: f64,
+    /// Mean tasks per second over the run.
+    pub tasks_per_s: f64,
+    /// The model file.
+    pub out: PathBuf,
+    /// The resume file.
+    pub last: PathBuf,
+    /// The log file.
+    pub log: PathBuf,
+}
+
+fn to_tensors(
+    batches: &[crate::index::TaskBatch],
+    method: Method,
+    legend: &[u16],
+    device: Device,
+) -> Result<Vec<TaskTensors>> {
+    batches
+        .iter()
+        .map(|b| match method {
+            Method::Maml => TaskTensors::from_batch(b, device, Kind::Float),
+            Method::Pretrain => TaskTensors::from_batch_in_legend(b, legend, device, Kind::Float),
+        })
+        .collect()
+}
+
+/// Trains with `cfg` on tasks from `source`, writing the model, the resume file and
+/// the log.
+pub fn train(
+    cfg: &TrainConfig,
+    source: &mut dyn TaskSource,
+    opts: &RunOptions,
+) -> Result<TrainSummary> {
+    cfg.validate()?;
+    let device = parse_device(&cfg.device)?;
+    let info = source.info().clone();
+    let last = last_path(&opts.out);
+    let log_path = opts.log.clone().unwrap_or_else(|| {
+        let stem = opts
+            .out
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default();
+        opts.out.with_file_name(format!("{stem}.log.jsonl"))
+    });
+    if opts.resume.is_none() && !opts.overwrite {
+        for p in [&opts.out, &last] {
+            if p.exists() {
+                return Err(Error::OutputExists { path: p.clone() });
+            }
+        }
+    }
+    if device.is_cuda() {
+        tch::Cuda::cudnn_set_benchmark(true);
+    }
+    tch::manual_seed(cfg.seed as i64);
+
+    let spec = choose_spec(cfg, &info)?;
+    let (params, start, mut best_loss, saved_optim) = match &opts.resume {
+        Some(path) => {
+            let r = resume(path, device)?;
+            if r.card.bands != info.bands {
+                return Err(Error::Bands {
+                    expected: r.card.bands.clone(),
+                    got: info.bands.clone(),
+                });
+            }
+            if r.card.spec.num_classes != info.classes.len()
+                || r.card.spec.tile_size != info.tile_size
+            {
+                return Err(Error::model(
+                    path,
+                    "was trained for another class legend or tile size than this catalog",
+                ));
+            }
+            if r.step >= cfg.steps {
+                return Err(Error::config(
+                    "--steps",
+                    format!("{} has already taken {} steps; ask for more than that", path.display(), r.step),
+                ));
+            }
+            (r.params, r.step, r.best_val_loss, r.optimizer)
+        }
+        None => (
+            Params::init(&spec, device, Kind::Float, cfg.seed)?,
+            0,
+            None,
+            Default::default(),
+        ),
+    };
+    let spec = params.spec().clone();
+    let names: Vec<String> = params
+        .trainable_names()
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut adam = Adam::new(&params.trainable(), cfg.outer_lr);
+    adam.restore(&name_refs, &saved_optim)?;
+    let legend: Vec<u16> = info.classes.iter().map(|c| c.id).collect();
+    let inner = InnerSettings {
+        lr: cfg.inner_lr,
+        steps: cfg.inner_steps,
+        first_order: cfg.first_order,
+        bn_momentum: (cfg.bn_momentum > 0.0).then_some(cfg.bn_momentum),
+    };
+
+    let val_tasks = if cfg.val_every > 0 {
+        let batches = source.sample(Split::Val, cfg.val_tasks).map_err(|e| {
+            Error::Other(format!(
+                "drawing meta-validation tasks: {e} (pass --val-every 0 to train without \
+                 validation, or ask for smaller tasks with --way/--shot/--query)"
+            ))
+        })?;
+        to_tensors(&batches, cfg.method, &legend, device)?
+    } else {
+        Vec::new()
+    };
+    source.reseed(
+        cfg.seed
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add(start + 1),
+    );
+    let mut log = JsonlLog::open(&log_path, opts.resume.is_some(), opts.overwrite)?;
+
+    let bar = if opts.progress && std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new(cfg.steps)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_position(start);
+
+    let started = Instant::now();
+    let val_stats = |params: &Params| match cfg.method {
+        Method::Maml => evaluate_tasks(params, &val_tasks, &inner),
+        Method::Pretrain => evaluate_merged(params, &val_tasks),
+    };
+    if cfg.val_every > 0 && start == 0 {
+        // The untrained model's score: the baseline the log's later lines improve on.
+        let v = val_stats(&params);
+        log.write(&LogRecord {
+            kind: "val".into(),
+            step: 0,
+            method: cfg.method.as_str().into(),
+            loss: v.query_loss,
+            support_loss: v.support_loss,
+            accuracy: v.query_acc,
+            grad_norm: None,
+            tasks_per_s: None,
+            elapsed_s: 0.0,
+        })?;
+    }
+    let per_step = if cfg.method == Method::Maml {
+        cfg.meta_batch
+    } else {
+        1
+    };
+    let (mut tasks_done, mut last_loss, mut best) = (0usize, f64::NAN, None);
+    let card_at = |step: u64| model_card(&spec, &info, cfg, step);
+    for step in start..cfg.steps {
+        let t0 = Instant::now();
+        let batches = source.sample(Split::Train, per_step)?;
+        let tasks = to_tensors(&batches, cfg.method, &legend, device)?;
+        let (mut grads, stats) = match cfg.method {
+            Method::Maml => meta_gradient(&params, &tasks, &inner),
+            Method::Pretrain => pretrain_gradient(&params, &tasks[0], inner.bn_momentum),
+        };
+        let grad_norm = clip_grad_norm(&mut grads, cfg.grad_clip);
+        adam.step(&params.trainable(), &grads);
+        if !stats.query_loss.is_finite() {
+            return Err(Error::Other(format!(
+                "training diverged at step {} (loss {}); lower --inner-lr or the outer learning rate",
+                step + 1,
+                stats.query_loss
+            )));
+        }
+        tasks_done += per_step;
+        last_loss = stats.query_loss;
+        let done = step + 1;
+        let record = |kind: &str, s: &TaskStats, g: Option<f64>, tps: Option<f64>| LogRecord {
+            kind: kind.into(),
+            step: done,
+            method: cfg.method.as_str().into(),
+            loss: s.query_loss,
+            support_loss: s.support_loss,
+            accuracy: s.query_acc,
+            grad_norm: g,
+            tasks_per_s: tps,
+            elapsed_s: started.elapsed().as_secs_f64(),
+        };
+        let tps = per_step as f64 / t0.elapsed().as_secs_f64();
+        log.write(&record("train", &stats, Some(grad_norm), Some(tps)))?;
+        bar.set_message(format!(
+            "loss {:.3} acc {:.2} {tps:.1} tasks/s",
+            stats.query_loss, stats.query_acc
+        ));
+        bar.inc(1);
+
+        let validate = cfg.val_every > 0 && (done % cfg.val_every == 0 || done == cfg.steps);
+        if validate {
+            let v = val_stats(&params);
+            log.write(&record("val", &v, None, None))?;
+            if best_loss.is_none_or(|b| v.query_loss < b) {
+                best_loss = Some(v.query_loss);
+                best = Some((done, v.query_loss, v.query_acc));
+                to_checkpoint(&params, card_at(done), done, Default::default())
+                    .save(&opts.out, true)?;
+            }
+        }
+        if validate || done == cfg.steps {
+            let mut ckpt = to_checkpoint(&params, card_at(done), done, adam.state(&name_refs));
+            if let Some(b) = best_loss {
+                ckpt.extra.insert(BEST_KEY.into(), b.to_string());
+            }
+            ckpt.save(&last, true)?;
+            if cfg.val_every == 0 {
+                to_checkpoint(&params, card_at(done), done, Default::default())
+                    .save(&opts.out, true)?;
+            }
+        }
+    }
+    bar.finish_and_clear();
+    let elapsed = started.elapsed().as_secs_f64();
+    Ok(TrainSummary {
+        steps: cfg.steps,
+        device: device_name(device),
+        best,
+        last_loss,
+        tasks_per_s: tasks_done as f64 / elapsed.max(1e-9),
+        out: opts.out.clone(),
+        last,
+        log: log_path,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::host::Checkpoint;
+    use crate::train::source::{tests::info, DataInfo, RandomSource};
+
+    fn config(steps: u64) -> TrainConfig {
+        TrainConfig {
+            way: 3,
+            meta_batch: 4,
+            steps,
+            val_every: 5,
+            val_tasks: 4,
+            width: Some(8),
+            inner_lr: 0.1,
+            outer_lr: 3e-3,
+            device: "cpu".into(),
+            ..TrainConfig::default()
+        }
+    }
+
+    fn read_log(path: &std::path::Path) -> Vec<LogRecord> {
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn maml_run_writes_model_resume_state_and_log_and_learns() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("m.safetensors");
+        let opts = RunOptions {
+            out: out.clone(),
+            log: None,
+            resume: None,
+            overwrite: false,
+            progress: false,
+        };
+        let mut src = RandomSource::new(info(3, 8), 3, 2, 2, 1);
+        let s = train(&config(10), &mut src, &opts).unwrap();
+        assert_eq!(s.steps, 10);
+        let log = read_log(&s.log);
+        assert_eq!(log.iter().filter(|r| r.kind == "train").count(), 10);
+        let val: Vec<&LogRecord> = log.iter().filter(|r| r.kind == "val").collect();
+        assert_eq!(
+            val.iter().map(|r| r.step).collect::<Vec<_>>(),
+            vec![0, 5, 10]
+        );
+        assert!(
+            val[2].loss < val[0].loss,
+            "meta-val loss did not fall: {val:?}"
+        );
+        let model = Checkpoint::load(&out).unwrap();
+        assert_eq!(model.card.provenance.method, "maml");
+        assert_eq!(model.card.spec.depth, 3);
+        assert!(!model.tensors.keys().any(|k| k.starts_with("optim.")));
+        // Outputs are never replaced silently.
+        let mut again = RandomSource::new(info(3, 8), 3, 2, 2, 1);
+        assert!(matches!(
+            train(&config(10), &mut again, &opts),
+            Err(Error::OutputExists { .. })
+        ));
+        // Resume continues the step count and appends to the log.
+        let resume = RunOptions {
+            resume: Some(s.last.clone()),
+            ..opts
+        };
+        let s2 = train(&config(15), &mut again, &resume).unwrap();
+        assert_eq!(s2.steps, 15);
+        let log = read_log(&s2.log);
+        assert_eq!(log.last().unwrap().step, 15);
+        assert_eq!(log.iter().filter(|r| r.kind == "train").count(), 15);
+        assert_eq!(
+            Checkpoint::load(&s2.last).unwrap().extra["geomaml.step"],
+            "15"
+        );
+    }
+
+    #[test]
+    fn pretraining_uses_legend_labels_and_keeps_the_last_model_without_validation() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("p.safetensors");
+        let cfg = TrainConfig {
+            method: Method::Pretrain,
+            val_every: 0,
+            ..config(3)
+        };
+        let opts = RunOptions {
+            out: out.clone(),
+            log: None,
+            resume: None,
+            overwrite: false,
+            progress: false,
+        };
+        let s = train(&cfg, &mut RandomSource::new(info(3, 8), 3, 2, 2, 1), &opts).unwrap();
+        assert!(s.best.is_none());
+        assert_eq!(
+            Checkpoint::load(&out).unwrap().card.provenance.method,
+            "pretrain"
+        );
+    }
+
+    #[test]
+    fn segmentation_tasks_train_a_unet_with_half_size_support_shots() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataInfo {
+            segmentation: true,
+            tile_size: 16,
+            ..info(3, 16)
+        };
+        for method in [Method::Maml, Method::Pretrain] {
+            let out = dir.path().join(format!("{}.safetensors", method.as_str()));
+            let cfg = TrainConfig {
+                method,
+                meta_batch: 2,
+                val_every: 2,
+                val_tasks: 2,
+                ..config(2)
+            };
+            let opts = RunOptions {
+                out: out.clone(),
+                log: None,
+                resume: None,
+                overwrite: false,
+                progress: false,
+            };
+            let s = train(
+                &cfg,
+                &mut RandomSource::new(data.clone(), 3, 1, 1, 2),
+                &opts,
+            )
+            .unwrap();
+            assert!(s.last_loss.is_finite());
+            let spec = Checkpoint::load(&out).unwrap().card.spec;
+            assert_eq!(
+                (spec.arch, spec.depth),
+                (crate::model::spec::Arch::Unet, 3),
+                "8 px shots: 3 halvings"
+            );
+        }
+    }
+}

@@ -1,0 +1,349 @@
+//! `geomaml export`, `info` and `map`: ONNX export of generated checkpoints and maps
+//! of small generated GeoTIFF scenes (and, opt-in, of the real Landsat RGB scene).
+
+use crate::util::{geomaml, list_dir, reference_data, run_fail, run_ok};
+use gdal::raster::RasterCreationOptions;
+use gdal::{Dataset, DriverManager, Metadata};
+use geomaml::bands::default_normalisation;
+use geomaml::card::{InnerLoop, ModelCard, Provenance, CARD_VERSION};
+use geomaml::catalog::classes::dfc2020;
+use geomaml::model::{Arch, ModelSpec};
+use std::path::{Path, PathBuf};
+
+/// Exports a random model of `arch` reading `bands` into `dir/name.onnx`.
+fn model(dir: &Path, name: &str, arch: Arch, bands: &[&str], tile: usize) -> PathBuf {
+    let spec = ModelSpec {
+        arch,
+        in_channels: bands.len(),
+        num_classes: 4,
+        width: 8,
+        depth: 2,
+        tile_size: tile,
+    };
+    let card = ModelCard {
+        version: CARD_VERSION,
+        spec,
+        bands: bands.iter().map(|s| s.to_string()).collect(),
+        normalisation: bands.iter().map(|b| default_normalisation(b)).collect(),
+        classes: dfc2020().into_iter().take(4).collect(),
+        resolution_m: 10.0,
+        inner_loop: InnerLoop { lr: 0.1, steps: 1 },
+        bn_frozen: false,
+        provenance: Provenance {
+            method: "random".into(),
+            catalog: None,
+            steps: 0,
+            config: serde_json::json!({}),
+            geomaml_version: "test".into(),
+            created: "2026-01-01T00:00:00Z".into(),
+        },
+        adaptation: None,
+    };
+    let st = dir.join(format!("{name}.safetensors"));
+    geomaml::export::random_checkpoint(card, 42)
+        .save(&st, false)
+        .unwrap();
+    let onnx = dir.join(format!("{name}.onnx"));
+    run_ok(geomaml().arg("export").arg(&st).arg("-o").arg(&onnx));
+    onnx
+}
+
+/// A `w x h` UTM scene of named bands, north-up 10 m pixels; the top-left 12x12
+/// corner is nodata (0).
+fn scene(dir: &Path, bands: &[&str], (w, h): (usize, usize)) -> PathBuf {
+    let path = dir.join("scene.tif");
+    let driver = DriverManager::get_driver_by_name("GTiff").unwrap();
+    let mut ds = driver
+        .create_with_band_type_with_options::<u16, _>(
+            &path,
+            w,
+            h,
+            bands.len(),
+            &RasterCreationOptions::new(),
+        )
+        .unwrap();
+    ds.set_geo_transform(&[500_000.0, 10.0, 0.0, 4_600_000.0, 0.0, -10.0])
+        .unwrap();
+    ds.set_spatial_ref(&gdal::spatial_ref::SpatialRef::from_epsg(32633).unwrap())
+        .unwrap();
+    for (b, name) in bands.iter().enumerate() {
+        let mut band = ds.rasterband(b + 1).unwrap();
+        band.set_description(name).unwrap();
+        band.set_no_data_value(Some(0.0)).unwrap();
+        let data: Vec<u16> = (0..w * h)
+            .map(|i| {
+                let (x, y) = (i % w, i / w);
+                if x < 12 && y < 12 {
+                    0
+                } else {
+                    (1000 + (x * 37 + y * 11 * (b + 1)) % 4000 + 2000 * ((x / 16 + y / 16 + b) % 2))
+                        as u16
+                }
+            })
+            .collect();
+        band.write((0, 0), (w, h), &mut gdal::raster::Buffer::new((w, h), data))
+            .unwrap();
+    }
+    path
+}
+
+fn read_band(path: &Path, b: usize) -> (Vec<u8>, (usize, usize)) {
+    let ds = Dataset::open(path).unwrap();
+    let size = ds.raster_size();
+    let buf = ds
+        .rasterband(b)
+        .unwrap()
+        .read_as::<u8>((0, 0), size, size, None)
+        .unwrap();
+    (buf.data().to_vec(), size)
+}
+
+#[test]
+fn export_writes_an_onnx_model_whose_card_info_prints() {
+    let dir = tempfile::tempdir().unwrap();
+    let onnx = model(dir.path(), "cnn", Arch::Cnn, &["B02", "B03", "B04"], 16);
+    let out = run_ok(geomaml().arg("info").arg(&onnx).arg("--json"));
+    let card: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(card["bn_frozen"], true);
+    assert_eq!(card["bands"], serde_json::json!(["B02", "B03", "B04"]));
+    let text = run_ok(geomaml().arg("info").arg(&onnx));
+    assert!(String::from_utf8_lossy(&text.stdout).contains("frozen statistics"));
+    // An existing output is refused without --overwrite.
+    let st = dir.path().join("cnn.safetensors");
+    let err = run_fail(geomaml().arg("export").arg(&st).arg("-o").arg(&onnx));
+    assert!(err.contains("already exists"), "{err}");
+    run_ok(
+        geomaml()
+            .arg("export")
+            .arg(&st)
+            .arg("-o")
+            .arg(&onnx)
+            .arg("--overwrite"),
+    );
+}
+
+#[test]
+fn classifier_maps_carry_crs_stride_grid_colours_and_nodata() {
+    let dir = tempfile::tempdir().unwrap();
+    let bands = ["B02", "B03", "B04"];
+    let onnx = model(dir.path(), "cnn", Arch::Cnn, &bands, 16);
+    let scene = scene(dir.path(), &["B04", "B03", "B02"], (100, 70));
+    let map = dir.path().join("map.tif");
+    run_ok(
+        geomaml()
+            .args(["map", "--stride", "4", "--model"])
+            .arg(&onnx)
+            .arg(&scene)
+            .arg("-o")
+            .arg(&map),
+    );
+    let ds = Dataset::open(&map).unwrap();
+    assert_eq!(ds.raster_size(), (25, 18));
+    assert_eq!(
+        ds.geo_transform().unwrap(),
+        [500_000.0, 40.0, 0.0, 4_600_000.0, 0.0, -40.0]
+    );
+    assert_eq!(ds.spatial_ref().unwrap().auth_code().unwrap(), 32633);
+    let band = ds.rasterband(1).unwrap();
+    assert_eq!(band.no_data_value(), Some(0.0));
+    let ct = band.color_table().unwrap();
+    assert_eq!(ct.entry_as_rgb(1).unwrap().g, 0x99);
+    assert_eq!(ds.metadata_item("CLASS_2", ""), Some("Shrubland".into()));
+    let (classes, _) = read_band(&map, 1);
+    // Per-window (exact) inference gives the same footprint and nearly the same classes.
+    let exact = dir.path().join("exact.tif");
+    run_ok(
+        geomaml()
+            .args(["map", "--exact", "--stride", "4", "--model"])
+            .arg(&onnx)
+            .arg(&scene)
+            .arg("-o")
+            .arg(&exact),
+    );
+    let (exact_classes, _) = read_band(&exact, 1);
+    let same = classes
+        .iter()
+        .zip(&exact_classes)
+        .filter(|(a, b)| a == b)
+        .count();
+    assert!(classes
+        .iter()
+        .zip(&exact_classes)
+        .all(|(a, b)| (*a == 0) == (*b == 0)));
+    assert!(
+        same * 10 >= classes.len() * 7,
+        "shared and exact maps agree on {same} of {} cells",
+        classes.len()
+    );
+    // The 12x12 nodata corner is 3x3 cells of 4 px.
+    for (i, v) in classes.iter().enumerate() {
+        let (x, y) = (i % 25, i / 25);
+        if x < 3 && y < 3 {
+            assert_eq!(*v, 0, "cell ({x}, {y})");
+        } else {
+            assert!((1..=4).contains(v), "cell ({x}, {y}) = {v}");
+        }
+    }
+}
+
+#[test]
+fn segmentation_maps_with_probabilities_and_cog() {
+    let dir = tempfile::tempdir().unwrap();
+    let onnx = model(dir.path(), "unet", Arch::Unet, &["R", "G", "B"], 16);
+    let scene = scene(dir.path(), &["R", "G", "B"], (90, 61));
+    let map = dir.path().join("seg.tif");
+    let out = run_ok(
+        geomaml()
+            .args(["map", "--probabilities", "--cog", "--json", "--model"])
+            .arg(&onnx)
+            .arg(&scene)
+            .arg("-o")
+            .arg(&map),
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["map_size"], serde_json::json!([90, 61]));
+    let ds = Dataset::open(&map).unwrap();
+    assert_eq!(ds.raster_count(), 1);
+    assert_eq!(
+        ds.geo_transform().unwrap(),
+        [500_000.0, 10.0, 0.0, 4_600_000.0, 0.0, -10.0]
+    );
+    assert_eq!(
+        ds.metadata_item("LAYOUT", "IMAGE_STRUCTURE"),
+        Some("COG".into())
+    );
+    assert!(ds.rasterband(1).unwrap().color_table().is_some());
+    assert_eq!(ds.rasterband(1).unwrap().no_data_value(), Some(0.0));
+    let prob_path = dir.path().join("seg.probabilities.tif");
+    let probs = Dataset::open(&prob_path).unwrap();
+    assert_eq!(probs.raster_count(), 4);
+    assert_eq!(probs.geo_transform().unwrap(), ds.geo_transform().unwrap());
+    assert_eq!(
+        probs.rasterband(1).unwrap().description().unwrap(),
+        "p_Forest"
+    );
+    assert_eq!(probs.rasterband(1).unwrap().no_data_value(), Some(255.0));
+    let (classes, _) = read_band(&map, 1);
+    let planes: Vec<Vec<u8>> = (1..=4).map(|b| read_band(&prob_path, b).0).collect();
+    for (i, v) in classes.iter().enumerate() {
+        let (x, y) = (i % 90, i / 90);
+        if x < 12 && y < 12 {
+            assert_eq!(*v, 0);
+            assert!(planes.iter().all(|p| p[i] == 255));
+        } else {
+            assert!((1..=4).contains(v));
+            let sum: u32 = planes.iter().map(|p| p[i] as u32).sum();
+            assert!(
+                (98..=102).contains(&sum),
+                "probabilities at ({x}, {y}) sum to {sum}"
+            );
+            let best = (0..4).max_by_key(|&c| planes[c][i]).unwrap();
+            assert!(
+                planes[best][i] <= planes[*v as usize - 1][i] + 1,
+                "class {v} is not the most probable"
+            );
+        }
+    }
+    assert_eq!(
+        list_dir(dir.path())
+            .iter()
+            .filter(|n| n.contains("partial") || n.contains("staging"))
+            .count(),
+        0
+    );
+}
+
+#[test]
+fn bad_inputs_fail_cleanly_and_leave_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let onnx = model(dir.path(), "cnn", Arch::Cnn, &["B02", "B03", "B04"], 16);
+    let scene_path = scene(dir.path(), &["B02", "B03", "B08"], (40, 40));
+    let map = dir.path().join("map.tif");
+    let before = list_dir(dir.path());
+    let map_cmd = |model: &Path, scene: &Path| {
+        let mut c = geomaml();
+        c.args(["map", "--model"])
+            .arg(model)
+            .arg(scene)
+            .arg("-o")
+            .arg(&map);
+        c
+    };
+    let err = run_fail(&mut map_cmd(&onnx, &scene_path));
+    assert!(err.contains("B04") && err.contains("scene.tif"), "{err}");
+    let corrupt = dir.path().join("corrupt.onnx");
+    std::fs::write(&corrupt, b"this is not a model").unwrap();
+    let err = run_fail(&mut map_cmd(&corrupt, &scene_path));
+    assert!(
+        err.contains("corrupt.onnx") && err.contains("not an ONNX model"),
+        "{err}"
+    );
+    let err = run_fail(&mut map_cmd(&onnx, &dir.path().join("missing.tif")));
+    assert!(err.contains("missing.tif"), "{err}");
+    let mut after = list_dir(dir.path());
+    after.retain(|n| n != "corrupt.onnx");
+    assert_eq!(after, before);
+    // With an explicit band mapping the same scene maps; a second run needs --overwrite.
+    run_ok(map_cmd(&onnx, &scene_path).args(["--bands", "1,2,3"]));
+    let err = run_fail(map_cmd(&onnx, &scene_path).args(["--bands", "1,2,3"]));
+    assert!(err.contains("already exists"), "{err}");
+    run_ok(map_cmd(&onnx, &scene_path).args(["--bands", "B02,B03,3", "--overwrite"]));
+}
+
+/// Opt-in: the real Landsat RGB scene (rasterio's RGB.byte.tif, nodata 0 around a
+/// rotated footprint), mapped with a 3-band model.
+#[test]
+fn real_landsat_rgb_scene_maps_with_its_georeferencing() {
+    let Some(root) = reference_data() else {
+        eprintln!("skipped: GEOMAML_REFERENCE_DATA not set");
+        return;
+    };
+    let src = root.join("rasterio/RGB.byte.tif");
+    let dir = tempfile::tempdir().unwrap();
+    let onnx = model(dir.path(), "rgb", Arch::Cnn, &["R", "G", "B"], 32);
+    let map = dir.path().join("landsat.tif");
+    run_ok(
+        geomaml()
+            .args(["map", "--stride", "8", "--model"])
+            .arg(&onnx)
+            .arg(&src)
+            .arg("-o")
+            .arg(&map),
+    );
+    let input = Dataset::open(&src).unwrap();
+    let ds = Dataset::open(&map).unwrap();
+    assert_eq!(
+        ds.spatial_ref().unwrap().to_wkt().unwrap(),
+        input.spatial_ref().unwrap().to_wkt().unwrap()
+    );
+    let (gi, go) = (input.geo_transform().unwrap(), ds.geo_transform().unwrap());
+    assert_eq!((go[0], go[3]), (gi[0], gi[3]));
+    assert!((go[1] - 8.0 * gi[1]).abs() < 1e-9 && (go[5] - 8.0 * gi[5]).abs() < 1e-9);
+    let (w, h) = input.raster_size();
+    assert_eq!(ds.raster_size(), (w.div_ceil(8), h.div_ceil(8)));
+    assert!(ds.rasterband(1).unwrap().color_table().is_some());
+    // Nodata footprint: corners are outside the rotated scene, the centre inside.
+    let (classes, (mw, mh)) = read_band(&map, 1);
+    for (x, y) in [(0, 0), (mw - 1, 0), (0, mh - 1), (mw - 1, mh - 1)] {
+        assert_eq!(classes[y * mw + x], 0, "corner ({x}, {y})");
+    }
+    assert_ne!(classes[mh / 2 * mw + mw / 2], 0);
+    // Nodata cells agree with the input's nodata at cell centres (a few edge cells may differ).
+    let r = input
+        .rasterband(1)
+        .unwrap()
+        .read_as::<u8>((0, 0), (w, h), (w, h), None)
+        .unwrap();
+    let mut disagree = 0;
+    for y in 0..mh {
+        for x in 0..mw {
+            let (cx, cy) = ((x * 8 + 4).min(w - 1), (y * 8 + 4).min(h - 1));
+            disagree += usize::from((r.data()[cy * w + cx] == 0) != (classes[y * mw + x] == 0));
+        }
+    }
+    assert!(
+        disagree * 100 < mw * mh,
+        "{disagree} of {} cells disagree with the input footprint",
+        mw * mh
+    );
+}
