@@ -7,7 +7,7 @@
 //! warms up and is not timed.
 //!
 //! `cargo bench --bench maml_step -- [--iters 10] [--tasks 16] [--size 128] [--way 4]
-//! [--shot 2] [--bands 15] [--inner-lr 0.4] [--device auto] [--first-order]`
+//! [--shot 2] [--bands 15] [--inner-lr 0.4] [--device auto] [--threads N] [--first-order]`
 
 use geomaml::model::{ModelSpec, Params, TaskTensors};
 use geomaml::train::maml::{meta_gradient, InnerSettings};
@@ -37,6 +37,14 @@ fn main() {
     let first_order = args.iter().any(|a| a == "--first-order");
     if device.is_cuda() {
         tch::Cuda::cudnn_set_benchmark(true);
+    }
+    // parse_device sized the thread pools as PyTorch does; --threads overrides.
+    if let Some(threads) = args
+        .iter()
+        .position(|a| a == "--threads")
+        .and_then(|i| args.get(i + 1))
+    {
+        tch::set_num_threads(threads.parse().expect("--threads N"));
     }
 
     tch::manual_seed(0);

@@ -17,6 +17,8 @@
 
 #![deny(missing_docs)]
 
+#[cfg(feature = "train")]
+pub mod adapt;
 pub mod bands;
 pub mod card;
 pub mod catalog;
@@ -25,7 +27,6 @@ pub mod error;
 pub mod eval;
 pub mod export;
 pub mod index;
-#[cfg_attr(not(feature = "train"), allow(dead_code))]
 pub mod labels;
 #[cfg(feature = "infer")]
 pub mod infer;

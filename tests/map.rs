@@ -347,3 +347,42 @@ fn real_landsat_rgb_scene_maps_with_its_georeferencing() {
         mw * mh
     );
 }
+
+/// The `onnx` checker (full shape inference) accepts both architectures, and ONNX
+/// Runtime runs the U-Net on a size other than its tile (dynamic height/width).
+/// Runs when the setup venv's python is there.
+#[test]
+fn onnx_checker_accepts_exported_models() {
+    let venv = std::env::var("GEOMAML_VENV").unwrap_or_else(|_| "/root/.cache/geomaml/venv".into());
+    let python = Path::new(&venv).join("bin/python");
+    if !python.exists() {
+        eprintln!("skipped: no python at {}", python.display());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cnn = model(dir.path(), "cnn", Arch::Cnn, &["B02", "B03"], 16);
+    let unet = model(dir.path(), "unet", Arch::Unet, &["R", "G", "B"], 16);
+    let script = r#"
+import sys, numpy as np, onnx, onnxruntime as ort
+for p in sys.argv[1:]:
+    m = onnx.load(p)
+    onnx.checker.check_model(m, full_check=True)
+    assert m.ir_version <= 10 and m.opset_import[0].version >= 17
+s = ort.InferenceSession(sys.argv[2])
+out = s.run(["probabilities"], {"input": np.zeros((2, 3, 48, 32), np.float32)})[0]
+assert out.shape == (2, 4, 48, 32), out.shape
+print("ok")
+"#;
+    let out = std::process::Command::new(&python)
+        .arg("-c")
+        .arg(script)
+        .arg(&cnn)
+        .arg(&unet)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

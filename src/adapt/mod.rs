@@ -19,6 +19,7 @@ use crate::model::functional::forward;
 use crate::model::layers::BnMode;
 use crate::model::params::Params;
 use crate::model::{Checkpoint, HostTensor};
+use crate::raster::band_match::{resolve_bands, scene_bands};
 use crate::raster::Raster;
 use crate::train::maml::{adapt as inner_loop, InnerSettings};
 use ndarray::{Array2, Axis};
@@ -97,8 +98,8 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
     if scene.crs_wkt().is_empty() {
         return Err(Error::raster(&opts.scene, "has no CRS: labels cannot be placed on it"));
     }
-    let bands = crate::raster::band_match::resolve_bands(&card.bands, &crate::raster::band_match::scene_bands(&scene), opts.bands.as_deref())
-        .map_err(|e| Error::raster(&opts.scene, e))?;
+    let bands = resolve_bands(&card.bands, &scene_bands(&scene), opts.bands.as_deref())
+        .map_err(|e| Error::raster(&opts.scene, format!("{e} (model {})", opts.model.display())))?;
     let labels = read_labels(&opts.labels, opts.class_field.as_deref(), &card.classes, &scene.crs_wkt())?;
     let shots = cut_shots(&scene, &bands, card, &labels)?;
 

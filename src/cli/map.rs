@@ -8,7 +8,8 @@ use std::process::ExitCode;
 /// Options of `geomaml map`.
 #[derive(Debug, Args)]
 pub struct MapArgs {
-    /// The exported model (.onnx with a geomaml model card).
+    /// The model: an exported .onnx, or a meta-trained .safetensors together with
+    /// --labels (adapt and map in one go).
     #[arg(long)]
     model: PathBuf,
     /// The scene to map (any raster GDAL reads).
@@ -47,14 +48,24 @@ pub struct MapArgs {
     /// Print the run summary as JSON on stdout.
     #[arg(long)]
     json: bool,
+    /// Few-shot adaptation before mapping (with a .safetensors model).
+    #[command(flatten)]
+    adapt: super::adapt::AdaptFlags,
 }
 
 impl MapArgs {
     /// Maps the scene; prints a summary.
     #[cfg(feature = "infer")]
     pub fn run(&self) -> Result<ExitCode> {
+        if self.output.exists() && !self.overwrite {
+            return Err(crate::Error::OutputExists { path: self.output.clone() });
+        }
+        // A .safetensors model is adapted to the scene first; the adapted ONNX model
+        // lives beside the output only while mapping.
+        let adapted = self.adapted_model()?;
+        let model = adapted.as_ref().map(|p| p.temp_path().to_path_buf()).unwrap_or_else(|| self.model.clone());
         let cfg = crate::infer::MapConfig {
-            model: self.model.clone(),
+            model,
             scene: self.scene.clone(),
             output: self.output.clone(),
             stride: self.stride,
@@ -83,6 +94,34 @@ impl MapArgs {
             println!("{}", serde_json::to_string(&s).expect("summary serialises"));
         }
         Ok(ExitCode::SUCCESS)
+    }
+
+    /// Adapts a .safetensors model with --labels, exported to a temporary .onnx.
+    #[cfg(feature = "infer")]
+    fn adapted_model(&self) -> Result<Option<crate::output::PendingOutput>> {
+        use crate::Error;
+        let is_checkpoint = self.model.extension().is_some_and(|e| e.eq_ignore_ascii_case("safetensors"));
+        match (&self.adapt.labels, is_checkpoint) {
+            (None, false) => Ok(None),
+            (Some(_), false) => Err(Error::config(
+                "--labels",
+                format!("adapts a meta-trained .safetensors model; {} is not one", self.model.display()),
+            )),
+            (None, true) => Err(Error::config(
+                "--model",
+                format!("{} is a checkpoint: give --labels to adapt it, or export it to .onnx first", self.model.display()),
+            )),
+            #[cfg(feature = "train")]
+            (Some(labels), true) => {
+                let adapted = super::adapt::run_adaptation(&self.adapt, &self.model, &self.scene, labels, self.bands.clone())?;
+                let stem = self.output.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+                let temp = crate::output::PendingOutput::new(self.output.with_file_name(format!("{stem}.adapted.onnx")), true)?;
+                crate::export::export_file(&adapted.checkpoint, temp.temp_path(), false)?;
+                Ok(Some(temp))
+            }
+            #[cfg(not(feature = "train"))]
+            (Some(_), true) => Err(super::feature_missing("map --labels", "train")),
+        }
     }
 
     /// Without the `infer` feature: a clear error.

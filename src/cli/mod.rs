@@ -3,6 +3,7 @@
 //! clap types stay here; library code never sees them. Exit codes: 0 success,
 //! 1 failure (one `geomaml: ...` line), 2 bad usage (clap).
 
+mod adapt;
 mod assess;
 mod catalog;
 mod doctor;
@@ -31,16 +32,6 @@ pub struct Cli {
 enum Command {
     /// Report versions of GDAL, PROJ, libtorch (CUDA), ONNX Runtime, and what is missing.
     Doctor(doctor::DoctorArgs),
-    /// Assess a land-cover map against a reference raster or labelled points/polygons.
-    Assess(assess::AssessArgs),
-    /// Export a checkpoint to ONNX (model card in its metadata, Deepness keys too).
-    Export(export::ExportArgs),
-    /// Print the model card of a .safetensors checkpoint or an .onnx model.
-    Info(info::InfoArgs),
-    /// Map a scene with an ONNX model into a georeferenced land-cover GeoTIFF.
-    Map(map::MapArgs),
-    /// Write the JSON Schemas of geomaml's file formats into a folder.
-    Schemas(schemas::SchemasArgs),
     /// Write synthetic data in the real layouts: a Sen12MS tree, DeepGlobe pairs, or a
     /// scene of a held-out region with labelled points.
     Synth(synth::SynthArgs),
@@ -50,7 +41,21 @@ enum Command {
     Tasks(tasks::TasksArgs),
     /// Meta-train (MAML) or pretrain a model on a catalog's tasks; writes a checkpoint
     /// with its model card and a JSONL log.
-    Train(train::TrainArgs),
+    Train(Box<train::TrainArgs>),
+    /// Export a checkpoint to ONNX (model card in its metadata, Deepness keys too).
+    Export(export::ExportArgs),
+    /// Adapt a meta-trained model to a new scene from a few labelled points or
+    /// polygons; writes the adapted model as ONNX.
+    Adapt(adapt::AdaptArgs),
+    /// Map a scene into a georeferenced land-cover GeoTIFF (ONNX model, or a
+    /// checkpoint adapted on the fly with --labels).
+    Map(Box<map::MapArgs>),
+    /// Assess a land-cover map against a reference raster or labelled points/polygons.
+    Assess(assess::AssessArgs),
+    /// Print the model card of a .safetensors checkpoint or an .onnx model.
+    Info(info::InfoArgs),
+    /// Write the JSON Schemas of geomaml's file formats into a folder.
+    Schemas(schemas::SchemasArgs),
 }
 
 impl Cli {
@@ -58,15 +63,16 @@ impl Cli {
     pub fn run(self) -> Result<ExitCode> {
         match self.command {
             Command::Doctor(a) => a.run(),
-            Command::Assess(a) => a.run(),
-            Command::Export(a) => a.run(),
-            Command::Info(a) => a.run(),
-            Command::Map(a) => a.run(),
-            Command::Schemas(a) => a.run(),
             Command::Synth(a) => a.run(),
             Command::Catalog(a) => a.run(),
             Command::Tasks(a) => a.run(),
             Command::Train(a) => a.run(),
+            Command::Export(a) => a.run(),
+            Command::Adapt(a) => a.run(),
+            Command::Map(a) => a.run(),
+            Command::Assess(a) => a.run(),
+            Command::Info(a) => a.run(),
+            Command::Schemas(a) => a.run(),
         }
     }
 }

@@ -103,10 +103,13 @@ fn is_nodata(v: f64, nodata: Option<f64>, legend: &[ClassInfo]) -> bool {
 pub fn assess_raster(map_path: &Path, reference_path: &Path) -> Result<Assessment> {
     let map = Raster::open(map_path)?;
     let reference = Raster::open(reference_path)?;
-    let legend = map
-        .legend()
-        .or_else(|| reference.legend())
-        .unwrap_or_default();
+    // Ids resolve against the map's legend first, then the reference's.
+    let mut legend = map.legend().unwrap_or_default();
+    for c in reference.legend().unwrap_or_default() {
+        if !legend.iter().any(|l| l.id == c.id) {
+            legend.push(c);
+        }
+    }
     let (mgt, rgt) = (map.geo_transform(), reference.geo_transform());
     let (map_crs, ref_crs) = (map.crs_wkt(), reference.crs_wkt());
     let proj = if map_crs.is_empty() || ref_crs.is_empty() || same_crs(&map, &reference) {

@@ -149,6 +149,29 @@ mod tests {
     }
 
     #[test]
+    fn models_without_a_card_are_named() {
+        let mut card = sample_card();
+        card.spec = crate::model::ModelSpec {
+            width: 4,
+            depth: 1,
+            tile_size: 8,
+            ..card.spec
+        };
+        let mut model =
+            crate::export::to_model(&crate::export::random_checkpoint(card, 1)).unwrap();
+        model.metadata_props.retain(|e| e.key != CARD_KEY);
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bare.onnx");
+        std::fs::write(&p, model.encode_to_vec()).unwrap();
+        let err = read_card(&p).unwrap_err().to_string();
+        assert!(
+            err.contains("bare.onnx") && err.contains("has no model card"),
+            "{err}"
+        );
+        assert_eq!(read_metadata(&p).unwrap()["tiles_size"], "8");
+    }
+
+    #[test]
     fn garbage_is_not_a_model() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("bad.onnx");

@@ -15,11 +15,12 @@ pub fn set_category_names(
     let max = classes.iter().map(|c| c.id as usize).max().unwrap_or(0);
     let mut list = CslStringList::new();
     for v in 0..=max {
+        let fallback = if v == nodata as usize { "no data" } else { "" };
         let name = classes
             .iter()
             .find(|c| c.id as usize == v)
             .map(|c| c.name.as_str())
-            .unwrap_or("");
+            .unwrap_or(fallback);
         list.add_string(name)
             .map_err(|e| format!("category name {name:?}: {e}"))?;
     }

@@ -2,9 +2,9 @@
 //! exported model, and [`map_scene`], which turns whole scenes into georeferenced
 //! land-cover maps.
 
-pub mod bands;
 pub mod blend;
 mod categories;
+mod engine;
 pub mod mapper;
 pub mod plan;
 pub mod predictor;

@@ -169,7 +169,7 @@ impl MapSink {
         let w = &mut classes.writer;
         w.set_nodata(1, nodata as f64)?;
         w.set_band_name(1, "class")?;
-        w.set_color_table(1, &card.classes)?;
+        w.set_legend(&card.classes)?;
         for c in &card.classes {
             w.set_metadata(&format!("CLASS_{}", c.id), &c.name)?;
         }

@@ -4,6 +4,7 @@
 //! top-left pixel). Band indices here are 1-based as in GDAL; arrays are
 //! `[band, row, col]`.
 
+pub mod band_match;
 mod geotransform;
 mod legend;
 mod window;

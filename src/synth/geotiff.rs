@@ -55,7 +55,7 @@ pub fn write<T: GdalType + Copy>(path: &Path, bands: Bands<'_, T>) -> Result<()>
         w.set_metadata(k, v)?;
     }
     if let Some(legend) = bands.legend {
-        w.set_color_table(1, legend)?;
+        w.set_legend(legend)?;
     }
     w.finish()?;
     out.commit()?;

@@ -130,7 +130,11 @@ pub fn train(
             if r.step >= cfg.steps {
                 return Err(Error::config(
                     "--steps",
-                    format!("{} has already taken {} steps; ask for more than that", path.display(), r.step),
+                    format!(
+                        "{} has already taken {} steps; ask for more than that",
+                        path.display(),
+                        r.step
+                    ),
                 ));
             }
             (r.params, r.step, r.best_val_loss, r.optimizer)

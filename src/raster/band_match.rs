@@ -41,6 +41,17 @@ impl SceneBand {
     }
 }
 
+/// The bands of `raster` as the matcher sees them.
+pub fn scene_bands(raster: &super::Raster) -> Vec<SceneBand> {
+    let names = raster.band_descriptions();
+    (1..=raster.band_count())
+        .map(|b| SceneBand {
+            description: names[b - 1].clone(),
+            color: raster.dataset().rasterband(b).map(|band| band.color_interpretation().name()).unwrap_or_default(),
+        })
+        .collect()
+}
+
 /// The 1-based scene band feeding each card band, in card order.
 pub fn resolve_bands(
     card_bands: &[String],

@@ -1,0 +1,369 @@
+//! The work on one block: windows through the network (per window, or through
+//! shared feature maps), then classes, probabilities and nodata for its pixels.
+//!
+//! Nodata: a source pixel is nodata when every model band is the band's declared
+//! nodata value or NaN; such pixels enter the network as 0. A classifier cell is
+//! nodata when fewer than half of its pixels inside the raster are valid (its
+//! window is then not computed); a segmentation pixel is nodata when it is.
+
+use super::blend;
+use super::plan::{Block, MapKind, Plan};
+use super::shared::SharedCnn;
+use super::sink::PROBABILITY_NODATA;
+use super::Predictor;
+use crate::error::Result;
+use ndarray::{s, Array2, Array3, Array4, Axis};
+
+/// A block read and normalised: `[bands, h, w]` over `block.read`, and the valid mask.
+pub(crate) struct Prepared {
+    pub(crate) block: Block,
+    pub(crate) data: Array3<f32>,
+    pub(crate) valid: Array2<bool>,
+}
+
+/// A block's results, ready to write.
+pub(crate) struct Finished {
+    pub(crate) block: Block,
+    pub(crate) classes: Vec<u8>,
+    pub(crate) probabilities: Option<Vec<u8>>,
+}
+
+/// Everything block computations share: the model(s), the plan and the output coding.
+pub(crate) struct Engine<'a> {
+    pub(crate) predictor: Predictor,
+    pub(crate) shared: Option<SharedCnn>,
+    pub(crate) plan: &'a Plan,
+    pub(crate) batch_size: usize,
+    pub(crate) probabilities: bool,
+    /// Class id of each output index.
+    pub(crate) ids: Vec<u8>,
+    /// Nodata value of the class band.
+    pub(crate) nodata: u8,
+    pub(crate) weights: Array2<f32>,
+}
+
+impl Engine<'_> {
+    /// A new engine; blending weights follow the plan's tile.
+    pub(crate) fn new(
+        predictor: Predictor,
+        shared: Option<SharedCnn>,
+        plan: &Plan,
+        batch_size: usize,
+        probabilities: bool,
+        ids: Vec<u8>,
+        nodata: u8,
+    ) -> Engine<'_> {
+        let weights = blend::weights(plan.tile);
+        Engine {
+            predictor,
+            shared,
+            plan,
+            batch_size,
+            probabilities,
+            ids,
+            nodata,
+            weights,
+        }
+    }
+
+    /// Computes one block; returns the number of windows run and the results.
+    pub(crate) fn run(&mut self, p: &Prepared) -> Result<(usize, Finished)> {
+        match self.plan.kind {
+            MapKind::Classify => self.classify(p),
+            MapKind::Segment => self.segment(p),
+        }
+    }
+}
+
+/// Normalises `data` in place (nodata -> 0) and returns the valid-pixel mask.
+pub(crate) fn normalise(
+    data: &mut Array3<f32>,
+    nodata: &[Option<f64>],
+    norm: &[crate::bands::Normalisation],
+) -> Array2<bool> {
+    let (_, h, w) = data.dim();
+    let mut valid = Array2::from_elem((h, w), false);
+    for (b, mut plane) in data.axis_iter_mut(Axis(0)).enumerate() {
+        let nd = nodata[b].map(|v| v as f32);
+        for (v, ok) in plane.iter_mut().zip(valid.iter_mut()) {
+            if v.is_nan() || Some(*v) == nd {
+                *v = 0.0;
+            } else {
+                *ok = true;
+                *v = norm[b].apply(*v);
+            }
+        }
+    }
+    valid
+}
+
+/// Runs `windows` (top-left in source pixels) of a prepared block in batches; calls
+/// `each(window index, probabilities view [classes, ...])`.
+fn run_windows(
+    predictor: &mut Predictor,
+    p: &Prepared,
+    windows: &[(usize, (isize, isize))],
+    tile: usize,
+    batch_size: usize,
+    mut each: impl FnMut(usize, ndarray::ArrayViewD<'_, f32>),
+) -> Result<()> {
+    let bands = p.data.dim().0;
+    for chunk in windows.chunks(batch_size) {
+        let mut batch = Array4::<f32>::zeros((chunk.len(), bands, tile, tile));
+        for (i, &(_, (wx, wy))) in chunk.iter().enumerate() {
+            let (x0, y0) = (
+                (wx - p.block.read.x) as usize,
+                (wy - p.block.read.y) as usize,
+            );
+            batch.slice_mut(s![i, .., .., ..]).assign(&p.data.slice(s![
+                ..,
+                y0..y0 + tile,
+                x0..x0 + tile
+            ]));
+        }
+        let probs = predictor.predict(batch.view())?;
+        for (i, &(idx, _)) in chunk.iter().enumerate() {
+            each(idx, probs.index_axis(Axis(0), i));
+        }
+    }
+    Ok(())
+}
+
+/// [`run_windows`] through shared feature maps: the trunk runs once over the
+/// region spanned by the block's windows, each window's tail on its crop.
+fn run_shared(
+    sh: &mut SharedCnn,
+    p: &Prepared,
+    windows: &[(usize, (isize, isize))],
+    plan: &Plan,
+    batch_size: usize,
+    mut each: impl FnMut(usize, ndarray::ArrayViewD<'_, f32>),
+) -> Result<()> {
+    let (bw, bh) = (p.block.out.width, p.block.out.height);
+    let (t, s) = (plan.tile, plan.stride);
+    // Windows are row-major, so the first one is the top-left of the region.
+    let (wx0, wy0) = p.block.windows[0];
+    let (x0, y0) = (
+        (wx0 - p.block.read.x) as usize,
+        (wy0 - p.block.read.y) as usize,
+    );
+    let region = p
+        .data
+        .slice(s![.., y0..y0 + (bh - 1) * s + t, x0..x0 + (bw - 1) * s + t]);
+    let features = sh.features(region)?;
+    let (scale, ft, channels) = (sh.scale as isize, t / sh.scale, features.dim().0);
+    for chunk in windows.chunks(batch_size) {
+        let mut crops = Array4::<f32>::zeros((chunk.len(), channels, ft, ft));
+        for (k, &(_, (wx, wy))) in chunk.iter().enumerate() {
+            let (fx, fy) = (((wx - wx0) / scale) as usize, ((wy - wy0) / scale) as usize);
+            crops
+                .slice_mut(s![k, .., .., ..])
+                .assign(&features.slice(s![.., fy..fy + ft, fx..fx + ft]));
+        }
+        let probs = sh.tail(crops.view())?;
+        for (k, &(idx, _)) in chunk.iter().enumerate() {
+            each(idx, probs.index_axis(Axis(0), k).into_dyn());
+        }
+    }
+    Ok(())
+}
+
+fn argmax(v: impl Iterator<Item = f32>) -> usize {
+    v.enumerate()
+        .fold((0, f32::NEG_INFINITY), |best, (i, x)| {
+            if x > best.1 {
+                (i, x)
+            } else {
+                best
+            }
+        })
+        .0
+}
+
+fn percent(p: f32) -> u8 {
+    (p.clamp(0.0, 1.0) * 100.0).round() as u8
+}
+
+impl Engine<'_> {
+    fn classify(&mut self, p: &Prepared) -> Result<(usize, Finished)> {
+        let (plan, ids, nodata, batch_size) = (self.plan, &self.ids, self.nodata, self.batch_size);
+        let (bw, bh) = (p.block.out.width, p.block.out.height);
+        let (s, (sw, sh)) = (plan.stride as isize, plan.source);
+        let (rx, ry) = (p.block.read.x, p.block.read.y);
+        // A cell counts when at least half its in-raster pixels are valid.
+        let cell_valid = |i: usize| {
+            let (cx, cy) = (
+                (p.block.out.x + (i % bw) as isize) * s,
+                (p.block.out.y + (i / bw) as isize) * s,
+            );
+            let (x1, y1) = ((cx + s).min(sw as isize), (cy + s).min(sh as isize));
+            let view = p.valid.slice(s![
+                (cy - ry) as usize..(y1 - ry) as usize,
+                (cx - rx) as usize..(x1 - rx) as usize
+            ]);
+            let good = view.iter().filter(|v| **v).count();
+            good > 0 && 2 * good >= view.len()
+        };
+        let todo: Vec<(usize, (isize, isize))> = p
+            .block
+            .windows
+            .iter()
+            .copied()
+            .enumerate()
+            .filter(|(i, _)| cell_valid(*i))
+            .collect();
+        let k = ids.len();
+        let mut classes = vec![nodata; bw * bh];
+        let mut probs = self
+            .probabilities
+            .then(|| vec![PROBABILITY_NODATA; k * bw * bh]);
+        let each = |i: usize, pr: ndarray::ArrayViewD<'_, f32>| {
+            classes[i] = ids[argmax(pr.iter().copied())];
+            if let Some(out) = probs.as_mut() {
+                for (c, v) in pr.iter().enumerate() {
+                    out[c * bw * bh + i] = percent(*v);
+                }
+            }
+        };
+        match self.shared.as_mut() {
+            Some(sh) if !todo.is_empty() => run_shared(sh, p, &todo, plan, batch_size, each)?,
+            _ => run_windows(&mut self.predictor, p, &todo, plan.tile, batch_size, each)?,
+        }
+        Ok((
+            todo.len(),
+            Finished {
+                block: p.block.clone(),
+                classes,
+                probabilities: probs,
+            },
+        ))
+    }
+
+    fn segment(&mut self, p: &Prepared) -> Result<(usize, Finished)> {
+        let (plan, ids, nodata, batch_size) = (self.plan, &self.ids, self.nodata, self.batch_size);
+        let weights = &self.weights;
+        let (bw, bh) = (p.block.out.width, p.block.out.height);
+        let (bx, by, t) = (p.block.out.x, p.block.out.y, plan.tile as isize);
+        let (rx, ry) = (p.block.read.x, p.block.read.y);
+        let any_valid = |&(wx, wy): &(isize, isize)| {
+            let view = p.valid.slice(s![
+                (wy - ry) as usize..(wy + t - ry) as usize,
+                (wx - rx) as usize..(wx + t - rx) as usize
+            ]);
+            view.iter().any(|v| *v)
+        };
+        let todo: Vec<(usize, (isize, isize))> = p
+            .block
+            .windows
+            .iter()
+            .copied()
+            .enumerate()
+            .filter(|(_, w)| any_valid(w))
+            .collect();
+        let k = ids.len();
+        let mut acc = Array3::<f32>::zeros((k, bh, bw));
+        let mut wsum = Array2::<f32>::zeros((bh, bw));
+        let windows = &p.block.windows;
+        run_windows(
+            &mut self.predictor,
+            p,
+            &todo,
+            plan.tile,
+            batch_size,
+            |i, pr| {
+                let (wx, wy) = windows[i];
+                // Overlap of the window with the block, in block coordinates.
+                let (x0, y0) = (wx.max(bx), wy.max(by));
+                let (x1, y1) = (
+                    (wx + t).min(bx + bw as isize),
+                    (wy + t).min(by + bh as isize),
+                );
+                if x1 <= x0 || y1 <= y0 {
+                    return;
+                }
+                let (u0, v0, u1, v1) = (
+                    (x0 - wx) as usize,
+                    (y0 - wy) as usize,
+                    (x1 - wx) as usize,
+                    (y1 - wy) as usize,
+                );
+                let (a0, b0, a1, b1) = (
+                    (x0 - bx) as usize,
+                    (y0 - by) as usize,
+                    (x1 - bx) as usize,
+                    (y1 - by) as usize,
+                );
+                let w = weights.slice(s![v0..v1, u0..u1]);
+                let pr = pr
+                    .into_dimensionality::<ndarray::Ix3>()
+                    .expect("segmentation output is [classes, h, w]");
+                for c in 0..k {
+                    let mut dst = acc.slice_mut(s![c, b0..b1, a0..a1]);
+                    dst.zip_mut_with(&(&pr.slice(s![c, v0..v1, u0..u1]) * &w), |d, v| *d += v);
+                }
+                wsum.slice_mut(s![b0..b1, a0..a1])
+                    .zip_mut_with(&w, |d, v| *d += v);
+            },
+        )?;
+        let mut classes = vec![nodata; bw * bh];
+        let mut probs = self
+            .probabilities
+            .then(|| vec![PROBABILITY_NODATA; k * bw * bh]);
+        for r in 0..bh {
+            for c in 0..bw {
+                let valid = p.valid[[(by - ry) as usize + r, (bx - rx) as usize + c]];
+                let ws = wsum[[r, c]];
+                if !valid || ws <= 0.0 {
+                    continue;
+                }
+                let i = r * bw + c;
+                classes[i] = ids[argmax((0..k).map(|q| acc[[q, r, c]]))];
+                if let Some(out) = probs.as_mut() {
+                    for q in 0..k {
+                        out[q * bw * bh + i] = percent(acc[[q, r, c]] / ws);
+                    }
+                }
+            }
+        }
+        Ok((
+            todo.len(),
+            Finished {
+                block: p.block.clone(),
+                classes,
+                probabilities: probs,
+            },
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bands::Normalisation;
+    use ndarray::array;
+
+    #[test]
+    fn nodata_pixels_are_masked_and_zeroed() {
+        let mut data = array![[[0.0, 100.0, f32::NAN]], [[0.0, 0.0, f32::NAN]]];
+        let norm = [
+            Normalisation {
+                scale: 0.01,
+                offset: 0.0,
+            },
+            Normalisation {
+                scale: 1.0,
+                offset: 1.0,
+            },
+        ];
+        let valid = normalise(&mut data, &[Some(0.0), None], &norm);
+        // Pixel 0: band 1 is nodata but band 2 holds a value, so it stays valid.
+        assert_eq!(valid, array![[true, true, false]]);
+        assert_eq!(data, array![[[0.0, 1.0, 0.0]], [[1.0, 1.0, 0.0]]]);
+    }
+
+    #[test]
+    fn argmax_and_percent_code_probabilities() {
+        assert_eq!(argmax([0.1, 0.7, 0.2].into_iter()), 1);
+        assert_eq!((percent(0.456), percent(1.2), percent(-0.1)), (46, 100, 0));
+    }
+}
