@@ -27,9 +27,9 @@ pub mod error;
 pub mod eval;
 pub mod export;
 pub mod index;
-pub mod labels;
 #[cfg(feature = "infer")]
 pub mod infer;
+pub mod labels;
 pub mod model;
 pub mod output;
 pub mod raster;

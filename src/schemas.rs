@@ -19,7 +19,10 @@ pub fn all() -> Vec<(&'static str, Schema)> {
     ];
     // The training config lives with the tch code (feature `train`).
     #[cfg(feature = "train")]
-    all.push(("train_config.schema.json", schema_for!(crate::train::TrainConfig)));
+    all.push((
+        "train_config.schema.json",
+        schema_for!(crate::train::TrainConfig),
+    ));
     all
 }
 

@@ -12,9 +12,9 @@
 mod util;
 
 mod assess;
-#[cfg(feature = "infer")]
-mod map;
 mod catalog;
 mod cli;
+#[cfg(feature = "infer")]
+mod map;
 mod synth;
 mod train;

@@ -96,11 +96,19 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
     let card = &ckpt.card;
     let scene = Raster::open(&opts.scene)?;
     if scene.crs_wkt().is_empty() {
-        return Err(Error::raster(&opts.scene, "has no CRS: labels cannot be placed on it"));
+        return Err(Error::raster(
+            &opts.scene,
+            "has no CRS: labels cannot be placed on it",
+        ));
     }
     let bands = resolve_bands(&card.bands, &scene_bands(&scene), opts.bands.as_deref())
         .map_err(|e| Error::raster(&opts.scene, format!("{e} (model {})", opts.model.display())))?;
-    let labels = read_labels(&opts.labels, opts.class_field.as_deref(), &card.classes, &scene.crs_wkt())?;
+    let labels = read_labels(
+        &opts.labels,
+        opts.class_field.as_deref(),
+        &card.classes,
+        &scene.crs_wkt(),
+    )?;
     let shots = cut_shots(&scene, &bands, card, &labels)?;
 
     // Classes and their output indices.
@@ -109,29 +117,56 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
     ids.dedup();
     if let Some(wanted) = &opts.classes {
         for w in wanted {
-            let class = crate::catalog::classes::find_class(&card.classes, w)
-                .ok_or_else(|| Error::config("--classes", format!("`{w}` is not in the model's legend")))?;
+            let class = crate::catalog::classes::find_class(&card.classes, w).ok_or_else(|| {
+                Error::config("--classes", format!("`{w}` is not in the model's legend"))
+            })?;
             if !ids.contains(&class.id) {
-                return Err(Error::labels(&opts.labels, format!("class {} has no label; every class needs at least one", class.name)));
+                return Err(Error::labels(
+                    &opts.labels,
+                    format!(
+                        "class {} has no label; every class needs at least one",
+                        class.name
+                    ),
+                ));
             }
         }
     }
     if ids.len() < 2 {
-        return Err(Error::labels(&opts.labels, "labels name fewer than two classes; a map needs at least two"));
+        return Err(Error::labels(
+            &opts.labels,
+            "labels name fewer than two classes; a map needs at least two",
+        ));
     }
     let maml = card.provenance.method == "maml";
     let outputs: Vec<usize> = if maml {
         (0..ids.len()).collect()
     } else {
-        ids.iter().map(|id| card.classes.iter().position(|c| c.id == *id).expect("labels resolved in legend")).collect()
+        ids.iter()
+            .map(|id| {
+                card.classes
+                    .iter()
+                    .position(|c| c.id == *id)
+                    .expect("labels resolved in legend")
+            })
+            .collect()
     };
     if outputs.iter().any(|&o| o >= card.spec.num_classes) {
         return Err(Error::labels(
             &opts.labels,
-            format!("{} classes labelled, the model has {} outputs", ids.len(), card.spec.num_classes),
+            format!(
+                "{} classes labelled, the model has {} outputs",
+                ids.len(),
+                card.spec.num_classes
+            ),
         ));
     }
-    let name_of = |id: u16| card.classes.iter().find(|c| c.id == id).map(|c| c.name.clone()).unwrap_or_default();
+    let name_of = |id: u16| {
+        card.classes
+            .iter()
+            .find(|c| c.id == id)
+            .map(|c| c.name.clone())
+            .unwrap_or_default()
+    };
     let mut shots_per_class = BTreeMap::new();
     for &id in &shots.class_ids {
         *shots_per_class.entry(name_of(id)).or_insert(0) += 1;
@@ -139,7 +174,9 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
     let warnings: Vec<String> = shots_per_class
         .iter()
         .filter(|(_, &n)| n == 1)
-        .map(|(c, _)| format!("class {c} has a single label: its map accuracy is a guess; add more"))
+        .map(|(c, _)| {
+            format!("class {c} has a single label: its map accuracy is a guess; add more")
+        })
         .collect();
 
     let settings = InnerSettings {
@@ -153,30 +190,51 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
     let unlabelled = unlabelled_windows(&scene, &bands, card, opts.bn_windows, opts.seed)?;
 
     let x = to_tensor(&shots.x, opts.device);
-    let y = Tensor::from_slice(targets.as_slice().expect("contiguous")).view([targets.nrows() as i64, -1]).to_device(opts.device);
+    let y = Tensor::from_slice(targets.as_slice().expect("contiguous"))
+        .view([targets.nrows() as i64, -1])
+        .to_device(opts.device);
     let (fast, loss_before) = inner_loop(&params, &x, &y, &settings, false);
     let fast = fast.with_trainable(fast.trainable().iter().map(|t| t.detach()).collect());
     let (loss_after, acc_after) = tch::no_grad(|| {
         let logits = forward(&fast, &x, BnMode::Batch);
-        (f64::try_from(crate::model::loss::cross_entropy(&logits, &y)).unwrap_or(f64::NAN), crate::model::loss::accuracy(&logits, &y))
+        (
+            f64::try_from(crate::model::loss::cross_entropy(&logits, &y)).unwrap_or(f64::NAN),
+            crate::model::loss::accuracy(&logits, &y),
+        )
     });
     let bn_batches = bn_batches(&x, &unlabelled, opts.device);
     let frozen = crate::model::bn_stats::estimate_bn_stats(&fast, &bn_batches)?;
 
     let cv = if opts.cross_validate && shots.x.shape()[0] >= 3 {
-        Some(cross_validate(&params, &shots, &targets, &unlabelled, &settings, opts.device)?)
+        Some(cross_validate(
+            &params,
+            &shots,
+            &targets,
+            &unlabelled,
+            &settings,
+            opts.device,
+        )?)
     } else {
         None
     };
 
-    let checkpoint = head_for(&frozen, card, &ids, &outputs, AdaptationRecord {
-        labels: opts.labels.display().to_string(),
-        labels_sha256: labels.sha256.clone(),
-        scene: opts.scene.display().to_string(),
-        shots_per_class: ids.iter().map(|&id| (id, shots.class_ids.iter().filter(|&&c| c == id).count())).collect(),
-        inner_lr: settings.lr,
-        inner_steps: settings.steps,
-    });
+    let checkpoint = head_for(
+        &frozen,
+        card,
+        &ids,
+        &outputs,
+        AdaptationRecord {
+            labels: opts.labels.display().to_string(),
+            labels_sha256: labels.sha256.clone(),
+            scene: opts.scene.display().to_string(),
+            shots_per_class: ids
+                .iter()
+                .map(|&id| (id, shots.class_ids.iter().filter(|&&c| c == id).count()))
+                .collect(),
+            inner_lr: settings.lr,
+            inner_steps: settings.steps,
+        },
+    );
     Ok(Adapted {
         checkpoint,
         report: AdaptReport {
@@ -195,15 +253,25 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
 fn targets(shots: &Shots, ids: &[u16], outputs: &[usize], card: &ModelCard) -> Array2<i64> {
     let out_of = |id: u16| ids.iter().position(|&c| c == id).map(|i| outputs[i] as i64);
     if card.spec.is_segmentation() {
-        shots.pixel_class_ids.mapv(|id| if id == 0 { crate::index::IGNORE_INDEX } else { out_of(id).unwrap_or(crate::index::IGNORE_INDEX) })
+        shots.pixel_class_ids.mapv(|id| {
+            if id == 0 {
+                crate::index::IGNORE_INDEX
+            } else {
+                out_of(id).unwrap_or(crate::index::IGNORE_INDEX)
+            }
+        })
     } else {
-        Array2::from_shape_fn((shots.class_ids.len(), 1), |(i, _)| out_of(shots.class_ids[i]).expect("shot classes are in ids"))
+        Array2::from_shape_fn((shots.class_ids.len(), 1), |(i, _)| {
+            out_of(shots.class_ids[i]).expect("shot classes are in ids")
+        })
     }
 }
 
 fn to_tensor(a: &ndarray::Array4<f32>, device: Device) -> Tensor {
     let shape: Vec<i64> = a.shape().iter().map(|&d| d as i64).collect();
-    Tensor::from_slice(a.as_standard_layout().as_slice().expect("standard layout")).view(shape.as_slice()).to_device(device)
+    Tensor::from_slice(a.as_standard_layout().as_slice().expect("standard layout"))
+        .view(shape.as_slice())
+        .to_device(device)
 }
 
 /// Support windows plus unlabelled scene windows in batches of 32.
@@ -234,41 +302,82 @@ fn cross_validate(
     for f in 0..folds {
         let held: Vec<usize> = (0..n).filter(|i| i % folds == f).collect();
         let kept: Vec<usize> = (0..n).filter(|i| i % folds != f).collect();
-        let pick = |idx: &[usize]| (to_tensor(&shots.x.select(Axis(0), idx), device), targets.select(Axis(0), idx));
+        let pick = |idx: &[usize]| {
+            (
+                to_tensor(&shots.x.select(Axis(0), idx), device),
+                targets.select(Axis(0), idx),
+            )
+        };
         let (xk, yk) = pick(&kept);
         let (xh, yh) = pick(&held);
-        let yk = Tensor::from_slice(yk.as_standard_layout().as_slice().unwrap()).view([kept.len() as i64, -1]).to_device(device);
-        let yh = Tensor::from_slice(yh.as_standard_layout().as_slice().unwrap()).view([held.len() as i64, -1]).to_device(device);
+        let yk = Tensor::from_slice(yk.as_standard_layout().as_slice().unwrap())
+            .view([kept.len() as i64, -1])
+            .to_device(device);
+        let yh = Tensor::from_slice(yh.as_standard_layout().as_slice().unwrap())
+            .view([held.len() as i64, -1])
+            .to_device(device);
         let (fast, _) = inner_loop(params, &xk, &yk, settings, false);
         let fast = fast.with_trainable(fast.trainable().iter().map(|t| t.detach()).collect());
-        let frozen = crate::model::bn_stats::estimate_bn_stats(&fast, &bn_batches(&xk, unlabelled, device))?;
-        let acc = tch::no_grad(|| crate::model::loss::accuracy(&forward(&frozen, &xh, BnMode::Frozen), &yh));
+        let frozen =
+            crate::model::bn_stats::estimate_bn_stats(&fast, &bn_batches(&xk, unlabelled, device))?;
+        let acc = tch::no_grad(|| {
+            crate::model::loss::accuracy(&forward(&frozen, &xh, BnMode::Frozen), &yh)
+        });
         if acc.is_finite() {
             correct += acc * held.len() as f64;
             total += held.len() as f64;
         }
     }
-    Ok((if total > 0.0 { correct / total } else { f64::NAN }, folds))
+    Ok((
+        if total > 0.0 {
+            correct / total
+        } else {
+            f64::NAN
+        },
+        folds,
+    ))
 }
 
 /// The adapted checkpoint: head rows of the labelled classes only, their legend
 /// entries in output order, batch-norm statistics frozen.
-fn head_for(params: &Params, card: &ModelCard, ids: &[u16], outputs: &[usize], record: AdaptationRecord) -> Checkpoint {
+fn head_for(
+    params: &Params,
+    card: &ModelCard,
+    ids: &[u16],
+    outputs: &[usize],
+    record: AdaptationRecord,
+) -> Checkpoint {
     let mut tensors = params.to_named();
     for name in ["head.weight", "head.bias"] {
         let t = &tensors[name];
         let row: usize = t.shape[1..].iter().product();
-        let data: Vec<f32> = outputs.iter().flat_map(|&o| t.data[o * row..(o + 1) * row].iter().copied()).collect();
+        let data: Vec<f32> = outputs
+            .iter()
+            .flat_map(|&o| t.data[o * row..(o + 1) * row].iter().copied())
+            .collect();
         let mut shape = t.shape.clone();
         shape[0] = outputs.len();
         tensors.insert(name.into(), HostTensor { shape, data });
     }
     let mut card = card.clone();
     card.spec.num_classes = ids.len();
-    card.classes = ids.iter().map(|id| card.classes.iter().find(|c| c.id == *id).cloned().expect("legend class")).collect();
+    card.classes = ids
+        .iter()
+        .map(|id| {
+            card.classes
+                .iter()
+                .find(|c| c.id == *id)
+                .cloned()
+                .expect("legend class")
+        })
+        .collect();
     card.bn_frozen = true;
     card.inner_loop.lr = record.inner_lr;
     card.inner_loop.steps = record.inner_steps;
     card.adaptation = Some(record);
-    Checkpoint { card, tensors, extra: BTreeMap::new() }
+    Checkpoint {
+        card,
+        tensors,
+        extra: BTreeMap::new(),
+    }
 }

@@ -32,7 +32,12 @@ pub struct Shots {
 
 /// Reads a window of `bands`, normalised with the card; returns the array and the
 /// fraction of pixels that are nodata in any band (also set to 0 in the array).
-pub fn read_normalised(scene: &Raster, bands: &[usize], card: &ModelCard, window: Window) -> Result<(Array3<f32>, f64)> {
+pub fn read_normalised(
+    scene: &Raster,
+    bands: &[usize],
+    card: &ModelCard,
+    window: Window,
+) -> Result<(Array3<f32>, f64)> {
     let mut x = scene.read_window(bands, window, f32::NAN)?;
     let (h, w) = (window.height, window.width);
     let mut invalid = vec![false; h * w];
@@ -61,14 +66,22 @@ pub fn read_normalised(scene: &Raster, bands: &[usize], card: &ModelCard, window
 /// Cuts one shot per label pixel (points; polygon pixels on a grid of
 /// `tile_size / 2`). Fails, naming the feature, when a label lies outside the
 /// scene or its window is mostly nodata.
-pub fn cut_shots(scene: &Raster, bands: &[usize], card: &ModelCard, labels: &LabelSet) -> Result<Shots> {
+pub fn cut_shots(
+    scene: &Raster,
+    bands: &[usize],
+    card: &ModelCard,
+    labels: &LabelSet,
+) -> Result<Shots> {
     let tile = card.spec.tile_size;
     let gt = scene.geo_transform();
     let (sw, sh) = scene.size();
     let all = labels.pixels(&gt, tile / 2);
     let dense = labels.pixels(&gt, 1);
     if all.is_empty() {
-        return Err(Error::labels(&labels.path, "no label falls on a pixel of the scene"));
+        return Err(Error::labels(
+            &labels.path,
+            "no label falls on a pixel of the scene",
+        ));
     }
     let n = all.len();
     let mut x = Array4::<f32>::zeros((n, bands.len(), tile, tile));
@@ -77,7 +90,12 @@ pub fn cut_shots(scene: &Raster, bands: &[usize], card: &ModelCard, labels: &Lab
         if p.col < 0 || p.row < 0 || p.col as usize >= sw || p.row as usize >= sh {
             return Err(Error::labels(
                 &labels.path,
-                format!("feature {} ({}) lies outside the scene {}", p.fid, class_name(card, p), scene.path().display()),
+                format!(
+                    "feature {} ({}) lies outside the scene {}",
+                    p.fid,
+                    class_name(card, p),
+                    scene.path().display()
+                ),
             ));
         }
         let win = Window::centred(p.col, p.row, tile);
@@ -100,7 +118,10 @@ pub fn cut_shots(scene: &Raster, bands: &[usize], card: &ModelCard, labels: &Lab
         }
         x.slice_mut(s![k, .., .., ..]).assign(&arr);
         for q in dense.iter().filter(|q| win_contains(&win, q)) {
-            pixel_ids[[k, (q.row - win.y) as usize * tile + (q.col - win.x) as usize]] = q.class_id;
+            pixel_ids[[
+                k,
+                (q.row - win.y) as usize * tile + (q.col - win.x) as usize,
+            ]] = q.class_id;
         }
     }
     Ok(Shots {
@@ -112,16 +133,29 @@ pub fn cut_shots(scene: &Raster, bands: &[usize], card: &ModelCard, labels: &Lab
 }
 
 fn win_contains(w: &Window, p: &LabelPixel) -> bool {
-    p.col >= w.x && p.row >= w.y && p.col < w.x + w.width as isize && p.row < w.y + w.height as isize
+    p.col >= w.x
+        && p.row >= w.y
+        && p.col < w.x + w.width as isize
+        && p.row < w.y + w.height as isize
 }
 
 fn class_name(card: &ModelCard, p: &LabelPixel) -> String {
-    card.classes.iter().find(|c| c.id == p.class_id).map(|c| c.name.clone()).unwrap_or_else(|| p.class_id.to_string())
+    card.classes
+        .iter()
+        .find(|c| c.id == p.class_id)
+        .map(|c| c.name.clone())
+        .unwrap_or_else(|| p.class_id.to_string())
 }
 
 /// Up to `count` random windows of the scene with at most 10 % nodata, for
 /// estimating batch-norm statistics on the target scene.
-pub fn unlabelled_windows(scene: &Raster, bands: &[usize], card: &ModelCard, count: usize, seed: u64) -> Result<Array4<f32>> {
+pub fn unlabelled_windows(
+    scene: &Raster,
+    bands: &[usize],
+    card: &ModelCard,
+    count: usize,
+    seed: u64,
+) -> Result<Array4<f32>> {
     let tile = card.spec.tile_size;
     let (sw, sh) = scene.size();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
@@ -131,7 +165,12 @@ pub fn unlabelled_windows(scene: &Raster, bands: &[usize], card: &ModelCard, cou
             if kept.len() == count {
                 break;
             }
-            let win = Window::new(rng.random_range(0..=sw - tile) as isize, rng.random_range(0..=sh - tile) as isize, tile, tile);
+            let win = Window::new(
+                rng.random_range(0..=sw - tile) as isize,
+                rng.random_range(0..=sh - tile) as isize,
+                tile,
+                tile,
+            );
             let (arr, nodata) = read_normalised(scene, bands, card, win)?;
             if nodata <= 0.1 {
                 kept.push(arr);
@@ -147,5 +186,11 @@ pub fn unlabelled_windows(scene: &Raster, bands: &[usize], card: &ModelCard, cou
 
 /// Per-pixel labels as indices into `classes` (IGNORE_INDEX where unlabelled).
 pub fn pixel_targets(shots: &Shots, classes: &[u16]) -> Array2<i64> {
-    shots.pixel_class_ids.mapv(|id| classes.iter().position(|&c| c == id && id != 0).map(|i| i as i64).unwrap_or(IGNORE_INDEX))
+    shots.pixel_class_ids.mapv(|id| {
+        classes
+            .iter()
+            .position(|&c| c == id && id != 0)
+            .map(|i| i as i64)
+            .unwrap_or(IGNORE_INDEX)
+    })
 }

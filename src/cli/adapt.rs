@@ -69,13 +69,28 @@ impl AdaptArgs {
     pub fn run(&self) -> Result<ExitCode> {
         use crate::error::Error;
         if self.output.exists() && !self.overwrite {
-            return Err(Error::OutputExists { path: self.output.clone() });
+            return Err(Error::OutputExists {
+                path: self.output.clone(),
+            });
         }
-        let labels = self.flags.labels.clone().ok_or_else(|| Error::config("--labels", "is required"))?;
-        let adapted = run_adaptation(&self.flags, &self.model, &self.scene, &labels, self.bands.clone())?;
+        let labels = self
+            .flags
+            .labels
+            .clone()
+            .ok_or_else(|| Error::config("--labels", "is required"))?;
+        let adapted = run_adaptation(
+            &self.flags,
+            &self.model,
+            &self.scene,
+            &labels,
+            self.bands.clone(),
+        )?;
         crate::export::export_file(&adapted.checkpoint, &self.output, self.overwrite)?;
         if self.json {
-            println!("{}", serde_json::to_string_pretty(&adapted.report).expect("report serialises"));
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&adapted.report).expect("report serialises")
+            );
         }
         eprintln!("wrote {}", self.output.display());
         Ok(ExitCode::SUCCESS)
@@ -114,8 +129,16 @@ pub(crate) fn run_adaptation(
     };
     let adapted = crate::adapt::adapt(&opts)?;
     let r = &adapted.report;
-    let shots: Vec<String> = r.shots_per_class.iter().map(|(c, n)| format!("{c} {n}")).collect();
-    eprintln!("adapted on {} shots ({})", r.shots_per_class.values().sum::<usize>(), shots.join(", "));
+    let shots: Vec<String> = r
+        .shots_per_class
+        .iter()
+        .map(|(c, n)| format!("{c} {n}"))
+        .collect();
+    eprintln!(
+        "adapted on {} shots ({})",
+        r.shots_per_class.values().sum::<usize>(),
+        shots.join(", ")
+    );
     eprintln!(
         "inner loop    lr {} x {} steps; support loss {:.3} -> {:.3}, support accuracy {:.1}%",
         r.inner_lr,
@@ -125,8 +148,15 @@ pub(crate) fn run_adaptation(
         100.0 * r.support_accuracy
     );
     if let Some((acc, folds)) = r.cross_validated_accuracy {
-        let how = if folds == r.shots_per_class.values().sum::<usize>() { "leave-one-out".to_string() } else { format!("{folds}-fold") };
-        eprintln!("held-out accuracy over the labels ({how}): {:.1}%", 100.0 * acc);
+        let how = if folds == r.shots_per_class.values().sum::<usize>() {
+            "leave-one-out".to_string()
+        } else {
+            format!("{folds}-fold")
+        };
+        eprintln!(
+            "held-out accuracy over the labels ({how}): {:.1}%",
+            100.0 * acc
+        );
     }
     for w in &r.warnings {
         eprintln!("warning: {w}");

@@ -58,12 +58,17 @@ impl MapArgs {
     #[cfg(feature = "infer")]
     pub fn run(&self) -> Result<ExitCode> {
         if self.output.exists() && !self.overwrite {
-            return Err(crate::Error::OutputExists { path: self.output.clone() });
+            return Err(crate::Error::OutputExists {
+                path: self.output.clone(),
+            });
         }
         // A .safetensors model is adapted to the scene first; the adapted ONNX model
         // lives beside the output only while mapping.
         let adapted = self.adapted_model()?;
-        let model = adapted.as_ref().map(|p| p.temp_path().to_path_buf()).unwrap_or_else(|| self.model.clone());
+        let model = adapted
+            .as_ref()
+            .map(|p| p.temp_path().to_path_buf())
+            .unwrap_or_else(|| self.model.clone());
         let cfg = crate::infer::MapConfig {
             model,
             scene: self.scene.clone(),
@@ -100,22 +105,44 @@ impl MapArgs {
     #[cfg(feature = "infer")]
     fn adapted_model(&self) -> Result<Option<crate::output::PendingOutput>> {
         use crate::Error;
-        let is_checkpoint = self.model.extension().is_some_and(|e| e.eq_ignore_ascii_case("safetensors"));
+        let is_checkpoint = self
+            .model
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("safetensors"));
         match (&self.adapt.labels, is_checkpoint) {
             (None, false) => Ok(None),
             (Some(_), false) => Err(Error::config(
                 "--labels",
-                format!("adapts a meta-trained .safetensors model; {} is not one", self.model.display()),
+                format!(
+                    "adapts a meta-trained .safetensors model; {} is not one",
+                    self.model.display()
+                ),
             )),
             (None, true) => Err(Error::config(
                 "--model",
-                format!("{} is a checkpoint: give --labels to adapt it, or export it to .onnx first", self.model.display()),
+                format!(
+                    "{} is a checkpoint: give --labels to adapt it, or export it to .onnx first",
+                    self.model.display()
+                ),
             )),
             #[cfg(feature = "train")]
             (Some(labels), true) => {
-                let adapted = super::adapt::run_adaptation(&self.adapt, &self.model, &self.scene, labels, self.bands.clone())?;
-                let stem = self.output.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
-                let temp = crate::output::PendingOutput::new(self.output.with_file_name(format!("{stem}.adapted.onnx")), true)?;
+                let adapted = super::adapt::run_adaptation(
+                    &self.adapt,
+                    &self.model,
+                    &self.scene,
+                    labels,
+                    self.bands.clone(),
+                )?;
+                let stem = self
+                    .output
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().to_string())
+                    .unwrap_or_default();
+                let temp = crate::output::PendingOutput::new(
+                    self.output.with_file_name(format!("{stem}.adapted.onnx")),
+                    true,
+                )?;
                 crate::export::export_file(&adapted.checkpoint, temp.temp_path(), false)?;
                 Ok(Some(temp))
             }

@@ -11,13 +11,13 @@
 //! convolutional feature maps of overlapping windows ([`super::shared`]) unless
 //! `exact` is set.
 
-use crate::raster::band_match::{resolve_bands, scene_bands};
 use super::engine::{normalise, Engine, Finished, Prepared};
 use super::plan::{MapKind, Plan};
 use super::shared::SharedCnn;
 use super::sink::{MapSink, SinkOptions};
 use super::Predictor;
 use crate::error::{Error, Result};
+use crate::raster::band_match::{resolve_bands, scene_bands};
 use crate::raster::Raster;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;

@@ -47,7 +47,11 @@ pub fn scene_bands(raster: &super::Raster) -> Vec<SceneBand> {
     (1..=raster.band_count())
         .map(|b| SceneBand {
             description: names[b - 1].clone(),
-            color: raster.dataset().rasterband(b).map(|band| band.color_interpretation().name()).unwrap_or_default(),
+            color: raster
+                .dataset()
+                .rasterband(b)
+                .map(|band| band.color_interpretation().name())
+                .unwrap_or_default(),
         })
         .collect()
 }
