@@ -16,7 +16,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="${GEOMAML:-target/release/geomaml}"
 OUT="${GEOMAML_DEMO_OUT:-out/demo}"
-STEPS="${GEOMAML_DEMO_STEPS:-300}"
+STEPS="${GEOMAML_DEMO_STEPS:-200}"
+ADAPT_STEPS=20  # gradient steps on the labelled points, the same for both models
 SEED=7
 REGION=110   # a meta-test region: never seen in meta-training
 mkdir -p "$OUT"
@@ -53,12 +54,12 @@ timed "$BIN" map --model "$OUT/pretrain.onnx" "$OUT/scene/scene.tif" -o "$OUT/ma
 
 step "adapt MAML to the scene from its labelled points, then map"
 timed "$BIN" adapt --model "$OUT/maml.safetensors" --scene "$OUT/scene/scene.tif" \
-  --labels "$OUT/scene/labels.geojson" -o "$OUT/maml_adapted.onnx" --overwrite
+  --labels "$OUT/scene/labels.geojson" --inner-steps "$ADAPT_STEPS" -o "$OUT/maml_adapted.onnx" --overwrite
 timed "$BIN" map --model "$OUT/maml_adapted.onnx" "$OUT/scene/scene.tif" -o "$OUT/map_maml.tif" --overwrite
 
 step "fine-tune the pretrained model on the same points, then map"
 timed "$BIN" adapt --model "$OUT/pretrain.safetensors" --scene "$OUT/scene/scene.tif" \
-  --labels "$OUT/scene/labels.geojson" -o "$OUT/pretrain_finetuned.onnx" --overwrite
+  --labels "$OUT/scene/labels.geojson" --inner-steps "$ADAPT_STEPS" -o "$OUT/pretrain_finetuned.onnx" --overwrite
 timed "$BIN" map --model "$OUT/pretrain_finetuned.onnx" "$OUT/scene/scene.tif" -o "$OUT/map_finetuned.tif" --overwrite
 
 step "assess against the true labels ($OUT/scene/truth.tif)"

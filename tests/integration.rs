@@ -2,6 +2,8 @@
 //! folders, on generated data and sample_data/.
 //!
 //! Modules, one per area of the tool:
+//! - `adapt`: adapt and map --labels on the sample scene; bad label inputs.
+//! - `assess`: map accuracy against rasters and vector labels.
 //! - `catalog`: catalog, tasks and batch loading on generated Sen12MS/DeepGlobe trees.
 //! - `cli`: doctor, usage errors, exit codes.
 //! - `train`: train (MAML, pretrain) and info on a generated Sen12MS tree.
@@ -11,6 +13,8 @@
 
 mod util;
 
+#[cfg(all(feature = "train", feature = "infer"))]
+mod adapt;
 mod assess;
 mod catalog;
 mod cli;

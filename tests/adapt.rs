@@ -1,0 +1,289 @@
+//! `geomaml adapt` and `geomaml map --labels`: adaptation to the sample scene beats
+//! the unadapted model, and every kind of bad label input fails cleanly with nothing
+//! written.
+
+use crate::util::*;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// A model pretrained for a few steps on sample_data (16 px tiles), shared by the
+/// tests of this module.
+fn pretrained() -> &'static Path {
+    static MODEL: OnceLock<PathBuf> = OnceLock::new();
+    MODEL.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap().keep();
+        let catalog = dir.join("catalog.json");
+        run_ok(
+            geomaml()
+                .arg("catalog")
+                .arg(sample("sen12ms"))
+                .args(["--tile-size", "16", "-o"])
+                .arg(&catalog),
+        );
+        let model = dir.join("pretrain.safetensors");
+        run_ok(
+            geomaml()
+                .arg("train")
+                .arg(&catalog)
+                .args([
+                    "--method",
+                    "pretrain",
+                    "--steps",
+                    "60",
+                    "--val-every",
+                    "0",
+                    "--device",
+                    "cpu",
+                    "--seed",
+                    "3",
+                ])
+                .arg("-o")
+                .arg(&model),
+        );
+        model
+    })
+}
+
+fn overall_accuracy(map: &Path) -> f64 {
+    let out = run_ok(
+        geomaml()
+            .arg("assess")
+            .arg(map)
+            .arg("--reference")
+            .arg(sample("scene/truth.tif"))
+            .arg("--json"),
+    );
+    let a: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    a["overall_accuracy"].as_f64().unwrap()
+}
+
+#[test]
+fn adaptation_beats_the_unadapted_model_on_the_sample_scene() {
+    let dir = tempfile::tempdir().unwrap();
+    let scene = sample("scene/scene.tif");
+    let onnx = dir.path().join("unadapted.onnx");
+    run_ok(
+        geomaml()
+            .arg("export")
+            .arg(pretrained())
+            .arg("-o")
+            .arg(&onnx),
+    );
+    let unadapted = dir.path().join("unadapted.tif");
+    run_ok(
+        geomaml()
+            .arg("map")
+            .arg("--model")
+            .arg(&onnx)
+            .arg(&scene)
+            .arg("-o")
+            .arg(&unadapted),
+    );
+
+    let adapted_onnx = dir.path().join("adapted.onnx");
+    let out = run_ok(
+        geomaml()
+            .args([
+                "adapt",
+                "--device",
+                "cpu",
+                "--inner-steps",
+                "20",
+                "--json",
+                "--model",
+            ])
+            .arg(pretrained())
+            .arg("--scene")
+            .arg(&scene)
+            .arg("--labels")
+            .arg(sample("scene/labels.geojson"))
+            .arg("-o")
+            .arg(&adapted_onnx),
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        report["cross_validated_accuracy"][0].as_f64().unwrap() > 0.5,
+        "{report}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("single label"),
+        "one class has one label in the sample: {stderr}"
+    );
+    let adapted = dir.path().join("adapted.tif");
+    run_ok(
+        geomaml()
+            .arg("map")
+            .arg("--model")
+            .arg(&adapted_onnx)
+            .arg(&scene)
+            .arg("-o")
+            .arg(&adapted),
+    );
+
+    let (before, after) = (overall_accuracy(&unadapted), overall_accuracy(&adapted));
+    assert!(
+        after > before + 0.05,
+        "adapted {after:.3} vs unadapted {before:.3}"
+    );
+
+    // The card records what the model was adapted on.
+    let info = run_ok(geomaml().arg("info").arg(&adapted_onnx));
+    let text = String::from_utf8_lossy(&info.stdout) + String::from_utf8_lossy(&info.stderr);
+    assert!(
+        text.contains("adapted") && text.contains("labels.geojson"),
+        "{text}"
+    );
+
+    // map --labels does adapt + map in one go, and leaves only the map.
+    let direct = dir.path().join("direct.tif");
+    run_ok(
+        geomaml()
+            .args([
+                "map",
+                "--device",
+                "cpu",
+                "--inner-steps",
+                "20",
+                "--no-cross-validation",
+                "--model",
+            ])
+            .arg(pretrained())
+            .arg("--labels")
+            .arg(sample("scene/labels.geojson"))
+            .arg(&scene)
+            .arg("-o")
+            .arg(&direct),
+    );
+    assert!((overall_accuracy(&direct) - after).abs() < 0.02);
+    assert!(!list_dir(dir.path())
+        .iter()
+        .any(|n| n.contains("partial") || n.contains("adapted.onnx.")));
+}
+
+/// Runs `adapt` expecting failure; returns stderr and checks nothing was written.
+fn adapt_fails(dir: &Path, scene: &Path, labels: &Path) -> String {
+    let out = dir.join("never.onnx");
+    let err = run_fail(
+        geomaml()
+            .args(["adapt", "--device", "cpu", "--model"])
+            .arg(pretrained())
+            .arg("--scene")
+            .arg(scene)
+            .arg("--labels")
+            .arg(labels)
+            .arg("-o")
+            .arg(&out),
+    );
+    assert!(!out.exists());
+    assert!(
+        !list_dir(dir).iter().any(|n| n.contains("never")),
+        "{:?}",
+        list_dir(dir)
+    );
+    err
+}
+
+fn points(dir: &Path, name: &str, crs: Option<&str>, pts: &[(&str, f64, f64)]) -> PathBuf {
+    let features: Vec<String> = pts
+        .iter()
+        .map(|(c, x, y)| {
+            format!(r#"{{"type":"Feature","properties":{{"class":"{c}"}},"geometry":{{"type":"Point","coordinates":[{x},{y}]}}}}"#)
+        })
+        .collect();
+    let crs = crs
+        .map(|c| format!(r#""crs":{{"type":"name","properties":{{"name":"{c}"}}}},"#))
+        .unwrap_or_default();
+    let p = dir.join(name);
+    std::fs::write(
+        &p,
+        format!(
+            r#"{{"type":"FeatureCollection",{crs}"features":[{}]}}"#,
+            features.join(",")
+        ),
+    )
+    .unwrap();
+    p
+}
+
+#[test]
+fn bad_labels_fail_with_one_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let scene = sample("scene/scene.tif");
+    // Scene origin 370980 E, 5258260 N (EPSG:32634), 10 m pixels, 256 x 256.
+    let utm = Some("urn:ogc:def:crs:EPSG::32634");
+
+    let outside = points(
+        dir.path(),
+        "outside.geojson",
+        None,
+        &[("Forest", 0.0, 0.0), ("Barren", 19.30, 47.45)],
+    );
+    let err = adapt_fails(dir.path(), &scene, &outside);
+    assert!(
+        err.contains("outside the scene") && err.contains("outside.geojson"),
+        "{err}"
+    );
+
+    let unknown = points(
+        dir.path(),
+        "unknown.geojson",
+        utm,
+        &[("Lava", 371_500.0, 5_257_500.0)],
+    );
+    let err = adapt_fails(dir.path(), &scene, &unknown);
+    assert!(
+        err.contains("Lava") && err.contains("not in the legend"),
+        "{err}"
+    );
+
+    let one = points(
+        dir.path(),
+        "one.geojson",
+        utm,
+        &[("Forest", 371_500.0, 5_257_500.0)],
+    );
+    let err = adapt_fails(dir.path(), &scene, &one);
+    assert!(err.contains("fewer than two classes"), "{err}");
+
+    // A copy of the scene with a nodata block in its top-left corner.
+    let holed = dir.path().join("holed.tif");
+    std::fs::copy(&scene, &holed).unwrap();
+    {
+        let ds = gdal::Dataset::open_ex(
+            &holed,
+            gdal::DatasetOptions {
+                open_flags: gdal::GdalOpenFlags::GDAL_OF_UPDATE,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        for b in 1..=ds.raster_count() {
+            let mut band = ds.rasterband(b).unwrap();
+            let mut buf = gdal::raster::Buffer::new((40, 40), vec![f32::NAN; 1600]);
+            band.write((0, 0), (40, 40), &mut buf).unwrap();
+        }
+    }
+    let on_nodata = points(
+        dir.path(),
+        "nodata.geojson",
+        utm,
+        &[
+            ("Forest", 371_185.0, 5_258_055.0),
+            ("Barren", 371_900.0, 5_257_000.0),
+        ],
+    );
+    let err = adapt_fails(dir.path(), &holed, &on_nodata);
+    assert!(err.contains("nodata") && err.contains("Forest"), "{err}");
+
+    // A scene whose bands do not match the model's (3 unnamed bands).
+    let rgb = dir.path().join("rgb.tif");
+    run_ok(
+        std::process::Command::new("gdal_translate")
+            .args(["-q", "-b", "1", "-b", "2", "-b", "3"])
+            .arg(&scene)
+            .arg(&rgb),
+    );
+    let err = adapt_fails(dir.path(), &rgb, &sample("scene/labels.geojson"));
+    assert!(err.contains("B01") && err.contains("rgb.tif"), "{err}");
+}
