@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 fn main() {
     println!("cargo:rerun-if-env-changed=LIBTORCH");
-    println!("cargo:rerun-if-env-changed=GEOMAML_VENV");
+    println!("cargo:rerun-if-env-changed=GEOMAML_ORT_DYLIB");
     println!("cargo:rerun-if-changed=build.rs");
 
     let libtorch = std::env::var_os("LIBTORCH").map(PathBuf::from);
@@ -38,17 +38,12 @@ fn main() {
         .unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=GEOMAML_LIBTORCH_VERSION={version}");
 
-    // The venv's site-packages is LIBTORCH's parent when setup made it.
-    let venv_ort = std::env::var_os("GEOMAML_VENV")
-        .map(|v| PathBuf::from(v).join("lib/python3.11/site-packages"))
-        .or_else(|| {
-            libtorch
-                .as_ref()
-                .and_then(|t| t.parent().map(PathBuf::from))
-        })
-        .map(|site| site.join("onnxruntime/capi/libonnxruntime.so.1.31.1"));
-    let default = venv_ort
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
+    // Written by scripts/setup.sh; else the setup venv's copy beside LIBTORCH.
+    let ort = std::env::var_os("GEOMAML_ORT_DYLIB").map(PathBuf::from).or_else(|| {
+        libtorch
+            .as_ref()
+            .and_then(|t| t.parent().map(|site| site.join("onnxruntime/capi/libonnxruntime.so.1.31.1")))
+    });
+    let default = ort.map(|p| p.display().to_string()).unwrap_or_default();
     println!("cargo:rustc-env=GEOMAML_DEFAULT_ORT_DYLIB={default}");
 }

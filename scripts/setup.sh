@@ -48,7 +48,7 @@ config=$(cat <<TOML
 # Written by scripts/setup.sh for this machine; not tracked.
 [env]
 LIBTORCH = "$LIBTORCH"
-GEOMAML_VENV = "$VENV"
+GEOMAML_ORT_DYLIB = "$SITE/onnxruntime/capi/libonnxruntime.so.$ORT_VERSION"
 TOML
 )
 if [ ! -f .cargo/config.toml ] || [ "$(cat .cargo/config.toml)" != "$config" ]; then

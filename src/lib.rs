@@ -20,6 +20,8 @@
 #[cfg(feature = "train")]
 pub mod adapt;
 pub mod bands;
+#[cfg(feature = "infer")]
+pub mod batch;
 pub mod card;
 pub mod catalog;
 pub mod cli;

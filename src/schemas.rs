@@ -23,6 +23,11 @@ pub fn all() -> Vec<(&'static str, Schema)> {
         "train_config.schema.json",
         schema_for!(crate::train::TrainConfig),
     ));
+    #[cfg(feature = "train")]
+    all.push((
+        "eval_report.schema.json",
+        schema_for!(crate::eval::few_shot::EvalReport),
+    ));
     all
 }
 

@@ -1,4 +1,8 @@
 //! `geomaml map --model M.onnx SCENE.tif -o MAP.tif`: a georeferenced land-cover map.
+//!
+//! With `--manifest SCENES -o OUT_DIR` it maps many scenes (batch mode, see
+//! [`crate::batch`]): COGs plus sidecars in OUT_DIR, idempotent, sharded with
+//! `--shard I/N` or the array index of Kubernetes, Slurm or AWS Batch.
 
 use crate::error::Result;
 use clap::Args;
@@ -12,11 +16,35 @@ pub struct MapArgs {
     /// --labels (adapt and map in one go).
     #[arg(long)]
     model: PathBuf,
-    /// The scene to map (any raster GDAL reads).
-    scene: PathBuf,
-    /// The map to write (GeoTIFF).
+    /// The scene to map (any raster GDAL reads); not with --manifest.
+    #[arg(required_unless_present = "manifest", conflicts_with = "manifest")]
+    scene: Option<PathBuf>,
+    /// The map to write (GeoTIFF); with --manifest, the output folder.
     #[arg(short, long)]
     output: PathBuf,
+    /// Batch mode: map every scene of this manifest (a text file of paths/URLs, one
+    /// per line, or a STAC ItemCollection/Item JSON) into the folder given by -o,
+    /// as COGs with sidecar JSONs; scenes already mapped with the same model are
+    /// skipped.
+    #[arg(long, value_name = "SCENES")]
+    manifest: Option<PathBuf>,
+    /// With --manifest: the STAC asset to map [default: the first GeoTIFF asset,
+    /// else `data` or `visual`].
+    #[arg(long, requires = "manifest")]
+    asset: Option<String>,
+    /// With --manifest: map only shard I of N (0-based), e.g. 2/8 [default: from
+    /// JOB_COMPLETION_INDEX, SLURM_ARRAY_TASK_ID or AWS_BATCH_JOB_ARRAY_INDEX, else
+    /// everything].
+    #[arg(long, requires = "manifest", value_name = "I/N")]
+    shard: Option<String>,
+    /// With --manifest: the number of shards N when the index comes from the
+    /// scheduler (JOB_COMPLETION_INDEX, AWS_BATCH_JOB_ARRAY_INDEX) [default:
+    /// GEOMAML_SHARDS, or SLURM_ARRAY_TASK_COUNT under Slurm].
+    #[arg(long, requires = "manifest", value_name = "N")]
+    shards: Option<usize>,
+    /// With --manifest: map scenes again even when they are done.
+    #[arg(long, requires = "manifest")]
+    force: bool,
     /// Window step in scene pixels; classifiers write one class per step
     /// [default: tile/4 for classifiers, tile/2 for segmentation].
     #[arg(long)]
@@ -57,6 +85,9 @@ impl MapArgs {
     /// Maps the scene; prints a summary.
     #[cfg(feature = "infer")]
     pub fn run(&self) -> Result<ExitCode> {
+        if let Some(manifest) = &self.manifest {
+            return self.run_batch(manifest);
+        }
         if self.output.exists() && !self.overwrite {
             return Err(crate::Error::OutputExists {
                 path: self.output.clone(),
@@ -71,7 +102,7 @@ impl MapArgs {
             .unwrap_or_else(|| self.model.clone());
         let cfg = crate::infer::MapConfig {
             model,
-            scene: self.scene.clone(),
+            scene: self.scene()?.clone(),
             output: self.output.clone(),
             stride: self.stride,
             batch_size: self.batch_size,
@@ -97,6 +128,75 @@ impl MapArgs {
         );
         if self.json {
             println!("{}", serde_json::to_string(&s).expect("summary serialises"));
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// The scene (clap requires it unless --manifest is given).
+    #[cfg(feature = "infer")]
+    fn scene(&self) -> Result<&PathBuf> {
+        self.scene
+            .as_ref()
+            .ok_or_else(|| crate::Error::config("SCENE", "give the scene to map, or --manifest"))
+    }
+
+    /// Batch mode: every scene of the manifest (this shard's) into the folder -o.
+    #[cfg(feature = "infer")]
+    fn run_batch(&self, manifest: &std::path::Path) -> Result<ExitCode> {
+        use crate::batch::{run_batch, BatchConfig, MapOptions, Shard};
+        use crate::Error;
+        if self.adapt.labels.is_some() {
+            return Err(Error::config(
+                "--labels",
+                "adapts one model to one scene; with --manifest, adapt first (geomaml adapt -o M.onnx) and map with --model M.onnx",
+            ));
+        }
+        if self.overwrite {
+            return Err(Error::config(
+                "--overwrite",
+                "with --manifest, use --force to map scenes that are done again",
+            ));
+        }
+        let shard = Shard::resolve(self.shard.as_deref(), self.shards, |k| {
+            std::env::var(k).ok()
+        })?;
+        let cfg = BatchConfig {
+            model: self.model.clone(),
+            manifest: manifest.to_path_buf(),
+            asset: self.asset.clone(),
+            out_dir: self.output.clone(),
+            shard,
+            force: self.force,
+            options: MapOptions {
+                stride: self.stride,
+                bands: self.bands.clone(),
+                exact: self.exact,
+                probabilities: self.probabilities,
+            },
+            batch_size: self.batch_size,
+            threads: self.threads,
+        };
+        let s = run_batch(&cfg)?;
+        eprintln!(
+            "shard {}: {} mapped, {} skipped, {} failed of {} scenes in {:.1} s; summary {}",
+            s.shard,
+            s.mapped,
+            s.skipped,
+            s.failed,
+            s.scenes,
+            s.seconds,
+            s.summary.display()
+        );
+        if self.json {
+            println!("{}", serde_json::to_string(&s).expect("summary serialises"));
+        }
+        if s.failed > 0 {
+            return Err(Error::Other(format!(
+                "{} of {} scenes failed (see {})",
+                s.failed,
+                s.scenes,
+                s.summary.display()
+            )));
         }
         Ok(ExitCode::SUCCESS)
     }
@@ -130,7 +230,7 @@ impl MapArgs {
                 let adapted = super::adapt::run_adaptation(
                     &self.adapt,
                     &self.model,
-                    &self.scene,
+                    self.scene()?,
                     labels,
                     self.bands.clone(),
                 )?;

@@ -7,6 +7,7 @@ mod adapt;
 mod assess;
 mod catalog;
 mod doctor;
+mod evaluate;
 mod export;
 mod info;
 mod map;
@@ -42,6 +43,9 @@ enum Command {
     /// Meta-train (MAML) or pretrain a model on a catalog's tasks; writes a checkpoint
     /// with its model card and a JSONL log.
     Train(Box<train::TrainArgs>),
+    /// Few-shot evaluation on meta-test tasks: fine-tune each model on k shots,
+    /// score the query sets; writes report.json, curves.csv and curves.svg.
+    Evaluate(Box<evaluate::EvaluateArgs>),
     /// Export a checkpoint to ONNX (model card in its metadata, Deepness keys too).
     Export(export::ExportArgs),
     /// Adapt a meta-trained model to a new scene from a few labelled points or
@@ -67,6 +71,7 @@ impl Cli {
             Command::Catalog(a) => a.run(),
             Command::Tasks(a) => a.run(),
             Command::Train(a) => a.run(),
+            Command::Evaluate(a) => a.run(),
             Command::Export(a) => a.run(),
             Command::Adapt(a) => a.run(),
             Command::Map(a) => a.run(),

@@ -4,5 +4,9 @@ pub mod metrics;
 
 pub use metrics::{ClassScores, ConfusionMatrix, Scores};
 pub mod assess;
+/// Few-shot evaluation of models on meta-test tasks (`geomaml evaluate`).
+#[cfg(feature = "train")]
+pub mod few_shot;
+pub mod plot;
 
 pub use assess::{assess_labels, assess_raster, Assessment};

@@ -1,0 +1,284 @@
+//! Manifests: the list of scenes a batch run maps.
+//!
+//! Two formats, told apart by content (a JSON object, or anything else):
+//! - a text file, one scene per line; `#` starts a comment line, blank lines are
+//!   ignored;
+//! - a STAC ItemCollection (`"type": "FeatureCollection"`) or a single STAC Item
+//!   (`"type": "Feature"`): each item gives one scene, the asset named by `--asset`,
+//!   else the first asset (in document order) whose media type is a GeoTIFF/COG,
+//!   else the asset `data` or `visual`.
+//!
+//! Inputs are any path GDAL reads. `http(s)://` URLs become `/vsicurl/...`,
+//! `s3://` `/vsis3/...`, `gs://` `/vsigs/...`, `az://` `/vsiaz/...`; `/vsi...` paths
+//! are kept as written; relative local paths are taken relative to the manifest's
+//! folder, so a manifest and its scenes move together. The same input listed
+//! twice is mapped once.
+
+use crate::error::{Error, Result};
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// One scene of a manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scene {
+    /// What GDAL opens (a local path or a `/vsi...` path).
+    pub input: String,
+    /// The STAC item id, for STAC manifests.
+    pub item: Option<String>,
+}
+
+impl Scene {
+    /// A readable name for the scene: the STAC item id, else the input's file stem
+    /// (query strings and the extension removed).
+    pub fn stem(&self) -> String {
+        if let Some(id) = &self.item {
+            return id.clone();
+        }
+        let path = self.input.split(['?', '#']).next().unwrap_or_default();
+        let name = path.rsplit('/').next().unwrap_or_default();
+        match name.rsplit_once('.') {
+            Some((stem, _)) if !stem.is_empty() => stem.to_string(),
+            _ => name.to_string(),
+        }
+    }
+}
+
+/// Reads the manifest at `path`; `asset` picks the STAC asset by name.
+pub fn read_manifest(path: &Path, asset: Option<&str>) -> Result<Vec<Scene>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let base = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let base = std::path::absolute(base).map_err(|e| Error::io(path, e))?;
+    let scenes = if text.trim_start().starts_with('{') {
+        stac_scenes(path, &text, &base, asset)?
+    } else {
+        if asset.is_some() {
+            return Err(Error::config(
+                "--asset",
+                format!(
+                    "picks an asset of a STAC manifest; {} is a text list",
+                    path.display()
+                ),
+            ));
+        }
+        text_scenes(&text, &base)
+    };
+    let mut seen = std::collections::HashSet::new();
+    let scenes: Vec<Scene> = scenes
+        .into_iter()
+        .filter(|s| seen.insert(s.input.clone()))
+        .collect();
+    if scenes.is_empty() {
+        return Err(Error::catalog(path, "the manifest lists no scenes"));
+    }
+    Ok(scenes)
+}
+
+fn text_scenes(text: &str, base: &Path) -> Vec<Scene> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| Scene {
+            input: gdal_input(l, base),
+            item: None,
+        })
+        .collect()
+}
+
+/// Turns a manifest entry into what GDAL opens: URLs into `/vsi...` paths,
+/// relative local paths joined to `base`.
+pub fn gdal_input(entry: &str, base: &Path) -> String {
+    let entry = entry.trim();
+    if entry.starts_with("http://") || entry.starts_with("https://") {
+        return format!("/vsicurl/{entry}");
+    }
+    for (scheme, vsi) in [
+        ("s3://", "/vsis3/"),
+        ("gs://", "/vsigs/"),
+        ("az://", "/vsiaz/"),
+    ] {
+        if let Some(rest) = entry.strip_prefix(scheme) {
+            return format!("{vsi}{rest}");
+        }
+    }
+    if let Some(rest) = entry.strip_prefix("file://") {
+        return rest.to_string();
+    }
+    if entry.starts_with("/vsi") || Path::new(entry).is_absolute() {
+        return entry.to_string();
+    }
+    base.join(entry).to_string_lossy().to_string()
+}
+
+/// STAC assets in document order (serde_json's map would sort them).
+#[derive(Debug, Default)]
+struct Assets(Vec<(String, Asset)>);
+
+#[derive(Debug, Deserialize)]
+struct Asset {
+    href: String,
+    #[serde(rename = "type")]
+    media_type: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for Assets {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Assets;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object of STAC assets")
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> std::result::Result<Assets, A::Error> {
+                let mut v = Vec::new();
+                while let Some((k, a)) = m.next_entry::<String, Asset>()? {
+                    v.push((k, a));
+                }
+                Ok(Assets(v))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Item {
+    #[serde(rename = "type")]
+    kind: String,
+    id: Option<String>,
+    #[serde(default)]
+    assets: Assets,
+    #[serde(default)]
+    features: Vec<Item>,
+}
+
+fn is_geotiff(media_type: &str) -> bool {
+    let t = media_type.to_ascii_lowercase();
+    t.starts_with("image/tiff") || t.starts_with("image/geotiff")
+}
+
+fn stac_scenes(path: &Path, text: &str, base: &Path, asset: Option<&str>) -> Result<Vec<Scene>> {
+    let root: Item = serde_json::from_str(text)
+        .map_err(|e| Error::catalog(path, format!("not a STAC Item or ItemCollection: {e}")))?;
+    let items = match root.kind.as_str() {
+        "FeatureCollection" => root.features,
+        "Feature" => vec![root],
+        other => {
+            return Err(Error::catalog(
+                path,
+                format!("STAC type {other:?}: expected \"FeatureCollection\" or \"Feature\""),
+            ))
+        }
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let id = item.id.clone().unwrap_or_else(|| format!("item-{i}"));
+            let chosen = match asset {
+                Some(name) => item.assets.0.iter().find(|(k, _)| k == name),
+                None => item
+                    .assets
+                    .0
+                    .iter()
+                    .find(|(_, a)| a.media_type.as_deref().is_some_and(is_geotiff))
+                    .or_else(|| {
+                        ["data", "visual"]
+                            .iter()
+                            .find_map(|n| item.assets.0.iter().find(|(k, _)| k == n))
+                    }),
+            };
+            let (_, a) = chosen.ok_or_else(|| {
+                let names: Vec<&str> = item.assets.0.iter().map(|(k, _)| k.as_str()).collect();
+                match asset {
+                    Some(name) => Error::config(
+                        "--asset",
+                        format!(
+                            "{}: item {id:?} has no asset {name:?} (it has {names:?})",
+                            path.display()
+                        ),
+                    ),
+                    None => Error::catalog(
+                        path,
+                        format!(
+                            "item {id:?} has no GeoTIFF asset and no `data`/`visual` asset \
+                             (it has {names:?}); pick one with --asset"
+                        ),
+                    ),
+                }
+            })?;
+            Ok(Scene {
+                input: gdal_input(&a.href, base),
+                item: Some(id),
+            })
+        })
+        .collect()
+}
+
+/// The manifest path made absolute, for the summary.
+pub fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_manifests_skip_comments_and_map_urls() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = dir.path().join("scenes.txt");
+        std::fs::write(
+            &m,
+            "# scenes\n\na.tif\n  https://x.org/b.tif?sig=1  \ns3://bucket/c.tif\n/vsigs/b/d.tif\na.tif\n",
+        )
+        .unwrap();
+        let s = read_manifest(&m, None).unwrap();
+        let inputs: Vec<&str> = s.iter().map(|s| s.input.as_str()).collect();
+        let base = std::path::absolute(dir.path()).unwrap();
+        assert_eq!(
+            inputs,
+            [
+                base.join("a.tif").to_str().unwrap(),
+                "/vsicurl/https://x.org/b.tif?sig=1",
+                "/vsis3/bucket/c.tif",
+                "/vsigs/b/d.tif"
+            ]
+        );
+        assert_eq!(s[1].stem(), "b");
+        assert!(read_manifest(&m, Some("data")).is_err());
+    }
+
+    #[test]
+    fn stac_assets_are_picked_in_document_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = dir.path().join("items.json");
+        let doc = r#"{"type":"FeatureCollection","features":[
+          {"type":"Feature","id":"one","assets":{
+             "zthumb":{"href":"t.png","type":"image/png"},
+             "visual":{"href":"v.tif"},
+             "b":{"href":"https://x.org/b.tif","type":"image/tiff; application=geotiff; profile=cloud-optimized"},
+             "a":{"href":"a.tif","type":"image/tiff; application=geotiff"}}},
+          {"type":"Feature","id":"two","assets":{"visual":{"href":"s3://bk/two.tif"}}}]}"#;
+        std::fs::write(&m, doc).unwrap();
+        let s = read_manifest(&m, None).unwrap();
+        assert_eq!(s[0].input, "/vsicurl/https://x.org/b.tif");
+        assert_eq!(s[0].stem(), "one");
+        assert_eq!(s[1].input, "/vsis3/bk/two.tif");
+        let err = read_manifest(&m, Some("a")).unwrap_err().to_string();
+        assert!(err.contains("--asset") && err.contains("\"two\""), "{err}");
+        let single = dir.path().join("item.json");
+        std::fs::write(
+            &single,
+            r#"{"type":"Feature","id":"x","assets":{"data":{"href":"d.tif"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(read_manifest(&single, None).unwrap()[0].stem(), "x");
+    }
+}

@@ -1,0 +1,479 @@
+//! The batch run: every scene of this shard mapped into OUT_DIR, idempotently.
+//!
+//! Per scene `S` (stem `s`, input hash `h`, 8 hex digits of the SHA-256 of the
+//! input string) the run owns, in OUT_DIR:
+//! - `s-h.tif`, the map (a COG, with GDAL's `s-h.tif.aux.xml` holding the class
+//!   names), and `s-h.probabilities.tif` with `--probabilities`;
+//! - `s-h.json`, the sidecar ([`Sidecar`]), written atomically *after* the map.
+//!
+//! A scene is done when its map and sidecar exist, the sidecar says `mapped` with
+//! the same model SHA-256 and the same output-changing options; done scenes are
+//! skipped unless `force`. A map without a sidecar counts as missing (the process
+//! died between the two) and is redone. Temporary files a killed process left for
+//! the scene (`.s-h.*.partial-*`) are removed before the scene is looked at; a
+//! scene belongs to exactly one shard, so no other process writes them.
+//!
+//! A failing scene is recorded and the run goes on; the summary
+//! (`summary.json`, or `summary-I-of-N.json` for a shard) is written at the end.
+
+use super::manifest::{read_manifest, Scene};
+use super::shard::Shard;
+use crate::error::{Error, Result};
+use crate::infer::{map_scene, MapConfig};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Status string of a scene mapped by this run (in sidecars and the summary).
+pub const MAPPED: &str = "mapped";
+/// Status of a scene whose outputs were already there.
+pub const SKIPPED: &str = "skipped";
+/// Status of a scene that failed.
+pub const FAILED: &str = "failed";
+
+/// Options of a batch run (`geomaml map --manifest`).
+#[derive(Debug, Clone)]
+pub struct BatchConfig {
+    /// The exported model (.onnx).
+    pub model: PathBuf,
+    /// The manifest (text list or STAC JSON).
+    pub manifest: PathBuf,
+    /// STAC asset to map (default: the first GeoTIFF asset, else `data`/`visual`).
+    pub asset: Option<String>,
+    /// The output folder (created if missing).
+    pub out_dir: PathBuf,
+    /// This process's shard.
+    pub shard: Shard,
+    /// Redo scenes that are done.
+    pub force: bool,
+    /// Map options that change the output.
+    pub options: MapOptions,
+    /// Windows per inference batch.
+    pub batch_size: usize,
+    /// ONNX Runtime threads (0 = all cores).
+    pub threads: usize,
+}
+
+/// The map options that change the output; a done scene mapped with other
+/// options is redone.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MapOptions {
+    /// Window step (None: the model's default).
+    pub stride: Option<usize>,
+    /// Band selection (None: by name).
+    pub bands: Option<String>,
+    /// Exact sliding windows instead of shared feature maps.
+    pub exact: bool,
+    /// Also write the probability file.
+    pub probabilities: bool,
+}
+
+/// The sidecar JSON written next to each map.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Sidecar {
+    /// Always [`MAPPED`]: sidecars are only written for finished maps.
+    pub status: String,
+    /// The geomaml version that wrote the map.
+    pub geomaml_version: String,
+    /// The input as GDAL opened it.
+    pub input: String,
+    /// The STAC item id, for STAC manifests.
+    pub item: Option<String>,
+    /// The map's file name (in the same folder).
+    pub output: String,
+    /// The model path as given.
+    pub model: PathBuf,
+    /// SHA-256 of the model file (hex).
+    pub model_sha256: String,
+    /// Output-changing options.
+    pub options: MapOptions,
+    /// When mapping started (seconds since the Unix epoch).
+    pub started_unix: u64,
+    /// Wall time of the scene in seconds.
+    pub seconds: f64,
+    /// Scene size `(width, height)`.
+    pub scene_size: (usize, usize),
+    /// Map size `(width, height)`.
+    pub map_size: (usize, usize),
+    /// Windows run through the network.
+    pub windows: usize,
+    /// Scene megapixels per second.
+    pub megapixels_per_s: f64,
+}
+
+/// One scene in the summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct SceneReport {
+    /// The input as GDAL opens it.
+    pub input: String,
+    /// The STAC item id, for STAC manifests.
+    pub item: Option<String>,
+    /// The map's path.
+    pub output: PathBuf,
+    /// [`MAPPED`], [`SKIPPED`] or [`FAILED`].
+    pub status: &'static str,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// Wall time in seconds (0 for skipped scenes).
+    pub seconds: f64,
+}
+
+/// What a batch run did (`summary.json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchSummary {
+    /// The geomaml version.
+    pub geomaml_version: String,
+    /// The manifest.
+    pub manifest: PathBuf,
+    /// The model.
+    pub model: PathBuf,
+    /// SHA-256 of the model file.
+    pub model_sha256: String,
+    /// The output folder.
+    pub out_dir: PathBuf,
+    /// This run's shard.
+    pub shard: Shard,
+    /// Distinct scenes in the manifest.
+    pub scenes_in_manifest: usize,
+    /// Scenes of this shard.
+    pub scenes: usize,
+    /// Scenes mapped now.
+    pub mapped: usize,
+    /// Scenes already done.
+    pub skipped: usize,
+    /// Scenes that failed.
+    pub failed: usize,
+    /// Stale temporary files of killed runs removed.
+    pub stale_removed: usize,
+    /// Wall time in seconds.
+    pub seconds: f64,
+    /// Scenes mapped per hour of wall time (mapped scenes only).
+    pub scenes_per_hour: f64,
+    /// Where this summary is.
+    pub summary: PathBuf,
+    /// Every scene of the shard, in manifest order.
+    pub reports: Vec<SceneReport>,
+}
+
+/// Hex SHA-256 of a file, streamed.
+pub fn file_sha256(path: &Path) -> Result<String> {
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(format!("{:x}", h.finalize()))
+}
+
+/// The output stem of a scene: its sanitised name, `-`, 8 hex digits of the
+/// SHA-256 of its full input string.
+pub fn output_stem(scene: &Scene) -> String {
+    let mut name: String = scene
+        .stem()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(80)
+        .collect();
+    name = name.trim_matches(['.', '_', '-']).to_string();
+    if name.is_empty() {
+        name = "scene".into();
+    }
+    let d = Sha256::digest(scene.input.as_bytes());
+    format!("{name}-{:02x}{:02x}{:02x}{:02x}", d[0], d[1], d[2], d[3])
+}
+
+fn sidecar_path(out_dir: &Path, stem: &str) -> PathBuf {
+    out_dir.join(format!("{stem}.json"))
+}
+
+/// Removes temporary files of earlier, killed runs for the outputs of `stem`.
+fn remove_stale(out_dir: &Path, stem: &str) -> usize {
+    let prefix = format!(".{stem}.");
+    let Ok(entries) = std::fs::read_dir(out_dir) else {
+        return 0;
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            name.starts_with(&prefix) && name.contains(".partial-")
+        })
+        .filter(|e| std::fs::remove_file(e.path()).is_ok())
+        .count()
+}
+
+fn is_done(cfg: &BatchConfig, output: &Path, sidecar: &Path, model_sha256: &str) -> bool {
+    if !output.is_file() {
+        return false;
+    }
+    if cfg.options.probabilities && !crate::infer::sink::probabilities_path(output).is_file() {
+        return false;
+    }
+    let Ok(text) = std::fs::read_to_string(sidecar) else {
+        return false;
+    };
+    let Ok(s) = serde_json::from_str::<Sidecar>(&text) else {
+        return false;
+    };
+    s.status == MAPPED && s.model_sha256 == model_sha256 && s.options == cfg.options
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Maps every scene of `cfg.shard` of the manifest; writes the summary. Scene
+/// failures are in the summary (`failed`), not an `Err`; `Err` means the run
+/// could not start (manifest, model, output folder) or the summary could not be
+/// written.
+pub fn run_batch(cfg: &BatchConfig) -> Result<BatchSummary> {
+    let start = Instant::now();
+    let is_checkpoint = cfg
+        .model
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("safetensors"));
+    if is_checkpoint {
+        return Err(Error::config(
+            "--model",
+            format!(
+                "{} is a checkpoint; batch mapping needs an exported model (geomaml export, or geomaml adapt -o M.onnx)",
+                cfg.model.display()
+            ),
+        ));
+    }
+    let model_sha256 = file_sha256(&cfg.model)?;
+    // Fail once, before any scene, when the model is unusable.
+    crate::infer::Predictor::open(&cfg.model, cfg.threads)?;
+    let scenes = read_manifest(&cfg.manifest, cfg.asset.as_deref())?;
+    // Distinct inputs must get distinct outputs (checked over the whole manifest,
+    // so every shard agrees).
+    let mut names = std::collections::HashMap::new();
+    for s in &scenes {
+        if let Some(other) = names.insert(output_stem(s), s.input.clone()) {
+            return Err(Error::catalog(
+                &cfg.manifest,
+                format!(
+                    "{} and {other} would share the output {}.tif",
+                    s.input,
+                    output_stem(s)
+                ),
+            ));
+        }
+    }
+    if cfg.out_dir.exists() && !cfg.out_dir.is_dir() {
+        return Err(Error::config(
+            "--output",
+            format!(
+                "with --manifest, -o is a folder; {} is a file",
+                cfg.out_dir.display()
+            ),
+        ));
+    }
+    std::fs::create_dir_all(&cfg.out_dir).map_err(|e| Error::io(&cfg.out_dir, e))?;
+    let mine: Vec<&Scene> = scenes.iter().filter(|s| cfg.shard.owns(&s.input)).collect();
+    let summary_path = cfg.out_dir.join(cfg.shard.summary_name());
+    eprintln!(
+        "batch: {} of {} scenes in shard {} of {}; model {} (sha256 {}); output {}",
+        mine.len(),
+        scenes.len(),
+        cfg.shard,
+        cfg.manifest.display(),
+        cfg.model.display(),
+        &model_sha256[..12],
+        cfg.out_dir.display()
+    );
+
+    let total = mine.len();
+    let mut reports = Vec::with_capacity(total);
+    let (mut mapped, mut skipped, mut failed, mut stale) = (0, 0, 0, 0);
+    let mut mapped_seconds = 0.0;
+    for (k, scene) in mine.iter().enumerate() {
+        let stem = output_stem(scene);
+        let output = cfg.out_dir.join(format!("{stem}.tif"));
+        let sidecar = sidecar_path(&cfg.out_dir, &stem);
+        stale += remove_stale(&cfg.out_dir, &stem);
+        let t0 = Instant::now();
+        let (status, error) = if !cfg.force && is_done(cfg, &output, &sidecar, &model_sha256) {
+            skipped += 1;
+            (SKIPPED, None)
+        } else {
+            match map_one(cfg, scene, &output, &sidecar, &model_sha256) {
+                Ok(()) => {
+                    mapped += 1;
+                    mapped_seconds += t0.elapsed().as_secs_f64();
+                    (MAPPED, None)
+                }
+                Err(e) => {
+                    failed += 1;
+                    (FAILED, Some(format!("{e:#}")))
+                }
+            }
+        };
+        let seconds = if status == SKIPPED {
+            0.0
+        } else {
+            t0.elapsed().as_secs_f64()
+        };
+        let done = k + 1;
+        let eta = if mapped > 0 {
+            let per = mapped_seconds / mapped as f64;
+            format!(", eta {:.0} s", per * (total - done) as f64)
+        } else {
+            String::new()
+        };
+        let name = output
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let what = match &error {
+            Some(e) => format!("FAILED {}: {e}", scene.input),
+            None if status == SKIPPED => format!("skipped {} (done: {name})", scene.input),
+            None => format!("mapped {} -> {name} in {seconds:.1} s", scene.input),
+        };
+        eprintln!(
+            "[{done}/{total} {:.0}%] {what} ({mapped} mapped, {skipped} skipped, {failed} failed{eta})",
+            100.0 * done as f64 / total.max(1) as f64
+        );
+        reports.push(SceneReport {
+            input: scene.input.clone(),
+            item: scene.item.clone(),
+            output,
+            status,
+            error,
+            seconds,
+        });
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let summary = BatchSummary {
+        geomaml_version: env!("CARGO_PKG_VERSION").into(),
+        manifest: super::manifest::absolute(&cfg.manifest),
+        model: cfg.model.clone(),
+        model_sha256,
+        out_dir: cfg.out_dir.clone(),
+        shard: cfg.shard,
+        scenes_in_manifest: scenes.len(),
+        scenes: total,
+        mapped,
+        skipped,
+        failed,
+        stale_removed: stale,
+        seconds,
+        scenes_per_hour: if mapped_seconds > 0.0 {
+            mapped as f64 * 3600.0 / mapped_seconds
+        } else {
+            0.0
+        },
+        summary: summary_path.clone(),
+        reports,
+    };
+    let json = serde_json::to_vec_pretty(&summary).expect("summary serialises");
+    crate::output::write_atomic(&summary_path, &json, true)?;
+    Ok(summary)
+}
+
+/// Maps one scene and writes its sidecar after the map.
+fn map_one(
+    cfg: &BatchConfig,
+    scene: &Scene,
+    output: &Path,
+    sidecar: &Path,
+    model_sha256: &str,
+) -> Result<()> {
+    // The old sidecar goes first: from here on the scene counts as not done.
+    match std::fs::remove_file(sidecar) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io(sidecar, e)),
+    }
+    let started_unix = unix_now();
+    let map = MapConfig {
+        model: cfg.model.clone(),
+        scene: PathBuf::from(&scene.input),
+        output: output.to_path_buf(),
+        stride: cfg.options.stride,
+        batch_size: cfg.batch_size,
+        probabilities: cfg.options.probabilities,
+        cog: true,
+        bands: cfg.options.bands.clone(),
+        overwrite: true,
+        threads: cfg.threads,
+        progress: false,
+        exact: cfg.options.exact,
+    };
+    let s = map_scene(&map)?;
+    let record = Sidecar {
+        status: MAPPED.into(),
+        geomaml_version: env!("CARGO_PKG_VERSION").into(),
+        input: scene.input.clone(),
+        item: scene.item.clone(),
+        output: output
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default(),
+        model: cfg.model.clone(),
+        model_sha256: model_sha256.into(),
+        options: cfg.options.clone(),
+        started_unix,
+        seconds: s.seconds,
+        scene_size: s.scene_size,
+        map_size: s.map_size,
+        windows: s.windows,
+        megapixels_per_s: s.megapixels_per_s,
+    };
+    let json = serde_json::to_vec_pretty(&record).expect("sidecar serialises");
+    crate::output::write_atomic(sidecar, &json, true)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_names_are_sanitised_and_hashed() {
+        let a = Scene {
+            input: "/vsicurl/https://x.org/my scene (1).tif?sig=abc".into(),
+            item: None,
+        };
+        let stem = output_stem(&a);
+        assert!(stem.starts_with("my_scene__1-"), "{stem}");
+        assert_eq!(stem.len(), "my_scene__1-".len() + 8);
+        let b = Scene {
+            input: "/data/other/my scene (1).tif".into(),
+            item: None,
+        };
+        assert_ne!(output_stem(&a), output_stem(&b));
+        assert_eq!(output_stem(&a), output_stem(&a.clone()));
+    }
+
+    #[test]
+    fn stale_temporaries_of_a_scene_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        for n in [
+            ".s-0011aabb.tif.123.partial-s-0011aabb.tif",
+            ".s-0011aabb.tif.staging.tif.9.partial-s-0011aabb.tif.staging.tif",
+            ".t-0011aabb.tif.123.partial-t-0011aabb.tif",
+            "s-0011aabb.tif",
+        ] {
+            std::fs::write(dir.path().join(n), b"x").unwrap();
+        }
+        assert_eq!(remove_stale(dir.path(), "s-0011aabb"), 2);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+}
