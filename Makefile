@@ -23,3 +23,14 @@ schemas:
 
 bench: setup
 	cargo bench
+
+# The GDAL plugin: builds plugin/ (release) and installs it as
+# target/gdalplugins/gdal_GeoMAML.so. Use it with
+#   export GDAL_DRIVER_PATH=$PWD/target/gdalplugins
+#   gdalinfo GEOMAML:model.onnx:scene.tif
+.PHONY: plugin
+plugin:
+	cargo build --release -p geomaml-gdal
+	mkdir -p target/gdalplugins
+	cp target/release/libgdal_GeoMAML.so target/gdalplugins/gdal_GeoMAML.so.tmp
+	mv target/gdalplugins/gdal_GeoMAML.so.tmp target/gdalplugins/gdal_GeoMAML.so

@@ -4,8 +4,10 @@
 //! Modules, one per area of the tool:
 //! - `adapt`: adapt and map --labels on the sample scene; bad label inputs.
 //! - `assess`: map accuracy against rasters and vector labels.
+//! - `batch`: map --manifest (shards, resume, failures, /vsicurl/, STAC).
 //! - `catalog`: catalog, tasks and batch loading on generated Sen12MS/DeepGlobe trees.
 //! - `cli`: doctor, usage errors, exit codes.
+//! - `evaluate`: few-shot evaluation report, curves and plot on sample_data.
 //! - `train`: train (MAML, pretrain) and info on a generated Sen12MS tree.
 //! - `map`: export, info and map (ONNX models, land-cover GeoTIFFs).
 //! - `synth`: synthetic Sen12MS/DeepGlobe trees and scenes (layout, georeferencing,
@@ -16,8 +18,12 @@ mod util;
 #[cfg(all(feature = "train", feature = "infer"))]
 mod adapt;
 mod assess;
+#[cfg(feature = "infer")]
+mod batch;
 mod catalog;
 mod cli;
+#[cfg(feature = "train")]
+mod evaluate;
 #[cfg(feature = "infer")]
 mod map;
 mod synth;

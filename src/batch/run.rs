@@ -201,7 +201,13 @@ fn sidecar_path(out_dir: &Path, stem: &str) -> PathBuf {
 
 /// Removes temporary files of earlier, killed runs for the outputs of `stem`.
 fn remove_stale(out_dir: &Path, stem: &str) -> usize {
-    let prefix = format!(".{stem}.");
+    // Temporaries of the map (and its COG staging file), the probabilities and the
+    // sidecar: `.<file name>.<pid>.partial-<file name>` (see crate::output).
+    let prefixes = [
+        format!(".{stem}.tif."),
+        format!(".{stem}.probabilities.tif."),
+        format!(".{stem}.json."),
+    ];
     let Ok(entries) = std::fs::read_dir(out_dir) else {
         return 0;
     };
@@ -209,7 +215,7 @@ fn remove_stale(out_dir: &Path, stem: &str) -> usize {
         .filter_map(|e| e.ok())
         .filter(|e| {
             let name = e.file_name().to_string_lossy().to_string();
-            name.starts_with(&prefix) && name.contains(".partial-")
+            prefixes.iter().any(|p| name.starts_with(p.as_str())) && name.contains(".partial-")
         })
         .filter(|e| std::fs::remove_file(e.path()).is_ok())
         .count()
@@ -469,11 +475,12 @@ mod tests {
             ".s-0011aabb.tif.123.partial-s-0011aabb.tif",
             ".s-0011aabb.tif.staging.tif.9.partial-s-0011aabb.tif.staging.tif",
             ".t-0011aabb.tif.123.partial-t-0011aabb.tif",
+            ".s-0011aabb.x-99999999.tif.1.partial-s-0011aabb.x-99999999.tif",
             "s-0011aabb.tif",
         ] {
             std::fs::write(dir.path().join(n), b"x").unwrap();
         }
         assert_eq!(remove_stale(dir.path(), "s-0011aabb"), 2);
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
     }
 }

@@ -56,6 +56,12 @@ pub struct EvaluateArgs {
     /// Grid searched on meta-validation tasks when no fixed settings are given.
     #[arg(long, value_enum, default_value_t = GridArg::Small)]
     grid: GridArg,
+    /// Step sizes to search instead of the grid's (comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "LRS")]
+    grid_lrs: Option<Vec<f64>>,
+    /// Step counts to search instead of the grid's (comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "STEPS")]
+    grid_steps: Option<Vec<usize>>,
     /// Meta-validation tasks the grid search scores on.
     #[arg(long, default_value_t = 10)]
     grid_tasks: usize,
@@ -124,17 +130,35 @@ impl EvaluateArgs {
                 }
                 Adaptation::Fixed { lr, steps }
             }
-            _ => Adaptation::Search {
-                name: match self.grid {
+            _ => {
+                let mut grid = match self.grid {
+                    GridArg::Small => Grid::small(),
+                    GridArg::Paper => Grid::paper(),
+                };
+                let mut name = match self.grid {
                     GridArg::Small => "small",
                     GridArg::Paper => "paper",
                 }
-                .into(),
-                grid: match self.grid {
-                    GridArg::Small => Grid::small(),
-                    GridArg::Paper => Grid::paper(),
-                },
-            },
+                .to_string();
+                if let Some(lrs) = &self.grid_lrs {
+                    if lrs.is_empty() || lrs.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
+                        return Err(Error::config("--grid-lrs", "give finite step sizes >= 0"));
+                    }
+                    grid.lrs = lrs.clone();
+                    name = "custom".into();
+                }
+                if let Some(steps) = &self.grid_steps {
+                    if steps.is_empty() {
+                        return Err(Error::config(
+                            "--grid-steps",
+                            "give at least one step count",
+                        ));
+                    }
+                    grid.steps = steps.clone();
+                    name = "custom".into();
+                }
+                Adaptation::Search { name, grid }
+            }
         };
         let searching =
             matches!(adaptation, Adaptation::Search { .. }) && shots.iter().any(|&k| k > 0);

@@ -30,20 +30,20 @@ pub struct MapArgs {
     manifest: Option<PathBuf>,
     /// With --manifest: the STAC asset to map [default: the first GeoTIFF asset,
     /// else `data` or `visual`].
-    #[arg(long, requires = "manifest")]
+    #[arg(long, conflicts_with = "scene")]
     asset: Option<String>,
     /// With --manifest: map only shard I of N (0-based), e.g. 2/8 [default: from
     /// JOB_COMPLETION_INDEX, SLURM_ARRAY_TASK_ID or AWS_BATCH_JOB_ARRAY_INDEX, else
     /// everything].
-    #[arg(long, requires = "manifest", value_name = "I/N")]
+    #[arg(long, conflicts_with = "scene", value_name = "I/N")]
     shard: Option<String>,
     /// With --manifest: the number of shards N when the index comes from the
     /// scheduler (JOB_COMPLETION_INDEX, AWS_BATCH_JOB_ARRAY_INDEX) [default:
     /// GEOMAML_SHARDS, or SLURM_ARRAY_TASK_COUNT under Slurm].
-    #[arg(long, requires = "manifest", value_name = "N")]
+    #[arg(long, conflicts_with = "scene", value_name = "N")]
     shards: Option<usize>,
     /// With --manifest: map scenes again even when they are done.
-    #[arg(long, requires = "manifest")]
+    #[arg(long, conflicts_with = "scene")]
     force: bool,
     /// Window step in scene pixels; classifiers write one class per step
     /// [default: tile/4 for classifiers, tile/2 for segmentation].

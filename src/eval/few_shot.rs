@@ -707,7 +707,7 @@ pub fn curves_svg(report: &EvalReport) -> String {
             },
             Panel {
                 title: "Cohen's kappa".into(),
-                y_range: (-0.2, 1.0),
+                y_range: (-0.25, 1.0),
                 series: series(|r| &r.kappa),
             },
         ],

@@ -44,14 +44,28 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// The round number (1, 2, 2.5 or 5 times a power of ten) nearest above `raw`.
+fn nice_step(raw: f64) -> f64 {
+    if !(raw.is_finite() && raw > 0.0) {
+        return 1.0;
+    }
+    let p = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 2.5, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * p)
+        .find(|&s| s >= raw * (1.0 - 1e-9))
+        .unwrap_or(10.0 * p)
+}
+
 /// Tick label: as few decimals as the step needs.
 fn tick(v: f64, step: f64) -> String {
-    let decimals = if step >= 1.0 {
-        0
-    } else {
-        (-step.log10()).ceil() as usize
-    };
-    format!("{v:.decimals$}")
+    let decimals = (0..4)
+        .find(|&d| {
+            let scaled = step * 10f64.powi(d as i32);
+            (scaled - scaled.round()).abs() < 1e-6
+        })
+        .unwrap_or(4);
+    format!("{:.decimals$}", if v.abs() < 1e-12 { 0.0 } else { v })
 }
 
 /// An SVG document with `panels` side by side, x axis labelled `x_label`, and one
@@ -109,10 +123,12 @@ pub fn line_chart_svg(panels: &[Panel], x_label: &str) -> String {
             ox + MARGIN_L + plot_w / 2.0,
             escape(&panel.title)
         );
-        // Horizontal grid and y ticks.
-        let step = (y1 - y0) / 5.0;
-        for i in 0..=5 {
-            let v = y0 + step * i as f64;
+        // Horizontal grid and y ticks at multiples of a round step.
+        let step = nice_step((y1 - y0) / 5.0);
+        let first = (y0 / step - 1e-9).ceil() as i64;
+        let last = (y1 / step + 1e-9).floor() as i64;
+        for i in first..=last {
+            let v = step * i as f64;
             let y = py(v);
             let _ = writeln!(
                 s,
@@ -247,5 +263,13 @@ mod tests {
         assert_eq!(svg.matches("<polygon").count(), 4);
         assert!(svg.contains("a&lt;b") && !svg.contains("a<b"));
         assert!(svg.contains(">accuracy<") && svg.contains(">kappa<"));
+        assert_eq!(
+            (nice_step(0.24), nice_step(0.2), nice_step(0.03)),
+            (0.25, 0.2, 0.05)
+        );
+        assert_eq!(
+            (tick(0.25, 0.25), tick(0.4, 0.2), tick(5.0, 1.0)),
+            ("0.25".into(), "0.4".into(), "5".into())
+        );
     }
 }

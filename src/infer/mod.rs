@@ -11,9 +11,11 @@ pub mod predictor;
 pub mod runtime;
 pub mod shared;
 pub mod sink;
+pub mod window;
 
 pub use mapper::{map_scene, MapConfig, MapSummary};
 pub use predictor::Predictor;
+pub use window::{WindowMapper, WindowOptions};
 
 #[cfg(all(test, feature = "train"))]
 mod parity;

@@ -1,0 +1,481 @@
+//! `gdal_GeoMAML.so`: a GDAL plugin registering the raster driver `GEOMAML`, which
+//! opens `GEOMAML:MODEL.onnx:SCENE.tif` as the land-cover map `geomaml map` would
+//! write, computing each block when GDAL reads it.
+//!
+//! Layout:
+//!
+//! - `src/shim.cpp` holds the GDALDataset/GDALRasterBand subclasses (GDAL's driver
+//!   model is C++) and the driver registration. It reaches Rust only through the
+//!   `geomaml_gdal_*` functions below and an opaque [`Handle`].
+//! - This file exports GDAL's entry points (`GDALRegisterMe`, `GDALRegister_GeoMAML`;
+//!   a Rust cdylib exports only its own `#[no_mangle]` functions, so they forward to
+//!   the shim) and the handle functions. Blocks are computed by
+//!   [`geomaml::infer::WindowMapper`], the same engine as `geomaml map`.
+//!
+//! Rules: every exported function runs its body in `catch_unwind`, so no panic
+//! crosses into GDAL; failures come back as a message that the shim reports with
+//! `CPLError(CE_Failure, ...)`. A handle is used by one GDAL dataset; GDAL may call
+//! it from several threads one after another, so the mapper sits behind a mutex.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+// The crate name is fixed by GDAL: the plugin file must be `gdal_<Name>.so`.
+#![allow(non_snake_case)]
+
+use geomaml::infer::sink::PROBABILITY_NODATA;
+use geomaml::infer::{WindowMapper, WindowOptions};
+use std::ffi::{c_char, c_int, c_uchar, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+extern "C" {
+    /// Registers the GEOMAML driver with GDAL's driver manager (idempotent).
+    fn geomaml_gdal_shim_register();
+}
+
+/// What the shim needs to describe the dataset; the pointers are owned by the
+/// [`Handle`] and stay valid until [`geomaml_gdal_close`].
+#[repr(C)]
+pub struct GeoMamlInfo {
+    /// Map size in pixels.
+    pub width: c_int,
+    /// Map size in pixels.
+    pub height: c_int,
+    /// Block edge in map pixels (the plan's blocks).
+    pub block: c_int,
+    /// GDAL geotransform.
+    pub geo_transform: [f64; 6],
+    /// CRS as WKT (empty when the scene has none).
+    pub crs_wkt: *const c_char,
+    /// Number of bands: 1 (class ids) or one per class (percentages).
+    pub n_bands: c_int,
+    /// Whether the bands are class ids (colour table, category names).
+    pub classes: c_int,
+    /// `n_bands` band descriptions.
+    pub band_names: *const *const c_char,
+    /// Nodata value of every band.
+    pub nodata: c_int,
+    /// `n_metadata` dataset metadata items `KEY=VALUE`.
+    pub metadata: *const *const c_char,
+    /// Number of metadata items.
+    pub n_metadata: c_int,
+    /// `n_categories` category names for pixel values `0..n_categories`.
+    pub categories: *const *const c_char,
+    /// Number of category names.
+    pub n_categories: c_int,
+    /// `n_colours` colour entries: class id at `colour_ids[i]`, RGB at
+    /// `colour_rgb[3 i..3 i + 3]`.
+    pub colour_ids: *const c_int,
+    /// RGB triplets.
+    pub colour_rgb: *const c_uchar,
+    /// Number of colour entries.
+    pub n_colours: c_int,
+}
+
+/// One open GEOMAML dataset: the mapper and the owned strings [`GeoMamlInfo`]
+/// points into.
+pub struct Handle {
+    mapper: Mutex<WindowMapper>,
+    info: GeoMamlInfo,
+    _strings: Vec<CString>,
+    _metadata: Vec<*const c_char>,
+    _band_names: Vec<*const c_char>,
+    _categories: Vec<*const c_char>,
+    _colour_ids: Vec<c_int>,
+    _colour_rgb: Vec<c_uchar>,
+}
+
+/// The mapper is shared between GDAL's threads behind a mutex, which needs `Send`.
+const _: fn() = || {
+    fn send<T: Send>() {}
+    send::<WindowMapper>();
+};
+
+/// Turns a panic payload into a message.
+fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
+    let what = p
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    format!("GEOMAML: internal error: {what}")
+}
+
+/// Stores `msg` in `*err` (when `err` is not null) for the shim to report.
+///
+/// # Safety
+/// `err` is null or points to a writable `char*`.
+unsafe fn set_error(err: *mut *mut c_char, msg: &str) {
+    if err.is_null() {
+        return;
+    }
+    let c = CString::new(msg.replace('\0', " ")).unwrap_or_default();
+    // SAFETY: the caller guarantees `err` points to a writable `char*`; the string
+    // is freed by `geomaml_gdal_free_string`.
+    unsafe { *err = c.into_raw() };
+}
+
+fn cstring(s: &str) -> CString {
+    CString::new(s.replace('\0', " ")).unwrap_or_default()
+}
+
+fn to_int(v: usize, what: &str) -> Result<c_int, String> {
+    c_int::try_from(v).map_err(|_| format!("GEOMAML: {what} {v} is too large for GDAL"))
+}
+
+/// A descriptor file (`*.geomaml`, JSON): the model, the scene and the options of
+/// `geomaml map`; relative paths are relative to the descriptor's folder.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Descriptor {
+    model: PathBuf,
+    scene: PathBuf,
+    #[serde(default)]
+    stride: Option<usize>,
+    #[serde(default)]
+    bands: Option<String>,
+    #[serde(default)]
+    exact: bool,
+    #[serde(default)]
+    batch_size: Option<usize>,
+    #[serde(default)]
+    threads: Option<usize>,
+    /// `"classes"` (default) or `"probabilities"` (one band per class, percent).
+    #[serde(default)]
+    output: Option<String>,
+}
+
+/// Reads a descriptor file into paths and options.
+fn read_descriptor(path: &Path) -> Result<(PathBuf, PathBuf, WindowOptions), String> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("GEOMAML: {}: {e}", path.display()))?;
+    let d: Descriptor = serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "GEOMAML: {}: not a geomaml descriptor ({{\"model\": ..., \"scene\": ..., \"stride\": ...}}): {e}",
+            path.display()
+        )
+    })?;
+    let dir = path.parent().unwrap_or(Path::new(""));
+    let defaults = WindowOptions::default();
+    let probabilities = match d.output.as_deref() {
+        None | Some("classes") => false,
+        Some("probabilities") => true,
+        Some(other) => {
+            return Err(format!(
+                "GEOMAML: {}: output must be \"classes\" or \"probabilities\", got {other:?}",
+                path.display()
+            ))
+        }
+    };
+    let opts = WindowOptions {
+        probabilities,
+        stride: d.stride,
+        bands: d.bands,
+        exact: d.exact,
+        batch_size: d.batch_size.unwrap_or(defaults.batch_size),
+        threads: d.threads.unwrap_or(defaults.threads),
+    };
+    Ok((dir.join(d.model), dir.join(d.scene), opts))
+}
+
+/// Opens the mapper of `model` and `scene` and describes its map for the shim.
+fn open(model: &Path, scene: &Path, opts: &WindowOptions) -> Result<Box<Handle>, String> {
+    let mapper = WindowMapper::open(model, scene, opts).map_err(|e| format!("GEOMAML: {e}"))?;
+    let plan = mapper.plan().clone();
+    let mut strings = Vec::new();
+    let crs = cstring(&mapper.crs_wkt());
+    let crs_ptr = crs.as_ptr();
+    strings.push(crs);
+    let probabilities = opts.probabilities;
+    let items = if probabilities {
+        mapper.probability_metadata()
+    } else {
+        mapper.metadata()
+    };
+    let names: Vec<String> = if probabilities {
+        mapper
+            .card()
+            .classes
+            .iter()
+            .map(|c| format!("p_{}", c.name))
+            .collect()
+    } else {
+        vec!["class".to_string()]
+    };
+    let mut band_names = Vec::new();
+    for name in &names {
+        let c = cstring(name);
+        band_names.push(c.as_ptr());
+        strings.push(c);
+    }
+    let mut metadata = Vec::new();
+    for (k, v) in items {
+        let c = cstring(&format!("{k}={v}"));
+        metadata.push(c.as_ptr());
+        strings.push(c);
+    }
+    let mut categories = Vec::new();
+    let category_names = if probabilities {
+        Vec::new()
+    } else {
+        mapper.category_names()
+    };
+    for name in category_names {
+        let c = cstring(&name);
+        categories.push(c.as_ptr());
+        strings.push(c);
+    }
+    let colours = if probabilities {
+        Vec::new()
+    } else {
+        mapper.colours()
+    };
+    let colour_ids: Vec<c_int> = colours.iter().map(|(id, _)| *id as c_int).collect();
+    let colour_rgb: Vec<c_uchar> = colours.iter().flat_map(|(_, rgb)| *rgb).collect();
+    let info = GeoMamlInfo {
+        width: to_int(plan.output.0, "map width")?,
+        height: to_int(plan.output.1, "map height")?,
+        block: to_int(plan.block, "block size")?,
+        geo_transform: mapper.geo_transform().0,
+        crs_wkt: crs_ptr,
+        n_bands: to_int(band_names.len(), "band count")?,
+        classes: c_int::from(!probabilities),
+        band_names: band_names.as_ptr(),
+        nodata: if probabilities {
+            PROBABILITY_NODATA as c_int
+        } else {
+            mapper.nodata() as c_int
+        },
+        metadata: metadata.as_ptr(),
+        n_metadata: to_int(metadata.len(), "metadata count")?,
+        categories: categories.as_ptr(),
+        n_categories: to_int(categories.len(), "category count")?,
+        colour_ids: colour_ids.as_ptr(),
+        colour_rgb: colour_rgb.as_ptr(),
+        n_colours: to_int(colour_ids.len(), "colour count")?,
+    };
+    // Moving the vectors and CStrings into the box keeps their heap buffers (and so
+    // the pointers above) where they are.
+    Ok(Box::new(Handle {
+        mapper: Mutex::new(mapper),
+        info,
+        _strings: strings,
+        _metadata: metadata,
+        _band_names: band_names,
+        _categories: categories,
+        _colour_ids: colour_ids,
+        _colour_rgb: colour_rgb,
+    }))
+}
+
+/// Opens `MODEL` and `SCENE` (NUL-terminated paths); returns a handle, or null with
+/// a message in `*err` (free it with [`geomaml_gdal_free_string`]).
+///
+/// # Safety
+/// `model` and `scene` are valid NUL-terminated strings; `err` is null or writable.
+#[no_mangle]
+pub unsafe extern "C" fn geomaml_gdal_open(
+    model: *const c_char,
+    scene: *const c_char,
+    err: *mut *mut c_char,
+) -> *mut Handle {
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        if model.is_null() || scene.is_null() {
+            return Err("GEOMAML: null path".to_string());
+        }
+        // SAFETY: both pointers are non-null NUL-terminated strings (caller contract)
+        // that live for this call.
+        let (m, s) = unsafe { (CStr::from_ptr(model), CStr::from_ptr(scene)) };
+        let (m, s) = (m.to_string_lossy(), s.to_string_lossy());
+        open(Path::new(&*m), Path::new(&*s), &WindowOptions::default())
+    }))
+    .unwrap_or_else(|p| Err(panic_message(p)));
+    match result {
+        Ok(h) => Box::into_raw(h),
+        Err(msg) => {
+            // SAFETY: `err` is null or writable (caller contract).
+            unsafe { set_error(err, &msg) };
+            std::ptr::null_mut()
+        }
+    }
+}
+
+/// Opens a descriptor file (see [`Descriptor`]); returns a handle, or null with a
+/// message in `*err`.
+///
+/// # Safety
+/// `path` is a valid NUL-terminated string; `err` is null or writable.
+#[no_mangle]
+pub unsafe extern "C" fn geomaml_gdal_open_descriptor(
+    path: *const c_char,
+    err: *mut *mut c_char,
+) -> *mut Handle {
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        if path.is_null() {
+            return Err("GEOMAML: null path".to_string());
+        }
+        // SAFETY: `path` is a non-null NUL-terminated string (caller contract) that
+        // lives for this call.
+        let p = unsafe { CStr::from_ptr(path) }.to_string_lossy();
+        let (model, scene, opts) = read_descriptor(Path::new(&*p))?;
+        open(&model, &scene, &opts)
+    }))
+    .unwrap_or_else(|p| Err(panic_message(p)));
+    match result {
+        Ok(h) => Box::into_raw(h),
+        Err(msg) => {
+            // SAFETY: `err` is null or writable (caller contract).
+            unsafe { set_error(err, &msg) };
+            std::ptr::null_mut()
+        }
+    }
+}
+
+/// The dataset description of an open handle (valid until it is closed).
+///
+/// # Safety
+/// `h` is a live handle from [`geomaml_gdal_open`].
+#[no_mangle]
+pub unsafe extern "C" fn geomaml_gdal_info(h: *const Handle) -> *const GeoMamlInfo {
+    catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: `h` is null or a live handle (caller contract); `info` is never
+        // mutated after opening, so a shared reference is sound from any thread.
+        match unsafe { h.as_ref() } {
+            Some(h) => &h.info as *const GeoMamlInfo,
+            None => std::ptr::null(),
+        }
+    }))
+    .unwrap_or(std::ptr::null())
+}
+
+/// Computes block `(bx, by)` of every band into `bufs[b]` (`n_bands` pointers, each
+/// to `block * block` bytes, row-major, padded with nodata past the map's edge).
+/// Returns 0 on success, else -1 with a message in `*err`.
+///
+/// # Safety
+/// `h` is a live handle; `bufs` points to `n_bands` pointers to `block * block`
+/// writable, non-overlapping bytes each; `err` is null or writable.
+#[no_mangle]
+pub unsafe extern "C" fn geomaml_gdal_read_block(
+    h: *const Handle,
+    bx: c_int,
+    by: c_int,
+    bufs: *const *mut c_uchar,
+    err: *mut *mut c_char,
+) -> c_int {
+    let result = catch_unwind(AssertUnwindSafe(|| -> Result<(), String> {
+        // SAFETY: `h` is null or a live handle (caller contract); only `&` access,
+        // mutation goes through the mutex.
+        let h = unsafe { h.as_ref() }.ok_or("GEOMAML: null dataset handle")?;
+        if bufs.is_null() || bx < 0 || by < 0 {
+            return Err("GEOMAML: bad block request".into());
+        }
+        let (block, n_bands) = (h.info.block as usize, h.info.n_bands as usize);
+        // SAFETY: `bufs` holds `n_bands` pointers (caller contract).
+        let ptrs = unsafe { std::slice::from_raw_parts(bufs, n_bands) };
+        if ptrs.iter().any(|p| p.is_null()) {
+            return Err("GEOMAML: null block buffer".into());
+        }
+        let mut mapper = h
+            .mapper
+            .lock()
+            .map_err(|_| "GEOMAML: dataset unusable after an earlier internal error")?;
+        let (across, down) = mapper.plan().grid();
+        let (bx, by) = (bx as usize, by as usize);
+        if bx >= across || by >= down {
+            return Err(format!(
+                "GEOMAML: block ({bx}, {by}) outside the {across} x {down} grid"
+            ));
+        }
+        let k = by * across + bx;
+        let b = mapper.plan().block(k);
+        let (w, hgt) = (b.out.width, b.out.height);
+        let outputs = mapper
+            .block_outputs(k)
+            .map_err(|e| format!("GEOMAML: {e}"))?;
+        let planes: Vec<&[u8]> = if h.info.classes != 0 {
+            vec![&outputs.classes]
+        } else {
+            let p = outputs
+                .probabilities
+                .as_deref()
+                .ok_or("GEOMAML: no probabilities computed")?;
+            p.chunks_exact(w * hgt).collect()
+        };
+        if planes.len() != n_bands {
+            return Err(format!(
+                "GEOMAML: {} bands computed, {n_bands} expected",
+                planes.len()
+            ));
+        }
+        for (plane, &ptr) in planes.iter().zip(ptrs) {
+            // SAFETY: the shim passes GDAL block buffers of `block * block` bytes of
+            // Byte bands, distinct and exclusively ours for the call.
+            let out = unsafe { std::slice::from_raw_parts_mut(ptr, block * block) };
+            out.fill(h.info.nodata as u8);
+            for r in 0..hgt {
+                out[r * block..r * block + w].copy_from_slice(&plane[r * w..(r + 1) * w]);
+            }
+        }
+        Ok(())
+    }))
+    .unwrap_or_else(|p| Err(panic_message(p)));
+    match result {
+        Ok(()) => 0,
+        Err(msg) => {
+            // SAFETY: `err` is null or writable (caller contract).
+            unsafe { set_error(err, &msg) };
+            -1
+        }
+    }
+}
+
+/// Closes a handle (null is ignored).
+///
+/// # Safety
+/// `h` is null or a handle from [`geomaml_gdal_open`] not closed before and no
+/// longer used by anyone.
+#[no_mangle]
+pub unsafe extern "C" fn geomaml_gdal_close(h: *mut Handle) {
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        if !h.is_null() {
+            // SAFETY: `h` came from `Box::into_raw` in `geomaml_gdal_open` and is
+            // closed once (caller contract).
+            drop(unsafe { Box::from_raw(h) });
+        }
+    }));
+}
+
+/// Frees a message returned through `err`.
+///
+/// # Safety
+/// `s` is null or a string from this library's `err` out-parameters, freed once.
+#[no_mangle]
+pub unsafe extern "C" fn geomaml_gdal_free_string(s: *mut c_char) {
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        if !s.is_null() {
+            // SAFETY: `s` came from `CString::into_raw` in `set_error` (caller contract).
+            drop(unsafe { CString::from_raw(s) });
+        }
+    }));
+}
+
+fn register() {
+    let _ = catch_unwind(|| {
+        // SAFETY: the shim's registration only calls GDAL's driver manager, which
+        // GDAL has initialised before loading plugins; it is idempotent.
+        unsafe { geomaml_gdal_shim_register() }
+    });
+}
+
+/// GDAL's plugin entry point for `gdal_GeoMAML.so`.
+#[no_mangle]
+pub extern "C" fn GDALRegister_GeoMAML() {
+    register();
+}
+
+/// GDAL's generic plugin entry point (used when `GDALRegister_<name>` is absent).
+#[no_mangle]
+pub extern "C" fn GDALRegisterMe() {
+    register();
+}

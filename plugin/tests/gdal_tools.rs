@@ -1,0 +1,450 @@
+//! The GEOMAML driver through GDAL's own tools (gdalinfo, gdal_translate, gdalwarp)
+//! and GDAL's Python bindings, compared with `geomaml map`.
+//!
+//! Needs the release plugin (`target/release/libgdal_GeoMAML.so`, built by
+//! `cargo build --release -p geomaml-gdal` or `make plugin`) and the release CLI
+//! (`target/release/geomaml`); each test copies the plugin as `gdal_GeoMAML.so` into
+//! a temporary `GDAL_DRIVER_PATH`.
+
+use gdal::raster::RasterCreationOptions;
+use gdal::{Dataset, DriverManager, Metadata};
+use geomaml::bands::default_normalisation;
+use geomaml::card::{InnerLoop, ModelCard, Provenance, CARD_VERSION};
+use geomaml::catalog::classes::dfc2020;
+use geomaml::model::{Arch, ModelSpec};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn target_release() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release")
+}
+
+/// A temporary directory holding `plugins/gdal_GeoMAML.so`.
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        let so = target_release().join("libgdal_GeoMAML.so");
+        assert!(
+            so.is_file(),
+            "{} is missing: build it with `cargo build --release -p geomaml-gdal` (or `make plugin`)",
+            so.display()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("plugins")).unwrap();
+        std::fs::copy(&so, dir.path().join("plugins/gdal_GeoMAML.so")).unwrap();
+        Env { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A GDAL command that sees only this plugin directory.
+    fn tool(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        c.env("GDAL_DRIVER_PATH", self.path().join("plugins"))
+            .env_remove("GDAL_SKIP");
+        c
+    }
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}): {}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn geomaml_cli() -> Command {
+    let bin = target_release().join("geomaml");
+    assert!(
+        bin.is_file(),
+        "{} is missing: build the CLI with `cargo build --release`",
+        bin.display()
+    );
+    Command::new(bin)
+}
+
+/// Exports a random 4-class model of `arch` reading B02, B03, B04.
+fn model(dir: &Path, name: &str, arch: Arch, tile: usize) -> PathBuf {
+    let bands = ["B02", "B03", "B04"];
+    let card = ModelCard {
+        version: CARD_VERSION,
+        spec: ModelSpec {
+            arch,
+            in_channels: bands.len(),
+            num_classes: 4,
+            width: 8,
+            depth: 2,
+            tile_size: tile,
+        },
+        bands: bands.iter().map(|s| s.to_string()).collect(),
+        normalisation: bands.iter().map(|b| default_normalisation(b)).collect(),
+        classes: dfc2020().into_iter().take(4).collect(),
+        resolution_m: 10.0,
+        inner_loop: InnerLoop { lr: 0.1, steps: 1 },
+        bn_frozen: false,
+        provenance: Provenance {
+            method: "random".into(),
+            catalog: None,
+            steps: 0,
+            config: serde_json::json!({}),
+            geomaml_version: "test".into(),
+            created: "2026-01-01T00:00:00Z".into(),
+        },
+        adaptation: None,
+    };
+    let ckpt = geomaml::export::random_checkpoint(card, 42);
+    let onnx = dir.join(format!("{name}.onnx"));
+    geomaml::export::export_file(&ckpt, &onnx, false).unwrap();
+    onnx
+}
+
+/// A `w x h` UTM 33N scene of bands named `bands`, 10 m pixels; the top-left 12x12
+/// corner is nodata (0).
+fn scene(dir: &Path, name: &str, bands: &[&str], (w, h): (usize, usize)) -> PathBuf {
+    let path = dir.join(name);
+    let driver = DriverManager::get_driver_by_name("GTiff").unwrap();
+    let mut ds = driver
+        .create_with_band_type_with_options::<u16, _>(
+            &path,
+            w,
+            h,
+            bands.len(),
+            &RasterCreationOptions::new(),
+        )
+        .unwrap();
+    ds.set_geo_transform(&[500_000.0, 10.0, 0.0, 4_600_000.0, 0.0, -10.0])
+        .unwrap();
+    ds.set_spatial_ref(&gdal::spatial_ref::SpatialRef::from_epsg(32633).unwrap())
+        .unwrap();
+    for (b, name) in bands.iter().enumerate() {
+        let mut band = ds.rasterband(b + 1).unwrap();
+        band.set_description(name).unwrap();
+        band.set_no_data_value(Some(0.0)).unwrap();
+        let data: Vec<u16> = (0..w * h)
+            .map(|i| {
+                let (x, y) = (i % w, i / w);
+                if x < 12 && y < 12 {
+                    0
+                } else {
+                    (1000 + (x * 37 + y * 11 * (b + 1)) % 4000 + 2000 * ((x / 16 + y / 16 + b) % 2))
+                        as u16
+                }
+            })
+            .collect();
+        band.write((0, 0), (w, h), &mut gdal::raster::Buffer::new((w, h), data))
+            .unwrap();
+    }
+    path
+}
+
+fn connection(model: &Path, scene: &Path) -> String {
+    format!("GEOMAML:{}:{}", model.display(), scene.display())
+}
+
+/// `geomaml map` of `scene` with `model` into `dir/name`.
+fn cli_map(dir: &Path, name: &str, model: &Path, scene: &Path) -> PathBuf {
+    cli_map_with(dir, name, model, scene, &[])
+}
+
+/// [`cli_map`] with extra options.
+fn cli_map_with(dir: &Path, name: &str, model: &Path, scene: &Path, extra: &[&str]) -> PathBuf {
+    let out = dir.join(name);
+    run(geomaml_cli()
+        .arg("map")
+        .args(extra)
+        .arg("--model")
+        .arg(model)
+        .arg(scene)
+        .arg("-o")
+        .arg(&out));
+    out
+}
+
+/// Asserts two single-band maps agree in every pixel and in everything GDAL
+/// reports about them.
+fn assert_same_map(ours: &Path, theirs: &Path) {
+    let (a, b) = (Dataset::open(ours).unwrap(), Dataset::open(theirs).unwrap());
+    assert_eq!(a.raster_size(), b.raster_size());
+    assert_eq!(a.geo_transform().unwrap(), b.geo_transform().unwrap());
+    assert_eq!(a.projection(), b.projection());
+    let (ba, bb) = (a.rasterband(1).unwrap(), b.rasterband(1).unwrap());
+    let size = a.raster_size();
+    let pa = ba.read_as::<u8>((0, 0), size, size, None).unwrap();
+    let pb = bb.read_as::<u8>((0, 0), size, size, None).unwrap();
+    let differ = pa
+        .data()
+        .iter()
+        .zip(pb.data())
+        .filter(|(x, y)| x != y)
+        .count();
+    assert_eq!(differ, 0, "{differ} of {} pixels differ", pa.data().len());
+    assert_eq!(ba.no_data_value(), bb.no_data_value());
+    let (ca, cb) = (ba.color_table().unwrap(), bb.color_table().unwrap());
+    assert_eq!(ca.entry_count(), cb.entry_count());
+    for i in 0..cb.entry_count() {
+        assert_eq!(ca.entry(i), cb.entry(i), "colour {i}");
+    }
+    for key in [
+        "GEOMAML_CLASSES",
+        "GEOMAML_ARCH",
+        "GEOMAML_STRIDE",
+        "CLASS_1",
+    ] {
+        assert_eq!(a.metadata_item(key, ""), b.metadata_item(key, ""), "{key}");
+    }
+}
+
+#[test]
+fn gdalinfo_formats_lists_the_driver() {
+    let env = Env::new();
+    let out = run(env.tool("gdalinfo").arg("--formats"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.trim_start().starts_with("GEOMAML -raster-")),
+        "{text}"
+    );
+}
+
+#[test]
+fn gdalinfo_shows_crs_grid_colour_table_and_classes() {
+    let env = Env::new();
+    let m = model(env.path(), "cnn", Arch::Cnn, 16);
+    let s = scene(env.path(), "scene.tif", &["B02", "B03", "B04"], (100, 70));
+    let out = run(env.tool("gdalinfo").arg(connection(&m, &s)));
+    let text = String::from_utf8_lossy(&out.stdout);
+    // Default stride tile/4 = 4: 25 x 18 pixels of 40 m.
+    for want in [
+        "Driver: GEOMAML/",
+        "Size is 25, 18",
+        "WGS 84 / UTM zone 33N",
+        "Pixel Size = (40.000000000000000,-40.000000000000000)",
+        "ColorInterp=Palette",
+        "NoData Value=0",
+        "Color Table (RGB with",
+        "CLASS_1=",
+        "GEOMAML_STRIDE=4",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in\n{text}");
+    }
+}
+
+#[test]
+fn gdal_translate_equals_geomaml_map_for_a_multi_block_classifier_map() {
+    let env = Env::new();
+    let m = model(env.path(), "cnn", Arch::Cnn, 16);
+    // Stride 4, blocks of 512 source px = 128 map px: a 2 x 2 grid of blocks, the
+    // last ones partial; bands in another order than the model's.
+    let s = scene(env.path(), "scene.tif", &["B04", "B03", "B02"], (600, 530));
+    let theirs = cli_map(env.path(), "map.tif", &m, &s);
+    let ours = env.path().join("translated.tif");
+    run(env
+        .tool("gdal_translate")
+        .arg("-q")
+        .arg(connection(&m, &s))
+        .arg(&ours));
+    assert_eq!(Dataset::open(&ours).unwrap().raster_size(), (150, 133));
+    assert_same_map(&ours, &theirs);
+}
+
+#[test]
+fn gdal_translate_equals_geomaml_map_for_a_segmentation_map() {
+    let env = Env::new();
+    let m = model(env.path(), "unet", Arch::Unet, 16);
+    let s = scene(env.path(), "scene.tif", &["B02", "B03", "B04"], (90, 61));
+    let theirs = cli_map(env.path(), "map.tif", &m, &s);
+    let ours = env.path().join("translated.tif");
+    run(env
+        .tool("gdal_translate")
+        .arg("-q")
+        .arg(connection(&m, &s))
+        .arg(&ours));
+    assert_same_map(&ours, &theirs);
+}
+
+#[test]
+fn descriptor_file_opens_by_extension_with_map_options() {
+    let env = Env::new();
+    let m = model(env.path(), "cnn", Arch::Cnn, 16);
+    let s = scene(env.path(), "scene.tif", &["B02", "B03", "B04"], (300, 200));
+    let theirs = cli_map_with(env.path(), "map.tif", &m, &s, &["--stride", "8"]);
+    // Relative paths are relative to the descriptor.
+    let descriptor = env.path().join("landcover.geomaml");
+    std::fs::write(
+        &descriptor,
+        r#"{"model": "cnn.onnx", "scene": "scene.tif", "stride": 8}"#,
+    )
+    .unwrap();
+    let ours = env.path().join("translated.tif");
+    let out = run(env.tool("gdalinfo").arg(&descriptor));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Driver: GEOMAML/") && text.contains("Size is 38, 25"),
+        "{text}"
+    );
+    run(env
+        .tool("gdal_translate")
+        .arg("-q")
+        .arg(&descriptor)
+        .arg(&ours));
+    assert_same_map(&ours, &theirs);
+}
+
+#[test]
+fn probabilities_descriptor_equals_the_probability_file_of_geomaml_map() {
+    let env = Env::new();
+    let m = model(env.path(), "cnn", Arch::Cnn, 16);
+    let s = scene(env.path(), "scene.tif", &["B02", "B03", "B04"], (600, 530));
+    cli_map_with(env.path(), "map.tif", &m, &s, &["--probabilities"]);
+    let theirs = env.path().join("map.probabilities.tif");
+    let descriptor = env.path().join("p.geomaml");
+    std::fs::write(
+        &descriptor,
+        r#"{"model": "cnn.onnx", "scene": "scene.tif", "output": "probabilities"}"#,
+    )
+    .unwrap();
+    let ours = env.path().join("translated.tif");
+    run(env
+        .tool("gdal_translate")
+        .arg("-q")
+        .arg(&descriptor)
+        .arg(&ours));
+    let (a, b) = (
+        Dataset::open(&ours).unwrap(),
+        Dataset::open(&theirs).unwrap(),
+    );
+    assert_eq!(a.raster_count(), 4);
+    assert_eq!(a.raster_count(), b.raster_count());
+    assert_eq!(a.geo_transform().unwrap(), b.geo_transform().unwrap());
+    let size = b.raster_size();
+    assert_eq!(a.raster_size(), size);
+    for i in 1..=4 {
+        let (ba, bb) = (a.rasterband(i).unwrap(), b.rasterband(i).unwrap());
+        assert_eq!(ba.description().unwrap(), bb.description().unwrap());
+        assert_eq!(ba.no_data_value(), bb.no_data_value());
+        let pa = ba.read_as::<u8>((0, 0), size, size, None).unwrap();
+        let pb = bb.read_as::<u8>((0, 0), size, size, None).unwrap();
+        assert!(pa.data() == pb.data(), "band {i} differs");
+    }
+    assert_eq!(
+        a.metadata_item("GEOMAML_UNITS", ""),
+        Some("percent".to_string())
+    );
+}
+
+#[test]
+fn gdalwarp_multi_threaded_reads_equal_geomaml_map() {
+    let env = Env::new();
+    let m = model(env.path(), "cnn", Arch::Cnn, 16);
+    let s = scene(env.path(), "scene.tif", &["B02", "B03", "B04"], (600, 530));
+    let theirs = cli_map(env.path(), "map.tif", &m, &s);
+    let ours = env.path().join("warped.tif");
+    // Same grid, nearest neighbour: a threaded pixel copy through the driver.
+    run(env
+        .tool("gdalwarp")
+        .args(["-q", "-multi", "-wo", "NUM_THREADS=4", "-wm", "1"])
+        .args(["-r", "near", "-ts", "150", "133"])
+        .env("GDAL_NUM_THREADS", "4")
+        .arg(connection(&m, &s))
+        .arg(&ours));
+    let (a, b) = (
+        Dataset::open(&ours).unwrap(),
+        Dataset::open(&theirs).unwrap(),
+    );
+    let size = b.raster_size();
+    assert_eq!(a.raster_size(), size);
+    let pa = a
+        .rasterband(1)
+        .unwrap()
+        .read_as::<u8>((0, 0), size, size, None)
+        .unwrap();
+    let pb = b
+        .rasterband(1)
+        .unwrap()
+        .read_as::<u8>((0, 0), size, size, None)
+        .unwrap();
+    assert!(
+        pa.data() == pb.data(),
+        "gdalwarp -multi differs from the map"
+    );
+}
+
+#[test]
+fn python_bindings_read_the_same_values() {
+    let env = Env::new();
+    let m = model(env.path(), "cnn", Arch::Cnn, 16);
+    let s = scene(env.path(), "scene.tif", &["B02", "B03", "B04"], (100, 70));
+    let theirs = cli_map(env.path(), "map.tif", &m, &s);
+    let script = r#"
+import sys
+from osgeo import gdal
+gdal.UseExceptions()
+# Keep the datasets referenced while their bands are used (GDAL < 3.8 bindings).
+ours, theirs = gdal.Open(sys.argv[1]), gdal.Open(sys.argv[2])
+a = ours.GetRasterBand(1).ReadRaster()
+b = theirs.GetRasterBand(1).ReadRaster()
+ok = a == b and len(a) > 0 and ours.GetGeoTransform() == theirs.GetGeoTransform()
+print("same" if ok else "differ")
+"#;
+    let out = run(env
+        .tool("/usr/bin/python3")
+        .arg("-c")
+        .arg(script)
+        .arg(connection(&m, &s))
+        .arg(&theirs));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "same");
+}
+
+#[test]
+fn missing_model_and_band_mismatch_are_gdal_errors_not_crashes() {
+    let env = Env::new();
+    let s = scene(env.path(), "scene.tif", &["B02", "B03", "B04"], (40, 40));
+    let missing = env.path().join("nope.onnx");
+    let out = env
+        .tool("gdalinfo")
+        .arg(connection(&missing, &s))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("ERROR") && err.contains("nope.onnx"),
+        "no GDAL error naming the model: {err}"
+    );
+
+    let m = model(env.path(), "cnn", Arch::Cnn, 16);
+    let wrong = scene(env.path(), "wrong.tif", &["VV", "VH"], (40, 40));
+    let out = env
+        .tool("gdal_translate")
+        .arg(connection(&m, &wrong))
+        .arg(env.path().join("out.tif"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("ERROR") && err.contains("wrong.tif"),
+        "no GDAL error naming the scene: {err}"
+    );
+
+    let out = env
+        .tool("gdalinfo")
+        .arg("GEOMAML:only-one-part")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("GEOMAML:MODEL.onnx:SCENE.tif"), "{err}");
+}

@@ -1,0 +1,645 @@
+//! `geomaml map --manifest`: batch mapping of many scenes, sharded, idempotent,
+//! over local files, HTTP (`/vsicurl/`, a range-serving server on 127.0.0.1) and
+//! STAC ItemCollections.
+
+use crate::util::{geomaml, list_dir, run_ok};
+use gdal::raster::RasterCreationOptions;
+use gdal::{Dataset, DriverManager, Metadata};
+use geomaml::bands::default_normalisation;
+use geomaml::card::{InnerLoop, ModelCard, Provenance, CARD_VERSION};
+use geomaml::catalog::classes::dfc2020;
+use geomaml::model::{Arch, ModelSpec};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+const BANDS: [&str; 3] = ["B02", "B03", "B04"];
+
+/// Exports a random 16 px CNN reading B02, B03, B04 into `dir/model.onnx`.
+fn model(dir: &Path) -> PathBuf {
+    let spec = ModelSpec {
+        arch: Arch::Cnn,
+        in_channels: BANDS.len(),
+        num_classes: 4,
+        width: 8,
+        depth: 2,
+        tile_size: 16,
+    };
+    let card = ModelCard {
+        version: CARD_VERSION,
+        spec,
+        bands: BANDS.iter().map(|s| s.to_string()).collect(),
+        normalisation: BANDS.iter().map(|b| default_normalisation(b)).collect(),
+        classes: dfc2020().into_iter().take(4).collect(),
+        resolution_m: 10.0,
+        inner_loop: InnerLoop { lr: 0.1, steps: 1 },
+        bn_frozen: false,
+        provenance: Provenance {
+            method: "random".into(),
+            catalog: None,
+            steps: 0,
+            config: serde_json::json!({}),
+            geomaml_version: "test".into(),
+            created: "2026-01-01T00:00:00Z".into(),
+        },
+        adaptation: None,
+    };
+    let st = dir.join("model.safetensors");
+    geomaml::export::random_checkpoint(card, 7)
+        .save(&st, false)
+        .unwrap();
+    let onnx = dir.join("model.onnx");
+    run_ok(geomaml().arg("export").arg(&st).arg("-o").arg(&onnx));
+    onnx
+}
+
+/// A small UTM scene of the model's bands whose pattern depends on `seed`.
+fn scene(path: &Path, seed: usize, (w, h): (usize, usize)) -> PathBuf {
+    let driver = DriverManager::get_driver_by_name("GTiff").unwrap();
+    let mut ds = driver
+        .create_with_band_type_with_options::<u16, _>(
+            path,
+            w,
+            h,
+            BANDS.len(),
+            &RasterCreationOptions::new(),
+        )
+        .unwrap();
+    ds.set_geo_transform(&[
+        500_000.0 + 1000.0 * seed as f64,
+        10.0,
+        0.0,
+        4_600_000.0,
+        0.0,
+        -10.0,
+    ])
+    .unwrap();
+    ds.set_spatial_ref(&gdal::spatial_ref::SpatialRef::from_epsg(32633).unwrap())
+        .unwrap();
+    for (b, name) in BANDS.iter().enumerate() {
+        let mut band = ds.rasterband(b + 1).unwrap();
+        band.set_description(name).unwrap();
+        band.set_no_data_value(Some(0.0)).unwrap();
+        let data: Vec<u16> = (0..w * h)
+            .map(|i| {
+                let (x, y) = (i % w, i / w);
+                (500 + (x * (37 + seed) + y * 11 * (b + 1)) % 4000
+                    + 2500 * ((x / (8 + seed) + y / 16 + b) % 2)) as u16
+            })
+            .collect();
+        band.write((0, 0), (w, h), &mut gdal::raster::Buffer::new((w, h), data))
+            .unwrap();
+    }
+    path.to_path_buf()
+}
+
+/// A model and `n` scenes `scenes/s<i>.tif` listed in `scenes.txt`.
+fn setup(n: usize) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let onnx = model(dir.path());
+    std::fs::create_dir(dir.path().join("scenes")).unwrap();
+    let mut text = String::from("# batch test scenes\n\n");
+    for i in 0..n {
+        let p = scene(
+            &dir.path().join(format!("scenes/s{i}.tif")),
+            i,
+            (48 + 8 * (i % 3), 40),
+        );
+        // Absolute and relative (to the manifest) entries both work.
+        if i % 2 == 0 {
+            text.push_str(&format!("{}\n", p.display()));
+        } else {
+            text.push_str(&format!("scenes/s{i}.tif\n"));
+        }
+    }
+    let manifest = dir.path().join("scenes.txt");
+    std::fs::write(&manifest, text).unwrap();
+    (dir, onnx, manifest)
+}
+
+/// `geomaml map --manifest` with the usual test options, without the scheduler
+/// variables of the environment.
+fn batch(onnx: &Path, manifest: &Path, out: &Path) -> Command {
+    let mut c = geomaml();
+    c.args(["map", "--stride", "4", "--threads", "1", "--model"])
+        .arg(onnx)
+        .arg("--manifest")
+        .arg(manifest)
+        .arg("-o")
+        .arg(out);
+    for v in [
+        "JOB_COMPLETION_INDEX",
+        "SLURM_ARRAY_TASK_ID",
+        "AWS_BATCH_JOB_ARRAY_INDEX",
+        "GEOMAML_SHARDS",
+    ] {
+        c.env_remove(v);
+    }
+    c
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn stdout_json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The per-scene outputs of a folder (maps, GDAL sidecars, JSON sidecars).
+fn scene_files(dir: &Path) -> Vec<String> {
+    list_dir(dir)
+        .into_iter()
+        .filter(|n| !n.starts_with("summary"))
+        .collect()
+}
+
+fn classes(path: &Path) -> Vec<u8> {
+    let ds = Dataset::open(path).unwrap();
+    let size = ds.raster_size();
+    ds.rasterband(1)
+        .unwrap()
+        .read_as::<u8>((0, 0), size, size, None)
+        .unwrap()
+        .data()
+        .to_vec()
+}
+
+fn no_partials(dir: &Path) {
+    let left: Vec<String> = list_dir(dir)
+        .into_iter()
+        .filter(|n| n.contains(".partial-") || n.contains("staging"))
+        .collect();
+    assert!(left.is_empty(), "partial files left: {left:?}");
+}
+
+#[test]
+fn three_parallel_shards_write_exactly_what_one_run_writes() {
+    let (dir, onnx, manifest) = setup(7);
+    let whole = dir.path().join("whole");
+    let out = run_ok(batch(&onnx, &manifest, &whole).arg("--json"));
+    let s = stdout_json(&out);
+    assert_eq!(
+        (s["scenes"].as_u64(), s["mapped"].as_u64()),
+        (Some(7), Some(7))
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("[7/7 100%] mapped"), "{stderr}");
+
+    // Three shards as concurrent processes into one folder.
+    let procs: Vec<_> = (0..3)
+        .map(|i| {
+            let mut c = batch(&onnx, &manifest, &dir.path().join("parallel"));
+            c.arg("--shard")
+                .arg(format!("{i}/3"))
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            c.spawn().unwrap()
+        })
+        .collect();
+    let mut total = 0;
+    for p in procs {
+        let out = p.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let parallel = dir.path().join("parallel");
+    for i in 0..3 {
+        let s = json(&parallel.join(format!("summary-{i}-of-3.json")));
+        assert_eq!(s["failed"], 0);
+        assert_eq!(s["scenes_in_manifest"], 7);
+        total += s["scenes"].as_u64().unwrap();
+    }
+    assert_eq!(total, 7, "every scene in exactly one shard");
+    let names = scene_files(&whole);
+    assert_eq!(names.iter().filter(|n| n.ends_with(".tif")).count(), 7);
+    assert_eq!(names.iter().filter(|n| n.ends_with(".json")).count(), 7);
+    assert_eq!(scene_files(&parallel), names);
+    for n in names.iter().filter(|n| n.ends_with(".tif")) {
+        assert_eq!(classes(&whole.join(n)), classes(&parallel.join(n)), "{n}");
+    }
+    no_partials(&parallel);
+    // The outputs are COGs with a sidecar naming the model hash and the input.
+    let tif = names.iter().find(|n| n.ends_with(".tif")).unwrap();
+    let ds = Dataset::open(whole.join(tif)).unwrap();
+    assert_eq!(
+        ds.metadata_item("LAYOUT", "IMAGE_STRUCTURE"),
+        Some("COG".into())
+    );
+    let side = json(&whole.join(tif.replace(".tif", ".json")));
+    assert_eq!(side["status"], "mapped");
+    assert_eq!(side["model_sha256"].as_str().unwrap().len(), 64);
+    assert!(side["input"].as_str().unwrap().ends_with(".tif"));
+    assert!(side["seconds"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn reruns_skip_done_scenes_and_finish_what_a_killed_run_left() {
+    let (dir, onnx, manifest) = setup(4);
+    let out_dir = dir.path().join("out");
+    run_ok(&mut batch(&onnx, &manifest, &out_dir));
+    let names = scene_files(&out_dir);
+    let tifs: Vec<&String> = names.iter().filter(|n| n.ends_with(".tif")).collect();
+    let before = classes(&out_dir.join(tifs[0]));
+
+    // Everything done: all skipped, nothing rewritten.
+    let mtime = |n: &str| {
+        std::fs::metadata(out_dir.join(n))
+            .unwrap()
+            .modified()
+            .unwrap()
+    };
+    let t0 = mtime(tifs[1]);
+    let s = stdout_json(&run_ok(batch(&onnx, &manifest, &out_dir).arg("--json")));
+    assert_eq!(
+        (s["skipped"].as_u64(), s["mapped"].as_u64()),
+        (Some(4), Some(0))
+    );
+    assert_eq!(mtime(tifs[1]), t0);
+
+    // A killed run: one map without its sidecar (died between the two), one map
+    // missing, and the temporary of a map being written.
+    let stem0 = tifs[0].trim_end_matches(".tif");
+    std::fs::remove_file(out_dir.join(format!("{stem0}.json"))).unwrap();
+    std::fs::remove_file(out_dir.join(tifs[1])).unwrap();
+    let stem2 = tifs[2].trim_end_matches(".tif");
+    let stray = out_dir.join(format!(".{stem2}.tif.999999.partial-{stem2}.tif"));
+    std::fs::write(&stray, b"half a map").unwrap();
+    let s = stdout_json(&run_ok(batch(&onnx, &manifest, &out_dir).arg("--json")));
+    assert_eq!(
+        (
+            s["mapped"].as_u64(),
+            s["skipped"].as_u64(),
+            s["stale_removed"].as_u64()
+        ),
+        (Some(2), Some(2), Some(1))
+    );
+    assert_eq!(scene_files(&out_dir), names);
+    assert_eq!(classes(&out_dir.join(tifs[0])), before);
+    no_partials(&out_dir);
+
+    // A sidecar of another model means the scene is not done.
+    let side_path = out_dir.join(format!("{stem2}.json"));
+    let mut side = json(&side_path);
+    side["model_sha256"] = "0".repeat(64).into();
+    std::fs::write(&side_path, serde_json::to_vec(&side).unwrap()).unwrap();
+    let s = stdout_json(&run_ok(batch(&onnx, &manifest, &out_dir).arg("--json")));
+    assert_eq!(
+        (s["mapped"].as_u64(), s["skipped"].as_u64()),
+        (Some(1), Some(3))
+    );
+
+    // A real kill: stop a run after its first scene, then rerun.
+    let killed = dir.path().join("killed");
+    let mut child = batch(&onnx, &manifest, &killed)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    for line in stderr.lines() {
+        if line.unwrap().starts_with("[1/") {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let s = stdout_json(&run_ok(batch(&onnx, &manifest, &killed).arg("--json")));
+    assert!(s["skipped"].as_u64().unwrap() >= 1, "{s}");
+    assert_eq!(
+        s["mapped"].as_u64().unwrap() + s["skipped"].as_u64().unwrap(),
+        4
+    );
+    assert_eq!(scene_files(&killed), names);
+    no_partials(&killed);
+
+    // --force redoes everything.
+    let s = stdout_json(&run_ok(
+        batch(&onnx, &manifest, &out_dir).args(["--force", "--json"]),
+    ));
+    assert_eq!(
+        (s["mapped"].as_u64(), s["skipped"].as_u64()),
+        (Some(4), Some(0))
+    );
+    assert_eq!(scene_files(&out_dir), names);
+    no_partials(&out_dir);
+}
+
+#[test]
+fn a_missing_scene_is_reported_and_the_rest_are_mapped() {
+    let (dir, onnx, manifest) = setup(2);
+    let mut text = std::fs::read_to_string(&manifest).unwrap();
+    text.push_str("scenes/missing.tif\n");
+    std::fs::write(&manifest, text).unwrap();
+    let out_dir = dir.path().join("out");
+    let out = batch(&onnx, &manifest, &out_dir).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let summary = out_dir.join("summary.json");
+    assert!(
+        stderr.contains(&format!(
+            "geomaml: 1 of 3 scenes failed (see {})",
+            summary.display()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("FAILED"), "{stderr}");
+    let s = json(&summary);
+    assert_eq!(
+        (s["mapped"].as_u64(), s["failed"].as_u64()),
+        (Some(2), Some(1))
+    );
+    let failed: Vec<&serde_json::Value> = s["reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] == "failed")
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert!(failed[0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("missing.tif: no such file"));
+    assert_eq!(
+        scene_files(&out_dir)
+            .iter()
+            .filter(|n| n.ends_with(".tif"))
+            .count(),
+        2
+    );
+    no_partials(&out_dir);
+}
+
+/// Serves `dir` over HTTP/1.1 on 127.0.0.1 with HEAD and byte-range GETs (what
+/// GDAL's /vsicurl/ needs); returns the port and the count of range requests.
+fn serve(dir: PathBuf) -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let ranges = Arc::new(AtomicUsize::new(0));
+    let counter = ranges.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let (dir, counter) = (dir.clone(), counter.clone());
+            std::thread::spawn(move || {
+                let _ = handle(stream, &dir, &counter);
+            });
+        }
+    });
+    (port, ranges)
+}
+
+fn handle(stream: TcpStream, dir: &Path, ranges: &AtomicUsize) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut out = stream;
+    loop {
+        let mut request = String::new();
+        if reader.read_line(&mut request)? == 0 {
+            return Ok(());
+        }
+        let mut range = None;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line)? == 0 || line.trim().is_empty() {
+                break;
+            }
+            if let Some((k, v)) = line.split_once(':') {
+                if k.eq_ignore_ascii_case("range") {
+                    range = v.trim().strip_prefix("bytes=").map(str::to_string);
+                }
+            }
+        }
+        let mut parts = request.split_whitespace();
+        let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
+        let rel = target.split('?').next().unwrap().trim_start_matches('/');
+        let path = dir.join(rel);
+        let file = (!rel.contains("..") && path.is_file())
+            .then(|| std::fs::File::open(&path).ok())
+            .flatten();
+        let Some(mut file) = file else {
+            write!(
+                out,
+                "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n"
+            )?;
+            continue;
+        };
+        let len = file.metadata()?.len();
+        let (status, start, end) = match range.as_deref().and_then(|r| r.split_once('-')) {
+            Some((a, b)) => {
+                ranges.fetch_add(1, Ordering::SeqCst);
+                let a: u64 = a.parse().unwrap_or(0);
+                let b: u64 = b.parse().unwrap_or(len - 1).min(len - 1);
+                ("206 Partial Content", a, b)
+            }
+            None => ("200 OK", 0, len - 1),
+        };
+        let n = end + 1 - start;
+        let mut head = format!(
+            "HTTP/1.1 {status}\r\nContent-Length: {n}\r\nAccept-Ranges: bytes\r\nContent-Type: image/tiff\r\nConnection: keep-alive\r\n"
+        );
+        if status.starts_with("206") {
+            head.push_str(&format!("Content-Range: bytes {start}-{end}/{len}\r\n"));
+        }
+        head.push_str("\r\n");
+        out.write_all(head.as_bytes())?;
+        if method == "GET" {
+            let mut body = vec![0u8; n as usize];
+            file.seek(SeekFrom::Start(start))?;
+            file.read_exact(&mut body)?;
+            out.write_all(&body)?;
+        }
+        out.flush()?;
+    }
+}
+
+/// Converts a GeoTIFF to a COG.
+fn to_cog(src: &Path, dst: &Path) {
+    let ds = Dataset::open(src).unwrap();
+    let driver = DriverManager::get_driver_by_name("COG").unwrap();
+    ds.create_copy(&driver, dst, &RasterCreationOptions::new())
+        .unwrap();
+}
+
+#[test]
+fn a_cog_served_over_http_is_read_through_vsicurl() {
+    let (dir, onnx, _) = setup(1);
+    let served = dir.path().join("served");
+    std::fs::create_dir(&served).unwrap();
+    let local = dir.path().join("scenes/s0.tif");
+    to_cog(&local, &served.join("remote.tif"));
+    let (port, ranges) = serve(served.clone());
+    let manifest = dir.path().join("urls.txt");
+    std::fs::write(
+        &manifest,
+        format!(
+            "http://127.0.0.1:{port}/remote.tif\n{}\n",
+            served.join("remote.tif").display()
+        ),
+    )
+    .unwrap();
+    let out_dir = dir.path().join("out");
+    let out = run_ok(
+        batch(&onnx, &manifest, &out_dir)
+            .arg("--json")
+            .env("NO_PROXY", "127.0.0.1")
+            .env("no_proxy", "127.0.0.1")
+            .env("GDAL_DISABLE_READDIR_ON_OPEN", "EMPTY_DIR")
+            .env("GDAL_HTTP_TIMEOUT", "20"),
+    );
+    let s = stdout_json(&out);
+    assert_eq!(s["mapped"], 2, "{s}");
+    assert!(
+        ranges.load(Ordering::SeqCst) > 0,
+        "no range requests served"
+    );
+    let reports = s["reports"].as_array().unwrap();
+    let remote = reports
+        .iter()
+        .find(|r| {
+            r["input"]
+                .as_str()
+                .unwrap()
+                .starts_with("/vsicurl/http://127.0.0.1")
+        })
+        .expect("the URL became a /vsicurl/ input");
+    let local_map = reports
+        .iter()
+        .find(|r| !r["input"].as_str().unwrap().starts_with("/vsicurl/"))
+        .unwrap();
+    let (a, b) = (
+        PathBuf::from(remote["output"].as_str().unwrap()),
+        PathBuf::from(local_map["output"].as_str().unwrap()),
+    );
+    assert_ne!(a, b, "different inputs, different outputs");
+    assert!(a
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .starts_with("remote-"));
+    assert_eq!(
+        classes(&a),
+        classes(&b),
+        "the same pixels over HTTP and from disk"
+    );
+}
+
+#[test]
+fn stac_item_collections_pick_the_geotiff_asset() {
+    let (dir, onnx, _) = setup(2);
+    let stac = serde_json::json!({
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "id": "item-a", "stac_version": "1.0.0", "assets": {
+                "thumbnail": {"href": "scenes/missing.png", "type": "image/png"},
+                "image": {"href": "scenes/s0.tif",
+                          "type": "image/tiff; application=geotiff; profile=cloud-optimized"}}},
+            {"type": "Feature", "id": "item b", "stac_version": "1.0.0", "assets": {
+                "data": {"href": dir.path().join("scenes/s1.tif").to_str().unwrap()}}}
+        ]
+    });
+    let manifest = dir.path().join("items.json");
+    std::fs::write(&manifest, serde_json::to_vec_pretty(&stac).unwrap()).unwrap();
+    let out_dir = dir.path().join("out");
+    let s = stdout_json(&run_ok(batch(&onnx, &manifest, &out_dir).arg("--json")));
+    assert_eq!(s["mapped"], 2, "{s}");
+    let names = scene_files(&out_dir);
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("item-a-") && n.ends_with(".tif")),
+        "{names:?}"
+    );
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("item_b-") && n.ends_with(".json")),
+        "{names:?}"
+    );
+    let side = json(
+        &out_dir.join(
+            names
+                .iter()
+                .find(|n| n.starts_with("item-a-") && n.ends_with(".json"))
+                .unwrap(),
+        ),
+    );
+    assert_eq!(side["item"], "item-a");
+    // An asset that an item lacks is an error naming --asset.
+    let out = batch(&onnx, &manifest, &dir.path().join("out2"))
+        .args(["--asset", "image"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("geomaml: --asset: ") && stderr.contains("item b"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn shards_come_from_scheduler_variables_and_bad_combinations_fail() {
+    let (dir, onnx, manifest) = setup(3);
+    let out_dir = dir.path().join("out");
+    // Slurm array --array=1-3: task 2 is shard 1 of 3.
+    run_ok(
+        batch(&onnx, &manifest, &out_dir)
+            .env("SLURM_ARRAY_TASK_ID", "2")
+            .env("SLURM_ARRAY_TASK_MIN", "1")
+            .env("SLURM_ARRAY_TASK_COUNT", "3"),
+    );
+    assert!(out_dir.join("summary-1-of-3.json").is_file());
+    // Kubernetes Indexed Job.
+    run_ok(
+        batch(&onnx, &manifest, &out_dir)
+            .env("JOB_COMPLETION_INDEX", "0")
+            .env("GEOMAML_SHARDS", "3"),
+    );
+    assert!(out_dir.join("summary-0-of-3.json").is_file());
+    let fail = |extra: &[&str], envs: &[(&str, &str)]| {
+        let mut c = batch(&onnx, &manifest, &out_dir);
+        c.args(extra);
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        let out = c.output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, e) = fail(&[], &[("AWS_BATCH_JOB_ARRAY_INDEX", "1")]);
+    assert_eq!(code, Some(1));
+    assert!(e.contains("geomaml: --shards:"), "{e}");
+    let (code, e) = fail(&["--shard", "3/3"], &[]);
+    assert_eq!(code, Some(1));
+    assert!(
+        e.contains("geomaml: --shard: shard index 3 is out of range"),
+        "{e}"
+    );
+    let (code, e) = fail(&["--overwrite"], &[]);
+    assert_eq!(code, Some(1));
+    assert!(e.contains("--force"), "{e}");
+    // Usage errors (exit 2): a scene and a manifest, --force without a manifest,
+    // neither a scene nor a manifest.
+    let scene = dir.path().join("scenes/s0.tif");
+    let (code, _) = fail(&[scene.to_str().unwrap()], &[]);
+    assert_eq!(code, Some(2));
+    for args in [vec!["--force", scene.to_str().unwrap()], vec![]] {
+        let out = geomaml()
+            .args(["map", "--model"])
+            .arg(&onnx)
+            .args(&args)
+            .arg("-o")
+            .arg(dir.path().join("x.tif"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+}

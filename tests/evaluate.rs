@@ -1,0 +1,176 @@
+//! `geomaml evaluate` on sample_data (16 px tiles): a model pretrained for a few
+//! steps here and the random initialisation, 0/1/2 shots on 4 meta-test tasks;
+//! the report, curves and plot agree; bad inputs fail cleanly with nothing written.
+
+use crate::util::*;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// (catalog, pretrained model) on sample_data, made once for this module.
+fn setup() -> &'static (PathBuf, PathBuf) {
+    static SETUP: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    SETUP.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap().keep();
+        let catalog = dir.join("catalog.json");
+        run_ok(
+            geomaml()
+                .arg("catalog")
+                .arg(sample("sen12ms"))
+                .args(["--tile-size", "16", "-o"])
+                .arg(&catalog),
+        );
+        let model = dir.join("pretrain.safetensors");
+        run_ok(
+            geomaml()
+                .arg("train")
+                .arg(&catalog)
+                .args([
+                    "--method",
+                    "pretrain",
+                    "--steps",
+                    "30",
+                    "--val-every",
+                    "0",
+                    "--device",
+                    "cpu",
+                    "--seed",
+                    "3",
+                ])
+                .arg("-o")
+                .arg(&model),
+        );
+        (catalog, model)
+    })
+}
+
+fn evaluate(catalog: &Path, out: &Path) -> std::process::Command {
+    let mut cmd = geomaml();
+    cmd.arg("evaluate")
+        .arg(catalog)
+        .args([
+            "--shots", "0,1,2", "--tasks", "4", "--way", "4", "--query", "2",
+        ])
+        .args(["--device", "cpu", "--seed", "5", "-o"])
+        .arg(out);
+    cmd
+}
+
+#[test]
+fn evaluate_writes_a_consistent_report_curves_and_plot() {
+    let (catalog, model) = setup();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("eval");
+    run_ok(evaluate(catalog, &out).arg("--model").arg(model).args([
+        "--model",
+        "random",
+        "--grid-tasks",
+        "2",
+        "--grid-lrs",
+        "0.05,0.5",
+        "--grid-steps",
+        "1,3",
+    ]));
+    assert_eq!(list_dir(&out), ["curves.csv", "curves.svg", "report.json"]);
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["split"], "test");
+    assert_eq!(report["shots"], serde_json::json!([0, 1, 2]));
+    assert_eq!(report["adaptation"]["mode"], "grid");
+    assert_eq!(report["adaptation"]["val_tasks"], 2);
+    assert_eq!(report["adaptation"]["grid_name"], "custom");
+    assert_eq!(report["adaptation"]["steps"], serde_json::json!([1, 3]));
+    let models = report["models"].as_array().unwrap();
+    let names: Vec<&str> = models.iter().map(|m| m["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["pretrain", "random"]);
+    assert_eq!(models[0]["labels"], "legend");
+    let csv = std::fs::read_to_string(out.join("curves.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows.len(), 6);
+    for (m, model) in models.iter().enumerate() {
+        let results = model["results"].as_array().unwrap();
+        assert_eq!(results.len(), 3);
+        for (i, r) in results.iter().enumerate() {
+            let acc = r["accuracy"]["mean"].as_f64().unwrap();
+            let kappa = r["kappa"]["mean"].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&acc) && kappa <= 1.0, "{r}");
+            assert_eq!(r["accuracy"]["n"], 4);
+            // 4 tasks x 4 classes x 2 queries in the pooled confusion matrix.
+            let total: u64 = r["confusion"]["counts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|row| row.as_array().unwrap().iter().map(|v| v.as_u64().unwrap()))
+                .sum();
+            assert_eq!(total, 32);
+            if i == 0 {
+                assert!(r["inner_lr"].is_null());
+                assert_eq!(r["inner_steps"], 0);
+            } else {
+                let lr = r["inner_lr"].as_f64().unwrap();
+                assert!(lr == 0.05 || lr == 0.5, "{lr}");
+                let steps = r["inner_steps"].as_u64().unwrap();
+                assert!(steps == 1 || steps == 3, "{steps}");
+                assert!(r["val_accuracy"].as_f64().is_some());
+            }
+            let row = &rows[m * 3 + i];
+            assert_eq!(row[0], names[m]);
+            assert_eq!(row[2], r["shots"].to_string());
+            assert!((row[6].parse::<f64>().unwrap() - acc).abs() < 1e-5);
+            assert!((row[8].parse::<f64>().unwrap() - kappa).abs() < 1e-5);
+        }
+    }
+    let svg = std::fs::read_to_string(out.join("curves.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("pretrain") && svg.contains("random"));
+    assert_eq!(svg.matches("<polyline").count(), 4, "2 models x 2 panels");
+
+    // Fixed settings, and an existing folder needs --overwrite.
+    let err = run_fail(evaluate(catalog, &out).args([
+        "--model",
+        "random",
+        "--inner-lr",
+        "0.1",
+        "--inner-steps",
+        "2",
+    ]));
+    assert!(err.contains("already exists"), "{err}");
+    run_ok(
+        evaluate(catalog, &out)
+            .args([
+                "--model",
+                "random",
+                "--inner-lr",
+                "0.1",
+                "--inner-steps",
+                "2",
+            ])
+            .arg("--overwrite"),
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["adaptation"]["mode"], "fixed");
+    assert_eq!(report["models"][0]["results"][2]["inner_steps"], 2);
+}
+
+#[test]
+fn bad_models_and_impossible_tasks_fail_with_nothing_written() {
+    let (catalog, _) = setup();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("eval");
+    let missing = dir.path().join("nope.safetensors");
+    let err = run_fail(evaluate(catalog, &out).arg("--model").arg(&missing));
+    assert!(
+        err.contains("nope.safetensors") && err.contains("no such model file"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    let err = run_fail(evaluate(catalog, &out).args(["--model", "random", "--shots", "0,40"]));
+    assert!(
+        err.contains("40 shots") && err.contains("lower --shots"),
+        "{err}"
+    );
+    assert!(!out.exists());
+}
