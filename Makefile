@@ -9,14 +9,15 @@ setup:
 demo: setup
 	./scripts/demo.sh
 
-test: setup
+test: setup plugin
 	cargo test --release
+	cargo test --release -p geomaml-gdal
 	cargo test --release --no-default-features --lib
 
 lint:
 	cargo fmt --all -- --check
-	cargo clippy --all-targets -- -D warnings
-	cargo clippy --no-default-features --all-targets -- -D warnings
+	cargo clippy --release --workspace --all-targets -- -D warnings
+	cargo clippy --release --no-default-features --all-targets -- -D warnings
 
 schemas:
 	cargo run --release -- schemas schemas/

@@ -39,11 +39,14 @@ fn main() {
     println!("cargo:rustc-env=GEOMAML_LIBTORCH_VERSION={version}");
 
     // Written by scripts/setup.sh; else the setup venv's copy beside LIBTORCH.
-    let ort = std::env::var_os("GEOMAML_ORT_DYLIB").map(PathBuf::from).or_else(|| {
-        libtorch
-            .as_ref()
-            .and_then(|t| t.parent().map(|site| site.join("onnxruntime/capi/libonnxruntime.so.1.31.1")))
-    });
+    let ort = std::env::var_os("GEOMAML_ORT_DYLIB")
+        .map(PathBuf::from)
+        .or_else(|| {
+            libtorch.as_ref().and_then(|t| {
+                t.parent()
+                    .map(|site| site.join("onnxruntime/capi/libonnxruntime.so.1.31.1"))
+            })
+        });
     let default = ort.map(|p| p.display().to_string()).unwrap_or_default();
     println!("cargo:rustc-env=GEOMAML_DEFAULT_ORT_DYLIB={default}");
 }

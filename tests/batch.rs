@@ -272,6 +272,8 @@ fn reruns_skip_done_scenes_and_finish_what_a_killed_run_left() {
     let stem2 = tifs[2].trim_end_matches(".tif");
     let stray = out_dir.join(format!(".{stem2}.tif.999999.partial-{stem2}.tif"));
     std::fs::write(&stray, b"half a map").unwrap();
+    let stray_summary = out_dir.join(".summary.json.999999.partial-summary.json");
+    std::fs::write(&stray_summary, b"{").unwrap();
     let s = stdout_json(&run_ok(batch(&onnx, &manifest, &out_dir).arg("--json")));
     assert_eq!(
         (
@@ -279,7 +281,7 @@ fn reruns_skip_done_scenes_and_finish_what_a_killed_run_left() {
             s["skipped"].as_u64(),
             s["stale_removed"].as_u64()
         ),
-        (Some(2), Some(2), Some(1))
+        (Some(2), Some(2), Some(2))
     );
     assert_eq!(scene_files(&out_dir), names);
     assert_eq!(classes(&out_dir.join(tifs[0])), before);
@@ -570,6 +572,27 @@ fn stac_item_collections_pick_the_geotiff_asset() {
         ),
     );
     assert_eq!(side["item"], "item-a");
+    // With --probabilities a scene is done only when its probability file is there too.
+    let probs = dir.path().join("probs");
+    run_ok(batch(&onnx, &manifest, &probs).arg("--probabilities"));
+    let p: Vec<String> = scene_files(&probs)
+        .into_iter()
+        .filter(|n| n.ends_with(".probabilities.tif"))
+        .collect();
+    assert_eq!(p.len(), 2, "{:?}", scene_files(&probs));
+    std::fs::remove_file(probs.join(&p[0])).unwrap();
+    let s = stdout_json(&run_ok(
+        batch(&onnx, &manifest, &probs).args(["--probabilities", "--json"]),
+    ));
+    assert_eq!(
+        (s["mapped"].as_u64(), s["skipped"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert!(probs.join(&p[0]).is_file());
+    // Other options than those of the done maps redo them.
+    let s = stdout_json(&run_ok(batch(&onnx, &manifest, &probs).arg("--json")));
+    assert_eq!(s["mapped"], 2);
+
     // An asset that an item lacks is an error naming --asset.
     let out = batch(&onnx, &manifest, &dir.path().join("out2"))
         .args(["--asset", "image"])

@@ -10,8 +10,9 @@
 //! the same model SHA-256 and the same output-changing options; done scenes are
 //! skipped unless `force`. A map without a sidecar counts as missing (the process
 //! died between the two) and is redone. Temporary files a killed process left for
-//! the scene (`.s-h.*.partial-*`) are removed before the scene is looked at; a
-//! scene belongs to exactly one shard, so no other process writes them.
+//! the scene (`.s-h.*.partial-*`) are removed before the scene is looked at (and
+//! those of the shard's summary at the start); a scene belongs to exactly one
+//! shard, so no other process writes them.
 //!
 //! A failing scene is recorded and the run goes on; the summary
 //! (`summary.json`, or `summary-I-of-N.json` for a shard) is written at the end.
@@ -203,11 +204,18 @@ fn sidecar_path(out_dir: &Path, stem: &str) -> PathBuf {
 fn remove_stale(out_dir: &Path, stem: &str) -> usize {
     // Temporaries of the map (and its COG staging file), the probabilities and the
     // sidecar: `.<file name>.<pid>.partial-<file name>` (see crate::output).
-    let prefixes = [
-        format!(".{stem}.tif."),
-        format!(".{stem}.probabilities.tif."),
-        format!(".{stem}.json."),
-    ];
+    remove_partials(
+        out_dir,
+        &[
+            format!(".{stem}.tif."),
+            format!(".{stem}.probabilities.tif."),
+            format!(".{stem}.json."),
+        ],
+    )
+}
+
+/// Removes the temporaries in `out_dir` whose names start with one of `prefixes`.
+fn remove_partials(out_dir: &Path, prefixes: &[String]) -> usize {
     let Ok(entries) = std::fs::read_dir(out_dir) else {
         return 0;
     };
@@ -294,6 +302,8 @@ pub fn run_batch(cfg: &BatchConfig) -> Result<BatchSummary> {
     std::fs::create_dir_all(&cfg.out_dir).map_err(|e| Error::io(&cfg.out_dir, e))?;
     let mine: Vec<&Scene> = scenes.iter().filter(|s| cfg.shard.owns(&s.input)).collect();
     let summary_path = cfg.out_dir.join(cfg.shard.summary_name());
+    // A summary a killed run of this shard was writing.
+    let mut stale = remove_partials(&cfg.out_dir, &[format!(".{}.", cfg.shard.summary_name())]);
     eprintln!(
         "batch: {} of {} scenes in shard {} of {}; model {} (sha256 {}); output {}",
         mine.len(),
@@ -307,7 +317,7 @@ pub fn run_batch(cfg: &BatchConfig) -> Result<BatchSummary> {
 
     let total = mine.len();
     let mut reports = Vec::with_capacity(total);
-    let (mut mapped, mut skipped, mut failed, mut stale) = (0, 0, 0, 0);
+    let (mut mapped, mut skipped, mut failed) = (0, 0, 0);
     let mut mapped_seconds = 0.0;
     for (k, scene) in mine.iter().enumerate() {
         let stem = output_stem(scene);

@@ -32,6 +32,7 @@ impl DoctorArgs {
             torch_check(),
             cuda_check(),
             ort_check(),
+            plugin_check(),
         ];
         if self.json {
             println!(
@@ -99,6 +100,24 @@ fn proj_check() -> Check {
             detail: format!("cannot build EPSG:32633 -> EPSG:4326: {e}"),
             fix: Some("apt-get install libproj-dev proj-data".into()),
         },
+    }
+}
+
+/// Whether GDAL loads the GEOMAML driver (`make plugin`, then GDAL_DRIVER_PATH).
+fn plugin_check() -> Check {
+    let found = gdal::DriverManager::get_driver_by_name("GEOMAML").is_ok();
+    let path = std::env::var("GDAL_DRIVER_PATH").unwrap_or_default();
+    Check {
+        component: "GDAL plugin",
+        ok: found,
+        required: false,
+        detail: if found {
+            format!("driver GEOMAML loaded (GDAL_DRIVER_PATH={path})")
+        } else {
+            "driver GEOMAML not loaded: GDAL tools cannot read GEOMAML:model.onnx:scene.tif".into()
+        },
+        fix: (!found)
+            .then(|| "make plugin && export GDAL_DRIVER_PATH=$PWD/target/gdalplugins".into()),
     }
 }
 
