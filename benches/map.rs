@@ -14,8 +14,8 @@
 
 use gdal::raster::{Buffer, RasterCreationOptions};
 use gdal::{DriverManager, Metadata};
-use geomaml::bands::{default_normalisation, S2_BANDS};
-use geomaml::card::{InnerLoop, ModelCard, Provenance, CARD_VERSION};
+use geomaml::bands::S2_BANDS;
+use geomaml::card::ModelCard;
 use geomaml::catalog::classes::dfc2020;
 use geomaml::model::ModelSpec;
 use std::path::{Path, PathBuf};
@@ -31,26 +31,7 @@ fn arg(args: &[String], name: &str, default: &str) -> String {
 }
 
 fn model(dir: &Path) -> PathBuf {
-    let bands: Vec<String> = S2_BANDS.iter().map(|s| s.to_string()).collect();
-    let card = ModelCard {
-        version: CARD_VERSION,
-        spec: ModelSpec::paper_cnn(13, 10),
-        normalisation: bands.iter().map(|b| default_normalisation(b)).collect(),
-        bands,
-        classes: dfc2020(),
-        resolution_m: 10.0,
-        inner_loop: InnerLoop { lr: 0.32, steps: 1 },
-        bn_frozen: false,
-        provenance: Provenance {
-            method: "random".into(),
-            catalog: None,
-            steps: 0,
-            config: serde_json::json!({"benchmark": "map"}),
-            geomaml_version: env!("CARGO_PKG_VERSION").into(),
-            created: "2026-01-01T00:00:00Z".into(),
-        },
-        adaptation: None,
-    };
+    let card = ModelCard::untrained(ModelSpec::paper_cnn(13, 10), &S2_BANDS, dfc2020());
     let path = dir.join("paper_cnn.onnx");
     geomaml::export::export_file(&geomaml::export::random_checkpoint(card, 7), &path, true)
         .expect("export");

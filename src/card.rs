@@ -87,6 +87,34 @@ pub struct ModelCard {
 }
 
 impl ModelCard {
+    /// The card of an untrained model: `spec` reading `bands` (normalised as the
+    /// paper does) into `classes`, with the paper's inner loop (0.32 x 1 step) and
+    /// provenance `random`. For models built in code (tests, benchmarks).
+    pub fn untrained(spec: ModelSpec, bands: &[&str], classes: Vec<ClassInfo>) -> Self {
+        ModelCard {
+            version: CARD_VERSION,
+            spec,
+            bands: bands.iter().map(|b| b.to_string()).collect(),
+            normalisation: bands
+                .iter()
+                .map(|b| crate::bands::default_normalisation(b))
+                .collect(),
+            classes,
+            resolution_m: 10.0,
+            inner_loop: InnerLoop { lr: 0.32, steps: 1 },
+            bn_frozen: false,
+            provenance: Provenance {
+                method: "random".into(),
+                catalog: None,
+                steps: 0,
+                config: serde_json::json!({}),
+                geomaml_version: env!("CARGO_PKG_VERSION").into(),
+                created: now_rfc3339(),
+            },
+            adaptation: None,
+        }
+    }
+
     /// Checks internal consistency: band and class counts match the spec.
     pub fn validate(&self) -> Result<(), String> {
         self.spec.validate()?;

@@ -4,8 +4,7 @@
 use crate::util::{geomaml, list_dir, reference_data, run_fail, run_ok};
 use gdal::raster::RasterCreationOptions;
 use gdal::{Dataset, DriverManager, Metadata};
-use geomaml::bands::default_normalisation;
-use geomaml::card::{InnerLoop, ModelCard, Provenance, CARD_VERSION};
+use geomaml::card::ModelCard;
 use geomaml::catalog::classes::dfc2020;
 use geomaml::model::{Arch, ModelSpec};
 use std::path::{Path, PathBuf};
@@ -20,25 +19,7 @@ fn model(dir: &Path, name: &str, arch: Arch, bands: &[&str], tile: usize) -> Pat
         depth: 2,
         tile_size: tile,
     };
-    let card = ModelCard {
-        version: CARD_VERSION,
-        spec,
-        bands: bands.iter().map(|s| s.to_string()).collect(),
-        normalisation: bands.iter().map(|b| default_normalisation(b)).collect(),
-        classes: dfc2020().into_iter().take(4).collect(),
-        resolution_m: 10.0,
-        inner_loop: InnerLoop { lr: 0.1, steps: 1 },
-        bn_frozen: false,
-        provenance: Provenance {
-            method: "random".into(),
-            catalog: None,
-            steps: 0,
-            config: serde_json::json!({}),
-            geomaml_version: "test".into(),
-            created: "2026-01-01T00:00:00Z".into(),
-        },
-        adaptation: None,
-    };
+    let card = ModelCard::untrained(spec, bands, dfc2020().into_iter().take(4).collect());
     let st = dir.join(format!("{name}.safetensors"));
     geomaml::export::random_checkpoint(card, 42)
         .save(&st, false)

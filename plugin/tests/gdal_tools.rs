@@ -8,8 +8,7 @@
 
 use gdal::raster::RasterCreationOptions;
 use gdal::{Dataset, DriverManager, Metadata};
-use geomaml::bands::default_normalisation;
-use geomaml::card::{InnerLoop, ModelCard, Provenance, CARD_VERSION};
+use geomaml::card::ModelCard;
 use geomaml::catalog::classes::dfc2020;
 use geomaml::model::{Arch, ModelSpec};
 use std::path::{Path, PathBuf};
@@ -78,32 +77,15 @@ fn geomaml_cli() -> Command {
 /// Exports a random 4-class model of `arch` reading B02, B03, B04.
 fn model(dir: &Path, name: &str, arch: Arch, tile: usize) -> PathBuf {
     let bands = ["B02", "B03", "B04"];
-    let card = ModelCard {
-        version: CARD_VERSION,
-        spec: ModelSpec {
-            arch,
-            in_channels: bands.len(),
-            num_classes: 4,
-            width: 8,
-            depth: 2,
-            tile_size: tile,
-        },
-        bands: bands.iter().map(|s| s.to_string()).collect(),
-        normalisation: bands.iter().map(|b| default_normalisation(b)).collect(),
-        classes: dfc2020().into_iter().take(4).collect(),
-        resolution_m: 10.0,
-        inner_loop: InnerLoop { lr: 0.1, steps: 1 },
-        bn_frozen: false,
-        provenance: Provenance {
-            method: "random".into(),
-            catalog: None,
-            steps: 0,
-            config: serde_json::json!({}),
-            geomaml_version: "test".into(),
-            created: "2026-01-01T00:00:00Z".into(),
-        },
-        adaptation: None,
+    let spec = ModelSpec {
+        arch,
+        in_channels: bands.len(),
+        num_classes: 4,
+        width: 8,
+        depth: 2,
+        tile_size: tile,
     };
+    let card = ModelCard::untrained(spec, &bands, dfc2020().into_iter().take(4).collect());
     let ckpt = geomaml::export::random_checkpoint(card, 42);
     let onnx = dir.join(format!("{name}.onnx"));
     geomaml::export::export_file(&ckpt, &onnx, false).unwrap();
