@@ -75,21 +75,6 @@ pub struct MapSummary {
     pub megapixels_per_s: f64,
 }
 
-fn stride_for(cfg: &MapConfig, kind: MapKind, tile: usize) -> Result<usize> {
-    let default = match kind {
-        MapKind::Classify => (tile / 4).max(1),
-        MapKind::Segment => (tile / 2).max(1),
-    };
-    let stride = cfg.stride.unwrap_or(default);
-    if stride == 0 || (kind == MapKind::Segment && stride > tile) {
-        return Err(Error::config(
-            "--stride",
-            format!("must be between 1 and the tile size {tile}, got {stride}"),
-        ));
-    }
-    Ok(stride)
-}
-
 /// Maps `cfg.scene` with `cfg.model` into `cfg.output`.
 pub fn map_scene(cfg: &MapConfig) -> Result<MapSummary> {
     let start = Instant::now();
@@ -115,11 +100,8 @@ pub fn map_scene(cfg: &MapConfig) -> Result<MapSummary> {
         MapKind::Classify
     };
     let tile = card.spec.tile_size;
-    let stride = stride_for(cfg, kind, tile)?;
-    let block_px = match kind {
-        MapKind::Classify => 512.max(4 * stride),
-        MapKind::Segment => 1024.max(4 * tile),
-    };
+    let stride = super::window::resolve_stride(kind, tile, cfg.stride)?;
+    let block_px = super::window::block_pixels(kind, tile, stride);
     let plan = Plan::new(kind, raster.size(), tile, stride, block_px);
     let shared = match (kind, cfg.exact) {
         (MapKind::Classify, false) => SharedCnn::open(&cfg.model, &card, stride, cfg.threads)?,
