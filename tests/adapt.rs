@@ -10,38 +10,7 @@ use std::sync::OnceLock;
 /// tests of this module.
 fn pretrained() -> &'static Path {
     static MODEL: OnceLock<PathBuf> = OnceLock::new();
-    MODEL.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap().keep();
-        let catalog = dir.join("catalog.json");
-        run_ok(
-            geomaml()
-                .arg("catalog")
-                .arg(sample("sen12ms"))
-                .args(["--tile-size", "16", "-o"])
-                .arg(&catalog),
-        );
-        let model = dir.join("pretrain.safetensors");
-        run_ok(
-            geomaml()
-                .arg("train")
-                .arg(&catalog)
-                .args([
-                    "--method",
-                    "pretrain",
-                    "--steps",
-                    "60",
-                    "--val-every",
-                    "0",
-                    "--device",
-                    "cpu",
-                    "--seed",
-                    "3",
-                ])
-                .arg("-o")
-                .arg(&model),
-        );
-        model
-    })
+    MODEL.get_or_init(|| pretrain_on_sample(60, 3).1)
 }
 
 fn overall_accuracy(map: &Path) -> f64 {

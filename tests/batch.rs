@@ -2,7 +2,7 @@
 //! over local files, HTTP (`/vsicurl/`, a range-serving server on 127.0.0.1) and
 //! STAC ItemCollections.
 
-use crate::util::{geomaml, list_dir, run_ok};
+use crate::util::{geomaml, list_dir, run_ok, write_utm_scene};
 use gdal::raster::RasterCreationOptions;
 use gdal::{Dataset, DriverManager, Metadata};
 use geomaml::card::ModelCard;
@@ -38,43 +38,17 @@ fn model(dir: &Path) -> PathBuf {
 }
 
 /// A small UTM scene of the model's bands whose pattern depends on `seed`.
-fn scene(path: &Path, seed: usize, (w, h): (usize, usize)) -> PathBuf {
-    let driver = DriverManager::get_driver_by_name("GTiff").unwrap();
-    let mut ds = driver
-        .create_with_band_type_with_options::<u16, _>(
-            path,
-            w,
-            h,
-            BANDS.len(),
-            &RasterCreationOptions::new(),
-        )
-        .unwrap();
-    ds.set_geo_transform(&[
+fn scene(path: &Path, seed: usize, size: (usize, usize)) -> PathBuf {
+    write_utm_scene(
+        path,
+        &BANDS,
+        size,
         500_000.0 + 1000.0 * seed as f64,
-        10.0,
-        0.0,
-        4_600_000.0,
-        0.0,
-        -10.0,
-    ])
-    .unwrap();
-    ds.set_spatial_ref(&gdal::spatial_ref::SpatialRef::from_epsg(32633).unwrap())
-        .unwrap();
-    for (b, name) in BANDS.iter().enumerate() {
-        let mut band = ds.rasterband(b + 1).unwrap();
-        band.set_description(name).unwrap();
-        band.set_no_data_value(Some(0.0)).unwrap();
-        let data: Vec<u16> = (0..w * h)
-            .map(|i| {
-                let (x, y) = (i % w, i / w);
-                (500 + (x * (37 + seed) + y * 11 * (b + 1)) % 4000
-                    + 2500 * ((x / (8 + seed) + y / 16 + b) % 2)) as u16
-            })
-            .collect();
-        band.write((0, 0), (w, h), &mut gdal::raster::Buffer::new((w, h), data))
-            .unwrap();
-    }
-    path.to_path_buf()
+        |b, x, y| {
+            (500 + (x * (37 + seed) + y * 11 * (b + 1)) % 4000
+                + 2500 * ((x / (8 + seed) + y / 16 + b) % 2)) as u16
+        },
+    )
 }
 
 /// A model and `n` scenes `scenes/s<i>.tif` listed in `scenes.txt`.

@@ -9,38 +9,7 @@ use std::sync::OnceLock;
 /// (catalog, pretrained model) on sample_data, made once for this module.
 fn setup() -> &'static (PathBuf, PathBuf) {
     static SETUP: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
-    SETUP.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap().keep();
-        let catalog = dir.join("catalog.json");
-        run_ok(
-            geomaml()
-                .arg("catalog")
-                .arg(sample("sen12ms"))
-                .args(["--tile-size", "16", "-o"])
-                .arg(&catalog),
-        );
-        let model = dir.join("pretrain.safetensors");
-        run_ok(
-            geomaml()
-                .arg("train")
-                .arg(&catalog)
-                .args([
-                    "--method",
-                    "pretrain",
-                    "--steps",
-                    "30",
-                    "--val-every",
-                    "0",
-                    "--device",
-                    "cpu",
-                    "--seed",
-                    "3",
-                ])
-                .arg("-o")
-                .arg(&model),
-        );
-        (catalog, model)
-    })
+    SETUP.get_or_init(|| pretrain_on_sample(30, 3))
 }
 
 fn evaluate(catalog: &Path, out: &Path) -> std::process::Command {

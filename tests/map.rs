@@ -1,9 +1,8 @@
 //! `geomaml export`, `info` and `map`: ONNX export of generated checkpoints and maps
 //! of small generated GeoTIFF scenes (and, opt-in, of the real Landsat RGB scene).
 
-use crate::util::{geomaml, list_dir, reference_data, run_fail, run_ok};
-use gdal::raster::RasterCreationOptions;
-use gdal::{Dataset, DriverManager, Metadata};
+use crate::util::{geomaml, list_dir, reference_data, run_fail, run_ok, write_utm_scene};
+use gdal::{Dataset, Metadata};
 use geomaml::card::ModelCard;
 use geomaml::catalog::classes::dfc2020;
 use geomaml::model::{Arch, ModelSpec};
@@ -31,41 +30,14 @@ fn model(dir: &Path, name: &str, arch: Arch, bands: &[&str], tile: usize) -> Pat
 
 /// A `w x h` UTM scene of named bands, north-up 10 m pixels; the top-left 12x12
 /// corner is nodata (0).
-fn scene(dir: &Path, bands: &[&str], (w, h): (usize, usize)) -> PathBuf {
-    let path = dir.join("scene.tif");
-    let driver = DriverManager::get_driver_by_name("GTiff").unwrap();
-    let mut ds = driver
-        .create_with_band_type_with_options::<u16, _>(
-            &path,
-            w,
-            h,
-            bands.len(),
-            &RasterCreationOptions::new(),
-        )
-        .unwrap();
-    ds.set_geo_transform(&[500_000.0, 10.0, 0.0, 4_600_000.0, 0.0, -10.0])
-        .unwrap();
-    ds.set_spatial_ref(&gdal::spatial_ref::SpatialRef::from_epsg(32633).unwrap())
-        .unwrap();
-    for (b, name) in bands.iter().enumerate() {
-        let mut band = ds.rasterband(b + 1).unwrap();
-        band.set_description(name).unwrap();
-        band.set_no_data_value(Some(0.0)).unwrap();
-        let data: Vec<u16> = (0..w * h)
-            .map(|i| {
-                let (x, y) = (i % w, i / w);
-                if x < 12 && y < 12 {
-                    0
-                } else {
-                    (1000 + (x * 37 + y * 11 * (b + 1)) % 4000 + 2000 * ((x / 16 + y / 16 + b) % 2))
-                        as u16
-                }
-            })
-            .collect();
-        band.write((0, 0), (w, h), &mut gdal::raster::Buffer::new((w, h), data))
-            .unwrap();
-    }
-    path
+fn scene(dir: &Path, bands: &[&str], size: (usize, usize)) -> PathBuf {
+    write_utm_scene(&dir.join("scene.tif"), bands, size, 500_000.0, |b, x, y| {
+        if x < 12 && y < 12 {
+            0
+        } else {
+            (1000 + (x * 37 + y * 11 * (b + 1)) % 4000 + 2000 * ((x / 16 + y / 16 + b) % 2)) as u16
+        }
+    })
 }
 
 fn read_band(path: &Path, b: usize) -> (Vec<u8>, (usize, usize)) {

@@ -82,3 +82,71 @@ pub fn read_band_f32(path: &Path, b: usize) -> Vec<f32> {
     let band = ds.rasterband(b).unwrap();
     band.read_band_as::<f32>().unwrap().data().to_vec()
 }
+
+/// Catalogs sample_data's Sen12MS tree into 16 px tiles and pretrains a model on it
+/// for `steps` steps on CPU with `seed`, in a folder kept for the test run; returns
+/// (catalog, model).
+pub fn pretrain_on_sample(steps: u32, seed: u32) -> (PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap().keep();
+    let catalog = dir.join("catalog.json");
+    run_ok(
+        geomaml()
+            .arg("catalog")
+            .arg(sample("sen12ms"))
+            .args(["--tile-size", "16", "-o"])
+            .arg(&catalog),
+    );
+    let model = dir.join("pretrain.safetensors");
+    run_ok(
+        geomaml()
+            .arg("train")
+            .arg(&catalog)
+            .args([
+                "--method",
+                "pretrain",
+                "--val-every",
+                "0",
+                "--device",
+                "cpu",
+            ])
+            .args(["--steps", &steps.to_string(), "--seed", &seed.to_string()])
+            .arg("-o")
+            .arg(&model),
+    );
+    (catalog, model)
+}
+
+/// Writes a u16 GeoTIFF in EPSG:32633 with north-up 10 m pixels whose top-left
+/// corner is at (`x0`, 4,600,000 m), bands named `bands` with nodata 0, and pixel
+/// values `value(band index, x, y)`.
+pub fn write_utm_scene(
+    path: &Path,
+    bands: &[&str],
+    (w, h): (usize, usize),
+    x0: f64,
+    value: impl Fn(usize, usize, usize) -> u16,
+) -> PathBuf {
+    let driver = gdal::DriverManager::get_driver_by_name("GTiff").unwrap();
+    let mut ds = driver
+        .create_with_band_type_with_options::<u16, _>(
+            path,
+            w,
+            h,
+            bands.len(),
+            &gdal::raster::RasterCreationOptions::new(),
+        )
+        .unwrap();
+    ds.set_geo_transform(&[x0, 10.0, 0.0, 4_600_000.0, 0.0, -10.0])
+        .unwrap();
+    ds.set_spatial_ref(&gdal::spatial_ref::SpatialRef::from_epsg(32633).unwrap())
+        .unwrap();
+    for (b, name) in bands.iter().enumerate() {
+        let mut band = ds.rasterband(b + 1).unwrap();
+        gdal::Metadata::set_description(&mut band, name).unwrap();
+        band.set_no_data_value(Some(0.0)).unwrap();
+        let data: Vec<u16> = (0..w * h).map(|i| value(b, i % w, i / w)).collect();
+        band.write((0, 0), (w, h), &mut gdal::raster::Buffer::new((w, h), data))
+            .unwrap();
+    }
+    path.to_path_buf()
+}

@@ -141,19 +141,7 @@ pub fn scan(root: &Path, options: &ScanOptions) -> Result<Catalog> {
         }
     }
     if tiles.is_empty() {
-        let example = skipped
-            .examples
-            .first()
-            .map(|s| format!("; e.g. {}: {}", s.path, s.reason))
-            .unwrap_or_default();
-        return Err(Error::catalog(
-            &root,
-            format!(
-                "no usable DeepGlobe image/mask pairs ({} files skipped: {}){example}",
-                skipped.total,
-                skipped.brief()
-            ),
-        ));
+        return Err(skipped.nothing_usable(&root, "DeepGlobe image/mask pairs"));
     }
     let tile_size = tiles[0].window.width;
     Ok(Catalog {

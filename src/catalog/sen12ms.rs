@@ -142,19 +142,7 @@ pub fn scan(root: &Path, options: &ScanOptions) -> Result<Catalog> {
         }
     }
     if tiles.is_empty() {
-        let example = skipped
-            .examples
-            .first()
-            .map(|s| format!("; e.g. {}: {}", s.path, s.reason))
-            .unwrap_or_default();
-        return Err(Error::catalog(
-            &root,
-            format!(
-                "no usable Sen12MS patches ({} files skipped: {}){example}",
-                skipped.total,
-                skipped.brief()
-            ),
-        ));
+        return Err(skipped.nothing_usable(&root, "Sen12MS patches"));
     }
     Ok(Catalog {
         version: CATALOG_VERSION,

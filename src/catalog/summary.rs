@@ -89,6 +89,24 @@ impl SkipReport {
         self.examples.extend(other.examples.into_iter().take(room));
     }
 
+    /// The error for a scan of `root` that found nothing usable (`what`: "Sen12MS
+    /// patches"), with the counts and the first example of what was skipped.
+    pub fn nothing_usable(&self, root: &std::path::Path, what: &str) -> crate::error::Error {
+        let example = self
+            .examples
+            .first()
+            .map(|s| format!("; e.g. {}: {}", s.path, s.reason))
+            .unwrap_or_default();
+        crate::error::Error::catalog(
+            root,
+            format!(
+                "no usable {what} ({} files skipped: {}){example}",
+                self.total,
+                self.brief()
+            ),
+        )
+    }
+
     /// `missing_sibling: 2, unreadable: 1`, or `none`.
     pub fn brief(&self) -> String {
         if self.by_kind.is_empty() {
