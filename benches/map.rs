@@ -15,28 +15,13 @@
 use gdal::raster::{Buffer, RasterCreationOptions};
 use gdal::{DriverManager, Metadata};
 use geomaml::bands::S2_BANDS;
-use geomaml::card::ModelCard;
-use geomaml::catalog::classes::dfc2020;
-use geomaml::model::ModelSpec;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-fn arg(args: &[String], name: &str, default: &str) -> String {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| default.into())
-}
-
-fn model(dir: &Path) -> PathBuf {
-    let card = ModelCard::untrained(ModelSpec::paper_cnn(13, 10), &S2_BANDS, dfc2020());
-    let path = dir.join("paper_cnn.onnx");
-    geomaml::export::export_file(&geomaml::export::random_checkpoint(card, 7), &path, true)
-        .expect("export");
-    path
-}
+#[path = "common/mod.rs"]
+mod common;
+use common::{arg, paper_cnn as model};
 
 fn scene(dir: &Path, size: usize) -> PathBuf {
     let path = dir.join(format!("scene_{size}.tif"));
