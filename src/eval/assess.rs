@@ -241,16 +241,33 @@ pub fn assess_labels(
     let (mw, mh) = map.size();
     let nodata = map.nodata(1);
     let mut tally = Tally::default();
+    let mut inside = Vec::new();
     for p in labels.pixels(&map.geo_transform(), 1) {
         if p.col < 0 || p.row < 0 || p.col as usize >= mw || p.row as usize >= mh {
             tally.outside += 1;
-            continue;
-        }
-        let v = map.read_window(&[1], Window::new(p.col, p.row, 1, 1), f32::NAN)?[[0, 0, 0]] as f64;
-        if is_nodata(v, nodata, &legend) {
-            tally.nodata += 1;
         } else {
-            *tally.pairs.entry((p.class_id, v as u16)).or_insert(0) += 1;
+            inside.push(p);
+        }
+    }
+    // One read per band of BLOCK_ROWS map rows, over the columns its labels span.
+    inside.sort_by_key(|p| (p.row / BLOCK_ROWS as isize, p.col));
+    for block in inside.chunk_by(|a, b| a.row / BLOCK_ROWS as isize == b.row / BLOCK_ROWS as isize)
+    {
+        let (c0, c1) = block.iter().fold((isize::MAX, isize::MIN), |a, p| {
+            (a.0.min(p.col), a.1.max(p.col))
+        });
+        let (r0, r1) = block.iter().fold((isize::MAX, isize::MIN), |a, p| {
+            (a.0.min(p.row), a.1.max(p.row))
+        });
+        let win = Window::new(c0, r0, (c1 - c0 + 1) as usize, (r1 - r0 + 1) as usize);
+        let data = map.read_window(&[1], win, f32::NAN)?;
+        for p in block {
+            let v = data[[0, (p.row - r0) as usize, (p.col - c0) as usize]] as f64;
+            if is_nodata(v, nodata, &legend) {
+                tally.nodata += 1;
+            } else {
+                *tally.pairs.entry((p.class_id, v as u16)).or_insert(0) += 1;
+            }
         }
     }
     tally.finish(map_path, labels_path, &legend)
