@@ -24,6 +24,9 @@ pub mod loss;
 /// Named tensors on a device.
 #[cfg(feature = "train")]
 pub mod params;
+/// `T` models of one spec in one forward pass (MAML's meta-batch).
+#[cfg(feature = "train")]
+pub mod stacked;
 /// Task batches as tensors.
 #[cfg(feature = "train")]
 pub mod task_tensors;

@@ -7,6 +7,7 @@
 //! checkpoint, resumption, a JSONL [`log`] and a progress bar; [`checkpoint`] writes
 //! safetensors with the model card.
 
+pub mod batched;
 pub mod catalog_source;
 pub mod checkpoint;
 pub mod config;
@@ -18,6 +19,7 @@ pub mod pretrain;
 pub mod source;
 pub mod trainer;
 
+pub use batched::meta_gradient_batched;
 pub use catalog_source::CatalogSource;
 pub use config::{Method, TrainConfig};
 pub use device::parse_device;
