@@ -2,7 +2,8 @@
 # Sets up everything geomaml needs on a Debian 12 machine, then builds it.
 # Idempotent and quick when everything is already there.
 #
-#   - Debian packages: GDAL, PROJ, clang (bindgen), pkg-config, GDAL's Python bindings.
+#   - Debian packages: GDAL, PROJ, clang (bindgen), pkg-config, GDAL's Python bindings,
+#     DejaVu fonts (text of the PNG plots).
 #   - A Python venv with torch==2.11.0 and onnxruntime==1.31.1, the sources of
 #     libtorch and libonnxruntime (~5 GB), kept in a per-user cache folder shared by
 #     every clone: ${GEOMAML_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/geomaml}/venv.
@@ -16,7 +17,7 @@ CACHE="${GEOMAML_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/geomaml}"
 VENV="$CACHE/venv"
 TORCH_VERSION=2.11.0
 ORT_VERSION=1.31.1
-APT_PACKAGES=(libgdal-dev gdal-bin libproj-dev proj-bin libclang-dev clang pkg-config python3-gdal)
+APT_PACKAGES=(libgdal-dev gdal-bin libproj-dev proj-bin libclang-dev clang pkg-config python3-gdal fonts-dejavu-core)
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 

@@ -1,6 +1,8 @@
 //! `geomaml evaluate` on sample_data (16 px tiles): a model pretrained for a few
 //! steps here and the random initialisation, 0/1/2 shots on 4 meta-test tasks;
-//! the report, curves and plot agree; bad inputs fail cleanly with nothing written.
+//! the report, curves and plot agree; `--trajectories` adds the PCA of adapted
+//! weights and the loss along the support gradient; bad inputs fail cleanly with
+//! nothing written.
 
 use crate::util::*;
 use std::path::{Path, PathBuf};
@@ -39,7 +41,13 @@ fn evaluate_writes_a_consistent_report_curves_and_plot() {
         "--grid-steps",
         "1,2",
     ]));
-    assert_eq!(list_dir(&out), ["curves.csv", "curves.svg", "report.json"]);
+    assert_eq!(
+        list_dir(&out),
+        ["curves.csv", "curves.png", "curves.svg", "report.json"]
+    );
+    assert!(std::fs::read(out.join("curves.png"))
+        .unwrap()
+        .starts_with(b"\x89PNG"));
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
     assert_eq!(report["split"], "test");
@@ -139,6 +147,135 @@ fn bad_models_and_impossible_tasks_fail_with_nothing_written() {
     let err = run_fail(evaluate(catalog, &out).args(["--model", "random", "--shots", "0,40"]));
     assert!(
         err.contains("40 shots") && err.contains("lower --shots"),
+        "{err}"
+    );
+    assert!(!out.exists());
+}
+
+/// `evaluate` with `shots` and fixed settings (0.1 x 3 steps), 4 tasks.
+fn evaluate_fixed(catalog: &Path, out: &Path, shots: &str) -> std::process::Command {
+    let mut cmd = geomaml();
+    cmd.arg("evaluate")
+        .arg(catalog)
+        .args([
+            "--shots", shots, "--tasks", "4", "--way", "4", "--query", "2",
+        ])
+        .args(["--inner-lr", "0.1", "--inner-steps", "3"])
+        .args(["--device", "cpu", "--seed", "5", "-o"])
+        .arg(out);
+    cmd
+}
+
+fn numbers(v: &serde_json::Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+#[test]
+fn trajectories_write_the_pca_and_the_loss_along_the_support_gradient() {
+    let (catalog, model) = setup();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("eval");
+    let mut cmd = evaluate_fixed(catalog, &out, "0,2");
+    cmd.arg("--model")
+        .arg(model)
+        .args(["--model", "random", "--trajectories"]);
+    run_ok(&mut cmd);
+    assert_eq!(
+        list_dir(&out),
+        [
+            "curves.csv",
+            "curves.png",
+            "curves.svg",
+            "report.json",
+            "trajectories.json",
+            "trajectories_loss.png",
+            "trajectories_loss.svg",
+            "trajectories_pca.png",
+            "trajectories_pca.svg"
+        ]
+    );
+    let read = |name: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(out.join(name)).unwrap()).unwrap()
+    };
+    let report = read("report.json");
+    let t = read("trajectories.json");
+    assert_eq!(t["shots"], 2);
+    assert_eq!(t["tasks"], 4);
+    assert_eq!(t["split"], "test");
+    let alphas = numbers(&t["alphas"]);
+    assert_eq!(alphas.len(), 21);
+    assert_eq!((alphas[0], alphas[20]), (0.0, 1.0));
+    let models = t["models"].as_array().unwrap();
+    let names: Vec<&str> = models.iter().map(|m| m["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["pretrain", "random"]);
+    for (m, r) in models.iter().zip(report["models"].as_array().unwrap()) {
+        assert_eq!(
+            (m["inner_lr"].as_f64(), m["inner_steps"].as_u64()),
+            (Some(0.1), Some(3))
+        );
+        // PCA: one point per task, with its region; shares of variance add up to <= 1.
+        let pca = &m["pca"];
+        let ratio = numbers(&pca["explained_variance_ratio"]);
+        assert!(ratio[0] >= ratio[1] && ratio[1] >= 0.0 && ratio[0] + ratio[1] <= 1.0 + 1e-9);
+        assert!(ratio[0] > 0.0, "adaptation moved the weights");
+        let points = pca["tasks"].as_array().unwrap();
+        assert_eq!(points.len(), 4);
+        for p in points {
+            assert!(p["region"].as_u64().is_some());
+            assert!(numbers(&p["pc"]).iter().all(|v| v.is_finite()));
+        }
+        assert!(numbers(&pca["start"]).iter().all(|v| v.is_finite()));
+        // At alpha = 0 nothing has moved: the query accuracy is the 0-shot accuracy
+        // of the evaluation, task by task.
+        let path = &m["path"];
+        let acc0 = path["query_accuracy"][0]["mean"].as_f64().unwrap();
+        let zero_shot = r["results"][0]["accuracy"]["mean"].as_f64().unwrap();
+        assert!((acc0 - zero_shot).abs() < 1e-9, "{acc0} vs {zero_shot}");
+        assert_eq!(path["query_loss"].as_array().unwrap().len(), 21);
+        assert_eq!(path["query_loss"][0]["n"], 4);
+        let tasks = path["tasks"].as_array().unwrap();
+        assert_eq!(tasks.len(), 4);
+        for task in tasks {
+            let loss = numbers(&task["query_loss"]);
+            assert_eq!(loss.len(), 21);
+            assert!(loss.iter().all(|v| v.is_finite() && *v >= 0.0));
+            // A small step against the support gradient lowers the support loss.
+            let support = numbers(&task["support_loss"]);
+            assert!(support[1] < support[0], "{support:?}");
+        }
+        let mean0 = path["query_loss"][0]["mean"].as_f64().unwrap();
+        let by_task: f64 = tasks
+            .iter()
+            .map(|t| t["query_loss"][0].as_f64().unwrap())
+            .sum::<f64>()
+            / 4.0;
+        assert!((mean0 - by_task).abs() < 1e-9);
+    }
+    let pca = std::fs::read_to_string(out.join("trajectories_pca.svg")).unwrap();
+    assert!(pca.contains("pretrain") && pca.contains("random") && pca.contains("start"));
+    assert!(pca.contains("PC1 (") && pca.contains("region "));
+    let loss = std::fs::read_to_string(out.join("trajectories_loss.svg")).unwrap();
+    assert_eq!(
+        loss.matches("<polyline").count(),
+        2 * 3,
+        "2 models x 3 panels"
+    );
+    for png in ["trajectories_pca.png", "trajectories_loss.png"] {
+        assert!(std::fs::read(out.join(png))
+            .unwrap()
+            .starts_with(b"\x89PNG"));
+    }
+
+    // Nothing to adapt on: refused before any work.
+    let out = dir.path().join("none");
+    let err =
+        run_fail(evaluate_fixed(catalog, &out, "0").args(["--model", "random", "--trajectories"]));
+    assert!(
+        err.contains("--trajectories") && err.contains("--shots"),
         "{err}"
     );
     assert!(!out.exists());

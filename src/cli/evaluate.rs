@@ -1,8 +1,12 @@
 //! `geomaml evaluate CATALOG --model M [--model M2 ...|random] --shots 0,1,2,5,10 -o DIR`:
 //! few-shot evaluation on meta-test tasks (Russwurm et al. 2020, figure 5).
 //!
-//! Writes `report.json` (schema `eval_report.schema.json`), `curves.csv` and
-//! `curves.svg` into DIR, all at the end, so a failed run leaves no folder behind.
+//! Writes `report.json` (schema `eval_report.schema.json`), `curves.csv`,
+//! `curves.svg` and `curves.png` into DIR; with `--trajectories` also
+//! `trajectories.json`, `trajectories_pca.svg`/`.png` and
+//! `trajectories_loss.svg`/`.png` (section 6.3 of the paper, see
+//! [`crate::eval::trajectories`]). All are written at the end, so a failed run
+//! leaves no folder behind.
 //! Needs the `train` feature (libtorch); without it the command explains that.
 
 use crate::error::Result;
@@ -43,10 +47,8 @@ pub struct EvaluateArgs {
     /// Split the tasks come from.
     #[arg(long, default_value = "test")]
     split: String,
-    /// A split file (`{"train": [ids], "val": [...], "test": [...]}`) instead of the
-    /// default region split.
-    #[arg(long, value_name = "FILE")]
-    splits: Option<PathBuf>,
+    #[command(flatten)]
+    splits: super::split_args::SplitArgs,
     /// Fixed adaptation step size (with --inner-steps; skips the grid search).
     #[arg(long, requires = "inner_steps")]
     inner_lr: Option<f64>,
@@ -71,7 +73,13 @@ pub struct EvaluateArgs {
     /// `auto`, `cpu` or `cuda:N`.
     #[arg(long, default_value = "auto")]
     device: String,
-    /// Output folder (report.json, curves.csv, curves.svg).
+    /// Also adapt every model to every task at the largest shot count and write
+    /// trajectories.json, trajectories_pca.svg/.png (PCA of the adapted weights,
+    /// coloured by region) and trajectories_loss.svg/.png (query loss and accuracy
+    /// at step sizes 0..1 along the support gradient).
+    #[arg(long)]
+    trajectories: bool,
+    /// Output folder (report.json, curves.csv, curves.svg, curves.png).
     #[arg(short = 'o', long = "output", value_name = "DIR")]
     output: PathBuf,
     /// Write into an existing, non-empty output folder, replacing its files.
@@ -94,10 +102,11 @@ impl EvaluateArgs {
         use crate::catalog::{Catalog, DatasetKind, Split};
         use crate::error::Error;
         use crate::eval::few_shot::{self, Adaptation, EvalConfig, EvalModel, Grid};
+        use crate::eval::plot::svg_to_png;
+        use crate::eval::trajectories::{self, TaskOrigin};
         use crate::index::sampler::DEEPGLOBE_TASK_CLASSES;
         use crate::index::{
-            LoaderOptions, SamplerConfig, SplitStrategy, Splits, TaskKind, TaskLoader, TaskSampler,
-            TileIndex,
+            LoaderOptions, SamplerConfig, Splits, TaskKind, TaskLoader, TaskSampler, TileIndex,
         };
         use crate::train::checkpoint::choose_spec;
         use crate::train::device::device_name;
@@ -160,6 +169,12 @@ impl EvaluateArgs {
                 Adaptation::Search { name, grid }
             }
         };
+        if self.trajectories && shots.last() == Some(&0) {
+            return Err(Error::config(
+                "--trajectories",
+                "adapts at the largest shot count; add a count above 0 to --shots",
+            ));
+        }
         let searching =
             matches!(adaptation, Adaptation::Search { .. }) && shots.iter().any(|&k| k > 0);
         if searching && self.grid_tasks == 0 {
@@ -267,6 +282,13 @@ impl EvaluateArgs {
             options.bands = first.bands.clone();
         }
         let loader = TaskLoader::new(&catalog, options)?;
+        // `random` starts from the network the checkpoints have (width, depth), so only
+        // the weights differ; without checkpoints, from what `train` would build.
+        let template = slots
+            .iter()
+            .flatten()
+            .next()
+            .map(|m| m.params.spec().clone());
         for slot in slots {
             match slot {
                 Some(m) => models.push(m),
@@ -281,7 +303,11 @@ impl EvaluateArgs {
                         resolution_m: if segmentation { 0.5 } else { 10.0 },
                         catalog: Some(catalog_name.clone()),
                     };
-                    let spec = choose_spec(&TrainConfig::default(), &info)?;
+                    let mut spec = choose_spec(&TrainConfig::default(), &info)?;
+                    if let Some(t) = &template {
+                        spec.width = t.width;
+                        spec.depth = t.depth;
+                    }
                     let mut m = EvalModel::random(&spec, &classes, bands, device, self.seed)?;
                     m.name = unique("random".into(), &mut names);
                     models.push(m);
@@ -290,10 +316,7 @@ impl EvaluateArgs {
         }
 
         // Tasks: the same for every model and shot count.
-        let strategy = self
-            .splits
-            .clone()
-            .map_or(SplitStrategy::Default, SplitStrategy::File);
+        let strategy = self.splits.strategy();
         let splits = Splits::for_catalog(&catalog, &strategy)?;
         let index = TileIndex::new(&catalog, &splits);
         let max_shot = *shots.last().expect("checked non-empty");
@@ -316,7 +339,19 @@ impl EvaluateArgs {
             )
         })?;
         let kind = sampler.kind();
-        let tasks = few_shot::load_tasks(&sampler, &loader, self.tasks, self.seed)?;
+        // Drawn like `few_shot::load_tasks`, keeping each task's region.
+        let drawn = sampler.sample_many(self.tasks, self.seed)?;
+        let origins: Vec<TaskOrigin> = drawn
+            .iter()
+            .map(|t| TaskOrigin {
+                region: t.region,
+                season: t.season,
+            })
+            .collect();
+        let tasks = drawn
+            .iter()
+            .map(|t| loader.load(t))
+            .collect::<Result<Vec<_>>>()?;
         let val = if searching {
             let val_sampler = sampler_for(Split::Val).map_err(|e| {
                 Error::catalog(
@@ -340,7 +375,13 @@ impl EvaluateArgs {
         };
 
         let cfg = EvalConfig { shots, adaptation };
-        let per_model = few_shot::work(&cfg, tasks.len(), val.len());
+        let alphas = trajectories::alphas();
+        let per_model = few_shot::work(&cfg, tasks.len(), val.len())
+            + if self.trajectories {
+                2 * tasks.len() as u64
+            } else {
+                0
+            };
         let bar = if std::io::stderr().is_terminal() {
             indicatif::ProgressBar::new(per_model * models.len() as u64)
         } else {
@@ -354,12 +395,21 @@ impl EvaluateArgs {
             .progress_chars("=> "),
         );
         let mut results = Vec::with_capacity(models.len());
+        let mut paths = Vec::new();
         for m in &models {
             bar.set_message(m.name.clone());
             let tick = || bar.inc(1);
-            results.push(few_shot::evaluate_model(
-                m, &tasks, &val, kind, &cfg, &classes, &tick,
-            )?);
+            let result = few_shot::evaluate_model(m, &tasks, &val, kind, &cfg, &classes, &tick)?;
+            if self.trajectories {
+                bar.set_message(format!("{} trajectories", m.name));
+                // The settings the evaluation used at the largest shot count.
+                let last = result.results.last().expect("checked non-empty");
+                let settings = (last.inner_lr.unwrap_or(0.0), last.inner_steps);
+                paths.push(trajectories::model_trajectories(
+                    m, &tasks, &origins, settings, &alphas, &tick,
+                )?);
+            }
+            results.push(result);
         }
         bar.finish_and_clear();
         let report = few_shot::report(
@@ -375,19 +425,41 @@ impl EvaluateArgs {
             started.elapsed().as_secs_f64(),
         );
 
-        std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+        // Everything rendered before the first file is written.
         let json = serde_json::to_string_pretty(&report).expect("reports serialise") + "\n";
-        crate::output::write_atomic(out.join("report.json"), json.as_bytes(), self.overwrite)?;
-        crate::output::write_atomic(
-            out.join("curves.csv"),
-            few_shot::curves_csv(&report).as_bytes(),
-            self.overwrite,
-        )?;
-        crate::output::write_atomic(
-            out.join("curves.svg"),
-            few_shot::curves_svg(&report).as_bytes(),
-            self.overwrite,
-        )?;
+        let curves = few_shot::curves_svg(&report);
+        let mut files: Vec<(&str, Vec<u8>)> = vec![
+            ("report.json", json.into_bytes()),
+            ("curves.csv", few_shot::curves_csv(&report).into_bytes()),
+            ("curves.png", svg_to_png(&curves)?),
+            ("curves.svg", curves.into_bytes()),
+        ];
+        let mut summary = String::new();
+        if self.trajectories {
+            let t = trajectories::report(
+                &catalog_name,
+                kind,
+                split,
+                way,
+                max_shot,
+                self.seed,
+                alphas,
+                paths,
+            );
+            summary = trajectories::summary(&t);
+            let json = serde_json::to_string_pretty(&t).expect("reports serialise") + "\n";
+            let pca = trajectories::pca_svg(&t);
+            let loss = trajectories::loss_svg(&t);
+            files.push(("trajectories.json", json.into_bytes()));
+            files.push(("trajectories_pca.png", svg_to_png(&pca)?));
+            files.push(("trajectories_pca.svg", pca.into_bytes()));
+            files.push(("trajectories_loss.png", svg_to_png(&loss)?));
+            files.push(("trajectories_loss.svg", loss.into_bytes()));
+        }
+        std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+        for (name, bytes) in &files {
+            crate::output::write_atomic(out.join(name), bytes, self.overwrite)?;
+        }
         eprint!("{}", few_shot::table(&report));
         for m in &report.models {
             let chosen: Vec<String> = m
@@ -402,11 +474,17 @@ impl EvaluateArgs {
                 eprintln!("{}: {}", m.name, chosen.join(", "));
             }
         }
+        eprint!("{summary}");
         eprintln!(
-            "{} tasks of split {split}, {:.1} s on {}; wrote report.json, curves.csv and curves.svg to {}",
+            "{} tasks of split {split}, {:.1} s on {}; wrote {} to {}",
             report.tasks,
             report.seconds,
             report.device,
+            files
+                .iter()
+                .map(|(name, _)| *name)
+                .collect::<Vec<_>>()
+                .join(", "),
             out.display()
         );
         Ok(ExitCode::SUCCESS)

@@ -8,5 +8,10 @@ pub mod assess;
 #[cfg(feature = "train")]
 pub mod few_shot;
 pub mod plot;
+/// SVG scatter and continuous-axis line charts for the trajectory figures.
+pub mod scatter;
+/// Adaptation insight: PCA of adapted weights, loss along the support gradient.
+#[cfg(feature = "train")]
+pub mod trajectories;
 
 pub use assess::{assess_labels, assess_raster, Assessment};

@@ -1,8 +1,12 @@
 //! A small hand-written SVG line chart: metric against shots, one line per model,
 //! with the 95 % interval as a shaded band (the layout of figure 5 of Russwurm et
-//! al. 2020). No plotting dependency; text uses the viewer's sans-serif font.
+//! al. 2020); text uses the viewer's sans-serif font. [`svg_to_png`] rasterises it
+//! with resvg for places that cannot show SVG.
 
+use crate::error::{Error, Result};
+use resvg::usvg::fontdb;
 use std::fmt::Write;
+use std::sync::{Arc, OnceLock};
 
 /// One line of a panel: `(x, mean, half-width of the interval)` points.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,8 +28,8 @@ pub struct Panel {
     pub series: Vec<Series>,
 }
 
-/// Line colours (colour-blind safe, Okabe-Ito).
-const COLOURS: [&str; 8] = [
+/// Line colours (colour-blind safe, Okabe-Ito), black last.
+pub(crate) const COLOURS: [&str; 8] = [
     "#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#f0e442", "#000000",
 ];
 
@@ -37,7 +41,7 @@ const MARGIN_T: f64 = 36.0;
 const MARGIN_B: f64 = 44.0;
 const LEGEND_H: f64 = 28.0;
 
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -45,7 +49,7 @@ fn escape(s: &str) -> String {
 }
 
 /// The round number (1, 2, 2.5 or 5 times a power of ten) nearest above `raw`.
-fn nice_step(raw: f64) -> f64 {
+pub(crate) fn nice_step(raw: f64) -> f64 {
     if !(raw.is_finite() && raw > 0.0) {
         return 1.0;
     }
@@ -57,15 +61,16 @@ fn nice_step(raw: f64) -> f64 {
         .unwrap_or(10.0 * p)
 }
 
-/// Tick label: as few decimals as the step needs.
-fn tick(v: f64, step: f64) -> String {
-    let decimals = (0..4)
+/// Tick label with as few decimals as the step needs (`-0` and rounding noise
+/// below the step print as `0`).
+pub(crate) fn tick_label(v: f64, step: f64) -> String {
+    let decimals = (0..6)
         .find(|&d| {
             let scaled = step * 10f64.powi(d as i32);
             (scaled - scaled.round()).abs() < 1e-6
         })
-        .unwrap_or(4);
-    format!("{:.decimals$}", if v.abs() < 1e-12 { 0.0 } else { v })
+        .unwrap_or(6);
+    format!("{:.decimals$}", if v.abs() < step * 1e-9 { 0.0 } else { v })
 }
 
 /// An SVG document with `panels` side by side, x axis labelled `x_label`, and one
@@ -141,7 +146,7 @@ pub fn line_chart_svg(panels: &[Panel], x_label: &str) -> String {
                 r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
                 px(x_min) - 6.0,
                 y + 4.0,
-                tick(v, step)
+                tick_label(v, step)
             );
         }
         // x ticks at the measured x values.
@@ -151,7 +156,7 @@ pub fn line_chart_svg(panels: &[Panel], x_label: &str) -> String {
                 r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
                 px(x),
                 py(y0) + 16.0,
-                tick(x, 1.0)
+                tick_label(x, 1.0)
             );
         }
         let _ = writeln!(
@@ -237,6 +242,81 @@ pub fn line_chart_svg(panels: &[Panel], x_label: &str) -> String {
     s
 }
 
+/// Scale of [`svg_to_png`]: two pixels per SVG unit keeps lines and text crisp
+/// on high-density screens and in slides.
+pub const PNG_SCALE: f32 = 2.0;
+
+/// Where Debian's `fonts-dejavu-core` puts the font the charts ask for first.
+const DEJAVU_DIR: &str = "/usr/share/fonts/truetype/dejavu";
+
+/// The system fonts, scanned once per process (a scan takes tens of milliseconds).
+/// `sans-serif` resolves to DejaVu Sans when it is installed, so text looks the
+/// same on every machine set up by `scripts/setup.sh`.
+fn fonts() -> Arc<fontdb::Database> {
+    static FONTS: OnceLock<Arc<fontdb::Database>> = OnceLock::new();
+    FONTS
+        .get_or_init(|| {
+            let mut db = fontdb::Database::new();
+            db.load_system_fonts();
+            let has_dejavu = |db: &fontdb::Database| {
+                db.faces()
+                    .any(|f| f.families.iter().any(|(name, _)| name == "DejaVu Sans"))
+            };
+            if !has_dejavu(&db) {
+                // Font configuration that does not list the standard folder.
+                db.load_fonts_dir(DEJAVU_DIR);
+            }
+            if has_dejavu(&db) {
+                db.set_sans_serif_family("DejaVu Sans");
+            }
+            Arc::new(db)
+        })
+        .clone()
+}
+
+/// Renders an SVG document (such as [`line_chart_svg`]'s) to PNG bytes at
+/// [`PNG_SCALE`] pixels per SVG unit. Text needs system fonts; without any it is
+/// left out rather than failing, so a bare machine still gets the lines.
+pub fn svg_to_png(svg: &str) -> Result<Vec<u8>> {
+    render_png(svg, fonts())
+}
+
+fn render_png(svg: &str, fontdb: Arc<fontdb::Database>) -> Result<Vec<u8>> {
+    use resvg::{tiny_skia, usvg};
+    let opt = usvg::Options {
+        font_family: "DejaVu Sans".into(),
+        fontdb,
+        ..usvg::Options::default()
+    };
+    let tree = usvg::Tree::from_str(svg, &opt)
+        .map_err(|e| Error::Other(format!("cannot render the plot: invalid SVG: {e}")))?;
+    let size = tree
+        .size()
+        .to_int_size()
+        .scale_by(PNG_SCALE)
+        .ok_or_else(|| Error::Other("cannot render the plot: the SVG has an empty size".into()))?;
+    let mut pixmap = tiny_skia::Pixmap::new(size.width(), size.height()).ok_or_else(|| {
+        Error::Other(format!(
+            "cannot render the plot: no {}x{} pixel image can be allocated",
+            size.width(),
+            size.height()
+        ))
+    })?;
+    resvg::render(
+        &tree,
+        tiny_skia::Transform::from_scale(PNG_SCALE, PNG_SCALE),
+        &mut pixmap.as_mut(),
+    );
+    if pixmap.pixels().iter().all(|p| p.alpha() == 0) {
+        return Err(Error::Other(
+            "cannot render the plot: the SVG drew nothing (every pixel is transparent)".into(),
+        ));
+    }
+    pixmap
+        .encode_png()
+        .map_err(|e| Error::Other(format!("cannot encode the plot as PNG: {e}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,8 +348,86 @@ mod tests {
             (0.25, 0.2, 0.05)
         );
         assert_eq!(
-            (tick(0.25, 0.25), tick(0.4, 0.2), tick(5.0, 1.0)),
+            (
+                tick_label(0.25, 0.25),
+                tick_label(0.4, 0.2),
+                tick_label(5.0, 1.0)
+            ),
             ("0.25".into(), "0.4".into(), "5".into())
         );
+    }
+
+    #[test]
+    fn png_has_the_svg_size_at_twice_the_scale_and_shows_the_titles() {
+        let panel = |title: &str| Panel {
+            title: title.into(),
+            y_range: (0.0, 1.0),
+            series: vec![Series {
+                name: "maml".into(),
+                points: vec![(0.0, 0.2, 0.05), (5.0, 0.8, 0.05)],
+            }],
+        };
+        let svg = line_chart_svg(&[panel("accuracy"), panel("kappa")], "shots");
+        let png = svg_to_png(&svg).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+        let img = resvg::tiny_skia::Pixmap::decode_png(&png).unwrap();
+        let scale = PNG_SCALE as f64;
+        assert_eq!(
+            (img.width() as f64, img.height() as f64),
+            (2.0 * PANEL_W * scale, (PANEL_H + LEGEND_H) * scale)
+        );
+        // Above the plot frame only the titles are drawn: dark pixels there are text.
+        let dark_in = |x0: f64, x1: f64| {
+            let (x0, x1) = ((x0 * scale) as u32, (x1 * scale) as u32);
+            (0..(MARGIN_T * scale) as u32)
+                .flat_map(|y| (x0..x1).map(move |x| (x, y)))
+                .filter(|&(x, y)| {
+                    let p = img.pixel(x, y).unwrap();
+                    p.alpha() == 255 && p.red().max(p.green()).max(p.blue()) < 128
+                })
+                .count()
+        };
+        assert!(dark_in(0.0, PANEL_W) > 50, "no title text in panel 1");
+        assert!(
+            dark_in(PANEL_W, 2.0 * PANEL_W) > 50,
+            "no title text in panel 2"
+        );
+        // The background is white and a line has the first series colour.
+        assert_eq!(img.pixel(1, 1).unwrap().red(), 255);
+        assert!(img
+            .pixels()
+            .iter()
+            .any(|p| (p.red(), p.green(), p.blue()) == (0x00, 0x72, 0xb2)));
+    }
+
+    #[test]
+    fn png_rendering_fails_clearly_on_bad_or_empty_svg() {
+        let err = svg_to_png("<svg").unwrap_err().to_string();
+        assert!(err.contains("invalid SVG"), "{err}");
+        let empty = r#"<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"></svg>"#;
+        let err = svg_to_png(empty).unwrap_err().to_string();
+        assert!(err.contains("drew nothing"), "{err}");
+    }
+
+    #[test]
+    fn png_without_fonts_still_has_the_lines() {
+        let svg = line_chart_svg(
+            &[Panel {
+                title: "accuracy".into(),
+                y_range: (0.0, 1.0),
+                series: vec![Series {
+                    name: "maml".into(),
+                    points: vec![(0.0, 0.2, 0.05), (5.0, 0.8, 0.05)],
+                }],
+            }],
+            "shots",
+        );
+        let png = render_png(&svg, Arc::new(fontdb::Database::new())).unwrap();
+        let img = resvg::tiny_skia::Pixmap::decode_png(&png).unwrap();
+        assert_eq!(img.width(), (PANEL_W * PNG_SCALE as f64) as u32);
+        assert!(img
+            .pixels()
+            .iter()
+            .any(|p| (p.red(), p.green(), p.blue()) == (0x00, 0x72, 0xb2)));
     }
 }

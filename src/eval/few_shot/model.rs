@@ -1,0 +1,149 @@
+//! Models under evaluation and how their outputs answer a task's classes: MAML
+//! with task-local labels, the pretraining baseline and the random initialisation
+//! with the legend's fixed indices.
+
+use crate::catalog::classes::ClassInfo;
+use crate::error::{Error, Result};
+use crate::index::TaskBatch;
+use crate::model::host::Checkpoint;
+use crate::model::params::Params;
+use crate::model::spec::ModelSpec;
+use crate::model::task_tensors::TaskTensors;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use tch::{Device, Kind};
+
+/// How a model's training labelled tasks, hence how evaluation must label them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Labelling {
+    /// Output i is the task's i-th class (MAML).
+    TaskLocal,
+    /// Output i is the legend's i-th class (pretraining, random initialisation).
+    Legend,
+}
+
+impl Labelling {
+    /// The labelling a `provenance.method` implies: `maml` -> task-local;
+    /// `pretrain` and `random` -> legend.
+    pub fn for_method(method: &str) -> Option<Self> {
+        match method {
+            "maml" => Some(Labelling::TaskLocal),
+            "pretrain" | "random" => Some(Labelling::Legend),
+            _ => None,
+        }
+    }
+}
+
+/// A model under evaluation.
+#[derive(Debug)]
+pub struct EvalModel {
+    /// Name in the report, the curves and the plot.
+    pub name: String,
+    /// The checkpoint it came from (`None`: random initialisation).
+    pub path: Option<String>,
+    /// `maml`, `pretrain` or `random`.
+    pub method: String,
+    /// How tasks are labelled for it.
+    pub labelling: Labelling,
+    /// Class ids of its outputs, in output order.
+    pub legend: Vec<u16>,
+    /// Input bands in model order.
+    pub bands: Vec<String>,
+    /// Its parameters (f32).
+    pub params: Params,
+}
+
+impl EvalModel {
+    /// Loads a checkpoint; the labelling follows its card's training method.
+    pub fn from_checkpoint(path: &Path, name: String, device: Device) -> Result<Self> {
+        if !path.is_file() {
+            return Err(Error::model(
+                path,
+                "no such model file (give a .safetensors checkpoint, or `random`)",
+            ));
+        }
+        let ckpt = Checkpoint::load(path)?;
+        let method = ckpt.card.provenance.method.clone();
+        let labelling = Labelling::for_method(&method).ok_or_else(|| {
+            Error::model(
+                path,
+                format!("trained with method `{method}`; evaluate knows maml, pretrain and random"),
+            )
+        })?;
+        let params = Params::from_checkpoint(&ckpt, device).map_err(|e| Error::model(path, e))?;
+        Ok(EvalModel {
+            name,
+            path: Some(path.display().to_string()),
+            method,
+            labelling,
+            legend: ckpt.card.classes.iter().map(|c| c.id).collect(),
+            bands: ckpt.card.bands.clone(),
+            params,
+        })
+    }
+
+    /// The random-initialisation baseline: `spec` initialised with `seed`, legend
+    /// labels (like the pretraining baseline, so only its weights differ).
+    pub fn random(
+        spec: &ModelSpec,
+        classes: &[ClassInfo],
+        bands: Vec<String>,
+        device: Device,
+        seed: u64,
+    ) -> Result<Self> {
+        Ok(EvalModel {
+            name: "random".into(),
+            path: None,
+            method: "random".into(),
+            labelling: Labelling::Legend,
+            legend: classes.iter().map(|c| c.id).collect(),
+            bands,
+            params: Params::init(spec, device, Kind::Float, seed)?,
+        })
+    }
+
+    /// The task as tensors, labelled as this model was trained.
+    pub fn tensors(&self, batch: &TaskBatch) -> Result<TaskTensors> {
+        let device = self.params.device();
+        match self.labelling {
+            Labelling::TaskLocal => TaskTensors::from_batch(batch, device, Kind::Float),
+            Labelling::Legend => {
+                TaskTensors::from_batch_in_legend(batch, &self.legend, device, Kind::Float)
+            }
+        }
+        .map_err(|e| Error::Other(format!("model `{}`: {e}", self.name)))
+    }
+
+    /// The outputs that answer for the task's classes 0..way, in task order.
+    pub fn columns(&self, classes: &[u16]) -> Result<Vec<i64>> {
+        let outputs = self.params.spec().num_classes;
+        let cols: Vec<i64> = match self.labelling {
+            Labelling::TaskLocal => (0..classes.len() as i64).collect(),
+            Labelling::Legend => classes
+                .iter()
+                .map(|id| {
+                    self.legend
+                        .iter()
+                        .position(|l| l == id)
+                        .map(|i| i as i64)
+                        .ok_or_else(|| {
+                            Error::Other(format!(
+                                "model `{}`: class {id} is not in its legend {:?}",
+                                self.name, self.legend
+                            ))
+                        })
+                })
+                .collect::<Result<_>>()?,
+        };
+        if let Some(c) = cols.iter().find(|&&c| c as usize >= outputs) {
+            return Err(Error::Other(format!(
+                "model `{}` has {outputs} outputs; a {}-way task needs output {c}",
+                self.name,
+                classes.len()
+            )));
+        }
+        Ok(cols)
+    }
+}

@@ -1,0 +1,423 @@
+//! Hand-written SVG charts on continuous axes for `evaluate --trajectories`:
+//! scatter panels (points coloured by group, plus labelled reference marks) and
+//! line panels with 95 % bands against a continuous x (ticks at round values, not
+//! at every measured x as in [`crate::eval::plot`], which suits a few shot counts
+//! but not 21 step sizes). No plotting dependency.
+
+use crate::eval::plot::Panel;
+use crate::eval::plot::{escape, nice_step, tick_label, COLOURS as COLOUR_PALETTE};
+use std::fmt::Write;
+
+/// Group and line colours: the charts' palette without its black, which marks
+/// reference points here.
+const COLOURS: &[&str] = COLOUR_PALETTE.split_at(7).0;
+
+const PANEL_W: f64 = 360.0;
+const PANEL_H: f64 = 300.0;
+const MARGIN_L: f64 = 60.0;
+const MARGIN_R: f64 = 16.0;
+const MARGIN_T: f64 = 36.0;
+const MARGIN_B: f64 = 44.0;
+const LEGEND_ROW: f64 = 22.0;
+
+/// One panel of a scatter figure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScatterPanel {
+    /// Title above the chart.
+    pub title: String,
+    /// x-axis label.
+    pub x_label: String,
+    /// y-axis label.
+    pub y_label: String,
+    /// `(x, y, group)`: the group picks colour and marker and names the legend entry.
+    pub points: Vec<(f64, f64, usize)>,
+    /// Reference points drawn as black stars with a label next to them.
+    pub marks: Vec<(f64, f64, String)>,
+}
+
+/// Multiples of a round step within `[lo, hi]`, with that step.
+fn ticks(lo: f64, hi: f64, count: f64) -> (Vec<f64>, f64) {
+    let step = nice_step((hi - lo) / count);
+    let first = (lo / step - 1e-9).ceil() as i64;
+    let last = (hi / step + 1e-9).floor() as i64;
+    ((first..=last).map(|i| i as f64 * step).collect(), step)
+}
+
+/// `[lo, hi]` of finite `values` widened by `pad` of the span on both sides (a unit
+/// interval around a single value, `[0, 1]` for none).
+fn span(values: impl Iterator<Item = f64>, pad: f64) -> (f64, f64) {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
+    if !lo.is_finite() {
+        (0.0, 1.0)
+    } else if hi - lo <= f64::EPSILON * hi.abs().max(1.0) {
+        (lo - 0.5, hi + 0.5)
+    } else {
+        let p = (hi - lo) * pad;
+        (lo - p, hi + p)
+    }
+}
+
+/// A marker of one of three shapes (so that more groups than colours stay apart).
+fn marker(s: &mut String, shape: usize, x: f64, y: f64, colour: &str) {
+    let _ = match shape % 3 {
+        0 => writeln!(
+            s,
+            r#"<circle cx="{x:.1}" cy="{y:.1}" r="4" fill="{colour}" fill-opacity="0.8"/>"#
+        ),
+        1 => writeln!(
+            s,
+            r#"<rect x="{:.1}" y="{:.1}" width="7" height="7" fill="{colour}" fill-opacity="0.8"/>"#,
+            x - 3.5,
+            y - 3.5
+        ),
+        _ => writeln!(
+            s,
+            r#"<polygon points="{:.1},{:.1} {:.1},{:.1} {:.1},{:.1}" fill="{colour}" fill-opacity="0.8"/>"#,
+            x,
+            y - 4.5,
+            x - 4.5,
+            y + 3.5,
+            x + 4.5,
+            y + 3.5
+        ),
+    };
+}
+
+fn star(s: &mut String, x: f64, y: f64) {
+    let pts: Vec<String> = (0..10)
+        .map(|i| {
+            let r = if i % 2 == 0 { 8.0 } else { 3.5 };
+            let a = std::f64::consts::PI * (i as f64 / 5.0 - 0.5);
+            format!("{:.1},{:.1}", x + r * a.cos(), y + r * a.sin())
+        })
+        .collect();
+    let _ = writeln!(
+        s,
+        r#"<polygon points="{}" fill="black" stroke="white" stroke-width="0.8"/>"#,
+        pts.join(" ")
+    );
+}
+
+/// Legend entries laid out left to right, wrapping at `width`; returns the SVG and
+/// its height. `draw` draws the key of entry i at (x, y).
+fn legend(
+    names: &[String],
+    width: f64,
+    top: f64,
+    mut draw: impl FnMut(&mut String, usize, f64, f64),
+) -> (String, f64) {
+    let mut s = String::new();
+    let (mut x, mut row) = (MARGIN_L, 0usize);
+    for (i, name) in names.iter().enumerate() {
+        let w = 34.0 + 7.0 * name.chars().count() as f64;
+        if x + w > width && x > MARGIN_L {
+            x = MARGIN_L;
+            row += 1;
+        }
+        let y = top + LEGEND_ROW * (row as f64 + 0.5);
+        draw(&mut s, i, x + 8.0, y);
+        let _ = writeln!(
+            s,
+            r#"<text x="{:.1}" y="{:.1}">{}</text>"#,
+            x + 22.0,
+            y + 4.0,
+            escape(name)
+        );
+        x += w;
+    }
+    let rows = if names.is_empty() { 0 } else { row + 1 };
+    (s, LEGEND_ROW * rows as f64 + 6.0)
+}
+
+fn header(s: &mut String, width: f64, height: f64) {
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(
+        s,
+        r#"<rect width="{width}" height="{height}" fill="white"/>"#
+    );
+}
+
+/// Frame, grid, ticks and axis labels of the panel at `ox`; returns the maps from
+/// data to SVG coordinates.
+#[allow(clippy::too_many_arguments)]
+fn axes(
+    s: &mut String,
+    ox: f64,
+    title: &str,
+    (x0, x1): (f64, f64),
+    (y0, y1): (f64, f64),
+    x_label: &str,
+    y_label: &str,
+) -> (impl Fn(f64) -> f64, impl Fn(f64) -> f64) {
+    let plot_w = PANEL_W - MARGIN_L - MARGIN_R;
+    let plot_h = PANEL_H - MARGIN_T - MARGIN_B;
+    let px = move |x: f64| ox + MARGIN_L + (x - x0) / (x1 - x0) * plot_w;
+    let py = move |y: f64| MARGIN_T + (1.0 - (y.clamp(y0, y1) - y0) / (y1 - y0)) * plot_h;
+    let _ = writeln!(
+        s,
+        r#"<text x="{:.1}" y="22" text-anchor="middle" font-size="14" font-weight="bold">{}</text>"#,
+        ox + MARGIN_L + plot_w / 2.0,
+        escape(title)
+    );
+    let (yt, ystep) = ticks(y0, y1, 5.0);
+    for v in yt {
+        let y = py(v);
+        let _ = writeln!(
+            s,
+            r##"<line x1="{:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#dddddd"/>"##,
+            px(x0),
+            px(x1)
+        );
+        let _ = writeln!(
+            s,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
+            px(x0) - 6.0,
+            y + 4.0,
+            tick_label(v, ystep)
+        );
+    }
+    let (xt, xstep) = ticks(x0, x1, 5.0);
+    for v in xt {
+        let x = px(v);
+        let _ = writeln!(
+            s,
+            r##"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="#eeeeee"/>"##,
+            py(y1),
+            py(y0)
+        );
+        let _ = writeln!(
+            s,
+            r#"<text x="{x:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+            py(y0) + 16.0,
+            tick_label(v, xstep)
+        );
+    }
+    let _ = writeln!(
+        s,
+        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+        ox + MARGIN_L + plot_w / 2.0,
+        PANEL_H - 8.0,
+        escape(x_label)
+    );
+    if !y_label.is_empty() {
+        let (lx, ly) = (ox + 14.0, MARGIN_T + plot_h / 2.0);
+        let _ = writeln!(
+            s,
+            r#"<text x="{lx:.1}" y="{ly:.1}" text-anchor="middle" transform="rotate(-90 {lx:.1} {ly:.1})">{}</text>"#,
+            escape(y_label)
+        );
+    }
+    let _ = writeln!(
+        s,
+        r##"<rect x="{:.1}" y="{:.1}" width="{plot_w:.1}" height="{plot_h:.1}" fill="none" stroke="#444444"/>"##,
+        px(x0),
+        py(y1)
+    );
+    (px, py)
+}
+
+/// Scatter panels side by side, each with its own axes, and one legend below:
+/// `groups[g]` names group g, then one entry per distinct mark label.
+pub fn scatter_svg(panels: &[ScatterPanel], groups: &[String]) -> String {
+    let width = PANEL_W * panels.len().max(1) as f64;
+    let mut mark_names: Vec<String> = Vec::new();
+    for m in panels.iter().flat_map(|p| p.marks.iter()) {
+        if !mark_names.contains(&m.2) {
+            mark_names.push(m.2.clone());
+        }
+    }
+    let names: Vec<String> = groups.iter().chain(&mark_names).cloned().collect();
+    let (legend_svg, legend_h) = legend(&names, width, PANEL_H, |s, i, x, y| {
+        if i < groups.len() {
+            marker(s, i / COLOURS.len(), x, y, COLOURS[i % COLOURS.len()]);
+        } else {
+            star(s, x, y);
+        }
+    });
+    let mut s = String::new();
+    header(&mut s, width, PANEL_H + legend_h);
+    for (pi, panel) in panels.iter().enumerate() {
+        let xs = panel.points.iter().map(|p| p.0);
+        let ys = panel.points.iter().map(|p| p.1);
+        let x_range = span(xs.chain(panel.marks.iter().map(|m| m.0)), 0.08);
+        let y_range = span(ys.chain(panel.marks.iter().map(|m| m.1)), 0.08);
+        let (px, py) = axes(
+            &mut s,
+            pi as f64 * PANEL_W,
+            &panel.title,
+            x_range,
+            y_range,
+            &panel.x_label,
+            &panel.y_label,
+        );
+        for &(x, y, g) in &panel.points {
+            if x.is_finite() && y.is_finite() {
+                marker(
+                    &mut s,
+                    g / COLOURS.len(),
+                    px(x),
+                    py(y),
+                    COLOURS[g % COLOURS.len()],
+                );
+            }
+        }
+        for (x, y, _) in &panel.marks {
+            if x.is_finite() && y.is_finite() {
+                star(&mut s, px(*x), py(*y));
+            }
+        }
+    }
+    s.push_str(&legend_svg);
+    s.push_str("</svg>\n");
+    s
+}
+
+/// Line panels side by side against a continuous x axis (`(x, mean, half-width)`
+/// points, the interval drawn as a band), one legend below (series matched by
+/// position). A panel whose `y_range` is empty gets the range of its data.
+pub fn line_svg(panels: &[Panel], x_label: &str) -> String {
+    let width = PANEL_W * panels.len().max(1) as f64;
+    let names: Vec<String> = panels
+        .first()
+        .map(|p| p.series.iter().map(|s| s.name.clone()).collect())
+        .unwrap_or_default();
+    let (legend_svg, legend_h) = legend(&names, width, PANEL_H, |s, i, x, y| {
+        let _ = writeln!(
+            s,
+            r#"<line x1="{:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="{}" stroke-width="3"/>"#,
+            x - 8.0,
+            x + 8.0,
+            COLOURS[i % COLOURS.len()]
+        );
+    });
+    let mut s = String::new();
+    header(&mut s, width, PANEL_H + legend_h);
+    let x_range = span(
+        panels
+            .iter()
+            .flat_map(|p| p.series.iter())
+            .flat_map(|s| s.points.iter().map(|p| p.0)),
+        0.0,
+    );
+    for (pi, panel) in panels.iter().enumerate() {
+        let y_range = if panel.y_range.1 > panel.y_range.0 {
+            panel.y_range
+        } else {
+            span(
+                panel
+                    .series
+                    .iter()
+                    .flat_map(|s| s.points.iter())
+                    .flat_map(|&(_, m, c)| [m - c, m + c]),
+                0.05,
+            )
+        };
+        let (px, py) = axes(
+            &mut s,
+            pi as f64 * PANEL_W,
+            &panel.title,
+            x_range,
+            y_range,
+            x_label,
+            "",
+        );
+        for (si, series) in panel.series.iter().enumerate() {
+            let colour = COLOURS[si % COLOURS.len()];
+            let pts: Vec<_> = series
+                .points
+                .iter()
+                .filter(|p| p.1.is_finite())
+                .copied()
+                .collect();
+            if pts.is_empty() {
+                continue;
+            }
+            let mut band: Vec<String> = pts
+                .iter()
+                .map(|&(x, m, c)| format!("{:.1},{:.1}", px(x), py(m + c)))
+                .collect();
+            band.extend(
+                pts.iter()
+                    .rev()
+                    .map(|&(x, m, c)| format!("{:.1},{:.1}", px(x), py(m - c))),
+            );
+            let _ = writeln!(
+                s,
+                r#"<polygon points="{}" fill="{colour}" fill-opacity="0.15" stroke="none"/>"#,
+                band.join(" ")
+            );
+            let line: Vec<String> = pts
+                .iter()
+                .map(|&(x, m, _)| format!("{:.1},{:.1}", px(x), py(m)))
+                .collect();
+            let _ = writeln!(
+                s,
+                r#"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="2"/>"#,
+                line.join(" ")
+            );
+        }
+    }
+    s.push_str(&legend_svg);
+    s.push_str("</svg>\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::plot::Series;
+
+    #[test]
+    fn scatter_draws_every_point_the_marks_and_a_legend_entry_per_group() {
+        let panel = ScatterPanel {
+            title: "maml".into(),
+            x_label: "PC1 (60 %)".into(),
+            y_label: "PC2 (20 %)".into(),
+            points: vec![(0.0, 1.0, 0), (1.0, -1.0, 1), (2.0, 0.5, 8)],
+            marks: vec![(-1.0, 0.0, "start".into())],
+        };
+        let groups: Vec<String> = (0..9).map(|g| format!("region {g}")).collect();
+        let svg = scatter_svg(&[panel.clone(), panel], &groups);
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+        // Group 8 wraps to the second shape (square) in the first colour.
+        assert_eq!(svg.matches("<circle").count(), 2 * 2 + 7);
+        // Two frames, the group-8 point of each panel, legend keys of groups 7 and 8.
+        assert_eq!(svg.matches(r##"<rect x"##).count(), 2 + 2 + 2);
+        assert!(svg.contains(">region 8<") && svg.contains(">start<"));
+        assert!(svg.contains("rotate(-90") && svg.contains("PC1 (60 %)"));
+    }
+
+    #[test]
+    fn line_chart_has_round_ticks_and_fits_its_data() {
+        let series = |name: &str, f: fn(f64) -> f64| Series {
+            name: name.into(),
+            points: (0..21)
+                .map(|i| {
+                    let a = i as f64 / 20.0;
+                    (a, f(a), 0.1)
+                })
+                .collect(),
+        };
+        let panel = Panel {
+            title: "query loss".into(),
+            y_range: (0.0, 0.0),
+            series: vec![series("maml", |a| 1.4 - a), series("a<b", |a| 1.4 + a)],
+        };
+        let svg = line_svg(&[panel], "alpha");
+        assert_eq!(svg.matches("<polyline").count(), 2);
+        assert!(svg.contains(">0.2<") && svg.contains(">1.0<") && !svg.contains(">0.05<"));
+        // The data span 0.3 .. 2.5 with the bands: ticks at 0.5 .. 2.5.
+        assert!(svg.contains(">0.5<") && svg.contains(">2.5<"));
+        assert!(svg.contains("a&lt;b"));
+        assert_eq!(ticks(0.0, 1.0, 5.0).0.len(), 6);
+        assert_eq!(tick_label(0.30000000000000004, 0.1), "0.3");
+        assert_eq!(span([2.0].into_iter(), 0.1), (1.5, 2.5));
+    }
+}
