@@ -24,6 +24,7 @@ mod catalog;
 mod cli;
 #[cfg(feature = "train")]
 mod evaluate;
+mod experiments;
 #[cfg(feature = "infer")]
 mod map;
 mod synth;
