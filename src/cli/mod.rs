@@ -12,6 +12,7 @@ mod export;
 mod info;
 mod map;
 mod schemas;
+mod split_args;
 mod synth;
 mod tasks;
 mod train;

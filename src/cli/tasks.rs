@@ -1,23 +1,13 @@
 //! `geomaml tasks CATALOG`: prints sampled few-shot tasks as JSON lines.
 
+use super::split_args::SplitArgs;
 use crate::catalog::{Catalog, Split};
 use crate::error::{Error, Result};
-use crate::index::{SamplerConfig, SplitStrategy, Splits, TaskSampler, TileIndex};
-use clap::{Args, ValueEnum};
+use crate::index::{SamplerConfig, Splits, TaskSampler, TileIndex};
+use clap::Args;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-
-/// How regions (or DeepGlobe images) are split.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Strategy {
-    /// Sen12MS: the paper author's region split; DeepGlobe: random.
-    Default,
-    /// Seeded random split in 500/150/153 proportions.
-    Random,
-    /// DeepGlobe: k-means on image features into 6 clusters (454/166/183).
-    Clustered,
-}
 
 /// Options of `geomaml tasks`.
 #[derive(Debug, Args)]
@@ -36,15 +26,8 @@ pub struct TasksArgs {
     /// Split to draw from: train, val, test, or all.
     #[arg(long, default_value = "train")]
     split: String,
-    /// How regions are split.
-    #[arg(long, value_enum, default_value_t = Strategy::Default)]
-    split_strategy: Strategy,
-    /// Seed of the random and clustered splits.
-    #[arg(long, default_value_t = 0)]
-    split_seed: u64,
-    /// A split file {"train": [ids], "val": [...], "test": [...]} (overrides --split-strategy).
-    #[arg(long)]
-    split_file: Option<PathBuf>,
+    #[command(flatten)]
+    splits: SplitArgs,
     /// Number of tasks.
     #[arg(long, default_value_t = 10)]
     count: usize,
@@ -64,16 +47,7 @@ impl TasksArgs {
             ),
         };
         let catalog = Catalog::load(&self.catalog)?;
-        let strategy = match (&self.split_file, self.split_strategy) {
-            (Some(p), _) => SplitStrategy::File(p.clone()),
-            (None, Strategy::Default) => SplitStrategy::Default,
-            (None, Strategy::Random) => SplitStrategy::Random {
-                seed: self.split_seed,
-            },
-            (None, Strategy::Clustered) => SplitStrategy::Clustered {
-                seed: self.split_seed,
-            },
-        };
+        let strategy = self.splits.strategy();
         let splits = Splits::for_catalog(&catalog, &strategy)?;
         let index = TileIndex::new(&catalog, &splits);
         let config = SamplerConfig {

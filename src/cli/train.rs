@@ -58,6 +58,10 @@ pub struct TrainArgs {
     /// First-order MAML (cheaper, approximate gradient).
     #[arg(long)]
     first_order: bool,
+    /// MAML tasks adapted together in one batched pass (1: one task at a time, the
+    /// reference path; 0: the whole meta-batch; default 16 on CUDA, 1 on CPU).
+    #[arg(long, value_name = "N")]
+    task_group: Option<usize>,
     /// Input bands by name or shorthand: `s2`, `s1,s2`, `B02,B03,B04,B08`.
     #[arg(long)]
     bands: Option<String>,
@@ -73,16 +77,17 @@ pub struct TrainArgs {
     /// Where to write the JSONL log (default `<stem>.log.jsonl`).
     #[arg(long, value_name = "FILE")]
     log: Option<PathBuf>,
-    /// A split file (`{"train": [ids], "val": [...], "test": [...]}`) instead of the
-    /// default region split.
-    #[arg(long, value_name = "FILE")]
-    splits: Option<PathBuf>,
+    #[command(flatten)]
+    splits: super::split_args::SplitArgs,
     /// Replace existing outputs.
     #[arg(long)]
     overwrite: bool,
     /// Seed of initialisation and task sampling.
     #[arg(long)]
     seed: Option<u64>,
+    /// Meta-batches to read ahead while a step trains (0: off; config default 2).
+    #[arg(long, value_name = "N")]
+    prefetch: Option<usize>,
 }
 
 impl TrainArgs {
@@ -96,7 +101,7 @@ impl TrainArgs {
     #[cfg(feature = "train")]
     pub fn run(&self) -> Result<ExitCode> {
         use crate::catalog::Catalog;
-        use crate::index::{SplitStrategy, Splits, TileIndex};
+        use crate::index::{Splits, TileIndex};
         use crate::train::{train, CatalogSource, Method, RunOptions, TrainConfig};
 
         let mut cfg = match &self.config {
@@ -117,8 +122,10 @@ impl TrainArgs {
         cfg.inner_lr = self.inner_lr.unwrap_or(cfg.inner_lr);
         cfg.inner_steps = self.inner_steps.unwrap_or(cfg.inner_steps);
         cfg.first_order |= self.first_order;
+        cfg.task_group = self.task_group.or(cfg.task_group);
         cfg.val_every = self.val_every.unwrap_or(cfg.val_every);
         cfg.seed = self.seed.unwrap_or(cfg.seed);
+        cfg.prefetch = self.prefetch.unwrap_or(cfg.prefetch);
         if let Some(d) = &self.device {
             cfg.device = d.clone();
         }
@@ -130,10 +137,7 @@ impl TrainArgs {
         crate::train::parse_device(&cfg.device)?;
 
         let catalog = Catalog::load(&self.catalog)?;
-        let strategy = self
-            .splits
-            .clone()
-            .map_or(SplitStrategy::Default, SplitStrategy::File);
+        let strategy = self.splits.strategy();
         let splits = Splits::for_catalog(&catalog, &strategy)?;
         let index = TileIndex::new(&catalog, &splits);
         let name = self.catalog.display().to_string();

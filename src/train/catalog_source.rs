@@ -14,6 +14,7 @@ use crate::index::{LoaderOptions, SamplerConfig, TaskBatch, TaskLoader, TaskSamp
 use crate::train::source::{DataInfo, TaskSource};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 
 /// Few-shot tasks of one catalog.
 #[derive(Debug)]
@@ -101,8 +102,14 @@ impl TaskSource for CatalogSource<'_> {
             Split::Train => (&self.train, &mut self.train_rng),
             Split::Test => return Err(Error::Other("training never draws meta-test tasks".into())),
         };
-        (0..count)
-            .map(|_| sampler.sample(rng).and_then(|task| self.loader.load(&task)))
+        // Draw in order (the random stream decides the tasks), then read all of a
+        // meta-batch's windows at once rather than one task after another.
+        let tasks = (0..count)
+            .map(|_| sampler.sample(rng))
+            .collect::<Result<Vec<_>>>()?;
+        tasks
+            .par_iter()
+            .map(|task| self.loader.load(task))
             .collect()
     }
 

@@ -15,6 +15,7 @@ pub mod device;
 pub mod log;
 pub mod maml;
 pub mod optim;
+pub mod prefetch;
 pub mod pretrain;
 pub mod source;
 pub mod trainer;

@@ -34,8 +34,9 @@ pub struct DataInfo {
     pub catalog: Option<String>,
 }
 
-/// A supply of few-shot tasks.
-pub trait TaskSource {
+/// A supply of few-shot tasks; `Send` so that training can read the next tasks on a
+/// background thread.
+pub trait TaskSource: Send {
     /// The data as the model card describes it.
     fn info(&self) -> &DataInfo;
     /// Draws `count` tasks of `split`; task-local labels 0..way.

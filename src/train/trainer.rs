@@ -11,6 +11,7 @@
 use crate::error::{Error, Result};
 use crate::model::params::Params;
 use crate::model::task_tensors::TaskTensors;
+use crate::train::batched::meta_gradient_batched;
 use crate::train::checkpoint::{
     choose_spec, last_path, model_card, resume, to_checkpoint, BEST_KEY,
 };
@@ -19,10 +20,13 @@ use crate::train::device::{device_name, parse_device};
 use crate::train::log::{JsonlLog, LogRecord};
 use crate::train::maml::{evaluate_tasks, meta_gradient, InnerSettings, TaskStats};
 use crate::train::optim::{clip_grad_norm, Adam};
+use crate::train::prefetch::{host_for, to_device, Feed};
 use crate::train::pretrain::{evaluate_merged, pretrain_gradient};
 use crate::train::source::{Split, TaskSource};
+use rayon::prelude::*;
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::thread::Scope;
 use std::time::Instant;
 use tch::{Device, Kind};
 
@@ -69,8 +73,9 @@ fn to_tensors(
     legend: &[u16],
     device: Device,
 ) -> Result<Vec<TaskTensors>> {
+    // Tasks convert independently; a meta-batch of 128 px tiles is a few hundred MB.
     batches
-        .iter()
+        .par_iter()
         .map(|b| match method {
             Method::Maml => TaskTensors::from_batch(b, device, Kind::Float),
             Method::Pretrain => TaskTensors::from_batch_in_legend(b, legend, device, Kind::Float),
@@ -83,6 +88,16 @@ fn to_tensors(
 pub fn train(
     cfg: &TrainConfig,
     source: &mut dyn TaskSource,
+    opts: &RunOptions,
+) -> Result<TrainSummary> {
+    std::thread::scope(|scope| train_in(scope, cfg, source, opts))
+}
+
+/// [`train`] inside the scope that the task reader thread runs in.
+fn train_in<'s>(
+    scope: &'s Scope<'s, '_>,
+    cfg: &TrainConfig,
+    source: &'s mut dyn TaskSource,
     opts: &RunOptions,
 ) -> Result<TrainSummary> {
     cfg.validate()?;
@@ -218,14 +233,26 @@ pub fn train(
     } else {
         1
     };
+    let task_group = cfg
+        .task_group
+        .unwrap_or(if device.is_cuda() { 16 } else { 1 });
     let (mut tasks_done, mut last_loss, mut best) = (0usize, f64::NAN, None);
     let card_at = |step: u64| model_card(&spec, &info, cfg, step);
+    let (method, host_legend) = (cfg.method, legend.clone());
+    let mut feed = Feed::start(
+        scope,
+        source,
+        per_step,
+        cfg.steps - start,
+        cfg.prefetch,
+        move |b| host_for(to_tensors(&b, method, &host_legend, Device::Cpu)?, device),
+    )?;
     for step in start..cfg.steps {
         let t0 = Instant::now();
-        let batches = source.sample(Split::Train, per_step)?;
-        let tasks = to_tensors(&batches, cfg.method, &legend, device)?;
+        let tasks = to_device(feed.next_batch()?, device)?;
         let (mut grads, stats) = match cfg.method {
-            Method::Maml => meta_gradient(&params, &tasks, &inner),
+            Method::Maml if task_group == 1 => meta_gradient(&params, &tasks, &inner),
+            Method::Maml => meta_gradient_batched(&params, &tasks, &inner, task_group),
             Method::Pretrain => pretrain_gradient(&params, &tasks[0], inner.bn_momentum),
         };
         let grad_norm = clip_grad_norm(&mut grads, cfg.grad_clip);

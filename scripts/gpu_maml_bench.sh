@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# MAML meta-step on a GPU: geomaml's benchmark and the PyTorch reference, same machine,
+# one command, JSON lines out.
+#
+#   scripts/gpu_maml_bench.sh build        # here: builds the benchmark binary into .device/
+#   scripts/gpu_maml_bench.sh run [OUTDIR] # on the GPU machine (no Rust there): runs both
+#
+# `run` sweeps meta-batches 4/16/64, inner steps 1/5 and first/second order for
+# geomaml's per-task loop and batched step, times the reference script (loop and vmap,
+# each also captured in a CUDA graph) at each meta-batch for one inner step, second
+# order (the only setting it implements), and prints a side-by-side summary of the
+# paper's setting (4-way 2-shot, 128 px, 16 tasks). Knobs: ITERS (default 10),
+# REFERENCE (path of maml_reference.py, default ../shared/bench/maml_reference.py, then
+# shared/bench/maml_reference.py).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+case "${1:-}" in
+build)
+    exe=$(cargo bench --bench maml_step --no-run --message-format=json 2>/dev/null |
+        python3 -c 'import json,sys
+for l in sys.stdin:
+    m = json.loads(l)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "maml_step" and m.get("executable"):
+        print(m["executable"])')
+    [ -n "$exe" ] || { echo "gpu_maml_bench: building the maml_step benchmark failed" >&2; exit 1; }
+    mkdir -p .device
+    cp "$exe" .device/maml_step
+    strip .device/maml_step 2>/dev/null || true
+    echo "built .device/maml_step ($(du -h .device/maml_step | cut -f1)); carry .device to the GPU machine"
+    ;;
+run)
+    out=${2:-${OUT:-out/gpu_bench}}
+    mkdir -p "$out"
+    iters=${ITERS:-10}
+    ref=${REFERENCE:-}
+    for candidate in ../shared/bench/maml_reference.py shared/bench/maml_reference.py; do
+        [ -z "$ref" ] && [ -f "$candidate" ] && ref=$candidate
+    done
+    [ -x .device/maml_step ] || { echo "gpu_maml_bench: .device/maml_step missing; run '$0 build' first and carry .device" >&2; exit 1; }
+    torch_lib=$(python3 -c 'import torch, os; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')
+    export LD_LIBRARY_PATH="$torch_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
+    lines="$out/maml_bench.jsonl"
+    : > "$lines"
+    # geomaml: every setting, both paths, each in a fresh process so memory is its own.
+    for order in 2 1; do
+        fo=""; [ "$order" = 1 ] && fo="--first-order"
+        for steps in 1 5; do
+            for tasks in 4 16 64; do
+                for mode in batched loop; do
+                    .device/maml_step --device cuda:0 --modes "$mode" --tasks "$tasks" \
+                        --inner-steps "$steps" $fo --iters "$iters" | tee -a "$lines" ||
+                        echo "{\"mode\": \"tch-$mode\", \"tasks\": $tasks, \"inner_steps\": $steps, \"order\": $order, \"error\": \"failed (out of memory?)\"}" | tee -a "$lines"
+                done
+            done
+        done
+    done
+    if [ -n "$ref" ]; then
+        for tasks in 4 16 64; do
+            python3 "$ref" --tasks "$tasks" --iters "$iters" --cuda-graph | tee -a "$lines" ||
+                echo "{\"mode\": \"reference\", \"tasks\": $tasks, \"error\": \"failed\"}" | tee -a "$lines"
+        done
+    else
+        echo "gpu_maml_bench: maml_reference.py not found; set REFERENCE" >&2
+    fi
+    python3 - "$lines" <<'EOF' | tee "$out/summary.txt"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip().startswith("{")]
+ok = [r for r in rows if "tasks_per_s" in r]
+peers = [r for r in ok if not r["mode"].startswith("tch-")]
+print(f"{'mode':<28}{'tasks':>6}{'steps':>6}{'order':>6}{'tasks/s':>10}{'peak MiB':>10}{'x best peer':>12}")
+for r in ok:
+    best = max((p["tasks_per_s"] for p in peers if p["tasks"] == r["tasks"]), default=None)
+    mine = r["mode"].startswith("tch-")
+    ratio = f"{r['tasks_per_s'] / best:.2f}" if best and mine and r.get("inner_steps", 1) == 1 and r.get("order", 2) == 2 else ""
+    mem = r.get("peak_gpu_mib")
+    print(f"{r['mode']:<28}{r['tasks']:>6}{r.get('inner_steps', 1):>6}{r.get('order', 2):>6}"
+          f"{r['tasks_per_s']:>10.1f}{(f'{mem:.0f}' if mem is not None else '-'):>10}{ratio:>12}")
+for r in rows:
+    if "error" in r:
+        print("error:", r)
+EOF
+    ;;
+*)
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    exit 2
+    ;;
+esac

@@ -1,0 +1,310 @@
+//! Reads the next meta-batches on a background thread while the current one trains.
+//!
+//! A [`Feed`] hands out a run's training batches in the order the source draws them,
+//! whether it reads ahead or not: while the feed lives, its thread is the only caller
+//! of the source, so a seed gives the same batches (and the same log) at any depth.
+//! At most `depth` meta-batches wait ahead of the training step, which bounds memory.
+//! The first error ends the stream and is handed over at the step that needed the
+//! batch; dropping the feed stops the thread once its current batch is read.
+
+use crate::error::{Error, Result};
+use crate::index::TaskBatch;
+use crate::model::task_tensors::TaskTensors;
+use crate::train::source::{Split, TaskSource};
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::thread::Scope;
+use tch::{Device, Tensor};
+
+/// Turns a drawn meta-batch into what the training step consumes.
+type Prepare<'a, T> = Box<dyn FnMut(Vec<TaskBatch>) -> Result<T> + Send + 'a>;
+
+/// The training batches of one run: `steps` meta-batches of `count` tasks each.
+pub struct Feed<'a, T> {
+    inner: Inner<'a, T>,
+    left: u64,
+}
+
+enum Inner<'a, T> {
+    /// Read when asked for, on the caller's thread.
+    Direct {
+        source: &'a mut dyn TaskSource,
+        count: usize,
+        prepare: Prepare<'a, T>,
+    },
+    /// Read ahead by a thread of the scope.
+    Ahead(Receiver<Result<T>>),
+}
+
+impl<'a, T: Send + 'a> Feed<'a, T> {
+    /// Reads up to `depth` meta-batches ahead on a thread of `scope` (0: reads each
+    /// one when [`Feed::next_batch`] asks for it). `prepare` runs where the batch is
+    /// read.
+    pub fn start(
+        scope: &'a Scope<'a, '_>,
+        source: &'a mut dyn TaskSource,
+        count: usize,
+        steps: u64,
+        depth: usize,
+        prepare: impl FnMut(Vec<TaskBatch>) -> Result<T> + Send + 'a,
+    ) -> Result<Self> {
+        if depth == 0 {
+            return Ok(Self::direct(source, count, steps, prepare));
+        }
+        // The thread holds one more batch while it waits to hand it over.
+        let (tx, rx) = sync_channel(depth - 1);
+        let mut prepare = prepare;
+        std::thread::Builder::new()
+            .name("geomaml-tasks".into())
+            .spawn_scoped(scope, move || {
+                for _ in 0..steps {
+                    let item = source.sample(Split::Train, count).and_then(&mut prepare);
+                    let failed = item.is_err();
+                    // A closed channel: training ended early and wants no more.
+                    if tx.send(item).is_err() || failed {
+                        break;
+                    }
+                }
+            })
+            .map_err(|e| Error::Other(format!("starting the task reader thread: {e}")))?;
+        Ok(Feed {
+            inner: Inner::Ahead(rx),
+            left: steps,
+        })
+    }
+
+    /// Reads each meta-batch when asked for, on the caller's thread.
+    pub fn direct(
+        source: &'a mut dyn TaskSource,
+        count: usize,
+        steps: u64,
+        prepare: impl FnMut(Vec<TaskBatch>) -> Result<T> + Send + 'a,
+    ) -> Self {
+        Feed {
+            inner: Inner::Direct {
+                source,
+                count,
+                prepare: Box::new(prepare),
+            },
+            left: steps,
+        }
+    }
+
+    /// The next meta-batch, or the error that reading or preparing it met.
+    pub fn next_batch(&mut self) -> Result<T> {
+        if self.left == 0 {
+            return Err(Error::Other(
+                "asked for more training batches than the run has steps".into(),
+            ));
+        }
+        self.left -= 1;
+        match &mut self.inner {
+            Inner::Direct {
+                source,
+                count,
+                prepare,
+            } => source.sample(Split::Train, *count).and_then(prepare),
+            Inner::Ahead(rx) => rx.recv().unwrap_or_else(|_| {
+                Err(Error::Other(
+                    "the task reader thread stopped without a batch or an error".into(),
+                ))
+            }),
+        }
+    }
+}
+
+fn map_tasks(
+    tasks: Vec<TaskTensors>,
+    what: &str,
+    f: impl Fn(&Tensor) -> std::result::Result<Tensor, tch::TchError>,
+) -> Result<Vec<TaskTensors>> {
+    let err = |e: tch::TchError| Error::Other(format!("{what}: {e}"));
+    tasks
+        .into_iter()
+        .map(|t| {
+            Ok(TaskTensors {
+                support_x: f(&t.support_x).map_err(err)?,
+                support_y: f(&t.support_y).map_err(err)?,
+                query_x: f(&t.query_x).map_err(err)?,
+                query_y: f(&t.query_y).map_err(err)?,
+            })
+        })
+        .collect()
+}
+
+/// Host tensors as the training device wants them: page-locked when it is a CUDA
+/// device, so that [`to_device`] can copy them without blocking.
+pub fn host_for(tasks: Vec<TaskTensors>, device: Device) -> Result<Vec<TaskTensors>> {
+    if !device.is_cuda() {
+        return Ok(tasks);
+    }
+    map_tasks(tasks, "pinning a meta-batch in host memory", |t| {
+        t.f_pin_memory(device)
+    })
+}
+
+/// Moves host tensors onto `device`; from pinned memory the copy overlaps with
+/// compute already queued there.
+pub fn to_device(tasks: Vec<TaskTensors>, device: Device) -> Result<Vec<TaskTensors>> {
+    if device == Device::Cpu {
+        return Ok(tasks);
+    }
+    map_tasks(tasks, &format!("moving a meta-batch to {device:?}"), |t| {
+        t.f_to_device_(device, t.kind(), t.is_pinned(device), false)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::config::TrainConfig;
+    use crate::train::log::LogRecord;
+    use crate::train::source::tests::info;
+    use crate::train::source::{DataInfo, RandomSource};
+    use crate::train::trainer::{train, RunOptions};
+
+    /// A [`RandomSource`] that counts its draws and fails at draw `fail_at` (1-based)
+    /// the way an unreadable tile fails.
+    struct Flaky {
+        inner: RandomSource,
+        calls: usize,
+        fail_at: Option<usize>,
+    }
+
+    impl Flaky {
+        fn new(seed: u64, fail_at: Option<usize>) -> Self {
+            Flaky {
+                inner: RandomSource::new(info(3, 8), 3, 2, 2, seed),
+                calls: 0,
+                fail_at,
+            }
+        }
+    }
+
+    impl TaskSource for Flaky {
+        fn info(&self) -> &DataInfo {
+            self.inner.info()
+        }
+        fn sample(&mut self, split: Split, count: usize) -> Result<Vec<TaskBatch>> {
+            self.calls += 1;
+            if self.fail_at == Some(self.calls) {
+                return Err(Error::raster("tiles/s2_57_p3.tif", "cannot read window"));
+            }
+            self.inner.sample(split, count)
+        }
+        fn reseed(&mut self, seed: u64) {
+            self.inner.reseed(seed)
+        }
+    }
+
+    fn same(a: &[TaskBatch], b: &[TaskBatch]) -> bool {
+        a.len() == b.len()
+            && a.iter().zip(b).all(|(x, y)| {
+                x.support_x == y.support_x
+                    && x.support_y == y.support_y
+                    && x.query_x == y.query_x
+                    && x.query_y == y.query_y
+                    && x.classes == y.classes
+            })
+    }
+
+    #[test]
+    fn reading_ahead_yields_the_batches_of_direct_sampling() {
+        let mut direct = Flaky::new(5, None);
+        let expected: Vec<Vec<TaskBatch>> = (0..7)
+            .map(|_| direct.sample(Split::Train, 3).unwrap())
+            .collect();
+        for depth in [0, 1, 2, 4] {
+            let mut src = Flaky::new(5, None);
+            let got: Vec<Vec<TaskBatch>> = std::thread::scope(|s| {
+                let mut feed = Feed::start(s, &mut src, 3, 7, depth, Ok).unwrap();
+                (0..7).map(|_| feed.next_batch().unwrap()).collect()
+            });
+            assert_eq!(got.len(), expected.len());
+            for (step, (g, e)) in got.iter().zip(&expected).enumerate() {
+                assert!(same(g, e), "depth {depth}: step {step} differs");
+            }
+            assert_eq!(src.calls, 7, "depth {depth}: draws exactly the run's steps");
+        }
+    }
+
+    #[test]
+    fn a_read_error_arrives_at_its_step_and_ends_the_reads() {
+        let mut src = Flaky::new(1, Some(3));
+        std::thread::scope(|s| {
+            let mut feed = Feed::start(s, &mut src, 2, 10, 2, Ok).unwrap();
+            assert!(feed.next_batch().is_ok() && feed.next_batch().is_ok());
+            let err = feed.next_batch().unwrap_err().to_string();
+            assert!(err.contains("tiles/s2_57_p3.tif"), "{err}");
+        });
+        assert_eq!(src.calls, 3, "no reads after the error");
+    }
+
+    #[test]
+    fn dropping_the_feed_stops_the_reader() {
+        let mut src = Flaky::new(1, None);
+        std::thread::scope(|s| {
+            let mut feed = Feed::start(s, &mut src, 1, 1000, 2, Ok).unwrap();
+            feed.next_batch().unwrap();
+        });
+        // One taken, two waiting at most, one being read when the feed went away.
+        assert!(src.calls <= 4, "{} draws", src.calls);
+    }
+
+    fn run(dir: &std::path::Path, name: &str, prefetch: usize, src: &mut Flaky) -> Result<()> {
+        let cfg = TrainConfig {
+            way: 3,
+            meta_batch: 2,
+            steps: 6,
+            val_every: 3,
+            val_tasks: 2,
+            width: Some(8),
+            inner_lr: 0.1,
+            outer_lr: 3e-3,
+            device: "cpu".into(),
+            prefetch,
+            ..TrainConfig::default()
+        };
+        let opts = RunOptions {
+            out: dir.join(format!("{name}.safetensors")),
+            log: None,
+            resume: None,
+            overwrite: false,
+            progress: false,
+        };
+        train(&cfg, src, &opts).map(|_| ())
+    }
+
+    /// Log lines without their timings.
+    fn log(dir: &std::path::Path, name: &str) -> Vec<(String, u64, f64, f64, Option<f64>)> {
+        std::fs::read_to_string(dir.join(format!("{name}.log.jsonl")))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let r: LogRecord = serde_json::from_str(l).unwrap();
+                (r.kind, r.step, r.loss, r.accuracy, r.grad_norm)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn training_logs_the_same_run_with_and_without_reading_ahead() {
+        let dir = tempfile::tempdir().unwrap();
+        run(dir.path(), "sync", 0, &mut Flaky::new(3, None)).unwrap();
+        run(dir.path(), "ahead", 2, &mut Flaky::new(3, None)).unwrap();
+        let (sync, ahead) = (log(dir.path(), "sync"), log(dir.path(), "ahead"));
+        assert_eq!(sync.iter().filter(|r| r.0 == "train").count(), 6);
+        assert_eq!(sync, ahead);
+    }
+
+    #[test]
+    fn a_read_error_ends_training_with_that_error() {
+        let dir = tempfile::tempdir().unwrap();
+        // Draw 1 is the validation set, so draw 4 feeds step 3.
+        let mut src = Flaky::new(3, Some(4));
+        let err = run(dir.path(), "bad", 2, &mut src).unwrap_err().to_string();
+        assert!(err.contains("tiles/s2_57_p3.tif"), "{err}");
+        let lines = log(dir.path(), "bad");
+        assert_eq!(lines.iter().filter(|r| r.0 == "train").count(), 2);
+        assert_eq!(src.calls, 4);
+    }
+}
