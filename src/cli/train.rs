@@ -19,6 +19,18 @@ pub enum MethodArg {
     Pretrain,
 }
 
+/// What the model file keeps (clap's copy of `train::config::Selection`, which
+/// builds without the `train` feature).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SelectArg {
+    /// The lowest meta-validation loss.
+    Loss,
+    /// The highest meta-validation accuracy.
+    Accuracy,
+    /// The last step.
+    Last,
+}
+
 /// Options of `geomaml train`.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
@@ -71,6 +83,10 @@ pub struct TrainArgs {
     /// Meta-validate every N steps (0: never).
     #[arg(long, value_name = "N")]
     val_every: Option<u64>,
+    /// What the model file keeps: the lowest meta-val loss, the highest meta-val
+    /// accuracy, or the last step (config default: loss).
+    #[arg(long, value_enum)]
+    select: Option<SelectArg>,
     /// Continue from a checkpoint (usually `<stem>.last.safetensors`).
     #[arg(long, value_name = "CKPT")]
     resume: Option<PathBuf>,
@@ -102,6 +118,7 @@ impl TrainArgs {
     pub fn run(&self) -> Result<ExitCode> {
         use crate::catalog::Catalog;
         use crate::index::{Splits, TileIndex};
+        use crate::train::config::Selection;
         use crate::train::{train, CatalogSource, Method, RunOptions, TrainConfig};
 
         let mut cfg = match &self.config {
@@ -124,6 +141,13 @@ impl TrainArgs {
         cfg.first_order |= self.first_order;
         cfg.task_group = self.task_group.or(cfg.task_group);
         cfg.val_every = self.val_every.unwrap_or(cfg.val_every);
+        if let Some(s) = self.select {
+            cfg.select = match s {
+                SelectArg::Loss => Selection::Loss,
+                SelectArg::Accuracy => Selection::Accuracy,
+                SelectArg::Last => Selection::Last,
+            };
+        }
         cfg.seed = self.seed.unwrap_or(cfg.seed);
         cfg.prefetch = self.prefetch.unwrap_or(cfg.prefetch);
         if let Some(d) = &self.device {

@@ -26,6 +26,32 @@ pub enum Method {
     Pretrain,
 }
 
+/// Which parameters the model file keeps.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Selection {
+    /// The lowest meta-validation loss.
+    Loss,
+    /// The highest meta-validation accuracy: the better rule when meta-validation
+    /// holds out a look that training makes the loss worse on (a clustered split).
+    Accuracy,
+    /// The last step (meta-validation is only logged).
+    Last,
+}
+
+impl Selection {
+    /// Lower is better; `None` when validation does not select.
+    pub fn score(self, loss: f64, accuracy: f64) -> Option<f64> {
+        match self {
+            Selection::Loss => Some(loss),
+            Selection::Accuracy => Some(-accuracy),
+            Selection::Last => None,
+        }
+    }
+}
+
 impl Method {
     /// The name recorded in model cards and logs.
     pub fn as_str(self) -> &'static str {
@@ -69,6 +95,8 @@ pub struct TrainConfig {
     pub val_every: u64,
     /// Meta-validation tasks per validation.
     pub val_tasks: usize,
+    /// Which meta-validated parameters the model file keeps (resume with the same).
+    pub select: Selection,
     /// Input bands by name (`["B02", "B03"]`); all bands of the catalog when absent.
     pub bands: Option<Vec<String>>,
     /// Architecture; follows the catalog (Sen12MS: cnn, DeepGlobe: unet) when absent.
@@ -109,6 +137,7 @@ impl Default for TrainConfig {
             bn_momentum: 0.1,
             val_every: 100,
             val_tasks: 16,
+            select: Selection::Loss,
             bands: None,
             arch: None,
             width: None,

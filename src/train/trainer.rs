@@ -15,7 +15,7 @@ use crate::train::batched::meta_gradient_batched;
 use crate::train::checkpoint::{
     choose_spec, last_path, model_card, resume, to_checkpoint, BEST_KEY,
 };
-use crate::train::config::{Method, TrainConfig};
+use crate::train::config::{Method, Selection, TrainConfig};
 use crate::train::device::{device_name, parse_device};
 use crate::train::log::{JsonlLog, LogRecord};
 use crate::train::maml::{evaluate_tasks, meta_gradient, InnerSettings, TaskStats};
@@ -290,11 +290,15 @@ fn train_in<'s>(
         if validate {
             let v = val_stats(&params);
             log.write(&record("val", &v, None, None))?;
-            if best_loss.is_none_or(|b| v.query_loss < b) {
-                best_loss = Some(v.query_loss);
-                best = Some((done, v.query_loss, v.query_acc));
-                to_checkpoint(&params, card_at(done), done, Default::default())
-                    .save(&opts.out, true)?;
+            match cfg.select.score(v.query_loss, v.query_acc) {
+                Some(score) if best_loss.is_none_or(|b| score < b) => {
+                    best_loss = Some(score);
+                    best = Some((done, v.query_loss, v.query_acc));
+                    to_checkpoint(&params, card_at(done), done, Default::default())
+                        .save(&opts.out, true)?;
+                }
+                Some(_) => {}
+                None => best = Some((done, v.query_loss, v.query_acc)),
             }
         }
         if validate || done == cfg.steps {
@@ -303,7 +307,7 @@ fn train_in<'s>(
                 ckpt.extra.insert(BEST_KEY.into(), b.to_string());
             }
             ckpt.save(&last, true)?;
-            if cfg.val_every == 0 {
+            if cfg.val_every == 0 || cfg.select == Selection::Last {
                 to_checkpoint(&params, card_at(done), done, Default::default())
                     .save(&opts.out, true)?;
             }
@@ -401,6 +405,50 @@ mod tests {
             Checkpoint::load(&s2.last).unwrap().extra["geomaml.step"],
             "15"
         );
+    }
+
+    #[test]
+    fn selection_keeps_the_most_accurate_or_the_last_validated_step() {
+        for select in [Selection::Accuracy, Selection::Last] {
+            let dir = tempfile::tempdir().unwrap();
+            let opts = RunOptions {
+                out: dir.path().join("m.safetensors"),
+                log: None,
+                resume: None,
+                overwrite: false,
+                progress: false,
+            };
+            let cfg = TrainConfig {
+                val_every: 2,
+                select,
+                ..config(8)
+            };
+            let s = train(&cfg, &mut RandomSource::new(info(3, 8), 3, 2, 2, 1), &opts).unwrap();
+            let val: Vec<LogRecord> = read_log(&s.log)
+                .into_iter()
+                .filter(|r| r.kind == "val" && r.step > 0)
+                .collect();
+            let expected = match select {
+                // The first of the most accurate validations (a later tie does not replace it).
+                Selection::Accuracy => {
+                    val.iter()
+                        .fold(None::<&LogRecord>, |b, r| match b {
+                            Some(b) if b.accuracy >= r.accuracy => Some(b),
+                            _ => Some(r),
+                        })
+                        .unwrap()
+                        .step
+                }
+                _ => 8,
+            };
+            assert_eq!(s.best.map(|b| b.0), Some(expected), "{select:?}");
+            let kept = Checkpoint::load(&opts.out).unwrap();
+            assert_eq!(
+                kept.extra["geomaml.step"],
+                expected.to_string(),
+                "{select:?}"
+            );
+        }
     }
 
     #[test]
