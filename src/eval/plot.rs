@@ -40,6 +40,8 @@ const MARGIN_R: f64 = 16.0;
 const MARGIN_T: f64 = 36.0;
 const MARGIN_B: f64 = 44.0;
 const LEGEND_H: f64 = 28.0;
+/// Up to this many distinct x values each get a label; more get round ticks.
+const MAX_LABELLED_XS: usize = 12;
 
 pub(crate) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -73,8 +75,35 @@ pub(crate) fn tick_label(v: f64, step: f64) -> String {
     format!("{:.decimals$}", if v.abs() < step * 1e-9 { 0.0 } else { v })
 }
 
+/// Multiples of a round step within `[lo, hi]`, with that step.
+pub(crate) fn ticks(lo: f64, hi: f64, count: f64) -> (Vec<f64>, f64) {
+    let step = nice_step((hi - lo) / count);
+    let first = (lo / step - 1e-9).ceil() as i64;
+    let last = (hi / step + 1e-9).floor() as i64;
+    ((first..=last).map(|i| i as f64 * step).collect(), step)
+}
+
+/// `[lo, hi]` of finite `values` widened by `pad` of the span on both sides (a unit
+/// interval around a single value, `[0, 1]` for none).
+pub(crate) fn span(values: impl Iterator<Item = f64>, pad: f64) -> (f64, f64) {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
+    if !lo.is_finite() {
+        (0.0, 1.0)
+    } else if hi - lo <= f64::EPSILON * hi.abs().max(1.0) {
+        (lo - 0.5, hi + 0.5)
+    } else {
+        let p = (hi - lo) * pad;
+        (lo - p, hi + p)
+    }
+}
+
 /// An SVG document with `panels` side by side, x axis labelled `x_label`, and one
-/// legend below for all panels (series matched by position).
+/// legend below for all panels (series matched by position). A panel whose
+/// `y_range` is empty gets the range of its data and bands.
 pub fn line_chart_svg(panels: &[Panel], x_label: &str) -> String {
     let width = PANEL_W * panels.len().max(1) as f64;
     let height = PANEL_H + LEGEND_H;
@@ -116,7 +145,14 @@ pub fn line_chart_svg(panels: &[Panel], x_label: &str) -> String {
         let (y0, y1) = if panel.y_range.1 > panel.y_range.0 {
             panel.y_range
         } else {
-            (0.0, 1.0)
+            span(
+                panel
+                    .series
+                    .iter()
+                    .flat_map(|s| s.points.iter())
+                    .flat_map(|&(_, m, c)| [m - c, m + c]),
+                0.05,
+            )
         };
         let plot_w = PANEL_W - MARGIN_L - MARGIN_R;
         let plot_h = PANEL_H - MARGIN_T - MARGIN_B;
@@ -149,14 +185,20 @@ pub fn line_chart_svg(panels: &[Panel], x_label: &str) -> String {
                 tick_label(v, step)
             );
         }
-        // x ticks at the measured x values.
-        for &x in &xs {
+        // x ticks at the measured x values (shots), or at round steps when the x
+        // values are dense (a continuous axis).
+        let (x_ticks, x_step) = if xs.len() <= MAX_LABELLED_XS {
+            (xs.clone(), 1.0)
+        } else {
+            ticks(x_min, x_max, 5.0)
+        };
+        for &x in &x_ticks {
             let _ = writeln!(
                 s,
                 r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
                 px(x),
                 py(y0) + 16.0,
-                tick_label(x, 1.0)
+                tick_label(x, x_step)
             );
         }
         let _ = writeln!(
@@ -429,5 +471,32 @@ mod tests {
             .pixels()
             .iter()
             .any(|p| (p.red(), p.green(), p.blue()) == (0x00, 0x72, 0xb2)));
+    }
+
+    #[test]
+    fn line_chart_has_round_ticks_and_fits_its_data() {
+        let series = |name: &str, f: fn(f64) -> f64| Series {
+            name: name.into(),
+            points: (0..21)
+                .map(|i| {
+                    let a = i as f64 / 20.0;
+                    (a, f(a), 0.1)
+                })
+                .collect(),
+        };
+        let panel = Panel {
+            title: "query loss".into(),
+            y_range: (0.0, 0.0),
+            series: vec![series("maml", |a| 1.4 - a), series("a<b", |a| 1.4 + a)],
+        };
+        let svg = line_chart_svg(&[panel], "alpha");
+        assert_eq!(svg.matches("<polyline").count(), 2);
+        assert!(svg.contains(">0.2<") && svg.contains(">1.0<") && !svg.contains(">0.05<"));
+        // The data span 0.3 .. 2.5 with the bands: ticks at 0.5 .. 2.5.
+        assert!(svg.contains(">0.5<") && svg.contains(">2.5<"));
+        assert!(svg.contains("a&lt;b"));
+        assert_eq!(ticks(0.0, 1.0, 5.0).0.len(), 6);
+        assert_eq!(tick_label(0.30000000000000004, 0.1), "0.3");
+        assert_eq!(span([2.0].into_iter(), 0.1), (1.5, 2.5));
     }
 }

@@ -4,8 +4,7 @@
 //! at every measured x as in [`crate::eval::plot`], which suits a few shot counts
 //! but not 21 step sizes). No plotting dependency.
 
-use crate::eval::plot::Panel;
-use crate::eval::plot::{escape, nice_step, tick_label, COLOURS as COLOUR_PALETTE};
+use crate::eval::plot::{escape, span, tick_label, ticks, COLOURS as COLOUR_PALETTE};
 use std::fmt::Write;
 
 /// Group and line colours: the charts' palette without its black, which marks
@@ -33,32 +32,6 @@ pub struct ScatterPanel {
     pub points: Vec<(f64, f64, usize)>,
     /// Reference points drawn as black stars with a label next to them.
     pub marks: Vec<(f64, f64, String)>,
-}
-
-/// Multiples of a round step within `[lo, hi]`, with that step.
-fn ticks(lo: f64, hi: f64, count: f64) -> (Vec<f64>, f64) {
-    let step = nice_step((hi - lo) / count);
-    let first = (lo / step - 1e-9).ceil() as i64;
-    let last = (hi / step + 1e-9).floor() as i64;
-    ((first..=last).map(|i| i as f64 * step).collect(), step)
-}
-
-/// `[lo, hi]` of finite `values` widened by `pad` of the span on both sides (a unit
-/// interval around a single value, `[0, 1]` for none).
-fn span(values: impl Iterator<Item = f64>, pad: f64) -> (f64, f64) {
-    let (lo, hi) = values
-        .filter(|v| v.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
-            (a.min(v), b.max(v))
-        });
-    if !lo.is_finite() {
-        (0.0, 1.0)
-    } else if hi - lo <= f64::EPSILON * hi.abs().max(1.0) {
-        (lo - 0.5, hi + 0.5)
-    } else {
-        let p = (hi - lo) * pad;
-        (lo - p, hi + p)
-    }
 }
 
 /// A marker of one of three shapes (so that more groups than colours stay apart).
@@ -279,100 +252,9 @@ pub fn scatter_svg(panels: &[ScatterPanel], groups: &[String]) -> String {
     s
 }
 
-/// Line panels side by side against a continuous x axis (`(x, mean, half-width)`
-/// points, the interval drawn as a band), one legend below (series matched by
-/// position). A panel whose `y_range` is empty gets the range of its data.
-pub fn line_svg(panels: &[Panel], x_label: &str) -> String {
-    let width = PANEL_W * panels.len().max(1) as f64;
-    let names: Vec<String> = panels
-        .first()
-        .map(|p| p.series.iter().map(|s| s.name.clone()).collect())
-        .unwrap_or_default();
-    let (legend_svg, legend_h) = legend(&names, width, PANEL_H, |s, i, x, y| {
-        let _ = writeln!(
-            s,
-            r#"<line x1="{:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="{}" stroke-width="3"/>"#,
-            x - 8.0,
-            x + 8.0,
-            COLOURS[i % COLOURS.len()]
-        );
-    });
-    let mut s = String::new();
-    header(&mut s, width, PANEL_H + legend_h);
-    let x_range = span(
-        panels
-            .iter()
-            .flat_map(|p| p.series.iter())
-            .flat_map(|s| s.points.iter().map(|p| p.0)),
-        0.0,
-    );
-    for (pi, panel) in panels.iter().enumerate() {
-        let y_range = if panel.y_range.1 > panel.y_range.0 {
-            panel.y_range
-        } else {
-            span(
-                panel
-                    .series
-                    .iter()
-                    .flat_map(|s| s.points.iter())
-                    .flat_map(|&(_, m, c)| [m - c, m + c]),
-                0.05,
-            )
-        };
-        let (px, py) = axes(
-            &mut s,
-            pi as f64 * PANEL_W,
-            &panel.title,
-            x_range,
-            y_range,
-            x_label,
-            "",
-        );
-        for (si, series) in panel.series.iter().enumerate() {
-            let colour = COLOURS[si % COLOURS.len()];
-            let pts: Vec<_> = series
-                .points
-                .iter()
-                .filter(|p| p.1.is_finite())
-                .copied()
-                .collect();
-            if pts.is_empty() {
-                continue;
-            }
-            let mut band: Vec<String> = pts
-                .iter()
-                .map(|&(x, m, c)| format!("{:.1},{:.1}", px(x), py(m + c)))
-                .collect();
-            band.extend(
-                pts.iter()
-                    .rev()
-                    .map(|&(x, m, c)| format!("{:.1},{:.1}", px(x), py(m - c))),
-            );
-            let _ = writeln!(
-                s,
-                r#"<polygon points="{}" fill="{colour}" fill-opacity="0.15" stroke="none"/>"#,
-                band.join(" ")
-            );
-            let line: Vec<String> = pts
-                .iter()
-                .map(|&(x, m, _)| format!("{:.1},{:.1}", px(x), py(m)))
-                .collect();
-            let _ = writeln!(
-                s,
-                r#"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="2"/>"#,
-                line.join(" ")
-            );
-        }
-    }
-    s.push_str(&legend_svg);
-    s.push_str("</svg>\n");
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eval::plot::Series;
 
     #[test]
     fn scatter_draws_every_point_the_marks_and_a_legend_entry_per_group() {
@@ -392,32 +274,5 @@ mod tests {
         assert_eq!(svg.matches(r##"<rect x"##).count(), 2 + 2 + 2);
         assert!(svg.contains(">region 8<") && svg.contains(">start<"));
         assert!(svg.contains("rotate(-90") && svg.contains("PC1 (60 %)"));
-    }
-
-    #[test]
-    fn line_chart_has_round_ticks_and_fits_its_data() {
-        let series = |name: &str, f: fn(f64) -> f64| Series {
-            name: name.into(),
-            points: (0..21)
-                .map(|i| {
-                    let a = i as f64 / 20.0;
-                    (a, f(a), 0.1)
-                })
-                .collect(),
-        };
-        let panel = Panel {
-            title: "query loss".into(),
-            y_range: (0.0, 0.0),
-            series: vec![series("maml", |a| 1.4 - a), series("a<b", |a| 1.4 + a)],
-        };
-        let svg = line_svg(&[panel], "alpha");
-        assert_eq!(svg.matches("<polyline").count(), 2);
-        assert!(svg.contains(">0.2<") && svg.contains(">1.0<") && !svg.contains(">0.05<"));
-        // The data span 0.3 .. 2.5 with the bands: ticks at 0.5 .. 2.5.
-        assert!(svg.contains(">0.5<") && svg.contains(">2.5<"));
-        assert!(svg.contains("a&lt;b"));
-        assert_eq!(ticks(0.0, 1.0, 5.0).0.len(), 6);
-        assert_eq!(tick_label(0.30000000000000004, 0.1), "0.3");
-        assert_eq!(span([2.0].into_iter(), 0.1), (1.5, 2.5));
     }
 }

@@ -29,8 +29,8 @@ use crate::card::now_rfc3339;
 use crate::catalog::{Season, Split};
 use crate::error::{Error, Result};
 use crate::eval::few_shot::{step, EvalModel, Interval, Labelling};
-use crate::eval::plot::{Panel, Series};
-use crate::eval::scatter::{line_svg, scatter_svg, ScatterPanel};
+use crate::eval::plot::{line_chart_svg, Panel, Series};
+use crate::eval::scatter::{scatter_svg, ScatterPanel};
 use crate::index::{TaskBatch, TaskKind};
 use crate::model::functional::forward;
 use crate::model::layers::BnMode;
@@ -620,7 +620,7 @@ pub fn loss_svg(report: &TrajectoryReport) -> String {
         TaskKind::Classification => "query accuracy",
         TaskKind::Segmentation => "query pixel accuracy",
     };
-    line_svg(
+    line_chart_svg(
         &[
             Panel {
                 title: format!("query loss ({} tasks)", report.tasks),
