@@ -65,11 +65,7 @@ GRID_STEPS="${GRID_STEPS:-}"
 for s in $SPLITS; do
   [[ $s == random || $s == clustered ]] || die "SPLITS: $s is not random or clustered"
 done
-grid_flags=(--grid "$GRID" --grid-tasks "$GRID_TASKS")
-[[ -n $GRID_LRS ]] && grid_flags+=(--grid-lrs "$GRID_LRS")
-[[ -n $GRID_STEPS ]] && grid_flags+=(--grid-steps "$GRID_STEPS")
-step_flags=()
-[[ -n $TRAIN_STEPS ]] && step_flags=(--steps "$TRAIN_STEPS")
+run_flags
 START=$SECONDS
 
 say "catalog $DATA (16 sub-images per image, half support, half query)"

@@ -74,3 +74,13 @@ rows() {
       part, $1, $3, 100 * $7, 100 * $8, $11, $12, $9, lr
   }' "$1"
 }
+
+# run_flags: sets grid_flags (evaluate's grid search, from GRID, GRID_TASKS,
+# GRID_LRS, GRID_STEPS) and step_flags (train --steps, from TRAIN_STEPS).
+run_flags() {
+  grid_flags=(--grid "$GRID" --grid-tasks "$GRID_TASKS")
+  if [[ -n ${GRID_LRS:-} ]]; then grid_flags+=(--grid-lrs "$GRID_LRS"); fi
+  if [[ -n ${GRID_STEPS:-} ]]; then grid_flags+=(--grid-steps "$GRID_STEPS"); fi
+  step_flags=()
+  if [[ -n ${TRAIN_STEPS:-} ]]; then step_flags=(--steps "$TRAIN_STEPS"); fi
+}

@@ -63,11 +63,7 @@ fi
 GRID_LRS="${GRID_LRS:-}"
 GRID_STEPS="${GRID_STEPS:-}"
 [[ -f $TRAIN_CONFIG ]] || die "train config $TRAIN_CONFIG not found"
-grid_flags=(--grid "$GRID" --grid-tasks "$GRID_TASKS")
-[[ -n $GRID_LRS ]] && grid_flags+=(--grid-lrs "$GRID_LRS")
-[[ -n $GRID_STEPS ]] && grid_flags+=(--grid-steps "$GRID_STEPS")
-step_flags=()
-[[ -n $TRAIN_STEPS ]] && step_flags=(--steps "$TRAIN_STEPS")
+run_flags
 START=$SECONDS
 
 say "catalog $DATA ($TILE_SIZE px tiles, majority DFC2020 label)"
