@@ -10,8 +10,8 @@
 # each also captured in a CUDA graph) at each meta-batch for one inner step, second
 # order (the only setting it implements), and prints a side-by-side summary of the
 # paper's setting (4-way 2-shot, 128 px, 16 tasks). Knobs: ITERS (default 10),
-# REFERENCE (path of maml_reference.py, default ../shared/bench/maml_reference.py, then
-# shared/bench/maml_reference.py).
+# REFERENCE (path of maml_reference.py; default: the copy `build` puts in .device/,
+# then ../shared/bench/ and shared/bench/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +26,10 @@ for l in sys.stdin:
     [ -n "$exe" ] || { echo "gpu_maml_bench: building the maml_step benchmark failed" >&2; exit 1; }
     mkdir -p .device
     cp "$exe" .device/maml_step
+    # The GPU machine sees only the work tree: bring the reference script along.
+    if [ -f ../shared/bench/maml_reference.py ]; then
+        cp ../shared/bench/maml_reference.py .device/
+    fi
     strip .device/maml_step 2>/dev/null || true
     echo "built .device/maml_step ($(du -h .device/maml_step | cut -f1)); carry .device to the GPU machine"
     ;;
@@ -34,7 +38,7 @@ run)
     mkdir -p "$out"
     iters=${ITERS:-10}
     ref=${REFERENCE:-}
-    for candidate in ../shared/bench/maml_reference.py shared/bench/maml_reference.py; do
+    for candidate in .device/maml_reference.py ../shared/bench/maml_reference.py shared/bench/maml_reference.py; do
         [ -z "$ref" ] && [ -f "$candidate" ] && ref=$candidate
     done
     [ -x .device/maml_step ] || { echo "gpu_maml_bench: .device/maml_step missing; run '$0 build' first and carry .device" >&2; exit 1; }
