@@ -28,6 +28,11 @@ pub fn all() -> Vec<(&'static str, Schema)> {
         "eval_report.schema.json",
         schema_for!(crate::eval::few_shot::EvalReport),
     ));
+    #[cfg(feature = "train")]
+    all.push((
+        "trajectories.schema.json",
+        schema_for!(crate::eval::trajectories::TrajectoryReport),
+    ));
     all
 }
 

@@ -37,6 +37,7 @@ use crate::model::layers::BnMode;
 use crate::model::loss::{accuracy, cross_entropy};
 use crate::model::params::Params;
 use crate::model::task_tensors::TaskTensors;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
@@ -49,7 +50,7 @@ pub fn alphas() -> Vec<f64> {
 }
 
 /// Where a task's tiles come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct TaskOrigin {
     /// Region (Sen12MS scene) or image (DeepGlobe).
     pub region: u32,
@@ -58,7 +59,7 @@ pub struct TaskOrigin {
 }
 
 /// Support loss, query loss and query accuracy at each step size of one task.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TaskPath {
     /// Task number (order of the draw).
     pub task: usize,
@@ -73,7 +74,7 @@ pub struct TaskPath {
 }
 
 /// A task's adapted weights in the model's PCA plane.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TaskPoint {
     /// Task number (order of the draw).
     pub task: usize,
@@ -86,7 +87,7 @@ pub struct TaskPoint {
 }
 
 /// PCA of one model's adapted weights.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PcaReport {
     /// Share of the adapted weights' variance on each of the two components.
     pub explained_variance_ratio: [f64; 2],
@@ -102,7 +103,7 @@ pub struct PcaReport {
 }
 
 /// Mean curves over tasks along the support gradient.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PathReport {
     /// Query loss per step size (mean and 95 % interval over tasks).
     pub query_loss: Vec<Interval>,
@@ -115,7 +116,7 @@ pub struct PathReport {
 }
 
 /// Trajectory results of one model.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ModelTrajectories {
     /// Name, as in the report.
     pub name: String,
@@ -136,7 +137,7 @@ pub struct ModelTrajectories {
 }
 
 /// `trajectories.json` of `geomaml evaluate --trajectories`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TrajectoryReport {
     /// Layout version ([`TRAJECTORIES_VERSION`]).
     pub version: u32,
