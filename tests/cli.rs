@@ -41,3 +41,20 @@ fn doctor_fails_cleanly_without_onnx_runtime() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("ORT_DYLIB_PATH=/nonexistent"), "{err}");
 }
+
+#[test]
+fn zero_threads_is_refused_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.safetensors");
+    // Never read: the option is checked first.
+    let catalog = dir.path().join("catalog.json");
+    let err = run_fail(
+        geomaml()
+            .args(["train"])
+            .arg(&catalog)
+            .args(["--threads", "0", "-o"])
+            .arg(&out),
+    );
+    assert!(err.contains("--threads"), "{err}");
+    assert!(!out.exists());
+}

@@ -70,6 +70,10 @@ pub struct EvaluateArgs {
     /// Seed of the task draw (and of the random initialisation).
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// libtorch CPU threads (default: one per core; on a busy shared machine 1 can be
+    /// much faster).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
     /// `auto`, `cpu` or `cuda:N`.
     #[arg(long, default_value = "auto")]
     device: String,
@@ -115,6 +119,9 @@ impl EvaluateArgs {
         use std::path::Path;
         use std::time::Instant;
 
+        if let Some(n) = self.threads {
+            crate::train::device::set_threads(n)?;
+        }
         let started = Instant::now();
         let split: Split = self
             .split

@@ -80,6 +80,10 @@ pub struct TrainArgs {
     /// `auto`, `cpu` or `cuda:N`.
     #[arg(long)]
     device: Option<String>,
+    /// libtorch CPU threads (default: one per core; on a busy shared machine 1 can be
+    /// much faster).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
     /// Meta-validate every N steps (0: never).
     #[arg(long, value_name = "N")]
     val_every: Option<u64>,
@@ -121,6 +125,9 @@ impl TrainArgs {
         use crate::train::config::Selection;
         use crate::train::{train, CatalogSource, Method, RunOptions, TrainConfig};
 
+        if let Some(n) = self.threads {
+            crate::train::device::set_threads(n)?;
+        }
         let mut cfg = match &self.config {
             Some(path) => TrainConfig::load(path)?,
             None => TrainConfig::default(),

@@ -11,6 +11,18 @@ pub fn init_threads() {
     ONCE.call_once(|| tch::set_num_threads(tch::get_num_threads()));
 }
 
+/// Uses `n` CPU threads for libtorch's pools instead of one per core (`--threads`):
+/// on a machine busy with other work, fewer threads avoid oversubscription, which can
+/// slow small models down many times.
+pub fn set_threads(n: usize) -> Result<()> {
+    if n == 0 {
+        return Err(Error::config("--threads", "must be at least 1"));
+    }
+    tch::set_num_threads(n as i32);
+    init_threads();
+    Ok(())
+}
+
 /// Parses a device name; `auto` picks CUDA device 0 when there is one. Also calls
 /// [`init_threads`], since every caller is about to compute.
 pub fn parse_device(name: &str) -> Result<Device> {
