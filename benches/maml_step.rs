@@ -20,20 +20,15 @@
 //! [--inner-steps 1] [--first-order] [--group 0] [--size 128] [--way 4] [--shot 2]
 //! [--bands 15] [--inner-lr 0.4] [--device auto] [--threads N] [--sweep]`
 
+mod common;
+
+use common::{arg, num};
 use geomaml::model::{ModelSpec, Params, TaskTensors};
 use geomaml::train::batched::meta_gradient_batched;
 use geomaml::train::maml::{meta_gradient, InnerSettings};
 use geomaml::train::optim::{clip_grad_norm, Adam};
 use std::time::Instant;
 use tch::{Device, Kind, Tensor};
-
-fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// Shapes and settings shared by every run of one invocation.
 struct Setup {
@@ -142,8 +137,7 @@ fn measure(s: &Setup, r: &Run<'_>) -> serde_json::Value {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let device =
-        geomaml::train::parse_device(&arg(&args, "--device", "auto".to_string())).expect("device");
+    let device = geomaml::train::parse_device(&arg(&args, "--device", "auto")).expect("device");
     if device.is_cuda() {
         tch::Cuda::cudnn_set_benchmark(true);
     }
@@ -156,16 +150,16 @@ fn main() {
         tch::set_num_threads(threads.parse().expect("--threads N"));
     }
     let setup = Setup {
-        iters: arg(&args, "--iters", 10),
-        size: arg(&args, "--size", 128),
-        way: arg(&args, "--way", 4),
-        shot: arg(&args, "--shot", 2),
-        bands: arg(&args, "--bands", 15),
-        inner_lr: arg(&args, "--inner-lr", 0.4),
-        group: arg(&args, "--group", 0),
+        iters: num(&args, "--iters", "10"),
+        size: num(&args, "--size", "128"),
+        way: num(&args, "--way", "4"),
+        shot: num(&args, "--shot", "2"),
+        bands: num(&args, "--bands", "15"),
+        inner_lr: num(&args, "--inner-lr", "0.4"),
+        group: num(&args, "--group", "0"),
         device,
     };
-    let modes: String = arg(&args, "--modes", "loop,batched".to_string());
+    let modes = arg(&args, "--modes", "loop,batched");
     let modes: Vec<&str> = modes.split(',').filter(|m| !m.is_empty()).collect();
     for m in &modes {
         assert!(
@@ -185,8 +179,8 @@ fn main() {
         v
     } else {
         vec![(
-            arg(&args, "--tasks", 16),
-            arg(&args, "--inner-steps", 1),
+            num(&args, "--tasks", "16"),
+            num(&args, "--inner-steps", "1"),
             args.iter().any(|a| a == "--first-order"),
         )]
     };

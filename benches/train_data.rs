@@ -17,10 +17,9 @@
 //! [--tile 32] [--way 4] [--shot 2] [--query 2] [--patches 16] [--prefetch 2]
 //! [--device cpu] [--threads N] [--first-order] [--reps 16] [--data-only]`
 
-#[allow(dead_code)] // paper_cnn serves the mapping benchmarks
 mod common;
 
-use common::arg;
+use common::{arg, num};
 use geomaml::catalog::{self, Catalog, ScanOptions, Split};
 use geomaml::index::{
     LoaderOptions, SamplerConfig, SplitStrategy, Splits, TaskBatch, TaskLoader, TaskSampler,
@@ -34,12 +33,6 @@ use rayon::prelude::*;
 use std::path::Path;
 use std::time::Instant;
 use tch::{Device, Kind};
-
-fn num<T: std::str::FromStr>(args: &[String], name: &str, default: &str) -> T {
-    arg(args, name, default)
-        .parse()
-        .unwrap_or_else(|_| panic!("{name} takes a number"))
-}
 
 /// The same pre-read meta-batches, cycled: training on tasks held in memory.
 struct Memory {

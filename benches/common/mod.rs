@@ -1,4 +1,7 @@
-//! Pieces shared by the mapping benchmarks: argument lookup and the paper CNN model.
+//! Pieces shared by the benchmarks: argument lookup and the paper CNN model.
+
+// Each benchmark compiles this module on its own and uses a part of it.
+#![allow(dead_code)]
 
 use geomaml::bands::S2_BANDS;
 use geomaml::card::ModelCard;
@@ -13,6 +16,14 @@ pub fn arg(args: &[String], name: &str, default: &str) -> String {
         .and_then(|i| args.get(i + 1))
         .cloned()
         .unwrap_or_else(|| default.into())
+}
+
+/// The number after `name` in `args`, else `default`; a value that does not parse
+/// stops the benchmark naming the flag.
+pub fn num<T: std::str::FromStr>(args: &[String], name: &str, default: &str) -> T {
+    arg(args, name, default)
+        .parse()
+        .unwrap_or_else(|_| panic!("{name} takes a number"))
 }
 
 /// The paper CNN (13 Sentinel-2 bands, 10 classes) with fixed pseudo-random

@@ -15,7 +15,7 @@ use crate::index::IGNORE_INDEX;
 use crate::model::params::Params;
 use crate::model::stacked::{forward_stacked, Stacked, StackedBn};
 use crate::model::task_tensors::TaskTensors;
-use crate::train::maml::{InnerSettings, TaskStats};
+use crate::train::maml::{gradient_step, InnerSettings, TaskStats};
 use tch::{Kind, Reduction, Tensor};
 
 /// Indices of `tasks` grouped by identical tensor shapes (first-appearance order),
@@ -122,24 +122,13 @@ pub fn meta_gradient_batched(
             if step == 0 {
                 support = losses.detach().to_kind(Kind::Double);
             }
-            let grads = Tensor::run_backward(
-                &[losses.sum(None::<Kind>)],
+            // The sum's gradient with respect to the stacked weights is each task's own.
+            let next = gradient_step(
+                &losses.sum(None::<Kind>),
                 fast.weights(),
-                create_graph,
+                s.lr,
                 create_graph,
             );
-            let next = fast
-                .weights()
-                .iter()
-                .zip(grads)
-                .map(|(w, g)| {
-                    if create_graph {
-                        w - g * s.lr
-                    } else {
-                        w - g.detach() * s.lr
-                    }
-                })
-                .collect();
             fast = fast.with_weights(next);
         }
         let logits = forward_stacked(&fast, &qx, StackedBn::Batch);

@@ -66,21 +66,32 @@ pub fn adapt(
             first_loss = f64::try_from(&loss).unwrap_or(f64::NAN);
         }
         let weights = fast.trainable();
-        let grads = Tensor::run_backward(&[&loss], &weights, create_graph, create_graph);
-        let next = weights
-            .iter()
-            .zip(grads)
-            .map(|(w, g)| {
-                if create_graph {
-                    w - g * s.lr
-                } else {
-                    w - g.detach() * s.lr
-                }
-            })
-            .collect();
-        fast = fast.with_trainable(next);
+        fast = fast.with_trainable(gradient_step(&loss, &weights, s.lr, create_graph));
     }
     (fast, first_loss)
+}
+
+/// One inner step `w - lr * d loss / d w` for every tensor of `weights`; with
+/// `create_graph` the step stays differentiable (second order), else the gradient
+/// counts as a constant (first order).
+pub(crate) fn gradient_step(
+    loss: &Tensor,
+    weights: &[Tensor],
+    lr: f64,
+    create_graph: bool,
+) -> Vec<Tensor> {
+    let grads = Tensor::run_backward(&[loss], weights, create_graph, create_graph);
+    weights
+        .iter()
+        .zip(grads)
+        .map(|(w, g)| {
+            if create_graph {
+                w - g * lr
+            } else {
+                w - g.detach() * lr
+            }
+        })
+        .collect()
 }
 
 /// The meta-loss (mean query loss after adaptation) as a differentiable tensor.
