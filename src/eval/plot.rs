@@ -33,9 +33,9 @@ pub(crate) const COLOURS: [&str; 8] = [
     "#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#f0e442", "#000000",
 ];
 
-const PANEL_W: f64 = 360.0;
+pub(crate) const PANEL_W: f64 = 360.0;
 const PANEL_H: f64 = 260.0;
-const MARGIN_L: f64 = 56.0;
+pub(crate) const MARGIN_L: f64 = 60.0;
 const MARGIN_R: f64 = 16.0;
 const MARGIN_T: f64 = 36.0;
 const MARGIN_B: f64 = 44.0;
@@ -101,13 +101,8 @@ pub(crate) fn span(values: impl Iterator<Item = f64>, pad: f64) -> (f64, f64) {
     }
 }
 
-/// An SVG document with `panels` side by side, x axis labelled `x_label`, and one
-/// legend below for all panels (series matched by position). A panel whose
-/// `y_range` is empty gets the range of its data and bands.
-pub fn line_chart_svg(panels: &[Panel], x_label: &str) -> String {
-    let width = PANEL_W * panels.len().max(1) as f64;
-    let height = PANEL_H + LEGEND_H;
-    let mut s = String::new();
+/// The opening `<svg>` element and a white background.
+pub(crate) fn svg_header(s: &mut String, width: f64, height: f64) {
     let _ = writeln!(
         s,
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12">"#
@@ -116,6 +111,113 @@ pub fn line_chart_svg(panels: &[Panel], x_label: &str) -> String {
         s,
         r#"<rect width="{width}" height="{height}" fill="white"/>"#
     );
+}
+
+/// Where the x axis of a [`Frame`] is labelled.
+pub(crate) enum XTicks<'a> {
+    /// At multiples of a round step.
+    Round,
+    /// At these values (the measured shot counts), labelled as integers.
+    At(&'a [f64]),
+}
+
+/// One panel's axes: where it sits, its data ranges and its labels.
+pub(crate) struct Frame<'a> {
+    /// Left edge of the panel in the figure.
+    pub ox: f64,
+    /// Panel height, title and axis labels included.
+    pub panel_h: f64,
+    pub title: &'a str,
+    pub x_range: (f64, f64),
+    pub y_range: (f64, f64),
+    pub x_label: &'a str,
+    /// Rotated along the y axis; empty for none.
+    pub y_label: &'a str,
+    pub x_ticks: XTicks<'a>,
+}
+
+/// Draws the frame, grid, ticks and labels of one panel; returns the maps from data
+/// to SVG coordinates (y clamped to the range).
+pub(crate) fn axes(s: &mut String, f: &Frame<'_>) -> (impl Fn(f64) -> f64, impl Fn(f64) -> f64) {
+    let ((x0, x1), (y0, y1), ox) = (f.x_range, f.y_range, f.ox);
+    let plot_w = PANEL_W - MARGIN_L - MARGIN_R;
+    let plot_h = f.panel_h - MARGIN_T - MARGIN_B;
+    let px = move |x: f64| ox + MARGIN_L + (x - x0) / (x1 - x0) * plot_w;
+    let py = move |y: f64| MARGIN_T + (1.0 - (y.clamp(y0, y1) - y0) / (y1 - y0)) * plot_h;
+    let _ = writeln!(
+        s,
+        r#"<text x="{:.1}" y="22" text-anchor="middle" font-size="14" font-weight="bold">{}</text>"#,
+        ox + MARGIN_L + plot_w / 2.0,
+        escape(f.title)
+    );
+    let (yt, ystep) = ticks(y0, y1, 5.0);
+    for v in yt {
+        let y = py(v);
+        let _ = writeln!(
+            s,
+            r##"<line x1="{:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#dddddd"/>"##,
+            px(x0),
+            px(x1)
+        );
+        let _ = writeln!(
+            s,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
+            px(x0) - 6.0,
+            y + 4.0,
+            tick_label(v, ystep)
+        );
+    }
+    let (xt, xstep) = match f.x_ticks {
+        XTicks::Round => ticks(x0, x1, 5.0),
+        XTicks::At(xs) => (xs.to_vec(), 1.0),
+    };
+    for v in xt {
+        let x = px(v);
+        let _ = writeln!(
+            s,
+            r##"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="#eeeeee"/>"##,
+            py(y1),
+            py(y0)
+        );
+        let _ = writeln!(
+            s,
+            r#"<text x="{x:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+            py(y0) + 16.0,
+            tick_label(v, xstep)
+        );
+    }
+    let _ = writeln!(
+        s,
+        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+        ox + MARGIN_L + plot_w / 2.0,
+        f.panel_h - 8.0,
+        escape(f.x_label)
+    );
+    if !f.y_label.is_empty() {
+        let (lx, ly) = (ox + 14.0, MARGIN_T + plot_h / 2.0);
+        let _ = writeln!(
+            s,
+            r#"<text x="{lx:.1}" y="{ly:.1}" text-anchor="middle" transform="rotate(-90 {lx:.1} {ly:.1})">{}</text>"#,
+            escape(f.y_label)
+        );
+    }
+    let _ = writeln!(
+        s,
+        r##"<rect x="{:.1}" y="{:.1}" width="{plot_w:.1}" height="{plot_h:.1}" fill="none" stroke="#444444"/>"##,
+        px(x0),
+        py(y1)
+    );
+    (px, py)
+}
+
+/// An SVG document with `panels` side by side, x axis labelled `x_label`, and one
+/// legend below for all panels (series matched by position). A panel whose
+/// `y_range` is empty gets the range of its data and bands.
+pub fn line_chart_svg(panels: &[Panel], x_label: &str) -> String {
+    let width = PANEL_W * panels.len().max(1) as f64;
+    let height = PANEL_H + LEGEND_H;
+    let mut s = String::new();
+    svg_header(&mut s, width, height);
     let (x_min, x_max) = panels
         .iter()
         .flat_map(|p| p.series.iter())
@@ -141,7 +243,6 @@ pub fn line_chart_svg(panels: &[Panel], x_label: &str) -> String {
         v
     };
     for (pi, panel) in panels.iter().enumerate() {
-        let ox = pi as f64 * PANEL_W;
         let (y0, y1) = if panel.y_range.1 > panel.y_range.0 {
             panel.y_range
         } else {
@@ -154,65 +255,25 @@ pub fn line_chart_svg(panels: &[Panel], x_label: &str) -> String {
                 0.05,
             )
         };
-        let plot_w = PANEL_W - MARGIN_L - MARGIN_R;
-        let plot_h = PANEL_H - MARGIN_T - MARGIN_B;
-        let px = |x: f64| ox + MARGIN_L + (x - x_min) / (x_max - x_min) * plot_w;
-        let py = |y: f64| MARGIN_T + (1.0 - (y.clamp(y0, y1) - y0) / (y1 - y0)) * plot_h;
-        let _ = writeln!(
-            s,
-            r#"<text x="{:.1}" y="22" text-anchor="middle" font-size="14" font-weight="bold">{}</text>"#,
-            ox + MARGIN_L + plot_w / 2.0,
-            escape(&panel.title)
-        );
-        // Horizontal grid and y ticks at multiples of a round step.
-        let step = nice_step((y1 - y0) / 5.0);
-        let first = (y0 / step - 1e-9).ceil() as i64;
-        let last = (y1 / step + 1e-9).floor() as i64;
-        for i in first..=last {
-            let v = step * i as f64;
-            let y = py(v);
-            let _ = writeln!(
-                s,
-                r##"<line x1="{:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#dddddd"/>"##,
-                px(x_min),
-                px(x_max)
-            );
-            let _ = writeln!(
-                s,
-                r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
-                px(x_min) - 6.0,
-                y + 4.0,
-                tick_label(v, step)
-            );
-        }
         // x ticks at the measured x values (shots), or at round steps when the x
         // values are dense (a continuous axis).
-        let (x_ticks, x_step) = if xs.len() <= MAX_LABELLED_XS {
-            (xs.clone(), 1.0)
+        let x_ticks = if xs.len() <= MAX_LABELLED_XS {
+            XTicks::At(&xs)
         } else {
-            ticks(x_min, x_max, 5.0)
+            XTicks::Round
         };
-        for &x in &x_ticks {
-            let _ = writeln!(
-                s,
-                r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
-                px(x),
-                py(y0) + 16.0,
-                tick_label(x, x_step)
-            );
-        }
-        let _ = writeln!(
-            s,
-            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
-            ox + MARGIN_L + plot_w / 2.0,
-            PANEL_H - 8.0,
-            escape(x_label)
-        );
-        let _ = writeln!(
-            s,
-            r##"<rect x="{:.1}" y="{:.1}" width="{plot_w:.1}" height="{plot_h:.1}" fill="none" stroke="#444444"/>"##,
-            px(x_min),
-            py(y1)
+        let (px, py) = axes(
+            &mut s,
+            &Frame {
+                ox: pi as f64 * PANEL_W,
+                panel_h: PANEL_H,
+                title: &panel.title,
+                x_range: (x_min, x_max),
+                y_range: (y0, y1),
+                x_label,
+                y_label: "",
+                x_ticks,
+            },
         );
         for (si, series) in panel.series.iter().enumerate() {
             let colour = COLOURS[si % COLOURS.len()];

@@ -4,19 +4,16 @@
 //! at every measured x as in [`crate::eval::plot`], which suits a few shot counts
 //! but not 21 step sizes). No plotting dependency.
 
-use crate::eval::plot::{escape, span, tick_label, ticks, COLOURS as COLOUR_PALETTE};
+use crate::eval::plot::{
+    axes, escape, span, svg_header, Frame, XTicks, COLOURS as COLOUR_PALETTE, MARGIN_L, PANEL_W,
+};
 use std::fmt::Write;
 
 /// Group and line colours: the charts' palette without its black, which marks
 /// reference points here.
 const COLOURS: &[&str] = COLOUR_PALETTE.split_at(7).0;
 
-const PANEL_W: f64 = 360.0;
 const PANEL_H: f64 = 300.0;
-const MARGIN_L: f64 = 60.0;
-const MARGIN_R: f64 = 16.0;
-const MARGIN_T: f64 = 36.0;
-const MARGIN_B: f64 = 44.0;
 const LEGEND_ROW: f64 = 22.0;
 
 /// One panel of a scatter figure.
@@ -106,96 +103,6 @@ fn legend(
     (s, LEGEND_ROW * rows as f64 + 6.0)
 }
 
-fn header(s: &mut String, width: f64, height: f64) {
-    let _ = writeln!(
-        s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(
-        s,
-        r#"<rect width="{width}" height="{height}" fill="white"/>"#
-    );
-}
-
-/// Frame, grid, ticks and axis labels of the panel at `ox`; returns the maps from
-/// data to SVG coordinates.
-#[allow(clippy::too_many_arguments)]
-fn axes(
-    s: &mut String,
-    ox: f64,
-    title: &str,
-    (x0, x1): (f64, f64),
-    (y0, y1): (f64, f64),
-    x_label: &str,
-    y_label: &str,
-) -> (impl Fn(f64) -> f64, impl Fn(f64) -> f64) {
-    let plot_w = PANEL_W - MARGIN_L - MARGIN_R;
-    let plot_h = PANEL_H - MARGIN_T - MARGIN_B;
-    let px = move |x: f64| ox + MARGIN_L + (x - x0) / (x1 - x0) * plot_w;
-    let py = move |y: f64| MARGIN_T + (1.0 - (y.clamp(y0, y1) - y0) / (y1 - y0)) * plot_h;
-    let _ = writeln!(
-        s,
-        r#"<text x="{:.1}" y="22" text-anchor="middle" font-size="14" font-weight="bold">{}</text>"#,
-        ox + MARGIN_L + plot_w / 2.0,
-        escape(title)
-    );
-    let (yt, ystep) = ticks(y0, y1, 5.0);
-    for v in yt {
-        let y = py(v);
-        let _ = writeln!(
-            s,
-            r##"<line x1="{:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#dddddd"/>"##,
-            px(x0),
-            px(x1)
-        );
-        let _ = writeln!(
-            s,
-            r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
-            px(x0) - 6.0,
-            y + 4.0,
-            tick_label(v, ystep)
-        );
-    }
-    let (xt, xstep) = ticks(x0, x1, 5.0);
-    for v in xt {
-        let x = px(v);
-        let _ = writeln!(
-            s,
-            r##"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="#eeeeee"/>"##,
-            py(y1),
-            py(y0)
-        );
-        let _ = writeln!(
-            s,
-            r#"<text x="{x:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
-            py(y0) + 16.0,
-            tick_label(v, xstep)
-        );
-    }
-    let _ = writeln!(
-        s,
-        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
-        ox + MARGIN_L + plot_w / 2.0,
-        PANEL_H - 8.0,
-        escape(x_label)
-    );
-    if !y_label.is_empty() {
-        let (lx, ly) = (ox + 14.0, MARGIN_T + plot_h / 2.0);
-        let _ = writeln!(
-            s,
-            r#"<text x="{lx:.1}" y="{ly:.1}" text-anchor="middle" transform="rotate(-90 {lx:.1} {ly:.1})">{}</text>"#,
-            escape(y_label)
-        );
-    }
-    let _ = writeln!(
-        s,
-        r##"<rect x="{:.1}" y="{:.1}" width="{plot_w:.1}" height="{plot_h:.1}" fill="none" stroke="#444444"/>"##,
-        px(x0),
-        py(y1)
-    );
-    (px, py)
-}
-
 /// Scatter panels side by side, each with its own axes, and one legend below:
 /// `groups[g]` names group g, then one entry per distinct mark label.
 pub fn scatter_svg(panels: &[ScatterPanel], groups: &[String]) -> String {
@@ -215,7 +122,7 @@ pub fn scatter_svg(panels: &[ScatterPanel], groups: &[String]) -> String {
         }
     });
     let mut s = String::new();
-    header(&mut s, width, PANEL_H + legend_h);
+    svg_header(&mut s, width, PANEL_H + legend_h);
     for (pi, panel) in panels.iter().enumerate() {
         let xs = panel.points.iter().map(|p| p.0);
         let ys = panel.points.iter().map(|p| p.1);
@@ -223,12 +130,16 @@ pub fn scatter_svg(panels: &[ScatterPanel], groups: &[String]) -> String {
         let y_range = span(ys.chain(panel.marks.iter().map(|m| m.1)), 0.08);
         let (px, py) = axes(
             &mut s,
-            pi as f64 * PANEL_W,
-            &panel.title,
-            x_range,
-            y_range,
-            &panel.x_label,
-            &panel.y_label,
+            &Frame {
+                ox: pi as f64 * PANEL_W,
+                panel_h: PANEL_H,
+                title: &panel.title,
+                x_range,
+                y_range,
+                x_label: &panel.x_label,
+                y_label: &panel.y_label,
+                x_ticks: XTicks::Round,
+            },
         );
         for &(x, y, g) in &panel.points {
             if x.is_finite() && y.is_finite() {
