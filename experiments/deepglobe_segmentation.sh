@@ -101,17 +101,7 @@ for split in $SPLITS; do
   mkdir -p "$dir" "$OUT/splits"
   say "$split split of the images (seed $SPLIT_SEED) -> $splits"
   done_already "$splits" || split_file "$split" "$splits"
-  for method in maml pretrain; do
-    # train writes the best model as it goes: <method>.done marks a finished run.
-    model="$dir/$method.safetensors"
-    done_already "$dir/$method.done" && continue
-    say "$split split: train $method -> $model"
-    rm -f "$dir/$method.done"
-    timed "$BIN" train "$OUT/catalog.json" --method "$method" --config "$TRAIN_CONFIG" \
-      ${step_flags[@]+"${step_flags[@]}"} --splits "$splits" --device "$DEVICE" \
-      --seed "$SEED" -o "$model" --overwrite
-    date -u +%FT%TZ >"$dir/$method.done"
-  done
+  train_models "$dir" --splits "$splits"
   if ! done_already "$dir/eval/curves.csv"; then
     say "$split split: evaluate on $EVAL_TASKS meta-test tasks, support sizes $SUPPORT_SIZES"
     timed "$BIN" evaluate "$OUT/catalog.json" --model "$dir/maml.safetensors" \

@@ -84,3 +84,21 @@ run_flags() {
   step_flags=()
   if [[ -n ${TRAIN_STEPS:-} ]]; then step_flags=(--steps "$TRAIN_STEPS"); fi
 }
+
+# train_models DIR [FLAG...]: trains MAML and pretraining into DIR/<method>.safetensors
+# with TRAIN_CONFIG, step_flags, DEVICE, SEED and the FLAGs. train writes the best
+# model as it goes, so DIR/<method>.done marks a finished run (kept by --resume).
+train_models() {
+  local dir=$1 method model
+  shift
+  for method in maml pretrain; do
+    model="$dir/$method.safetensors"
+    done_already "$dir/$method.done" && continue
+    say "train $method -> $model"
+    rm -f "$dir/$method.done"
+    timed "$BIN" train "$OUT/catalog.json" --method "$method" --config "$TRAIN_CONFIG" \
+      ${step_flags[@]+"${step_flags[@]}"} "$@" --device "$DEVICE" --seed "$SEED" \
+      -o "$model" --overwrite
+    date -u +%FT%TZ >"$dir/$method.done"
+  done
+}

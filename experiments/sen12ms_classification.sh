@@ -72,17 +72,7 @@ if ! done_already "$OUT/catalog.json"; then
     -o "$OUT/catalog.json" --overwrite
 fi
 
-for method in maml pretrain; do
-  # train writes the best model as it goes: <method>.done marks a finished run.
-  model="$OUT/$method.safetensors"
-  done_already "$OUT/$method.done" && continue
-  say "train $method -> $model"
-  rm -f "$OUT/$method.done"
-  timed "$BIN" train "$OUT/catalog.json" --method "$method" --config "$TRAIN_CONFIG" \
-    ${step_flags[@]+"${step_flags[@]}"} --device "$DEVICE" --seed "$SEED" \
-    -o "$model" --overwrite
-  date -u +%FT%TZ >"$OUT/$method.done"
-done
+train_models "$OUT"
 
 if ! done_already "$OUT/eval/curves.csv"; then
   say "evaluate on $EVAL_TASKS meta-test tasks ($WAY-way, shots $SHOTS)"
