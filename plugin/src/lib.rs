@@ -178,6 +178,21 @@ fn read_descriptor(path: &Path) -> Result<(PathBuf, PathBuf, WindowOptions), Str
     Ok((dir.join(d.model), dir.join(d.scene), opts))
 }
 
+/// What an open entry point returns: the handle, or null with the message in `*err`.
+///
+/// # Safety
+/// `err` is null or writable.
+unsafe fn into_handle(result: Result<Box<Handle>, String>, err: *mut *mut c_char) -> *mut Handle {
+    match result {
+        Ok(h) => Box::into_raw(h),
+        Err(msg) => {
+            // SAFETY: `err` is null or writable (caller contract).
+            unsafe { set_error(err, &msg) };
+            std::ptr::null_mut()
+        }
+    }
+}
+
 /// Opens the mapper of `model` and `scene` and describes its map for the shim.
 fn open(model: &Path, scene: &Path, opts: &WindowOptions) -> Result<Box<Handle>, String> {
     let mapper = WindowMapper::open(model, scene, opts).map_err(|e| format!("GEOMAML: {e}"))?;
@@ -290,14 +305,8 @@ pub unsafe extern "C" fn geomaml_gdal_open(
         open(Path::new(&*m), Path::new(&*s), &WindowOptions::default())
     }))
     .unwrap_or_else(|p| Err(panic_message(p)));
-    match result {
-        Ok(h) => Box::into_raw(h),
-        Err(msg) => {
-            // SAFETY: `err` is null or writable (caller contract).
-            unsafe { set_error(err, &msg) };
-            std::ptr::null_mut()
-        }
-    }
+    // SAFETY: `err` is null or writable (caller contract).
+    unsafe { into_handle(result, err) }
 }
 
 /// Opens a descriptor file (see [`Descriptor`]); returns a handle, or null with a
@@ -321,14 +330,8 @@ pub unsafe extern "C" fn geomaml_gdal_open_descriptor(
         open(&model, &scene, &opts)
     }))
     .unwrap_or_else(|p| Err(panic_message(p)));
-    match result {
-        Ok(h) => Box::into_raw(h),
-        Err(msg) => {
-            // SAFETY: `err` is null or writable (caller contract).
-            unsafe { set_error(err, &msg) };
-            std::ptr::null_mut()
-        }
-    }
+    // SAFETY: `err` is null or writable (caller contract).
+    unsafe { into_handle(result, err) }
 }
 
 /// The dataset description of an open handle (valid until it is closed).

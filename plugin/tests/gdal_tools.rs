@@ -223,6 +223,20 @@ fn gdalinfo_shows_crs_grid_colour_table_and_classes() {
     }
 }
 
+/// `gdal_translate` of the plugin's dataset next to `geomaml map` of the same model
+/// and scene: the two maps must be equal. Returns the translated file.
+fn translate_and_compare_with_cli(env: &Env, m: &Path, s: &Path) -> PathBuf {
+    let theirs = cli_map(env.path(), "map.tif", m, s);
+    let ours = env.path().join("translated.tif");
+    run(env
+        .tool("gdal_translate")
+        .arg("-q")
+        .arg(connection(m, s))
+        .arg(&ours));
+    assert_same_map(&ours, &theirs);
+    ours
+}
+
 #[test]
 fn gdal_translate_equals_geomaml_map_for_a_multi_block_classifier_map() {
     let env = Env::new();
@@ -230,15 +244,8 @@ fn gdal_translate_equals_geomaml_map_for_a_multi_block_classifier_map() {
     // Stride 4, blocks of 512 source px = 128 map px: a 2 x 2 grid of blocks, the
     // last ones partial; bands in another order than the model's.
     let s = scene(env.path(), "scene.tif", &["B04", "B03", "B02"], (600, 530));
-    let theirs = cli_map(env.path(), "map.tif", &m, &s);
-    let ours = env.path().join("translated.tif");
-    run(env
-        .tool("gdal_translate")
-        .arg("-q")
-        .arg(connection(&m, &s))
-        .arg(&ours));
+    let ours = translate_and_compare_with_cli(&env, &m, &s);
     assert_eq!(Dataset::open(&ours).unwrap().raster_size(), (150, 133));
-    assert_same_map(&ours, &theirs);
 }
 
 #[test]
@@ -246,14 +253,7 @@ fn gdal_translate_equals_geomaml_map_for_a_segmentation_map() {
     let env = Env::new();
     let m = model(env.path(), "unet", Arch::Unet, 16);
     let s = scene(env.path(), "scene.tif", &["B02", "B03", "B04"], (90, 61));
-    let theirs = cli_map(env.path(), "map.tif", &m, &s);
-    let ours = env.path().join("translated.tif");
-    run(env
-        .tool("gdal_translate")
-        .arg("-q")
-        .arg(connection(&m, &s))
-        .arg(&ours));
-    assert_same_map(&ours, &theirs);
+    translate_and_compare_with_cli(&env, &m, &s);
 }
 
 #[test]
