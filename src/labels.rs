@@ -1,17 +1,29 @@
 //! Labelled points and polygons from any vector format GDAL/OGR reads (GeoJSON,
-//! GeoPackage, Shapefile), reprojected to a raster's CRS with PROJ.
+//! GeoPackage, Shapefile, FlatGeobuf, KML, ...), reprojected to a raster's CRS.
 //!
 //! A label is a class (from a model's or map's legend, given in the file by name or
-//! id) and a geometry in the target CRS. `pixels` turns labels into raster pixel
-//! positions: a point gives its pixel; a polygon gives the pixel centres inside it,
-//! on a grid of a chosen spacing (so adaptation can cut windows inside it, and
-//! assessment can compare every pixel).
+//! id) and a geometry in the target CRS. What files people really have is handled:
+//!
+//! - **Layers**: `--layer` names one; without it a file with one layer uses it, and a
+//!   file with several uses the one layer that has a class field (an error lists the
+//!   layers otherwise).
+//! - **Geometries**: Z and M values are dropped; points, lines, polygons and their
+//!   multi-part forms are accepted; features without a geometry (or an empty one)
+//!   are skipped, each named in a warning.
+//! - **CRS**: any CRS GDAL knows, transformed with OGR (PROJ underneath) in
+//!   longitude/easting-first order, so labels land correctly everywhere on Earth.
+//!
+//! `pixels` turns labels into raster pixel positions through a [`PixelLocator`]
+//! (a geotransform or the scene's GCPs): a point gives its pixel; a polygon gives the
+//! pixel centres inside it, on a grid of a chosen spacing (so adaptation can cut
+//! windows inside it, and assessment can compare every pixel).
 
 use crate::catalog::classes::{find_class, ClassInfo};
 use crate::error::{Error, Result};
-use crate::raster::GeoTransform;
-use gdal::vector::LayerAccess;
-use geo::{BoundingRect, Contains, MapCoords};
+use crate::raster::PixelLocator;
+use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
+use gdal::vector::{Layer, LayerAccess};
+use geo::{BoundingRect, Contains};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
@@ -24,6 +36,15 @@ pub const CLASS_FIELDS: [&str; 6] = [
     "landcover",
     "lc",
 ];
+
+/// Which layer and field of a vector file hold the labels.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LabelOptions {
+    /// The class field (`--class-field`); default: the first of [`CLASS_FIELDS`].
+    pub class_field: Option<String>,
+    /// The layer (`--layer`); default: the only layer, or the one with a class field.
+    pub layer: Option<String>,
+}
 
 /// One labelled geometry.
 #[derive(Debug, Clone)]
@@ -41,10 +62,14 @@ pub struct Label {
 pub struct LabelSet {
     /// The file read.
     pub path: PathBuf,
+    /// The layer read.
+    pub layer: String,
     /// SHA-256 of the file's bytes (hex), for provenance.
     pub sha256: String,
     /// The labels, in file order.
     pub labels: Vec<Label>,
+    /// Features skipped, each with the reason (no geometry, empty geometry).
+    pub warnings: Vec<String>,
 }
 
 /// A labelled raster pixel.
@@ -60,11 +85,86 @@ pub struct LabelPixel {
     pub fid: u64,
 }
 
+/// The class field of `layer`: `wanted`, else the first of [`CLASS_FIELDS`].
+fn class_field_of(layer: &Layer<'_>, wanted: Option<&str>) -> std::result::Result<usize, String> {
+    let names: Vec<String> = layer.defn().fields().map(|f| f.name()).collect();
+    match wanted {
+        Some(f) => names
+            .iter()
+            .position(|n| n == f)
+            .ok_or_else(|| format!("no field `{f}` (fields: {})", names.join(", "))),
+        None => CLASS_FIELDS
+            .iter()
+            .find_map(|want| names.iter().position(|n| n.eq_ignore_ascii_case(want)))
+            .ok_or_else(|| {
+                format!(
+                    "no class field found (tried {}; fields: {}); pass --class-field",
+                    CLASS_FIELDS.join(", "),
+                    names.join(", ")
+                )
+            }),
+    }
+}
+
+/// Picks the label layer of `ds` (see [`LabelOptions::layer`]).
+fn pick_layer<'d>(ds: &'d gdal::Dataset, path: &Path, opts: &LabelOptions) -> Result<Layer<'d>> {
+    let names: Vec<String> = ds.layers().map(|l| l.name()).collect();
+    if names.is_empty() {
+        return Err(Error::labels(path, "has no vector layer"));
+    }
+    if let Some(want) = &opts.layer {
+        return ds.layer_by_name(want).map_err(|_| {
+            Error::labels(
+                path,
+                format!("no layer `{want}` (layers: {})", names.join(", ")),
+            )
+        });
+    }
+    if names.len() == 1 {
+        return ds.layer(0).map_err(|e| Error::labels(path, e));
+    }
+    let with_class: Vec<usize> = (0..names.len())
+        .filter(|&i| {
+            ds.layer(i)
+                .is_ok_and(|l| class_field_of(&l, opts.class_field.as_deref()).is_ok())
+        })
+        .collect();
+    match with_class.as_slice() {
+        [one] => ds.layer(*one).map_err(|e| Error::labels(path, e)),
+        [] => Err(Error::labels(
+            path,
+            format!(
+                "none of its layers ({}) has a class field (tried {}); pass --layer and --class-field",
+                names.join(", "),
+                opts.class_field
+                    .clone()
+                    .unwrap_or_else(|| CLASS_FIELDS.join(", "))
+            ),
+        )),
+        many => Err(Error::labels(
+            path,
+            format!(
+                "several layers have a class field ({}); pass --layer",
+                many.iter()
+                    .map(|&i| names[i].as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
+    }
+}
+
+/// `srs` with longitude/easting-first axis order, as coordinates are handled here.
+fn gis_order(mut srs: SpatialRef) -> SpatialRef {
+    srs.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+    srs
+}
+
 /// Reads labels from `path`, resolving classes against `legend` and reprojecting
-/// to `target_crs` (WKT, PROJJSON or `EPSG:n`).
+/// to `target_crs` (WKT of the raster they will be placed on).
 pub fn read_labels(
     path: &Path,
-    class_field: Option<&str>,
+    opts: &LabelOptions,
     legend: &[ClassInfo],
     target_crs: &str,
 ) -> Result<LabelSet> {
@@ -72,59 +172,37 @@ pub fn read_labels(
     let sha256 = format!("{:x}", Sha256::digest(&bytes));
     let ds = gdal::Dataset::open(path)
         .map_err(|e| Error::labels(path, format!("cannot open as vector data: {e}")))?;
-    if ds.layer_count() == 0 {
-        return Err(Error::labels(path, "has no vector layer"));
-    }
-    let mut layer = ds.layer(0).map_err(|e| Error::labels(path, e))?;
-    let source_crs = match layer.spatial_ref() {
-        Some(srs) => match (srs.auth_name(), srs.auth_code()) {
-            (Some(name), Ok(code)) => format!("{name}:{code}"),
-            _ => srs
-                .to_wkt()
-                .map_err(|e| Error::labels(path, format!("unreadable CRS: {e}")))?,
-        },
-        None => {
-            return Err(Error::labels(
-                path,
-                "has no CRS; save it with one (GeoJSON defaults to EPSG:4326)",
-            ))
-        }
-    };
-    let proj = proj::Proj::new_known_crs(&source_crs, target_crs, None).map_err(|e| {
+    let mut layer = pick_layer(&ds, path, opts)?;
+    let layer_name = layer.name();
+    let source = layer.spatial_ref().ok_or_else(|| {
         Error::labels(
             path,
-            format!("cannot reproject from {source_crs} to the raster's CRS: {e}"),
+            format!(
+                "layer `{layer_name}` has no CRS; save it with one (GeoJSON defaults to EPSG:4326)"
+            ),
         )
     })?;
-
-    let field_names: Vec<String> = layer.defn().fields().map(|f| f.name()).collect();
-    let field = match class_field {
-        Some(f) => field_names.iter().position(|n| n == f).ok_or_else(|| {
-            Error::labels(
-                path,
-                format!("no field `{f}` (fields: {})", field_names.join(", ")),
-            )
-        })?,
-        None => CLASS_FIELDS
-            .iter()
-            .find_map(|want| {
-                field_names
-                    .iter()
-                    .position(|n| n.eq_ignore_ascii_case(want))
-            })
-            .ok_or_else(|| {
-                Error::labels(
-                    path,
-                    format!(
-                        "no class field found (tried {}; fields: {}); pass --class-field",
-                        CLASS_FIELDS.join(", "),
-                        field_names.join(", ")
-                    ),
-                )
-            })?,
-    };
+    if target_crs.is_empty() {
+        return Err(Error::labels(
+            path,
+            "the raster has no CRS, so labels cannot be placed on it",
+        ));
+    }
+    let target = SpatialRef::from_wkt(target_crs)
+        .map_err(|e| Error::labels(path, format!("the raster's CRS is unusable: {e}")))?;
+    let source_name = source.name().unwrap_or_else(|| "its CRS".into());
+    let target_name = target.name().unwrap_or_else(|| "the raster's CRS".into());
+    let transform = CoordTransform::new(&gis_order(source), &gis_order(target)).map_err(|e| {
+        Error::labels(
+            path,
+            format!("cannot transform from {source_name} to {target_name}: {e}"),
+        )
+    })?;
+    let field = class_field_of(&layer, opts.class_field.as_deref())
+        .map_err(|e| Error::labels(path, format!("layer `{layer_name}`: {e}")))?;
 
     let mut labels = Vec::new();
+    let mut warnings = Vec::new();
     for feature in layer.features() {
         let fid = feature.fid().unwrap_or(0);
         let value = feature
@@ -145,47 +223,57 @@ pub fn read_labels(
             )
         })?;
         let Some(geom) = feature.geometry() else {
-            return Err(Error::labels(
-                path,
-                format!("feature {fid} has no geometry"),
-            ));
+            warnings.push(format!("feature {fid} ({value}) has no geometry: skipped"));
+            continue;
         };
-        let geom = geom
+        if geom.is_empty() {
+            warnings.push(format!(
+                "feature {fid} ({value}) has an empty geometry: skipped"
+            ));
+            continue;
+        }
+        let mut geom = geom.clone();
+        geom.flatten_to_2d();
+        geom.transform_inplace(&transform).map_err(|e| {
+            Error::labels(
+                path,
+                format!("feature {fid}: cannot transform to {target_name}: {e}"),
+            )
+        })?;
+        let geometry = geom
             .to_geo()
             .map_err(|e| Error::labels(path, format!("feature {fid}: {e}")))?;
-        let proj = &proj;
-        let projected = geom
-            .try_map_coords(|c| {
-                proj.convert((c.x, c.y))
-                    .map(|(x, y)| geo::coord! { x: x, y: y })
-            })
-            .map_err(|e| Error::labels(path, format!("feature {fid}: cannot reproject: {e}")))?;
         labels.push(Label {
             class,
-            geometry: projected,
+            geometry,
             fid,
         });
     }
     if labels.is_empty() {
-        return Err(Error::labels(path, "contains no features"));
+        return Err(Error::labels(
+            path,
+            format!("layer `{layer_name}` contains no feature with a geometry"),
+        ));
     }
     Ok(LabelSet {
         path: path.to_path_buf(),
+        layer: layer_name,
         sha256,
         labels,
+        warnings,
     })
 }
 
 impl LabelSet {
-    /// Raster pixels of the labels under `gt`: the pixel of each point, and pixel
+    /// Raster pixels of the labels placed by `at`: the pixel of each point, and pixel
     /// centres inside each polygon on a grid of `spacing` pixels (at least one per
     /// polygon: its interior point when the grid misses it).
-    pub fn pixels(&self, gt: &GeoTransform, spacing: usize) -> Vec<LabelPixel> {
+    pub fn pixels(&self, at: &PixelLocator, spacing: usize) -> Vec<LabelPixel> {
         let spacing = spacing.max(1) as isize;
         let mut out = Vec::new();
         for l in &self.labels {
             let push = |out: &mut Vec<LabelPixel>, x: f64, y: f64| {
-                if let Some((c, r)) = gt.invert(x, y) {
+                if let Some((c, r)) = at.pixel(x, y) {
                     out.push(LabelPixel {
                         class_id: l.class.id,
                         col: c.floor() as isize,
@@ -211,7 +299,7 @@ impl LabelSet {
                     ];
                     let pix: Vec<(f64, f64)> = corners
                         .iter()
-                        .filter_map(|&(x, y)| gt.invert(x, y))
+                        .filter_map(|&(x, y)| at.pixel(x, y))
                         .collect();
                     if pix.is_empty() {
                         continue;
@@ -227,8 +315,8 @@ impl LabelSet {
                     while r <= r1.ceil() as isize {
                         let mut c = c0.floor() as isize;
                         while c <= c1.ceil() as isize {
-                            let (x, y) = gt.apply(c as f64 + 0.5, r as f64 + 0.5);
-                            if g.contains(&geo::Point::new(x, y)) {
+                            let centre = at.world(c as f64 + 0.5, r as f64 + 0.5);
+                            if centre.is_some_and(|(x, y)| g.contains(&geo::Point::new(x, y))) {
                                 out.push(LabelPixel {
                                     class_id: l.class.id,
                                     col: c,
@@ -266,6 +354,11 @@ impl LabelSet {
 mod tests {
     use super::*;
     use crate::catalog::classes::dfc2020;
+    use crate::raster::GeoTransform;
+
+    fn utm32() -> String {
+        SpatialRef::from_epsg(32632).unwrap().to_wkt().unwrap()
+    }
 
     fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
         let p = dir.join(name);
@@ -283,7 +376,7 @@ mod tests {
               {"type":"Feature","properties":{"class":"Water"},"geometry":{"type":"Point","coordinates":[9.0,48.0]}},
               {"type":"Feature","properties":{"class":"6"},"geometry":{"type":"Point","coordinates":[9.001,48.001]}}]}"#,
         );
-        let set = read_labels(&p, None, &dfc2020(), "EPSG:32632").unwrap();
+        let set = read_labels(&p, &LabelOptions::default(), &dfc2020(), &utm32()).unwrap();
         assert_eq!(set.labels.len(), 2);
         assert_eq!(set.labels[0].class.id, 10);
         assert_eq!(set.labels[1].class.name, "Croplands");
@@ -305,7 +398,7 @@ mod tests {
             r#"{"type":"FeatureCollection","features":[
               {"type":"Feature","properties":{"class":"Lava"},"geometry":{"type":"Point","coordinates":[9.0,48.0]}}]}"#,
         );
-        let err = read_labels(&p, None, &dfc2020(), "EPSG:32632")
+        let err = read_labels(&p, &LabelOptions::default(), &dfc2020(), &utm32())
             .unwrap_err()
             .to_string();
         assert!(
@@ -323,8 +416,8 @@ mod tests {
             r#"{"type":"FeatureCollection","crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:EPSG::32632"}},"features":[
               {"type":"Feature","properties":{"label":"Forest"},"geometry":{"type":"Polygon","coordinates":[[[100,-100],[300,-100],[300,-300],[100,-300],[100,-100]]]}}]}"#,
         );
-        let set = read_labels(&p, None, &dfc2020(), "EPSG:32632").unwrap();
-        let gt = GeoTransform::north_up(0.0, 0.0, 10.0);
+        let set = read_labels(&p, &LabelOptions::default(), &dfc2020(), &utm32()).unwrap();
+        let gt = PixelLocator::Affine(GeoTransform::north_up(0.0, 0.0, 10.0));
         let px = set.pixels(&gt, 5);
         assert!(!px.is_empty());
         assert!(px

@@ -34,6 +34,7 @@ pub mod infer;
 pub mod labels;
 pub mod model;
 pub mod output;
+pub mod pixels;
 pub mod raster;
 pub mod schemas;
 pub mod synth;

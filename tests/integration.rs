@@ -10,6 +10,8 @@
 //! - `evaluate`: few-shot evaluation report, curves and plot on sample_data.
 //! - `train`: train (MAML, pretrain) and info on a generated Sen12MS tree.
 //! - `map`: export, info and map (ONNX models, land-cover GeoTIFFs).
+//! - `scenes`: rasters and label files as GIS tools write them (masks, scale/offset,
+//!   complex bands, GCPs, labels with Z, multi-layer GeoPackages).
 //! - `synth`: synthetic Sen12MS/DeepGlobe trees and scenes (layout, georeferencing,
 //!   determinism, the region-to-region appearance shift).
 
@@ -27,5 +29,7 @@ mod evaluate;
 mod experiments;
 #[cfg(feature = "infer")]
 mod map;
+#[cfg(all(feature = "train", feature = "infer"))]
+mod scenes;
 mod synth;
 mod train;

@@ -23,6 +23,7 @@
 
 use geomaml::infer::sink::PROBABILITY_NODATA;
 use geomaml::infer::{WindowMapper, WindowOptions};
+use geomaml::raster::Georef;
 use std::ffi::{c_char, c_int, c_uchar, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -143,6 +144,9 @@ struct Descriptor {
     /// `"classes"` (default) or `"probabilities"` (one band per class, percent).
     #[serde(default)]
     output: Option<String>,
+    /// Smallest valid fraction of a window for its cell to be mapped.
+    #[serde(default)]
+    min_valid: Option<f64>,
 }
 
 /// Reads a descriptor file into paths and options.
@@ -174,6 +178,7 @@ fn read_descriptor(path: &Path) -> Result<(PathBuf, PathBuf, WindowOptions), Str
         exact: d.exact,
         batch_size: d.batch_size.unwrap_or(defaults.batch_size),
         threads: d.threads.unwrap_or(defaults.threads),
+        min_valid: d.min_valid.unwrap_or(defaults.min_valid),
     };
     Ok((dir.join(d.model), dir.join(d.scene), opts))
 }
@@ -197,8 +202,18 @@ unsafe fn into_handle(result: Result<Box<Handle>, String>, err: *mut *mut c_char
 fn open(model: &Path, scene: &Path, opts: &WindowOptions) -> Result<Box<Handle>, String> {
     let mapper = WindowMapper::open(model, scene, opts).map_err(|e| format!("GEOMAML: {e}"))?;
     let plan = mapper.plan().clone();
+    let (gt, crs) = match mapper.georef() {
+        Georef::Affine { gt, crs } => (gt, crs),
+        Georef::Gcps { .. } => {
+            return Err(format!(
+                "GEOMAML: {}: the scene is georeferenced by GCPs only, which this driver \
+                 does not carry; `geomaml map` writes such maps with the GCPs",
+                scene.display()
+            ))
+        }
+    };
     let mut strings = Vec::new();
-    let crs = cstring(&mapper.crs_wkt());
+    let crs = cstring(&crs);
     let crs_ptr = crs.as_ptr();
     strings.push(crs);
     let probabilities = opts.probabilities;
@@ -251,7 +266,7 @@ fn open(model: &Path, scene: &Path, opts: &WindowOptions) -> Result<Box<Handle>,
         width: to_int(plan.output.0, "map width")?,
         height: to_int(plan.output.1, "map height")?,
         block: to_int(plan.block, "block size")?,
-        geo_transform: mapper.geo_transform().0,
+        geo_transform: gt.0,
         crs_wkt: crs_ptr,
         n_bands: to_int(band_names.len(), "band count")?,
         classes: c_int::from(!probabilities),

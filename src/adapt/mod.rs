@@ -14,11 +14,12 @@ pub mod shots;
 
 use crate::card::{AdaptationRecord, ModelCard};
 use crate::error::{Error, Result};
-use crate::labels::read_labels;
+use crate::labels::{read_labels, LabelOptions};
 use crate::model::functional::forward;
 use crate::model::layers::BnMode;
 use crate::model::params::Params;
 use crate::model::{Checkpoint, HostTensor};
+use crate::pixels::{check_min_valid, BandInput, PixelReader};
 use crate::raster::band_match::{resolve_bands, scene_bands};
 use crate::raster::Raster;
 use crate::train::maml::{adapt as inner_loop, InnerSettings};
@@ -42,8 +43,10 @@ pub struct AdaptOptions {
     pub scene: PathBuf,
     /// Labelled points/polygons.
     pub labels: PathBuf,
-    /// Attribute holding the class.
-    pub class_field: Option<String>,
+    /// Which layer and attribute of the label file hold the classes.
+    pub label_options: LabelOptions,
+    /// Smallest valid fraction of a shot's window (`--min-valid`).
+    pub min_valid: f64,
     /// Scene bands feeding the model (`--bands`).
     pub bands: Option<String>,
     /// Classes the map must have (each needs at least one label); default: those labelled.
@@ -94,22 +97,29 @@ pub struct Adapted {
 pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
     let ckpt = Checkpoint::load(&opts.model)?;
     let card = &ckpt.card;
+    let min_valid = check_min_valid(opts.min_valid)?;
     let scene = Raster::open(&opts.scene)?;
-    if scene.crs_wkt().is_empty() {
+    let georef = scene.georef()?;
+    if georef.crs().is_empty() {
         return Err(Error::raster(
             &opts.scene,
-            "has no CRS: labels cannot be placed on it",
+            "has no CRS (its geotransform or GCPs name none): labels cannot be placed on it",
         ));
     }
     let bands = resolve_bands(&card.bands, &scene_bands(&scene), opts.bands.as_deref())
         .map_err(|e| Error::raster(&opts.scene, format!("{e} (model {})", opts.model.display())))?;
     let labels = read_labels(
         &opts.labels,
-        opts.class_field.as_deref(),
+        &opts.label_options,
         &card.classes,
-        &scene.crs_wkt(),
+        georef.crs(),
     )?;
-    let shots = cut_shots(&scene, &bands, card, &labels)?;
+    let at = georef.locator(&opts.scene)?;
+    let reader = PixelReader::new(
+        scene,
+        BandInput::list(&bands, &card.bands, &card.normalisation),
+    )?;
+    let shots = cut_shots(&reader, &at, card, &labels, min_valid)?;
 
     // Classes and their output indices.
     let mut ids: Vec<u16> = shots.class_ids.clone();
@@ -171,13 +181,15 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
     for &id in &shots.class_ids {
         *shots_per_class.entry(name_of(id)).or_insert(0) += 1;
     }
-    let warnings: Vec<String> = shots_per_class
-        .iter()
-        .filter(|(_, &n)| n == 1)
-        .map(|(c, _)| {
-            format!("class {c} has a single label: its map accuracy is a guess; add more")
-        })
-        .collect();
+    let mut warnings: Vec<String> = labels.warnings.clone();
+    warnings.extend(
+        shots_per_class
+            .iter()
+            .filter(|(_, &n)| n == 1)
+            .map(|(c, _)| {
+                format!("class {c} has a single label: its map accuracy is a guess; add more")
+            }),
+    );
 
     let settings = InnerSettings {
         lr: opts.inner_lr.unwrap_or(card.inner_loop.lr),
@@ -187,7 +199,7 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
     };
     let params = Params::from_checkpoint(&ckpt, opts.device)?;
     let targets = targets(&shots, &ids, &outputs, card);
-    let unlabelled = unlabelled_windows(&scene, &bands, card, opts.bn_windows, opts.seed)?;
+    let unlabelled = unlabelled_windows(&reader, card, opts.bn_windows, opts.seed)?;
 
     let x = to_tensor(&shots.x, opts.device);
     let y = Tensor::from_slice(targets.as_slice().expect("contiguous"))

@@ -10,12 +10,13 @@ use crate::card::ModelCard;
 use crate::error::{Error, Result};
 use crate::index::IGNORE_INDEX;
 use crate::labels::{LabelPixel, LabelSet};
-use crate::raster::{Raster, Window};
-use ndarray::{s, Array2, Array3, Array4};
+use crate::pixels::PixelReader;
+use crate::raster::{PixelLocator, Window};
+use ndarray::{s, Array2, Array4};
 use rand::{Rng, SeedableRng};
 
-/// Fraction of a window that may be nodata before it is refused.
-pub const MAX_NODATA_FRACTION: f64 = 0.5;
+/// Smallest valid fraction of an unlabelled window used for batch-norm statistics.
+pub const BN_MIN_VALID: f64 = 0.9;
 
 /// Normalised support windows with their labels.
 #[derive(Debug, Clone)]
@@ -30,53 +31,22 @@ pub struct Shots {
     pub fids: Vec<u64>,
 }
 
-/// Reads a window of `bands`, normalised with the card; returns the array and the
-/// fraction of pixels that are nodata in any band (also set to 0 in the array).
-pub fn read_normalised(
-    scene: &Raster,
-    bands: &[usize],
-    card: &ModelCard,
-    window: Window,
-) -> Result<(Array3<f32>, f64)> {
-    let mut x = scene.read_window(bands, window, f32::NAN)?;
-    let (h, w) = (window.height, window.width);
-    let mut invalid = vec![false; h * w];
-    for (i, &b) in bands.iter().enumerate() {
-        let nodata = scene.nodata(b);
-        let norm = card.normalisation[i];
-        for r in 0..h {
-            for c in 0..w {
-                let v = x[[i, r, c]];
-                if !v.is_finite() || nodata.is_some_and(|nd| v as f64 == nd) {
-                    invalid[r * w + c] = true;
-                }
-                x[[i, r, c]] = norm.apply(v);
-            }
-        }
-    }
-    for (k, bad) in invalid.iter().enumerate() {
-        if *bad {
-            x.slice_mut(s![.., k / w, k % w]).fill(0.0);
-        }
-    }
-    let frac = invalid.iter().filter(|b| **b).count() as f64 / (h * w) as f64;
-    Ok((x, frac))
-}
-
 /// Cuts one shot per label pixel (points; polygon pixels on a grid of
-/// `tile_size / 2`). Fails, naming the feature, when a label lies outside the
-/// scene or its window is mostly nodata.
+/// `tile_size / 2`), placed on the scene by `at`. Fails, naming the feature, when a
+/// label lies outside the scene, on an invalid pixel, or its window's valid
+/// fraction is below `min_valid`.
 pub fn cut_shots(
-    scene: &Raster,
-    bands: &[usize],
+    reader: &PixelReader,
+    at: &PixelLocator,
     card: &ModelCard,
     labels: &LabelSet,
+    min_valid: f64,
 ) -> Result<Shots> {
     let tile = card.spec.tile_size;
-    let gt = scene.geo_transform();
+    let scene = reader.raster();
     let (sw, sh) = scene.size();
-    let all = labels.pixels(&gt, tile / 2);
-    let dense = labels.pixels(&gt, 1);
+    let all = labels.pixels(at, tile / 2);
+    let dense = labels.pixels(at, 1);
     if all.is_empty() {
         return Err(Error::labels(
             &labels.path,
@@ -84,7 +54,7 @@ pub fn cut_shots(
         ));
     }
     let n = all.len();
-    let mut x = Array4::<f32>::zeros((n, bands.len(), tile, tile));
+    let mut x = Array4::<f32>::zeros((n, reader.inputs().len(), tile, tile));
     let mut pixel_ids = Array2::<u16>::zeros((n, tile * tile));
     for (k, p) in all.iter().enumerate() {
         if p.col < 0 || p.row < 0 || p.col as usize >= sw || p.row as usize >= sh {
@@ -99,24 +69,22 @@ pub fn cut_shots(
             ));
         }
         let win = Window::centred(p.col, p.row, tile);
-        let (arr, nodata) = read_normalised(scene, bands, card, win)?;
-        let centre = scene.read_window(bands, Window::new(p.col, p.row, 1, 1), f32::NAN)?;
-        let centre_missing = bands.iter().enumerate().any(|(i, &b)| {
-            let v = centre[[i, 0, 0]];
-            !v.is_finite() || scene.nodata(b).is_some_and(|nd| v as f64 == nd)
-        });
-        if centre_missing || nodata > MAX_NODATA_FRACTION {
+        let px = reader.read(win)?;
+        let valid = px.valid_fraction(win);
+        if !px.is_valid(p.col, p.row) || valid < min_valid {
             return Err(Error::labels(
                 &labels.path,
                 format!(
-                    "feature {} ({}) lies on nodata pixels of the scene ({:.0}% of its {tile} px window is nodata)",
+                    "feature {} ({}) lies on nodata pixels of the scene {} ({:.0}% of its {tile} px window is nodata{})",
                     p.fid,
                     class_name(card, p),
-                    100.0 * nodata
+                    scene.path().display(),
+                    100.0 * (1.0 - valid),
+                    if px.is_valid(p.col, p.row) { ", above --min-valid" } else { ", its own pixel too" }
                 ),
             ));
         }
-        x.slice_mut(s![k, .., .., ..]).assign(&arr);
+        x.slice_mut(s![k, .., .., ..]).assign(&px.data);
         for q in dense.iter().filter(|q| win_contains(&win, q)) {
             pixel_ids[[
                 k,
@@ -147,17 +115,16 @@ fn class_name(card: &ModelCard, p: &LabelPixel) -> String {
         .unwrap_or_else(|| p.class_id.to_string())
 }
 
-/// Up to `count` random windows of the scene with at most 10 % nodata, for
+/// Up to `count` random windows of the scene at least [`BN_MIN_VALID`] valid, for
 /// estimating batch-norm statistics on the target scene.
 pub fn unlabelled_windows(
-    scene: &Raster,
-    bands: &[usize],
+    reader: &PixelReader,
     card: &ModelCard,
     count: usize,
     seed: u64,
 ) -> Result<Array4<f32>> {
     let tile = card.spec.tile_size;
-    let (sw, sh) = scene.size();
+    let (sw, sh) = reader.raster().size();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let mut kept = Vec::new();
     if sw >= tile && sh >= tile {
@@ -171,13 +138,13 @@ pub fn unlabelled_windows(
                 tile,
                 tile,
             );
-            let (arr, nodata) = read_normalised(scene, bands, card, win)?;
-            if nodata <= 0.1 {
-                kept.push(arr);
+            let px = reader.read(win)?;
+            if px.valid_fraction(win) >= BN_MIN_VALID {
+                kept.push(px.data);
             }
         }
     }
-    let mut x = Array4::<f32>::zeros((kept.len(), bands.len(), tile, tile));
+    let mut x = Array4::<f32>::zeros((kept.len(), reader.inputs().len(), tile, tile));
     for (k, a) in kept.iter().enumerate() {
         x.slice_mut(s![k, .., .., ..]).assign(a);
     }

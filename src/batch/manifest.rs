@@ -11,8 +11,10 @@
 //! Inputs are any path GDAL reads. `http(s)://` URLs become `/vsicurl/...`,
 //! `s3://` `/vsis3/...`, `gs://` `/vsigs/...`, `az://` `/vsiaz/...`; `/vsi...` paths
 //! are kept as written; relative local paths are taken relative to the manifest's
-//! folder, so a manifest and its scenes move together. The same input listed
-//! twice is mapped once.
+//! folder, so a manifest and its scenes move together. A STAC asset's relative
+//! href resolves, as the STAC spec says, against its item's `self` link (a path
+//! relative to the manifest, or a URL), and against the manifest's folder only when
+//! the item has none. The same input listed twice is mapped once.
 
 use crate::error::{Error, Result};
 use serde::de::{Deserializer, MapAccess, Visitor};
@@ -156,6 +158,56 @@ struct Item {
     assets: Assets,
     #[serde(default)]
     features: Vec<Item>,
+    #[serde(default)]
+    links: Vec<Link>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Link {
+    rel: String,
+    href: String,
+}
+
+impl Item {
+    /// What this item's relative hrefs resolve against: the folder of its `self`
+    /// link (a URL prefix, or a local folder relative to `base`), else `base`.
+    fn href_base(&self, base: &Path) -> HrefBase {
+        let Some(link) = self.links.iter().find(|l| l.rel == "self") else {
+            return HrefBase::Folder(base.to_path_buf());
+        };
+        let href = link.href.trim();
+        let is_url = ["http://", "https://", "s3://", "gs://", "az://"]
+            .iter()
+            .any(|p| href.starts_with(p));
+        if is_url {
+            let cut = href.rfind('/').map_or(href.len(), |i| i + 1);
+            return HrefBase::Url(href[..cut].to_string());
+        }
+        let local = href.strip_prefix("file://").unwrap_or(href);
+        let file = base.join(local);
+        HrefBase::Folder(file.parent().map(Path::to_path_buf).unwrap_or(file))
+    }
+}
+
+/// Where an item's relative hrefs point.
+#[derive(Debug, Clone, PartialEq)]
+enum HrefBase {
+    Folder(PathBuf),
+    Url(String),
+}
+
+/// The input GDAL opens for asset `href` of an item whose hrefs resolve against `base`.
+fn resolve_href(href: &str, base: &HrefBase) -> String {
+    let href = href.trim();
+    let absolute = href.contains("://") || href.starts_with('/');
+    match base {
+        HrefBase::Url(prefix) if !absolute => gdal_input(
+            &format!("{prefix}{}", href.trim_start_matches("./")),
+            Path::new(""),
+        ),
+        HrefBase::Folder(folder) => gdal_input(href, folder),
+        HrefBase::Url(_) => gdal_input(href, Path::new("")),
+    }
 }
 
 fn is_geotiff(media_type: &str) -> bool {
@@ -214,7 +266,7 @@ fn stac_scenes(path: &Path, text: &str, base: &Path, asset: Option<&str>) -> Res
                 }
             })?;
             Ok(Scene {
-                input: gdal_input(&a.href, base),
+                input: resolve_href(&a.href, &item.href_base(base)),
                 item: Some(id),
             })
         })
@@ -253,6 +305,30 @@ mod tests {
         );
         assert_eq!(s[1].stem(), "b");
         assert!(read_manifest(&m, Some("data")).is_err());
+    }
+
+    #[test]
+    fn relative_hrefs_resolve_against_the_item_self_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = dir.path().join("items.json");
+        std::fs::write(
+            &m,
+            r#"{"type":"FeatureCollection","features":[
+              {"type":"Feature","id":"a","links":[{"rel":"self","href":"alpha/alpha.json"}],
+               "assets":{"data":{"href":"./scene.tif","type":"image/tiff"}}},
+              {"type":"Feature","id":"b","links":[{"rel":"self","href":"https://x.org/c/b/b.json"}],
+               "assets":{"data":{"href":"./scene.tif","type":"image/tiff"}}},
+              {"type":"Feature","id":"c","assets":{"data":{"href":"c.tif","type":"image/tiff"}}}]}"#,
+        )
+        .unwrap();
+        let s = read_manifest(&m, None).unwrap();
+        let root = std::path::absolute(dir.path()).unwrap();
+        assert_eq!(
+            Path::new(&s[0].input),
+            root.join("alpha").join("./scene.tif")
+        );
+        assert_eq!(s[1].input, "/vsicurl/https://x.org/c/b/scene.tif");
+        assert_eq!(Path::new(&s[2].input), root.join("c.tif"));
     }
 
     #[test]

@@ -59,7 +59,7 @@ pub struct BatchConfig {
 
 /// The map options that change the output; a done scene mapped with other
 /// options is redone.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MapOptions {
     /// Window step (None: the model's default).
     pub stride: Option<usize>,
@@ -69,6 +69,25 @@ pub struct MapOptions {
     pub exact: bool,
     /// Also write the probability file.
     pub probabilities: bool,
+    /// Smallest valid fraction of a window for its cell to be mapped.
+    #[serde(default = "default_min_valid")]
+    pub min_valid: f64,
+}
+
+fn default_min_valid() -> f64 {
+    crate::pixels::MIN_VALID
+}
+
+impl Default for MapOptions {
+    fn default() -> Self {
+        MapOptions {
+            stride: None,
+            bands: None,
+            exact: false,
+            probabilities: false,
+            min_valid: crate::pixels::MIN_VALID,
+        }
+    }
 }
 
 /// The sidecar JSON written next to each map.
@@ -431,6 +450,7 @@ fn map_one(
         threads: cfg.threads,
         progress: false,
         exact: cfg.options.exact,
+        min_valid: cfg.options.min_valid,
     };
     let s = map_scene(&map)?;
     let record = Sidecar {

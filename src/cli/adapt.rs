@@ -15,6 +15,13 @@ pub struct AdaptFlags {
     /// Attribute holding the class (name or id); default: class, label, ...
     #[arg(long)]
     pub class_field: Option<String>,
+    /// Layer of the label file [default: its only layer, or the one layer with a
+    /// class field].
+    #[arg(long)]
+    pub layer: Option<String>,
+    /// Smallest fraction of valid (not nodata, not masked) pixels in a shot's window.
+    #[arg(long, default_value_t = crate::pixels::MIN_VALID)]
+    pub min_valid: f64,
     /// Classes the map must have, comma-separated; each needs at least one label.
     #[arg(long, value_delimiter = ',')]
     pub classes: Option<Vec<String>>,
@@ -117,7 +124,11 @@ pub(crate) fn run_adaptation(
         model: model.to_path_buf(),
         scene: scene.to_path_buf(),
         labels: labels.to_path_buf(),
-        class_field: flags.class_field.clone(),
+        label_options: crate::labels::LabelOptions {
+            class_field: flags.class_field.clone(),
+            layer: flags.layer.clone(),
+        },
+        min_valid: flags.min_valid,
         bands,
         classes: flags.classes.clone(),
         inner_lr: flags.inner_lr,

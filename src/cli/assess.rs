@@ -18,6 +18,10 @@ pub struct AssessArgs {
     /// Attribute holding the class (name or id) in a vector reference.
     #[arg(long)]
     class_field: Option<String>,
+    /// Layer of a vector reference [default: its only layer, or the one layer with
+    /// a class field].
+    #[arg(long)]
+    layer: Option<String>,
     /// Print the assessment as JSON on stdout instead of a table.
     #[arg(long)]
     json: bool,
@@ -40,7 +44,11 @@ impl AssessArgs {
         let a = if is_raster {
             assess_raster(&self.map, &self.reference)?
         } else {
-            assess_labels(&self.map, &self.reference, self.class_field.as_deref())?
+            let opts = crate::labels::LabelOptions {
+                class_field: self.class_field.clone(),
+                layer: self.layer.clone(),
+            };
+            assess_labels(&self.map, &self.reference, &opts)?
         };
         if self.json {
             println!(

@@ -113,6 +113,7 @@ impl MapArgs {
             threads: self.threads,
             progress: true,
             exact: self.exact,
+            min_valid: self.adapt.min_valid,
         };
         let s = crate::infer::map_scene(&cfg)?;
         eprintln!(
@@ -172,6 +173,7 @@ impl MapArgs {
                 bands: self.bands.clone(),
                 exact: self.exact,
                 probabilities: self.probabilities,
+                min_valid: self.adapt.min_valid,
             },
             batch_size: self.batch_size,
             threads: self.threads,

@@ -9,7 +9,7 @@
 use super::metrics::{ConfusionMatrix, Scores};
 use crate::catalog::classes::ClassInfo;
 use crate::error::{Error, Result};
-use crate::labels::read_labels;
+use crate::labels::{read_labels, LabelOptions};
 use crate::raster::{Raster, Window};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -228,7 +228,7 @@ fn same_crs(a: &Raster, b: &Raster) -> bool {
 pub fn assess_labels(
     map_path: &Path,
     labels_path: &Path,
-    class_field: Option<&str>,
+    label_options: &LabelOptions,
 ) -> Result<Assessment> {
     let map = Raster::open(map_path)?;
     let legend = map.legend().ok_or_else(|| {
@@ -237,12 +237,14 @@ pub fn assess_labels(
             "has no class legend (GEOMAML_CLASSES metadata) to resolve label classes against",
         )
     })?;
-    let labels = read_labels(labels_path, class_field, &legend, &map.crs_wkt())?;
+    let georef = map.georef()?;
+    let labels = read_labels(labels_path, label_options, &legend, georef.crs())?;
+    let at = georef.locator(map_path)?;
     let (mw, mh) = map.size();
     let nodata = map.nodata(1);
     let mut tally = Tally::default();
     let mut inside = Vec::new();
-    for p in labels.pixels(&map.geo_transform(), 1) {
+    for p in labels.pixels(&at, 1) {
         if p.col < 0 || p.row < 0 || p.col as usize >= mw || p.row as usize >= mh {
             tally.outside += 1;
         } else {

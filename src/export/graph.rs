@@ -6,9 +6,10 @@
 //! [`BN_EPS`]. Value and node names are `<layer>/<op>` (`blocks.3/pool`, `dec1/up`),
 //! so a consumer can find a layer's output by name.
 //!
-//! Inputs and outputs: `input` `[batch, bands, H, W]` (`batch` symbolic; H and W
-//! fixed to the tile size for the CNN, symbolic for the U-Net, which works on any
-//! multiple of 2^depth), outputs `probabilities` (softmax over classes, listed first
+//! Inputs and outputs: `input` `[batch, bands, T, T]` (`batch` symbolic; height and
+//! width fixed to the card's tile size `T` for both architectures: the U-Net runs
+//! only on multiples of 2^depth, and a declared shape must admit only sizes that
+//! run; fixed sizes are also what the Deepness QGIS plugin requires), outputs `probabilities` (softmax over classes, listed first
 //! because the Deepness QGIS plugin reads output 0) and `logits`; `[batch, classes]`
 //! for the CNN, `[batch, classes, H, W]` for the U-Net.
 
@@ -263,13 +264,10 @@ pub fn build_graph(spec: &ModelSpec, tensors: &NamedTensors) -> GraphProto {
     };
     g.node("Softmax", vec![logits], PROBABILITIES, vec![int("axis", 1)]);
     let batch = Dimension::symbolic("batch");
-    let (h, w) = match spec.arch {
-        Arch::Cnn => (
-            Dimension::fixed(spec.tile_size),
-            Dimension::fixed(spec.tile_size),
-        ),
-        Arch::Unet => (Dimension::symbolic("height"), Dimension::symbolic("width")),
-    };
+    let (h, w) = (
+        Dimension::fixed(spec.tile_size),
+        Dimension::fixed(spec.tile_size),
+    );
     let input = value_info(
         INPUT,
         vec![
@@ -360,7 +358,11 @@ mod tests {
             .as_ref()
             .unwrap()
             .dim;
-        assert_eq!(dims[2].dim_param.as_deref(), Some("height"));
+        // Fixed height and width: every declared size runs.
+        assert_eq!(
+            (dims[2].dim_value, dims[3].dim_value),
+            (Some(spec.tile_size as i64), Some(spec.tile_size as i64))
+        );
         assert_eq!(g.initializer.len(), spec.tensors().len());
     }
 }

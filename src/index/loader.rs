@@ -3,8 +3,10 @@
 //! Only the task's windows are read (pixel space of each tile's sources), in
 //! parallel with rayon; each worker thread keeps its recently opened rasters. Bands
 //! are chosen by name ([`bands::parse_band_list`]; default all 15 Sen12MS bands, S1
-//! first, or RGB for DeepGlobe) and normalised with [`bands::default_normalisation`]
-//! (S2 x 1e-4, S1 x 1e-2, RGB / 255, NaN -> 0). Labels are task-local indices
+//! first, or RGB for DeepGlobe) and read through the pixel pipeline
+//! ([`crate::pixels`]: scale/offset, masks, normalisation with
+//! [`bands::default_normalisation`], invalid pixels given the raster's mean), the
+//! same pipeline `adapt` and `map` read scenes with. Labels are task-local indices
 //! `0..way`: `[n, 1]` per tile, or `[n, h*w]` per pixel with [`IGNORE_INDEX`] for
 //! Unknown, unmatched colours and classes outside the task. Optional augmentation
 //! flips and rotates each example (image and label map alike), seeded per example.
@@ -15,6 +17,7 @@ use crate::bands::{self, Normalisation};
 use crate::catalog::classes::deepglobe_class_of;
 use crate::catalog::{Catalog, DatasetKind};
 use crate::error::{Error, Result};
+use crate::pixels::{BandInput, PixelReader};
 use crate::raster::Raster;
 use ndarray::{s, Array2, Array3, Array4, Axis};
 use rand::{Rng, SeedableRng};
@@ -29,6 +32,8 @@ const CACHE_LIMIT: usize = 256;
 
 thread_local! {
     static OPEN: RefCell<HashMap<PathBuf, Raster>> = RefCell::new(HashMap::new());
+    static READERS: RefCell<HashMap<(PathBuf, Vec<usize>), PixelReader>> =
+        RefCell::new(HashMap::new());
 }
 
 /// How a task becomes arrays.
@@ -208,11 +213,18 @@ impl<'a> TaskLoader<'a> {
             let path = self.catalog.resolve(rel.as_deref().ok_or_else(|| {
                 Error::Other(format!("tile {} has no {src:?} source", item.tile))
             })?);
-            let band_ids: Vec<usize> = wanted.iter().map(|w| w.1).collect();
-            let data = with_raster(&path, |r| r.read_window(&band_ids, window, f32::NAN))?;
-            for (i, (out, _, norm)) in wanted.iter().enumerate() {
+            let inputs: Vec<BandInput> = wanted
+                .iter()
+                .map(|&(out, band, norm)| BandInput {
+                    band,
+                    name: self.options.bands[out].clone(),
+                    norm,
+                })
+                .collect();
+            let pixels = with_reader(&path, inputs, |r| r.read(window))?;
+            for (i, (out, _, _)) in wanted.iter().enumerate() {
                 img.index_axis_mut(Axis(0), *out)
-                    .zip_mut_with(&data.index_axis(Axis(0), i), |o, &v| *o = norm.apply(v));
+                    .assign(&pixels.data.index_axis(Axis(0), i));
             }
         }
         let mut labels = match task.kind {
@@ -290,6 +302,27 @@ fn with_raster<T>(path: &std::path::Path, f: impl FnOnce(&Raster) -> Result<T>) 
             cache.insert(path.to_path_buf(), Raster::open(path)?);
         }
         f(&cache[path])
+    })
+}
+
+/// Runs `f` on a pixel reader of `inputs` of the raster at `path`, opened once per
+/// worker thread.
+fn with_reader<T>(
+    path: &std::path::Path,
+    inputs: Vec<BandInput>,
+    f: impl FnOnce(&PixelReader) -> Result<T>,
+) -> Result<T> {
+    READERS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let key = (path.to_path_buf(), inputs.iter().map(|i| i.band).collect());
+        if !cache.contains_key(&key) {
+            if cache.len() >= CACHE_LIMIT {
+                cache.clear();
+            }
+            let reader = PixelReader::open(path, inputs)?;
+            cache.insert(key.clone(), reader);
+        }
+        f(&cache[&key])
     })
 }
 

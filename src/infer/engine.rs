@@ -1,10 +1,12 @@
 //! The work on one block: windows through the network (per window, or through
 //! shared feature maps), then classes, probabilities and nodata for its pixels.
 //!
-//! Nodata: a source pixel is nodata when every model band is the band's declared
-//! nodata value or NaN; such pixels enter the network as 0. A classifier cell is
-//! nodata when fewer than half of its pixels inside the raster are valid (its
-//! window is then not computed); a segmentation pixel is nodata when it is.
+//! Validity comes from the pixel pipeline ([`crate::pixels`]): invalid pixels
+//! enter the network as the raster's mean (the fill), never as zero. A classifier
+//! cell is nodata when fewer than half of its own pixels are valid, or when its
+//! window's valid fraction is below `min_valid` (its window is then not computed);
+//! a segmentation window below `min_valid` is not computed, and a pixel is nodata
+//! when it is invalid or no computed window covers it.
 
 use super::blend;
 use super::plan::{Block, MapKind, Plan};
@@ -12,13 +14,23 @@ use super::shared::SharedCnn;
 use super::sink::PROBABILITY_NODATA;
 use super::Predictor;
 use crate::error::Result;
+use crate::pixels::{PixelReader, Pixels};
+use crate::raster::Window;
 use ndarray::{s, Array2, Array3, Array4, Axis};
 
-/// A block read and normalised: `[bands, h, w]` over `block.read`, and the valid mask.
+/// A block read through the pixel pipeline: `[bands, h, w]` over `block.read`,
+/// and the valid mask.
 pub(crate) struct Prepared {
     pub(crate) block: Block,
-    pub(crate) data: Array3<f32>,
-    pub(crate) valid: Array2<bool>,
+    pub(crate) pixels: Pixels,
+}
+
+impl Prepared {
+    /// Reads `block` through `reader`.
+    pub(crate) fn read(reader: &PixelReader, block: Block) -> Result<Prepared> {
+        let pixels = reader.read(block.read)?;
+        Ok(Prepared { block, pixels })
+    }
 }
 
 /// A block's results, ready to write.
@@ -39,6 +51,8 @@ pub(crate) struct Engine<'a> {
     pub(crate) ids: Vec<u8>,
     /// Nodata value of the class band.
     pub(crate) nodata: u8,
+    /// Smallest valid fraction of a window for it to be computed.
+    pub(crate) min_valid: f64,
     pub(crate) weights: Array2<f32>,
 }
 
@@ -52,6 +66,7 @@ impl Engine<'_> {
         probabilities: bool,
         ids: Vec<u8>,
         nodata: u8,
+        min_valid: f64,
     ) -> Engine<'_> {
         let weights = blend::weights(plan.tile);
         Engine {
@@ -62,6 +77,7 @@ impl Engine<'_> {
             probabilities,
             ids,
             nodata,
+            min_valid,
             weights,
         }
     }
@@ -75,28 +91,6 @@ impl Engine<'_> {
     }
 }
 
-/// Normalises `data` in place (nodata -> 0) and returns the valid-pixel mask.
-pub(crate) fn normalise(
-    data: &mut Array3<f32>,
-    nodata: &[Option<f64>],
-    norm: &[crate::bands::Normalisation],
-) -> Array2<bool> {
-    let (_, h, w) = data.dim();
-    let mut valid = Array2::from_elem((h, w), false);
-    for (b, mut plane) in data.axis_iter_mut(Axis(0)).enumerate() {
-        let nd = nodata[b].map(|v| v as f32);
-        for (v, ok) in plane.iter_mut().zip(valid.iter_mut()) {
-            if v.is_nan() || Some(*v) == nd {
-                *v = 0.0;
-            } else {
-                *ok = true;
-                *v = norm[b].apply(*v);
-            }
-        }
-    }
-    valid
-}
-
 /// Runs `windows` (top-left in source pixels) of a prepared block in batches; calls
 /// `each(window index, probabilities view [classes, ...])`.
 fn run_windows(
@@ -107,7 +101,8 @@ fn run_windows(
     batch_size: usize,
     mut each: impl FnMut(usize, ndarray::ArrayViewD<'_, f32>),
 ) -> Result<()> {
-    let bands = p.data.dim().0;
+    let data = &p.pixels.data;
+    let bands = data.dim().0;
     for chunk in windows.chunks(batch_size) {
         let mut batch = Array4::<f32>::zeros((chunk.len(), bands, tile, tile));
         for (i, &(_, (wx, wy))) in chunk.iter().enumerate() {
@@ -115,7 +110,7 @@ fn run_windows(
                 (wx - p.block.read.x) as usize,
                 (wy - p.block.read.y) as usize,
             );
-            batch.slice_mut(s![i, .., .., ..]).assign(&p.data.slice(s![
+            batch.slice_mut(s![i, .., .., ..]).assign(&data.slice(s![
                 ..,
                 y0..y0 + tile,
                 x0..x0 + tile
@@ -148,6 +143,7 @@ fn run_shared(
         (wy0 - p.block.read.y) as usize,
     );
     let region = p
+        .pixels
         .data
         .slice(s![.., y0..y0 + (bh - 1) * s + t, x0..x0 + (bw - 1) * s + t]);
     let features = sh.features(region)?;
@@ -189,6 +185,7 @@ impl Engine<'_> {
         let (plan, ids, nodata, batch_size) = (self.plan, &self.ids, self.nodata, self.batch_size);
         let (bw, bh) = (p.block.out.width, p.block.out.height);
         let (s, (sw, sh)) = (plan.stride as isize, plan.source);
+        let (tile, min_valid) = (plan.tile, self.min_valid);
         let (rx, ry) = (p.block.read.x, p.block.read.y);
         // A cell counts when at least half its in-raster pixels are valid.
         let cell_valid = |i: usize| {
@@ -197,12 +194,15 @@ impl Engine<'_> {
                 (p.block.out.y + (i / bw) as isize) * s,
             );
             let (x1, y1) = ((cx + s).min(sw as isize), (cy + s).min(sh as isize));
-            let view = p.valid.slice(s![
+            let view = p.pixels.valid.slice(s![
                 (cy - ry) as usize..(y1 - ry) as usize,
                 (cx - rx) as usize..(x1 - rx) as usize
             ]);
             let good = view.iter().filter(|v| **v).count();
-            good > 0 && 2 * good >= view.len()
+            let (wx, wy) = p.block.windows[i];
+            good > 0
+                && 2 * good >= view.len()
+                && p.pixels.valid_fraction(Window::new(wx, wy, tile, tile)) >= min_valid
         };
         let todo: Vec<(usize, (isize, isize))> = p
             .block
@@ -245,12 +245,11 @@ impl Engine<'_> {
         let (bw, bh) = (p.block.out.width, p.block.out.height);
         let (bx, by, t) = (p.block.out.x, p.block.out.y, plan.tile as isize);
         let (rx, ry) = (p.block.read.x, p.block.read.y);
-        let any_valid = |&(wx, wy): &(isize, isize)| {
-            let view = p.valid.slice(s![
-                (wy - ry) as usize..(wy + t - ry) as usize,
-                (wx - rx) as usize..(wx + t - rx) as usize
-            ]);
-            view.iter().any(|v| *v)
+        let min_valid = self.min_valid;
+        let usable = |&(wx, wy): &(isize, isize)| {
+            p.pixels
+                .valid_fraction(Window::new(wx, wy, t as usize, t as usize))
+                >= min_valid
         };
         let todo: Vec<(usize, (isize, isize))> = p
             .block
@@ -258,7 +257,7 @@ impl Engine<'_> {
             .iter()
             .copied()
             .enumerate()
-            .filter(|(_, w)| any_valid(w))
+            .filter(|(_, w)| usable(w))
             .collect();
         let k = ids.len();
         let mut acc = Array3::<f32>::zeros((k, bh, bw));
@@ -311,7 +310,7 @@ impl Engine<'_> {
             .then(|| vec![PROBABILITY_NODATA; k * bw * bh]);
         for r in 0..bh {
             for c in 0..bw {
-                let valid = p.valid[[(by - ry) as usize + r, (bx - rx) as usize + c]];
+                let valid = p.pixels.valid[[(by - ry) as usize + r, (bx - rx) as usize + c]];
                 let ws = wsum[[r, c]];
                 if !valid || ws <= 0.0 {
                     continue;
@@ -339,27 +338,6 @@ impl Engine<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bands::Normalisation;
-    use ndarray::array;
-
-    #[test]
-    fn nodata_pixels_are_masked_and_zeroed() {
-        let mut data = array![[[0.0, 100.0, f32::NAN]], [[0.0, 0.0, f32::NAN]]];
-        let norm = [
-            Normalisation {
-                scale: 0.01,
-                offset: 0.0,
-            },
-            Normalisation {
-                scale: 1.0,
-                offset: 1.0,
-            },
-        ];
-        let valid = normalise(&mut data, &[Some(0.0), None], &norm);
-        // Pixel 0: band 1 is nodata but band 2 holds a value, so it stays valid.
-        assert_eq!(valid, array![[true, true, false]]);
-        assert_eq!(data, array![[[0.0, 1.0, 0.0]], [[1.0, 1.0, 0.0]]]);
-    }
 
     #[test]
     fn argmax_and_percent_code_probabilities() {

@@ -11,12 +11,13 @@
 //! convolutional feature maps of overlapping windows ([`super::shared`]) unless
 //! `exact` is set.
 
-use super::engine::{normalise, Engine, Finished, Prepared};
+use super::engine::{Engine, Finished, Prepared};
 use super::plan::{MapKind, Plan};
 use super::shared::SharedCnn;
 use super::sink::{MapSink, SinkOptions};
 use super::Predictor;
 use crate::error::{Error, Result};
+use crate::pixels::{check_min_valid, BandInput, PixelReader};
 use crate::raster::band_match::{resolve_bands, scene_bands};
 use crate::raster::Raster;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -56,6 +57,9 @@ pub struct MapConfig {
     /// Classifiers: run every window separately (exactly as a sliding window)
     /// instead of sharing feature maps between overlapping windows ([`SharedCnn`]).
     pub exact: bool,
+    /// Smallest valid fraction of a window for its cell to be mapped
+    /// (`--min-valid`, default [`crate::pixels::MIN_VALID`]).
+    pub min_valid: f64,
 }
 
 /// What a run did.
@@ -93,7 +97,9 @@ pub fn map_scene(cfg: &MapConfig) -> Result<MapSummary> {
     let scene_bands = scene_bands(&raster);
     let bands = resolve_bands(&card.bands, &scene_bands, cfg.bands.as_deref())
         .map_err(|e| Error::raster(&cfg.scene, format!("{e} (model {})", cfg.model.display())))?;
-    let nodata: Vec<Option<f64>> = bands.iter().map(|&b| raster.nodata(b)).collect();
+    let min_valid = check_min_valid(cfg.min_valid)?;
+    let georef = raster.georef()?;
+    let inputs = BandInput::list(&bands, &card.bands, &card.normalisation);
     let kind = if card.spec.is_segmentation() {
         MapKind::Segment
     } else {
@@ -111,19 +117,19 @@ pub fn map_scene(cfg: &MapConfig) -> Result<MapSummary> {
         probabilities: cfg.probabilities,
         cog: cfg.cog,
     };
-    let gt = plan.geo_transform(&raster.geo_transform());
+    let map_georef = plan.georef(&georef);
+    // Opened (types checked, fill computed) before any output is created.
+    let reader = PixelReader::new(raster, inputs)?;
     let mut sink = MapSink::create(
         &cfg.output,
         cfg.overwrite,
         plan.output,
-        gt,
-        &raster.crs_wkt(),
+        &map_georef,
         &card,
         options,
     )?;
     sink.set_metadata("GEOMAML_MODEL", &cfg.model.display().to_string())?;
     sink.set_metadata("GEOMAML_STRIDE", &stride.to_string())?;
-    drop(raster);
 
     let bar = if cfg.progress && std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(plan.len() as u64);
@@ -138,7 +144,6 @@ pub fn map_scene(cfg: &MapConfig) -> Result<MapSummary> {
     } else {
         ProgressBar::hidden()
     };
-    let norm = card.normalisation.clone();
     let ids: Vec<u8> = card.classes.iter().map(|c| c.id as u8).collect();
     let mut engine = Engine::new(
         predictor,
@@ -148,26 +153,16 @@ pub fn map_scene(cfg: &MapConfig) -> Result<MapSummary> {
         cfg.probabilities,
         ids,
         sink.nodata,
+        min_valid,
     );
 
     let (windows, sink) = std::thread::scope(|scope| -> Result<(usize, MapSink)> {
         let (read_tx, read_rx) = sync_channel::<Result<Prepared>>(2);
         let (write_tx, write_rx) = sync_channel::<Finished>(2);
         let plan_ref = &plan;
-        let scene = &cfg.scene;
         let reader = scope.spawn(move || {
-            let raster = match Raster::open(scene) {
-                Ok(r) => r,
-                Err(e) => return drop(read_tx.send(Err(e))),
-            };
             for k in 0..plan_ref.len() {
-                let block = plan_ref.block(k);
-                let prepared = raster
-                    .read_window(&bands, block.read, f32::NAN)
-                    .map(|mut data| {
-                        let valid = normalise(&mut data, &nodata, &norm);
-                        Prepared { block, data, valid }
-                    });
+                let prepared = Prepared::read(&reader, plan_ref.block(k));
                 if read_tx.send(prepared).is_err() {
                     return;
                 }

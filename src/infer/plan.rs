@@ -17,7 +17,7 @@
 //!   covers them (and its own cells). Segmentation windows straddling two blocks are
 //!   computed for both.
 
-use crate::raster::{GeoTransform, Window};
+use crate::raster::{GeoTransform, Georef, Window};
 
 /// What the model predicts per window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +91,14 @@ impl Plan {
         match self.kind {
             MapKind::Classify => source.subgrid(0.0, 0.0, self.stride as f64),
             MapKind::Segment => *source,
+        }
+    }
+
+    /// The output georeferencing given the source's (geotransform or GCPs).
+    pub fn georef(&self, source: &Georef) -> Georef {
+        match self.kind {
+            MapKind::Classify => source.subgrid(self.stride as f64),
+            MapKind::Segment => source.clone(),
         }
     }
 

@@ -18,7 +18,7 @@
 use crate::card::ModelCard;
 use crate::error::{Error, Result};
 use crate::output::PendingOutput;
-use crate::raster::{GeoTiffWriter, GeoTransform, WriterOptions};
+use crate::raster::{GeoTiffWriter, Georef, WriterOptions};
 use gdal::raster::RasterCreationOptions;
 use gdal::DriverManager;
 use std::path::{Path, PathBuf};
@@ -66,8 +66,7 @@ impl OutFile {
         overwrite: bool,
         size: (usize, usize),
         bands: usize,
-        gt: GeoTransform,
-        crs: &str,
+        georef: &Georef,
         cog: bool,
     ) -> Result<Self> {
         let final_out = PendingOutput::new(path, overwrite)?;
@@ -88,8 +87,13 @@ impl OutFile {
             .unwrap_or(&final_out)
             .temp_path()
             .to_path_buf();
-        let writer =
-            GeoTiffWriter::create::<u8>(&target, size, bands, gt, crs, &WriterOptions::default())?;
+        let writer = GeoTiffWriter::create_georef::<u8>(
+            &target,
+            size,
+            bands,
+            georef,
+            &WriterOptions::default(),
+        )?;
         Ok(OutFile {
             writer,
             final_out,
@@ -153,8 +157,7 @@ impl MapSink {
         path: &Path,
         overwrite: bool,
         size: (usize, usize),
-        gt: GeoTransform,
-        crs_wkt: &str,
+        georef: &Georef,
         card: &ModelCard,
         options: SinkOptions,
     ) -> Result<Self> {
@@ -165,7 +168,7 @@ impl MapSink {
             )));
         }
         let nodata = nodata_value(card);
-        let mut classes = OutFile::create(path, overwrite, size, 1, gt, crs_wkt, options.cog)?;
+        let mut classes = OutFile::create(path, overwrite, size, 1, georef, options.cog)?;
         let w = &mut classes.writer;
         w.set_nodata(1, nodata as f64)?;
         w.set_band_name(1, "class")?;
@@ -192,8 +195,7 @@ impl MapSink {
                 overwrite,
                 size,
                 n,
-                gt,
-                crs_wkt,
+                georef,
                 options.cog,
             )?;
             for (i, c) in card.classes.iter().enumerate() {

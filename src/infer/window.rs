@@ -15,19 +15,20 @@
 //! The defaults below (stride, block size) are those of `map_scene`; the plugin's
 //! tests compare its output with `geomaml map` to keep the two in step.
 
-use super::engine::{normalise, Engine, Prepared};
+use super::engine::{Engine, Prepared};
 use super::plan::{MapKind, Plan};
 use super::shared::SharedCnn;
 use super::sink::nodata_value;
 use super::Predictor;
 use crate::card::ModelCard;
 use crate::error::{Error, Result};
+use crate::pixels::{check_min_valid, BandInput, PixelReader, MIN_VALID};
 use crate::raster::band_match::{resolve_bands, scene_bands};
-use crate::raster::{GeoTransform, Raster, LEGEND_KEY};
+use crate::raster::{Georef, Raster, LEGEND_KEY};
 use std::path::{Path, PathBuf};
 
 /// Options of a [`WindowMapper`]; the defaults are those of `geomaml map`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct WindowOptions {
     /// Window step in source pixels (default: tile/4 classifier, tile/2 segmentation).
     pub stride: Option<usize>,
@@ -41,6 +42,8 @@ pub struct WindowOptions {
     pub exact: bool,
     /// Also compute the per-class probabilities (`geomaml map --probabilities`).
     pub probabilities: bool,
+    /// Smallest valid fraction of a window for its cell to be mapped.
+    pub min_valid: f64,
 }
 
 impl Default for WindowOptions {
@@ -52,6 +55,7 @@ impl Default for WindowOptions {
             threads: 0,
             exact: false,
             probabilities: false,
+            min_valid: MIN_VALID,
         }
     }
 }
@@ -91,12 +95,12 @@ pub struct BlockOutput {
 
 /// A model and a scene, ready to compute any block of the map on request.
 pub struct WindowMapper {
-    raster: Raster,
+    reader: PixelReader,
+    georef: Georef,
     model: PathBuf,
     card: ModelCard,
-    bands: Vec<usize>,
-    nodata: Vec<Option<f64>>,
     plan: Plan,
+    min_valid: f64,
     stride: usize,
     batch_size: usize,
     probabilities: bool,
@@ -110,7 +114,7 @@ impl std::fmt::Debug for WindowMapper {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WindowMapper")
             .field("model", &self.model)
-            .field("scene", &self.raster.path())
+            .field("scene", &self.reader.raster().path())
             .field("plan", &self.plan)
             .finish()
     }
@@ -137,7 +141,8 @@ impl WindowMapper {
         }
         let bands = resolve_bands(&card.bands, &scene_bands(&raster), opts.bands.as_deref())
             .map_err(|e| Error::raster(scene, format!("{e} (model {})", model.display())))?;
-        let nodata = bands.iter().map(|&b| raster.nodata(b)).collect();
+        let min_valid = check_min_valid(opts.min_valid)?;
+        let georef = raster.georef()?;
         let kind = if card.spec.is_segmentation() {
             MapKind::Segment
         } else {
@@ -156,14 +161,16 @@ impl WindowMapper {
             (MapKind::Classify, false) => SharedCnn::open(model, &card, stride, opts.threads)?,
             _ => None,
         };
+        let inputs = BandInput::list(&bands, &card.bands, &card.normalisation);
+        let reader = PixelReader::new(raster, inputs)?;
         Ok(WindowMapper {
-            raster,
+            reader,
+            georef,
             model: model.to_path_buf(),
             class_nodata: nodata_value(&card),
             card,
-            bands,
-            nodata,
             plan,
+            min_valid,
             stride,
             batch_size: opts.batch_size,
             probabilities: opts.probabilities,
@@ -182,14 +189,10 @@ impl WindowMapper {
         &self.card
     }
 
-    /// The map's geotransform.
-    pub fn geo_transform(&self) -> GeoTransform {
-        self.plan.geo_transform(&self.raster.geo_transform())
-    }
-
-    /// The map's CRS as WKT (the scene's; empty when it has none).
-    pub fn crs_wkt(&self) -> String {
-        self.raster.crs_wkt()
+    /// The map's georeferencing: the scene's, on the map's grid (a geotransform,
+    /// or GCPs scaled to the grid), with the scene's CRS.
+    pub fn georef(&self) -> Georef {
+        self.plan.georef(&self.georef)
     }
 
     /// The nodata value of the class band.
@@ -266,10 +269,7 @@ impl WindowMapper {
                 self.plan.len()
             )));
         }
-        let block = self.plan.block(k);
-        let mut data = self.raster.read_window(&self.bands, block.read, f32::NAN)?;
-        let valid = normalise(&mut data, &self.nodata, &self.card.normalisation);
-        let prepared = Prepared { block, data, valid };
+        let prepared = Prepared::read(&self.reader, self.plan.block(k))?;
         let predictor = self.predictor.take().ok_or_else(|| {
             Error::Other("the model session was lost after an earlier failure".into())
         })?;
@@ -282,6 +282,7 @@ impl WindowMapper {
             self.probabilities,
             ids,
             self.class_nodata,
+            self.min_valid,
         );
         let result = engine.run(&prepared);
         let Engine {

@@ -5,11 +5,13 @@
 //! `[band, row, col]`.
 
 pub mod band_match;
+mod georef;
 mod geotransform;
 mod legend;
 mod window;
 mod writer;
 
+pub use georef::{Gcp, GcpTransformer, Georef, PixelLocator};
 pub use geotransform::GeoTransform;
 pub use legend::LEGEND_KEY;
 pub use window::Window;
@@ -81,9 +83,48 @@ impl Raster {
         self.ds.geo_transform().is_ok()
     }
 
-    /// The CRS as WKT, or an empty string when there is none.
+    /// The CRS as WKT (of the geotransform, else of the GCPs), or an empty string
+    /// when there is none.
     pub fn crs_wkt(&self) -> String {
-        self.ds.projection()
+        let wkt = self.ds.projection();
+        if wkt.is_empty() && self.ds.geo_transform().is_err() {
+            return self.ds.gcp_projection().unwrap_or_default();
+        }
+        wkt
+    }
+
+    /// How the raster is placed on the Earth: its geotransform, else its GCPs.
+    /// Fails, naming the file, when it has neither.
+    pub fn georef(&self) -> Result<Georef> {
+        if let Ok(gt) = self.ds.geo_transform() {
+            return Ok(Georef::Affine {
+                gt: GeoTransform(gt),
+                crs: self.ds.projection(),
+            });
+        }
+        let gcps: Vec<Gcp> = self
+            .ds
+            .gcps()
+            .iter()
+            .map(|g| Gcp {
+                id: g.id(),
+                pixel: g.pixel(),
+                line: g.line(),
+                x: g.x(),
+                y: g.y(),
+                z: g.z(),
+            })
+            .collect();
+        if gcps.is_empty() {
+            return Err(Error::raster(
+                &self.path,
+                "is not georeferenced (no geotransform and no GCPs); georeference it first, e.g. with gdal_translate -a_ullr/-a_srs or -gcp",
+            ));
+        }
+        Ok(Georef::Gcps {
+            gcps,
+            crs: self.ds.gcp_projection().unwrap_or_default(),
+        })
     }
 
     /// The EPSG code of the CRS, when GDAL can tell it.

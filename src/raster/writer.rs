@@ -1,6 +1,6 @@
 //! GeoTIFF writers: tiled, compressed, georeferenced, with nodata and colour tables.
 
-use super::GeoTransform;
+use super::{GeoTransform, Georef};
 use crate::catalog::classes::ClassInfo;
 use crate::error::{Error, Result};
 use gdal::raster::{
@@ -67,10 +67,26 @@ impl GeoTiffWriter {
     /// (empty = no CRS).
     pub fn create<T: GdalType>(
         path: impl AsRef<Path>,
-        (width, height): (usize, usize),
+        size: (usize, usize),
         bands: usize,
         gt: GeoTransform,
         crs_wkt: &str,
+        options: &WriterOptions,
+    ) -> Result<Self> {
+        let georef = Georef::Affine {
+            gt,
+            crs: crs_wkt.to_string(),
+        };
+        Self::create_georef::<T>(path, size, bands, &georef, options)
+    }
+
+    /// Creates `path` with `bands` bands of type `T`, georeferenced by `georef` (a
+    /// geotransform, or GCPs), with its CRS.
+    pub fn create_georef<T: GdalType>(
+        path: impl AsRef<Path>,
+        (width, height): (usize, usize),
+        bands: usize,
+        georef: &Georef,
         options: &WriterOptions,
     ) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
@@ -80,11 +96,37 @@ impl GeoTiffWriter {
         let mut ds = driver
             .create_with_band_type_with_options::<T, _>(&path, width, height, bands, &opts)
             .map_err(|e| Error::raster(&path, format!("cannot create: {e}")))?;
-        ds.set_geo_transform(&gt.0)
-            .map_err(|e| Error::raster(&path, e))?;
-        if !crs_wkt.is_empty() {
-            ds.set_projection(crs_wkt)
-                .map_err(|e| Error::raster(&path, e))?;
+        match georef {
+            Georef::Affine { gt, crs } => {
+                ds.set_geo_transform(&gt.0)
+                    .map_err(|e| Error::raster(&path, e))?;
+                if !crs.is_empty() {
+                    ds.set_projection(crs)
+                        .map_err(|e| Error::raster(&path, e))?;
+                }
+            }
+            Georef::Gcps { gcps, crs } => {
+                let srs = if crs.is_empty() {
+                    gdal::spatial_ref::SpatialRef::new()
+                } else {
+                    gdal::spatial_ref::SpatialRef::from_wkt(crs)
+                }
+                .map_err(|e| Error::raster(&path, format!("GCP CRS: {e}")))?;
+                let list = gcps
+                    .iter()
+                    .map(|g| gdal::Gcp {
+                        id: g.id.clone(),
+                        info: String::new(),
+                        pixel: g.pixel,
+                        line: g.line,
+                        x: g.x,
+                        y: g.y,
+                        z: g.z,
+                    })
+                    .collect();
+                ds.set_gcps(list, &srs)
+                    .map_err(|e| Error::raster(&path, format!("writing GCPs: {e}")))?;
+            }
         }
         Ok(GeoTiffWriter { path, ds })
     }

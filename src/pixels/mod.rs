@@ -1,0 +1,278 @@
+//! The one pixel pipeline: a window of any GDAL raster becomes model input.
+//!
+//! Training ([`crate::index::TaskLoader`]), adaptation (`adapt`), mapping
+//! (`geomaml map`, batch mapping) and the GDAL plugin read scene pixels only
+//! through [`PixelReader::read`], which gives a normalised `f32` array
+//! `[bands, height, width]` and a per-pixel validity mask. The steps, in order:
+//!
+//! 1. **Types** ([`dtype`]): complex and unknown band types are refused when the
+//!    reader opens, naming the band and its type.
+//! 2. **Units** ([`units`]): GDAL's scale/offset (and the Sentinel-2 add-offset)
+//!    turn stored samples into the physical values the model card expects.
+//! 3. **Validity** ([`mask`]): GDAL's mask bands (nodata in the band's own type,
+//!    per-dataset masks, alpha) and non-finite values; a pixel is valid when every
+//!    model band is. Pixels outside the raster are invalid.
+//! 4. **Normalisation**: the card's `x * scale + offset` per band on valid pixels.
+//! 5. **Fill** ([`fill`]): invalid pixels get the raster's mean valid value of the
+//!    band (normalised), never zero.
+//!
+//! Whole windows follow one rule everywhere ([`MIN_VALID`], `--min-valid`): a window
+//! with a smaller valid fraction is not used (a map cell is nodata, a shot is
+//! refused, an unlabelled window is skipped).
+
+pub mod dtype;
+pub mod fill;
+pub mod mask;
+pub mod units;
+
+use crate::bands::Normalisation;
+use crate::error::{Error, Result};
+use crate::raster::{Raster, Window};
+use mask::Validity;
+use ndarray::{s, Array2, Array3};
+use std::path::Path;
+use units::Unscale;
+
+/// Default smallest fraction of valid pixels in a window for it to be used
+/// (`--min-valid`): a quarter. A window centred on a scene's corner cell sees
+/// 30-40 % of the scene (the rest is past the edge), and those cells should be
+/// mapped; with the neutral fill the missing part does not pose as a class. Below a
+/// quarter the model would mostly see fill.
+pub const MIN_VALID: f64 = 0.25;
+
+/// Checks a `--min-valid` value.
+pub fn check_min_valid(v: f64) -> Result<f64> {
+    if !(v > 0.0 && v <= 1.0) {
+        return Err(Error::config(
+            "--min-valid",
+            format!("must be in (0, 1], got {v}"),
+        ));
+    }
+    Ok(v)
+}
+
+/// One model input band: where it comes from and how it is normalised.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BandInput {
+    /// 1-based band of the raster.
+    pub band: usize,
+    /// The band's name in the model card (`B04`, `VV`, `R`), for units and messages.
+    pub name: String,
+    /// The card's normalisation of the physical value.
+    pub norm: Normalisation,
+}
+
+impl BandInput {
+    /// Inputs for `bands` (1-based raster bands, in card order) named `names`,
+    /// normalised with `norms`.
+    pub fn list(bands: &[usize], names: &[String], norms: &[Normalisation]) -> Vec<BandInput> {
+        bands
+            .iter()
+            .zip(names)
+            .zip(norms)
+            .map(|((&band, name), &norm)| BandInput {
+                band,
+                name: name.clone(),
+                norm,
+            })
+            .collect()
+    }
+}
+
+/// A window read as model input.
+#[derive(Debug, Clone)]
+pub struct Pixels {
+    /// The window read, in raster pixels (may reach past the raster).
+    pub window: Window,
+    /// Normalised values `[bands, height, width]`; invalid pixels hold the fill.
+    pub data: Array3<f32>,
+    /// `true` where the pixel is valid in every band, `[height, width]`.
+    pub valid: Array2<bool>,
+}
+
+impl Pixels {
+    /// Fraction of valid pixels of `sub` (raster pixels, inside [`Pixels::window`]).
+    pub fn valid_fraction(&self, sub: Window) -> f64 {
+        let (x0, y0) = (
+            (sub.x - self.window.x) as usize,
+            (sub.y - self.window.y) as usize,
+        );
+        let view = self
+            .valid
+            .slice(s![y0..y0 + sub.height, x0..x0 + sub.width]);
+        let n = view.len().max(1);
+        view.iter().filter(|v| **v).count() as f64 / n as f64
+    }
+
+    /// Whether the pixel at raster `(col, row)` (inside the window) is valid.
+    pub fn is_valid(&self, col: isize, row: isize) -> bool {
+        self.valid[[
+            (row - self.window.y) as usize,
+            (col - self.window.x) as usize,
+        ]]
+    }
+}
+
+/// A raster opened for reading model input of some of its bands.
+pub struct PixelReader {
+    raster: Raster,
+    inputs: Vec<BandInput>,
+    unscale: Vec<Unscale>,
+    validity: Validity,
+    /// Normalised fill per band.
+    fill: Vec<f32>,
+}
+
+impl std::fmt::Debug for PixelReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PixelReader")
+            .field("path", &self.raster.path())
+            .field("inputs", &self.inputs)
+            .field("unscale", &self.unscale)
+            .field("fill", &self.fill)
+            .finish()
+    }
+}
+
+impl PixelReader {
+    /// Opens `path` and prepares reading `inputs`.
+    pub fn open(path: &Path, inputs: Vec<BandInput>) -> Result<Self> {
+        Self::new(Raster::open(path)?, inputs)
+    }
+
+    /// Prepares reading `inputs` of an open raster: checks band types, reads
+    /// scale/offset and mask flags, and computes the fill. Fails naming the file
+    /// and band for a missing band or an unusable data type.
+    pub fn new(raster: Raster, inputs: Vec<BandInput>) -> Result<Self> {
+        let path = raster.path().to_path_buf();
+        if inputs.is_empty() {
+            return Err(Error::raster(&path, "no bands to read"));
+        }
+        let ds = raster.dataset();
+        let mut unscale = Vec::with_capacity(inputs.len());
+        for input in &inputs {
+            if input.band == 0 || input.band > raster.band_count() {
+                return Err(Error::raster(
+                    &path,
+                    format!(
+                        "has no band {} (for {}; it has {} bands)",
+                        input.band,
+                        input.name,
+                        raster.band_count()
+                    ),
+                ));
+            }
+            let band = ds
+                .rasterband(input.band)
+                .map_err(|e| Error::raster(&path, format!("band {}: {e}", input.band)))?;
+            dtype::check_readable(&path, input.band, &input.name, &band)?;
+            unscale.push(Unscale::of_band(ds, &band, &input.name));
+        }
+        let bands: Vec<usize> = inputs.iter().map(|i| i.band).collect();
+        let validity = Validity::of(ds, &path, &bands)?;
+        let means = fill::band_means(ds, &path, &bands, &unscale, &validity)?;
+        let fill = inputs
+            .iter()
+            .zip(&means)
+            .map(|(i, m)| m.map_or(0.0, |m| i.norm.apply(m as f32)))
+            .collect();
+        Ok(PixelReader {
+            raster,
+            inputs,
+            unscale,
+            validity,
+            fill,
+        })
+    }
+
+    /// The raster read from.
+    pub fn raster(&self) -> &Raster {
+        &self.raster
+    }
+
+    /// The bands read, in model order.
+    pub fn inputs(&self) -> &[BandInput] {
+        &self.inputs
+    }
+
+    /// The unscaling rule of each band, in model order.
+    pub fn unscale(&self) -> &[Unscale] {
+        &self.unscale
+    }
+
+    /// The normalised fill of each band, in model order.
+    pub fn fill(&self) -> &[f32] {
+        &self.fill
+    }
+
+    /// Reads `window` (raster pixels; may reach past the raster) as model input.
+    pub fn read(&self, window: Window) -> Result<Pixels> {
+        let (w, h) = (window.width, window.height);
+        let n_bands = self.inputs.len();
+        let mut data = Array3::<f32>::zeros((n_bands, h, w));
+        for (b, v) in self.fill.iter().enumerate() {
+            data.index_axis_mut(ndarray::Axis(0), b).fill(*v);
+        }
+        let mut valid = Array2::from_elem((h, w), false);
+        let (rw, rh) = self.raster.size();
+        let Some(inside) = window.clip(rw, rh) else {
+            return Ok(Pixels {
+                window,
+                data,
+                valid,
+            });
+        };
+        let path = self.raster.path();
+        let ds = self.raster.dataset();
+        let (iw, ih) = (inside.width, inside.height);
+        let mut ok = self.validity.read(ds, path, inside, (iw, ih))?;
+        let mut raw = vec![vec![0f32; iw * ih]; n_bands];
+        for (i, input) in self.inputs.iter().enumerate() {
+            let band = ds
+                .rasterband(input.band)
+                .map_err(|e| Error::raster(path, format!("band {}: {e}", input.band)))?;
+            band.read_into_slice::<f32>(
+                (inside.x, inside.y),
+                (iw, ih),
+                (iw, ih),
+                &mut raw[i],
+                None,
+            )
+            .map_err(|e| {
+                Error::raster(
+                    path,
+                    format!("band {} ({}), window {inside}: {e}", input.band, input.name),
+                )
+            })?;
+            let u = self.unscale[i];
+            for (v, good) in raw[i].iter_mut().zip(ok.iter_mut()) {
+                *v = u.apply(*v);
+                *good &= v.is_finite();
+            }
+        }
+        let (ox, oy) = (
+            (inside.x - window.x) as usize,
+            (inside.y - window.y) as usize,
+        );
+        for r in 0..ih {
+            for c in 0..iw {
+                let k = r * iw + c;
+                if !ok[k] {
+                    continue;
+                }
+                valid[[oy + r, ox + c]] = true;
+                for (i, input) in self.inputs.iter().enumerate() {
+                    data[[i, oy + r, ox + c]] = input.norm.apply(raw[i][k]);
+                }
+            }
+        }
+        Ok(Pixels {
+            window,
+            data,
+            valid,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;
