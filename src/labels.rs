@@ -108,12 +108,13 @@ fn class_field_of(layer: &Layer<'_>, wanted: Option<&str>) -> std::result::Resul
 
 /// Picks the label layer of `ds` (see [`LabelOptions::layer`]).
 fn pick_layer<'d>(ds: &'d gdal::Dataset, path: &Path, opts: &LabelOptions) -> Result<Layer<'d>> {
-    let names: Vec<String> = ds.layers().map(|l| l.name()).collect();
+    let mut names: Vec<String> = ds.layers().map(|l| l.name()).collect();
     if names.is_empty() {
         return Err(Error::labels(path, "has no vector layer"));
     }
     if let Some(want) = &opts.layer {
         return ds.layer_by_name(want).map_err(|_| {
+            names.sort();
             Error::labels(
                 path,
                 format!("no layer `{want}` (layers: {})", names.join(", ")),
@@ -222,7 +223,11 @@ pub fn read_labels(
                 ),
             )
         })?;
-        let Some(geom) = feature.geometry() else {
+        // OGR hands out a null geometry for GeoJSON `"geometry": null`, which the
+        // gdal crate wraps as a geometry with a null handle.
+        // SAFETY: reading the handle only, to compare it with null.
+        let present = |g: &&gdal::vector::Geometry| unsafe { !g.c_geometry().is_null() };
+        let Some(geom) = feature.geometry().filter(present) else {
             warnings.push(format!("feature {fid} ({value}) has no geometry: skipped"));
             continue;
         };

@@ -621,3 +621,102 @@ fn shards_come_from_scheduler_variables_and_bad_combinations_fail() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
     }
 }
+
+/// Writes one band of `values(x, y)` as a UTM GeoTIFF of `size` pixels of `px` m.
+fn band_cog(path: &Path, size: (usize, usize), px: f64, values: impl Fn(usize, usize) -> u16) {
+    let drv = DriverManager::get_driver_by_name("GTiff").unwrap();
+    let mut ds = drv
+        .create_with_band_type_with_options::<u16, _>(
+            path,
+            size.0,
+            size.1,
+            1,
+            &RasterCreationOptions::new(),
+        )
+        .unwrap();
+    ds.set_geo_transform(&[500_000.0, px, 0.0, 4_600_000.0, 0.0, -px])
+        .unwrap();
+    ds.set_spatial_ref(&gdal::spatial_ref::SpatialRef::from_epsg(32633).unwrap())
+        .unwrap();
+    let data: Vec<u16> = (0..size.0 * size.1)
+        .map(|i| values(i % size.0, i / size.0))
+        .collect();
+    ds.rasterband(1)
+        .unwrap()
+        .write((0, 0), size, &mut gdal::raster::Buffer::new(size, data))
+        .unwrap();
+}
+
+#[test]
+fn a_stac_item_with_one_asset_per_band_maps_like_the_stacked_scene() {
+    let dir = tempfile::tempdir().unwrap();
+    let onnx = model(dir.path());
+    let (w, h) = (48, 40);
+    // B04 comes at 20 m (constant over 2x2 blocks of the 10 m grid), packed as
+    // reflectance with the baseline-04.00 offset, as Earth Search publishes it.
+    let value = |b: usize, x: usize, y: usize| -> u16 {
+        let (x, y) = if b == 2 {
+            (x / 2 * 2, y / 2 * 2)
+        } else {
+            (x, y)
+        };
+        (600 + (x * 37 + y * 11 * (b + 1)) % 3000 + 1500 * ((x / 8 + y / 16 + b) % 2)) as u16
+    };
+    let stacked = write_utm_scene(
+        &dir.path().join("stacked.tif"),
+        &BANDS,
+        (w, h),
+        500_000.0,
+        value,
+    );
+    let item_dir = dir.path().join("catalog/s2-item");
+    std::fs::create_dir_all(&item_dir).unwrap();
+    band_cog(&item_dir.join("blue.tif"), (w, h), 10.0, |x, y| {
+        value(0, x, y)
+    });
+    band_cog(&item_dir.join("green.tif"), (w, h), 10.0, |x, y| {
+        value(1, x, y)
+    });
+    band_cog(&item_dir.join("red.tif"), (w / 2, h / 2), 20.0, |x, y| {
+        value(2, 2 * x, 2 * y) + 1000
+    });
+    let cog = "image/tiff; application=geotiff; profile=cloud-optimized";
+    let eo = |n: &str| serde_json::json!([{"name": n, "common_name": n}]);
+    let item = serde_json::json!({
+        "type": "Feature", "id": "S2B_33TWM_20240601", "stac_version": "1.0.0",
+        "links": [{"rel": "self", "href": "s2-item/item.json"}],
+        "assets": {
+            "visual": {"href": "./tci.tif", "type": cog, "eo:bands": [
+                {"name": "red"}, {"name": "green"}, {"name": "blue"}]},
+            "red": {"href": "./red.tif", "type": cog, "eo:bands": eo("red"),
+                    "raster:bands": [{"scale": 0.0001, "offset": -0.1, "nodata": 0}]},
+            "green": {"href": "./green.tif", "type": cog, "eo:bands": eo("green"),
+                      "raster:bands": [{"nodata": 0}]},
+            "blue": {"href": "./blue.tif", "type": cog, "eo:bands": eo("blue")}
+        }
+    });
+    let manifest = dir.path().join("catalog/items.json");
+    std::fs::write(
+        &manifest,
+        serde_json::to_vec(&serde_json::json!({"type": "FeatureCollection", "features": [item]}))
+            .unwrap(),
+    )
+    .unwrap();
+    let out_dir = dir.path().join("out");
+    let s = stdout_json(&run_ok(batch(&onnx, &manifest, &out_dir).arg("--json")));
+    assert_eq!(s["mapped"], 1, "{s}");
+    let map = scene_files(&out_dir)
+        .into_iter()
+        .find(|n| n.starts_with("S2B_33TWM_20240601-") && n.ends_with(".tif"))
+        .unwrap();
+    let reference = dir.path().join("stacked.map.tif");
+    run_ok(
+        geomaml()
+            .args(["map", "--stride", "4", "--threads", "1", "--model"])
+            .arg(&onnx)
+            .arg(&stacked)
+            .arg("-o")
+            .arg(&reference),
+    );
+    assert_eq!(classes(&out_dir.join(map)), classes(&reference));
+}

@@ -16,18 +16,22 @@
 //! relative to the manifest, or a URL), and against the manifest's folder only when
 //! the item has none. The same input listed twice is mapped once.
 
+use super::stac_bands::{asset_holds, nodata_number, BandAsset, EoBand, RasterBandInfo};
 use crate::error::{Error, Result};
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 /// One scene of a manifest.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Scene {
-    /// What GDAL opens (a local path or a `/vsi...` path).
+    /// What GDAL opens (a local path or a `/vsi...` path); for a STAC item mapped
+    /// from per-band assets, the in-memory VRT that stacks them.
     pub input: String,
     /// The STAC item id, for STAC manifests.
     pub item: Option<String>,
+    /// Per-band assets to stack into `input` before mapping (empty: `input` exists).
+    pub bands: Vec<BandAsset>,
 }
 
 impl Scene {
@@ -48,6 +52,17 @@ impl Scene {
 
 /// Reads the manifest at `path`; `asset` picks the STAC asset by name.
 pub fn read_manifest(path: &Path, asset: Option<&str>) -> Result<Vec<Scene>> {
+    read_manifest_for(path, asset, &[])
+}
+
+/// [`read_manifest`] for a model reading `model_bands`: without `asset`, a STAC
+/// item whose assets hold each of those bands separately is mapped from them
+/// (see [`super::stac_bands`]).
+pub fn read_manifest_for(
+    path: &Path,
+    asset: Option<&str>,
+    model_bands: &[String],
+) -> Result<Vec<Scene>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let base = path
         .parent()
@@ -55,7 +70,7 @@ pub fn read_manifest(path: &Path, asset: Option<&str>) -> Result<Vec<Scene>> {
         .unwrap_or(Path::new("."));
     let base = std::path::absolute(base).map_err(|e| Error::io(path, e))?;
     let scenes = if text.trim_start().starts_with('{') {
-        stac_scenes(path, &text, &base, asset)?
+        stac_scenes(path, &text, &base, asset, model_bands)?
     } else {
         if asset.is_some() {
             return Err(Error::config(
@@ -86,6 +101,7 @@ fn text_scenes(text: &str, base: &Path) -> Vec<Scene> {
         .map(|l| Scene {
             input: gdal_input(l, base),
             item: None,
+            bands: Vec::new(),
         })
         .collect()
 }
@@ -124,6 +140,10 @@ struct Asset {
     href: String,
     #[serde(rename = "type")]
     media_type: Option<String>,
+    #[serde(rename = "eo:bands", default)]
+    eo_bands: Vec<EoBand>,
+    #[serde(rename = "raster:bands", default)]
+    raster_bands: Vec<RasterBandInfo>,
 }
 
 impl<'de> Deserialize<'de> for Assets {
@@ -215,7 +235,50 @@ fn is_geotiff(media_type: &str) -> bool {
     t.starts_with("image/tiff") || t.starts_with("image/geotiff")
 }
 
-fn stac_scenes(path: &Path, text: &str, base: &Path, asset: Option<&str>) -> Result<Vec<Scene>> {
+/// The item's single-band GeoTIFF assets holding each of `model_bands`, in model
+/// order, or `None` when one is missing.
+fn band_assets(item: &Item, base: &HrefBase, model_bands: &[String]) -> Option<Vec<BandAsset>> {
+    if model_bands.is_empty() {
+        return None;
+    }
+    model_bands
+        .iter()
+        .map(|band| {
+            let (_, a) = item.assets.0.iter().find(|(k, a)| {
+                a.media_type.as_deref().is_some_and(is_geotiff) && asset_holds(k, &a.eo_bands, band)
+            })?;
+            let rb = a.raster_bands.first().cloned().unwrap_or_default();
+            Some(BandAsset {
+                band: band.clone(),
+                input: resolve_href(&a.href, base),
+                scale: rb.scale,
+                offset: rb.offset,
+                nodata: rb.nodata.as_ref().and_then(nodata_number),
+            })
+        })
+        .collect()
+}
+
+/// A name safe in a `/vsimem/` path.
+fn vsimem_name(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn stac_scenes(
+    path: &Path,
+    text: &str,
+    base: &Path,
+    asset: Option<&str>,
+    model_bands: &[String],
+) -> Result<Vec<Scene>> {
     let root: Item = serde_json::from_str(text)
         .map_err(|e| Error::catalog(path, format!("not a STAC Item or ItemCollection: {e}")))?;
     let items = match root.kind.as_str() {
@@ -233,6 +296,16 @@ fn stac_scenes(path: &Path, text: &str, base: &Path, asset: Option<&str>) -> Res
         .enumerate()
         .map(|(i, item)| {
             let id = item.id.clone().unwrap_or_else(|| format!("item-{i}"));
+            let href_base = item.href_base(base);
+            if asset.is_none() {
+                if let Some(bands) = band_assets(item, &href_base, model_bands) {
+                    return Ok(Scene {
+                        input: format!("/vsimem/geomaml-stac/{}.vrt", vsimem_name(&id)),
+                        item: Some(id),
+                        bands,
+                    });
+                }
+            }
             let chosen = match asset {
                 Some(name) => item.assets.0.iter().find(|(k, _)| k == name),
                 None => item
@@ -266,8 +339,9 @@ fn stac_scenes(path: &Path, text: &str, base: &Path, asset: Option<&str>) -> Res
                 }
             })?;
             Ok(Scene {
-                input: resolve_href(&a.href, &item.href_base(base)),
+                input: resolve_href(&a.href, &href_base),
                 item: Some(id),
+                bands: Vec::new(),
             })
         })
         .collect()

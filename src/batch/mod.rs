@@ -10,7 +10,8 @@
 pub mod manifest;
 pub mod run;
 pub mod shard;
+pub mod stac_bands;
 
-pub use manifest::{read_manifest, Scene};
+pub use manifest::{read_manifest, read_manifest_for, Scene};
 pub use run::{run_batch, BatchConfig, BatchSummary, MapOptions};
 pub use shard::Shard;

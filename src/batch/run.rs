@@ -17,7 +17,7 @@
 //! A failing scene is recorded and the run goes on; the summary
 //! (`summary.json`, or `summary-I-of-N.json` for a shard) is written at the end.
 
-use super::manifest::{read_manifest, Scene};
+use super::manifest::{read_manifest_for, Scene};
 use super::shard::Shard;
 use crate::error::{Error, Result};
 use crate::infer::{map_scene, MapConfig};
@@ -292,8 +292,10 @@ pub fn run_batch(cfg: &BatchConfig) -> Result<BatchSummary> {
     }
     let model_sha256 = file_sha256(&cfg.model)?;
     // Fail once, before any scene, when the model is unusable.
-    crate::infer::Predictor::open(&cfg.model, cfg.threads)?;
-    let scenes = read_manifest(&cfg.manifest, cfg.asset.as_deref())?;
+    let card = crate::infer::Predictor::open(&cfg.model, cfg.threads)?
+        .card()
+        .clone();
+    let scenes = read_manifest_for(&cfg.manifest, cfg.asset.as_deref(), &card.bands)?;
     // Distinct inputs must get distinct outputs (checked over the whole manifest,
     // so every shard agrees).
     let mut names = std::collections::HashMap::new();
@@ -348,7 +350,14 @@ pub fn run_batch(cfg: &BatchConfig) -> Result<BatchSummary> {
             skipped += 1;
             (SKIPPED, None)
         } else {
-            match map_one(cfg, scene, &output, &sidecar, &model_sha256) {
+            match map_one(
+                cfg,
+                scene,
+                &output,
+                &sidecar,
+                &model_sha256,
+                card.resolution_m,
+            ) {
                 Ok(()) => {
                     mapped += 1;
                     mapped_seconds += t0.elapsed().as_secs_f64();
@@ -429,6 +438,7 @@ fn map_one(
     output: &Path,
     sidecar: &Path,
     model_sha256: &str,
+    resolution_m: f64,
 ) -> Result<()> {
     // The old sidecar goes first: from here on the scene counts as not done.
     match std::fs::remove_file(sidecar) {
@@ -437,6 +447,10 @@ fn map_one(
         Err(e) => return Err(Error::io(sidecar, e)),
     }
     let started_unix = unix_now();
+    if !scene.bands.is_empty() {
+        let item = scene.item.as_deref().unwrap_or(&scene.input);
+        super::stac_bands::build_band_vrt(item, &scene.bands, resolution_m, &scene.input)?;
+    }
     let map = MapConfig {
         model: cfg.model.clone(),
         scene: PathBuf::from(&scene.input),
@@ -452,7 +466,11 @@ fn map_one(
         exact: cfg.options.exact,
         min_valid: cfg.options.min_valid,
     };
-    let s = map_scene(&map)?;
+    let mapped = map_scene(&map);
+    if !scene.bands.is_empty() {
+        super::stac_bands::remove_vrt(&scene.input);
+    }
+    let s = mapped?;
     let record = Sidecar {
         status: MAPPED.into(),
         geomaml_version: env!("CARGO_PKG_VERSION").into(),
@@ -486,6 +504,7 @@ mod tests {
         let a = Scene {
             input: "/vsicurl/https://x.org/my scene (1).tif?sig=abc".into(),
             item: None,
+            bands: Vec::new(),
         };
         let stem = output_stem(&a);
         assert!(stem.starts_with("my_scene__1-"), "{stem}");
@@ -493,6 +512,7 @@ mod tests {
         let b = Scene {
             input: "/data/other/my scene (1).tif".into(),
             item: None,
+            bands: Vec::new(),
         };
         assert_ne!(output_stem(&a), output_stem(&b));
         assert_eq!(output_stem(&a), output_stem(&a.clone()));

@@ -56,28 +56,38 @@ pub(crate) struct Engine<'a> {
     pub(crate) weights: Array2<f32>,
 }
 
+/// How an engine runs and codes its output.
+pub(crate) struct EngineOptions {
+    /// Windows per inference batch.
+    pub(crate) batch_size: usize,
+    /// Also compute per-class probabilities.
+    pub(crate) probabilities: bool,
+    /// Class id of each output index.
+    pub(crate) ids: Vec<u8>,
+    /// Nodata value of the class band.
+    pub(crate) nodata: u8,
+    /// Smallest valid fraction of a window for it to be computed.
+    pub(crate) min_valid: f64,
+}
+
 impl Engine<'_> {
     /// A new engine; blending weights follow the plan's tile.
     pub(crate) fn new(
         predictor: Predictor,
         shared: Option<SharedCnn>,
         plan: &Plan,
-        batch_size: usize,
-        probabilities: bool,
-        ids: Vec<u8>,
-        nodata: u8,
-        min_valid: f64,
+        o: EngineOptions,
     ) -> Engine<'_> {
         let weights = blend::weights(plan.tile);
         Engine {
             predictor,
             shared,
             plan,
-            batch_size,
-            probabilities,
-            ids,
-            nodata,
-            min_valid,
+            batch_size: o.batch_size,
+            probabilities: o.probabilities,
+            ids: o.ids,
+            nodata: o.nodata,
+            min_valid: o.min_valid,
             weights,
         }
     }

@@ -11,7 +11,7 @@
 //! convolutional feature maps of overlapping windows ([`super::shared`]) unless
 //! `exact` is set.
 
-use super::engine::{Engine, Finished, Prepared};
+use super::engine::{Engine, EngineOptions, Finished, Prepared};
 use super::plan::{MapKind, Plan};
 use super::shared::SharedCnn;
 use super::sink::{MapSink, SinkOptions};
@@ -149,11 +149,13 @@ pub fn map_scene(cfg: &MapConfig) -> Result<MapSummary> {
         predictor,
         shared,
         &plan,
-        cfg.batch_size,
-        cfg.probabilities,
-        ids,
-        sink.nodata,
-        min_valid,
+        EngineOptions {
+            batch_size: cfg.batch_size,
+            probabilities: cfg.probabilities,
+            ids,
+            nodata: sink.nodata,
+            min_valid,
+        },
     );
 
     let (windows, sink) = std::thread::scope(|scope| -> Result<(usize, MapSink)> {

@@ -15,7 +15,7 @@
 //! The defaults below (stride, block size) are those of `map_scene`; the plugin's
 //! tests compare its output with `geomaml map` to keep the two in step.
 
-use super::engine::{Engine, Prepared};
+use super::engine::{Engine, EngineOptions, Prepared};
 use super::plan::{MapKind, Plan};
 use super::shared::SharedCnn;
 use super::sink::nodata_value;
@@ -278,11 +278,13 @@ impl WindowMapper {
             predictor,
             self.shared.take(),
             &self.plan,
-            self.batch_size,
-            self.probabilities,
-            ids,
-            self.class_nodata,
-            self.min_valid,
+            EngineOptions {
+                batch_size: self.batch_size,
+                probabilities: self.probabilities,
+                ids,
+                nodata: self.class_nodata,
+                min_valid: self.min_valid,
+            },
         );
         let result = engine.run(&prepared);
         let Engine {
