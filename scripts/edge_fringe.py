@@ -5,8 +5,9 @@ its nodata, where reading invalid pixels as zeros used to paint water.
 Usage: edge_fringe.py SCENE MAP TRUTH   (prints one JSON line)
 
 A map cell covers stride x stride scene pixels (stride = scene width / map width).
-It is on the fringe when it is in the map's outer ring or 8-adjacent to a cell
-holding any scene pixel that GDAL's mask bands mark invalid. The truth's class of
+It is on the fringe when it is in the map's outer ring (the border) or 8-adjacent
+to a cell holding any scene pixel that GDAL's mask bands mark invalid; both the
+fringe and the border alone are counted. The truth's class of
 a cell is the majority of its truth pixels. Uses the system python3 with GDAL's
 bindings (python3-gdal) and numpy.
 """
@@ -40,8 +41,9 @@ def main(scene_path, map_path, truth_path):
     for i in range(mh):
         for j in range(mw):
             cells_invalid[i, j] = invalid[i * stride:(i + 1) * stride, j * stride:(j + 1) * stride].any()
-    fringe = np.zeros((mh, mw), bool)
-    fringe[0, :] = fringe[-1, :] = fringe[:, 0] = fringe[:, -1] = True
+    ring = np.zeros((mh, mw), bool)
+    ring[0, :] = ring[-1, :] = ring[:, 0] = ring[:, -1] = True
+    fringe = ring.copy()
     for di in (-1, 0, 1):
         for dj in (-1, 0, 1):
             shifted = np.zeros_like(cells_invalid)
@@ -52,16 +54,22 @@ def main(scene_path, map_path, truth_path):
     classes = m.GetRasterBand(1).ReadAsArray()
     t = truth.GetRasterBand(1).ReadAsArray()
     t_nd = truth.GetRasterBand(1).GetNoDataValue()
-    water_map = water_truth = 0
-    for i, j in zip(*np.nonzero(fringe)):
-        if classes[i, j] == water:
-            water_map += 1
-        block = t[i * stride:(i + 1) * stride, j * stride:(j + 1) * stride].ravel()
-        block = block[block != t_nd] if t_nd is not None else block
-        if block.size and np.bincount(block.astype(np.int64)).argmax() == water:
-            water_truth += 1
-    print(json.dumps({"map": map_path, "fringe_cells": int(fringe.sum()),
-                      "water_in_map": water_map, "water_in_truth": water_truth}))
+
+    def count(cells):
+        in_map = in_truth = 0
+        for i, j in zip(*np.nonzero(cells)):
+            if classes[i, j] == water:
+                in_map += 1
+            block = t[i * stride:(i + 1) * stride, j * stride:(j + 1) * stride].ravel()
+            block = block[block != t_nd] if t_nd is not None else block
+            if block.size and np.bincount(block.astype(np.int64)).argmax() == water:
+                in_truth += 1
+        return int(cells.sum()), in_map, in_truth
+
+    f, r = count(fringe), count(ring)
+    print(json.dumps({"map": map_path,
+                      "fringe": {"cells": f[0], "water_in_map": f[1], "water_in_truth": f[2]},
+                      "border": {"cells": r[0], "water_in_map": r[1], "water_in_truth": r[2]}}))
 
 
 if __name__ == "__main__":

@@ -127,6 +127,11 @@ impl ModelCard {
                 self.spec.in_channels
             ));
         }
+        let mut ids: Vec<u16> = self.classes.iter().map(|c| c.id).collect();
+        ids.sort_unstable();
+        if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
+            return Err(format!("card lists class id {} twice", w[0]));
+        }
         if self.classes.len() != self.spec.num_classes {
             return Err(format!(
                 "card lists {} classes for a model of {} outputs",

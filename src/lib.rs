@@ -28,10 +28,12 @@ pub mod cli;
 pub mod error;
 pub mod eval;
 pub mod export;
+pub mod gdal_messages;
 pub mod index;
 #[cfg(feature = "infer")]
 pub mod infer;
 pub mod labels;
+pub mod limits;
 pub mod model;
 pub mod output;
 pub mod pixels;

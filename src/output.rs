@@ -1,23 +1,163 @@
-//! Outputs that appear whole or not at all.
+//! Outputs that appear whole or not at all, never over something the user has.
 //!
-//! Every file geomaml writes goes to a temporary sibling first and is renamed into
-//! place on success; on error or panic the temporary is removed. An existing output
-//! is only replaced when the user said so.
+//! Every file geomaml writes goes to a hidden temporary sibling
+//! (`.<name>.<pid>.partial-<name>`, extension last so GDAL picks the right driver)
+//! and is moved into place only when complete:
+//!
+//! - the data is synced to disk before the move, and the folder after it;
+//! - without `--overwrite` the move cannot replace a file (a hard link, which fails
+//!   when the name exists, then the temporary is unlinked), so of two processes
+//!   racing for one output exactly one wins and the other reports that it exists;
+//! - on error, panic, SIGINT or SIGTERM the temporary is removed
+//!   ([`install_signal_cleanup`]); a temporary left by a killed process (SIGKILL,
+//!   power loss) is removed by the next run writing the same output, but only once
+//!   its process is gone, so two live processes never delete each other's work;
+//! - an output that is one of the command's inputs is refused even with
+//!   `--overwrite` ([`refuse_input`]).
 
 use crate::error::{Error, Result};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Temporaries of this process that are not committed yet.
+static LIVE: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
+
+fn live() -> std::sync::MutexGuard<'static, Option<HashSet<PathBuf>>> {
+    LIVE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Removes a temporary and the `.aux.xml` GDAL may have put beside it.
+fn remove_temporary(path: &Path) {
+    let _ = std::fs::remove_file(path);
+    let mut aux = path.to_path_buf().into_os_string();
+    aux.push(".aux.xml");
+    let _ = std::fs::remove_file(aux);
+}
+
+/// Removes every uncommitted temporary of this process (used on SIGINT/SIGTERM).
+pub fn remove_live_temporaries() {
+    if let Some(set) = live().as_ref() {
+        for p in set {
+            remove_temporary(p);
+        }
+    }
+}
+
+/// Removes this process's temporaries when it receives SIGINT or SIGTERM, then
+/// exits with 130 or 143 as a shell reports signals. Call once, early in `main`.
+pub fn install_signal_cleanup() -> Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+        .map_err(|e| Error::Other(format!("installing signal handlers: {e}")))?;
+    std::thread::Builder::new()
+        .name("geomaml-signals".into())
+        .spawn(move || {
+            if let Some(sig) = signals.forever().next() {
+                remove_live_temporaries();
+                eprintln!("geomaml: interrupted; temporary files removed");
+                // Leave at once: exit handlers of native libraries (ONNX Runtime,
+                // libtorch) would race the threads still computing.
+                // SAFETY: _exit ends the process without touching shared state.
+                unsafe { libc::_exit(128 + sig) };
+            }
+        })
+        .map_err(|e| Error::Other(format!("starting the signal thread: {e}")))?;
+    Ok(())
+}
+
+/// Whether process `pid` is alive (on this machine).
+fn process_alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Removes temporaries of `final_path` whose writing process is gone; returns how
+/// many were removed.
+pub fn remove_stale_temporaries(final_path: &Path) -> usize {
+    let Some(name) = final_path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+    else {
+        return 0;
+    };
+    let parent = final_path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return 0;
+    };
+    let (prefix, suffix) = (format!(".{name}."), format!(".partial-{name}"));
+    let mut removed = 0;
+    for e in entries.flatten() {
+        let file = e.file_name().to_string_lossy().to_string();
+        let Some(pid) = file
+            .strip_prefix(&prefix)
+            .and_then(|rest| {
+                rest.strip_suffix(&suffix).or_else(|| {
+                    rest.strip_suffix(".aux.xml")
+                        .and_then(|r| r.strip_suffix(&suffix))
+                })
+            })
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !process_alive(pid) && std::fs::remove_file(e.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// The path as the file system resolves it (the folder resolved when the file
+/// does not exist yet).
+fn resolved(path: &Path) -> Option<PathBuf> {
+    if let Ok(p) = std::fs::canonicalize(path) {
+        return Some(p);
+    }
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    Some(std::fs::canonicalize(parent).ok()?.join(path.file_name()?))
+}
+
+/// Fails when `output` is one of `inputs` (same file, through any path), whatever
+/// `--overwrite` says: replacing an input with a result destroys it.
+pub fn refuse_input(output: &Path, inputs: &[&Path]) -> Result<()> {
+    let Some(out) = resolved(output) else {
+        return Ok(());
+    };
+    for input in inputs {
+        if resolved(input).is_some_and(|i| i == out) {
+            return Err(Error::config(
+                "--output",
+                format!(
+                    "{} is also an input of this command; choose another output (--overwrite never replaces an input)",
+                    output.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
 
 /// A file being written: lives at a temporary path until [`PendingOutput::commit`].
 #[derive(Debug)]
 pub struct PendingOutput {
     final_path: PathBuf,
     temp_path: PathBuf,
+    overwrite: bool,
     committed: bool,
 }
 
 impl PendingOutput {
     /// Reserves `path`; fails when it exists and `overwrite` is false, or when its
-    /// folder does not exist.
+    /// folder does not exist. Stale temporaries of `path` are removed.
     pub fn new(path: impl AsRef<Path>, overwrite: bool) -> Result<Self> {
         let final_path = path.as_ref().to_path_buf();
         if final_path.exists() && !overwrite {
@@ -33,15 +173,25 @@ impl PendingOutput {
                 std::io::Error::new(std::io::ErrorKind::NotFound, "output folder does not exist"),
             ));
         }
+        if final_path.is_dir() {
+            return Err(Error::io(
+                &final_path,
+                std::io::Error::new(std::io::ErrorKind::IsADirectory, "is a folder"),
+            ));
+        }
+        remove_stale_temporaries(&final_path);
         let name = final_path
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_default();
-        // Keep the extension last: GDAL picks drivers and sidecars by it.
         let temp_path = parent.join(format!(".{}.{}.partial-{name}", name, std::process::id()));
+        live()
+            .get_or_insert_with(HashSet::new)
+            .insert(temp_path.clone());
         Ok(PendingOutput {
             final_path,
             temp_path,
+            overwrite,
             committed: false,
         })
     }
@@ -56,11 +206,72 @@ impl PendingOutput {
         &self.final_path
     }
 
-    /// Moves the finished file into place.
+    /// `err` as the user should read it: naming the output they asked for, not the
+    /// hidden temporary it is written to.
+    pub fn user_error(&self, err: Error) -> Error {
+        let (temp, fin) = (
+            self.temp_path.display().to_string(),
+            self.final_path.display().to_string(),
+        );
+        let fix = |p: PathBuf| {
+            if p == self.temp_path {
+                self.final_path.clone()
+            } else {
+                p
+            }
+        };
+        let text = |r: String| r.replace(&temp, &fin);
+        match err {
+            Error::Raster { path, reason } => Error::Raster {
+                path: fix(path),
+                reason: text(reason),
+            },
+            Error::Model { path, reason } => Error::Model {
+                path: fix(path),
+                reason: text(reason),
+            },
+            Error::Io { path, source } => Error::Io {
+                path: fix(path),
+                source,
+            },
+            Error::Other(m) => Error::Other(text(m)),
+            other => other,
+        }
+    }
+
+    /// Syncs the finished file and moves it into place (never over an existing file
+    /// unless overwriting was allowed); syncs the folder.
     pub fn commit(mut self) -> Result<PathBuf> {
-        std::fs::rename(&self.temp_path, &self.final_path)
-            .map_err(|e| Error::io(&self.final_path, e))?;
+        let sync = |p: &Path| std::fs::File::open(p).and_then(|f| f.sync_all());
+        sync(&self.temp_path).map_err(|e| Error::io(&self.final_path, e))?;
+        if self.overwrite {
+            std::fs::rename(&self.temp_path, &self.final_path)
+                .map_err(|e| Error::io(&self.final_path, e))?;
+        } else {
+            match std::fs::hard_link(&self.temp_path, &self.final_path) {
+                Ok(()) => {
+                    let _ = std::fs::remove_file(&self.temp_path);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    return Err(Error::OutputExists {
+                        path: self.final_path.clone(),
+                    });
+                }
+                Err(e) => return Err(Error::io(&self.final_path, e)),
+            }
+        }
         self.committed = true;
+        if let Some(set) = live().as_mut() {
+            set.remove(&self.temp_path);
+        }
+        if let Some(parent) = self.final_path.parent() {
+            let parent = if parent.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                parent
+            };
+            let _ = sync(parent);
+        }
         Ok(self.final_path.clone())
     }
 }
@@ -68,11 +279,10 @@ impl PendingOutput {
 impl Drop for PendingOutput {
     fn drop(&mut self) {
         if !self.committed {
-            let _ = std::fs::remove_file(&self.temp_path);
-            // GDAL may leave an .aux.xml beside the temporary.
-            let mut aux = self.temp_path.clone().into_os_string();
-            aux.push(".aux.xml");
-            let _ = std::fs::remove_file(aux);
+            remove_temporary(&self.temp_path);
+            if let Some(set) = live().as_mut() {
+                set.remove(&self.temp_path);
+            }
         }
     }
 }
@@ -110,5 +320,47 @@ mod tests {
         ));
         write_atomic(&target, b"2", true).unwrap();
         assert_eq!(std::fs::read(&target).unwrap(), b"2");
+    }
+
+    #[test]
+    fn a_file_appearing_while_writing_is_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("map.tif");
+        let out = PendingOutput::new(&target, false).unwrap();
+        std::fs::write(out.temp_path(), b"mine").unwrap();
+        // Another process commits the same output first.
+        std::fs::write(&target, b"theirs").unwrap();
+        assert!(matches!(out.commit(), Err(Error::OutputExists { .. })));
+        assert_eq!(std::fs::read(&target).unwrap(), b"theirs");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn stale_temporaries_of_dead_processes_go_and_live_ones_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("map.tif");
+        // No process has pid 4194305 (above Linux's pid_max).
+        let dead = dir.path().join(".map.tif.4194305.partial-map.tif");
+        let dead_aux = dir.path().join(".map.tif.4194305.partial-map.tif.aux.xml");
+        let alive = dir
+            .path()
+            .join(format!(".map.tif.{}.partial-map.tif", std::process::id()));
+        let other = dir.path().join(".other.tif.4194305.partial-other.tif");
+        for p in [&dead, &dead_aux, &alive, &other] {
+            std::fs::write(p, b"x").unwrap();
+        }
+        assert_eq!(remove_stale_temporaries(&target), 2);
+        assert!(!dead.exists() && !dead_aux.exists() && alive.exists() && other.exists());
+    }
+
+    #[test]
+    fn an_input_is_never_an_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let scene = dir.path().join("s.tif");
+        std::fs::write(&scene, b"scene").unwrap();
+        let via_dot = dir.path().join(".").join("s.tif");
+        let err = refuse_input(&via_dot, &[Path::new("model.onnx"), &scene]).unwrap_err();
+        assert!(err.to_string().contains("also an input"), "{err}");
+        assert!(refuse_input(&dir.path().join("map.tif"), &[&scene]).is_ok());
     }
 }

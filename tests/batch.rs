@@ -548,17 +548,29 @@ fn stac_item_collections_pick_the_geotiff_asset() {
     let s = stdout_json(&run_ok(batch(&onnx, &manifest, &probs).arg("--json")));
     assert_eq!(s["mapped"], 2);
 
-    // An asset that an item lacks is an error naming --asset.
-    let out = batch(&onnx, &manifest, &dir.path().join("out2"))
+    // An asset that one item lacks fails that item alone, naming --asset; the
+    // other item is mapped.
+    let out2 = dir.path().join("out2");
+    let out = batch(&onnx, &manifest, &out2)
         .args(["--asset", "image"])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("geomaml: --asset: ") && stderr.contains("item b"),
-        "{stderr}"
+    let summary = json(&out2.join("summary.json"));
+    assert_eq!(
+        (summary["mapped"].as_u64(), summary["failed"].as_u64()),
+        (Some(1), Some(1)),
+        "{summary}"
     );
+    let failed = summary["reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["status"] == "failed")
+        .unwrap();
+    let why = failed["error"].as_str().unwrap();
+    assert!(why.contains("--asset") && why.contains("item b"), "{why}");
 }
 
 #[test]

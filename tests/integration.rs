@@ -8,6 +8,8 @@
 //! - `catalog`: catalog, tasks and batch loading on generated Sen12MS/DeepGlobe trees.
 //! - `cli`: doctor, usage errors, exit codes.
 //! - `evaluate`: few-shot evaluation report, curves and plot on sample_data.
+//! - `faults`: full disks, signals, races, inputs as outputs, absurd values, closed
+//!   pipes, local CRSs, contradictory labels, diverging adaptation.
 //! - `train`: train (MAML, pretrain) and info on a generated Sen12MS tree.
 //! - `map`: export, info and map (ONNX models, land-cover GeoTIFFs).
 //! - `scenes`: rasters and label files as GIS tools write them (masks, scale/offset,
@@ -27,6 +29,8 @@ mod cli;
 #[cfg(feature = "train")]
 mod evaluate;
 mod experiments;
+#[cfg(all(feature = "train", feature = "infer"))]
+mod faults;
 #[cfg(feature = "infer")]
 mod map;
 #[cfg(all(feature = "train", feature = "infer"))]

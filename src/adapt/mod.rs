@@ -214,6 +214,23 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
             crate::model::loss::accuracy(&logits, &y),
         )
     });
+    let finite = fast
+        .trainable()
+        .iter()
+        .all(|t| bool::try_from(t.isfinite().all()).unwrap_or(false));
+    if !finite || !loss_after.is_finite() {
+        return Err(Error::config(
+            "--inner-lr",
+            format!(
+                "adaptation diverged (support loss {loss_before:.3} -> {loss_after}, weights not finite); \
+                 lower the step size (now {}) or the steps (--inner-steps, now {}), or check the labelled \
+                 pixels of {} for extreme values",
+                settings.lr,
+                settings.steps,
+                opts.scene.display()
+            ),
+        ));
+    }
     let bn_batches = bn_batches(&x, &unlabelled, opts.device);
     let frozen = crate::model::bn_stats::estimate_bn_stats(&fast, &bn_batches)?;
 

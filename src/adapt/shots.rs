@@ -53,6 +53,25 @@ pub fn cut_shots(
             "no label falls on a pixel of the scene",
         ));
     }
+    let mut seen = std::collections::HashMap::new();
+    for p in &all {
+        if let Some(q) = seen.insert((p.col, p.row), *p) {
+            if q.class_id != p.class_id {
+                return Err(Error::labels(
+                    &labels.path,
+                    format!(
+                        "features {} ({}) and {} ({}) label the same scene pixel ({}, {}) with different classes; fix or remove one",
+                        q.fid,
+                        class_name(card, &q),
+                        p.fid,
+                        class_name(card, p),
+                        p.col,
+                        p.row
+                    ),
+                ));
+            }
+        }
+    }
     let n = all.len();
     let mut x = Array4::<f32>::zeros((n, reader.inputs().len(), tile, tile));
     let mut pixel_ids = Array2::<u16>::zeros((n, tile * tile));

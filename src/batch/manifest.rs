@@ -32,6 +32,9 @@ pub struct Scene {
     pub item: Option<String>,
     /// Per-band assets to stack into `input` before mapping (empty: `input` exists).
     pub bands: Vec<BandAsset>,
+    /// Why this entry cannot be mapped (a STAC item without a usable asset); such a
+    /// scene fails alone, the others are mapped.
+    pub error: Option<String>,
 }
 
 impl Scene {
@@ -102,6 +105,7 @@ fn text_scenes(text: &str, base: &Path) -> Vec<Scene> {
             input: gdal_input(l, base),
             item: None,
             bands: Vec::new(),
+            error: None,
         })
         .collect()
 }
@@ -303,6 +307,7 @@ fn stac_scenes(
                         input: format!("/vsimem/geomaml-stac/{}.vrt", vsimem_name(&id)),
                         item: Some(id),
                         bands,
+                        error: None,
                     });
                 }
             }
@@ -319,29 +324,29 @@ fn stac_scenes(
                             .find_map(|n| item.assets.0.iter().find(|(k, _)| k == n))
                     }),
             };
-            let (_, a) = chosen.ok_or_else(|| {
+            let Some((_, a)) = chosen else {
                 let names: Vec<&str> = item.assets.0.iter().map(|(k, _)| k.as_str()).collect();
-                match asset {
-                    Some(name) => Error::config(
-                        "--asset",
-                        format!(
-                            "{}: item {id:?} has no asset {name:?} (it has {names:?})",
-                            path.display()
-                        ),
+                let why = match asset {
+                    Some(name) => {
+                        format!("--asset: item {id:?} has no asset {name:?} (it has {names:?})")
+                    }
+                    None => format!(
+                        "item {id:?} has no GeoTIFF asset and no `data`/`visual` asset \
+                         (it has {names:?}); pick one with --asset"
                     ),
-                    None => Error::catalog(
-                        path,
-                        format!(
-                            "item {id:?} has no GeoTIFF asset and no `data`/`visual` asset \
-                             (it has {names:?}); pick one with --asset"
-                        ),
-                    ),
-                }
-            })?;
+                };
+                return Ok(Scene {
+                    input: format!("stac-item:{id}"),
+                    item: Some(id),
+                    bands: Vec::new(),
+                    error: Some(why),
+                });
+            };
             Ok(Scene {
                 input: resolve_href(&a.href, &href_base),
                 item: Some(id),
                 bands: Vec::new(),
+                error: None,
             })
         })
         .collect()
@@ -421,7 +426,10 @@ mod tests {
         assert_eq!(s[0].input, "/vsicurl/https://x.org/b.tif");
         assert_eq!(s[0].stem(), "one");
         assert_eq!(s[1].input, "/vsis3/bk/two.tif");
-        let err = read_manifest(&m, Some("a")).unwrap_err().to_string();
+        // An item without the asset fails alone, the other is kept.
+        let picked = read_manifest(&m, Some("a")).unwrap();
+        assert!(picked[0].error.is_none());
+        let err = picked[1].error.as_deref().unwrap();
         assert!(err.contains("--asset") && err.contains("\"two\""), "{err}");
         let single = dir.path().join("item.json");
         std::fs::write(

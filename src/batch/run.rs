@@ -350,14 +350,18 @@ pub fn run_batch(cfg: &BatchConfig) -> Result<BatchSummary> {
             skipped += 1;
             (SKIPPED, None)
         } else {
-            match map_one(
-                cfg,
-                scene,
-                &output,
-                &sidecar,
-                &model_sha256,
-                card.resolution_m,
-            ) {
+            let result = match &scene.error {
+                Some(why) => Err(Error::Other(why.clone())),
+                None => map_one(
+                    cfg,
+                    scene,
+                    &output,
+                    &sidecar,
+                    &model_sha256,
+                    card.resolution_m,
+                ),
+            };
+            match result {
                 Ok(()) => {
                     mapped += 1;
                     mapped_seconds += t0.elapsed().as_secs_f64();
@@ -505,6 +509,7 @@ mod tests {
             input: "/vsicurl/https://x.org/my scene (1).tif?sig=abc".into(),
             item: None,
             bands: Vec::new(),
+            error: None,
         };
         let stem = output_stem(&a);
         assert!(stem.starts_with("my_scene__1-"), "{stem}");
@@ -513,6 +518,7 @@ mod tests {
             input: "/data/other/my scene (1).tif".into(),
             item: None,
             bands: Vec::new(),
+            error: None,
         };
         assert_ne!(output_stem(&a), output_stem(&b));
         assert_eq!(output_stem(&a), output_stem(&a.clone()));

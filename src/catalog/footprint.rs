@@ -20,7 +20,14 @@ thread_local! {
 }
 
 /// How PROJ should read a raster's CRS: `EPSG:N` when GDAL knows the code, else WKT.
+/// `None` for a raster without a CRS, or with a local (engineering) CRS, which has
+/// no place on the Earth (and which PROJ cannot transform from).
 pub fn crs_definition(raster: &Raster) -> Option<String> {
+    if let Ok(srs) = raster.dataset().spatial_ref() {
+        if srs.is_local() {
+            return None;
+        }
+    }
     if let Some(code) = raster.epsg() {
         return Some(format!("EPSG:{code}"));
     }

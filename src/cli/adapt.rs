@@ -75,6 +75,9 @@ impl AdaptArgs {
     #[cfg(feature = "train")]
     pub fn run(&self) -> Result<ExitCode> {
         use crate::error::Error;
+        let mut inputs = vec![self.model.as_path(), self.scene.as_path()];
+        inputs.extend(self.flags.labels.as_deref());
+        crate::output::refuse_input(&self.output, &inputs)?;
         if self.output.exists() && !self.overwrite {
             return Err(Error::OutputExists {
                 path: self.output.clone(),

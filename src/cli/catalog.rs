@@ -39,6 +39,7 @@ impl CatalogArgs {
         if !(0.0..=1.0).contains(&self.min_valid) {
             return Err(Error::config("--min-valid", "must be between 0 and 1"));
         }
+        crate::output::refuse_input(&self.output, &[&self.root])?;
         if self.output.exists() && !self.overwrite {
             return Err(Error::OutputExists {
                 path: self.output.clone(),

@@ -22,6 +22,7 @@ pub struct ExportArgs {
 impl ExportArgs {
     /// Reads the checkpoint, writes the ONNX model, prints a summary on stderr.
     pub fn run(&self) -> Result<ExitCode> {
+        crate::output::refuse_input(&self.output, &[&self.model])?;
         let ckpt = Checkpoint::load(&self.model)?;
         let path = crate::export::export_file(&ckpt, &self.output, self.overwrite)?;
         let spec = &ckpt.card.spec;

@@ -88,6 +88,12 @@ impl MapArgs {
         if let Some(manifest) = &self.manifest {
             return self.run_batch(manifest);
         }
+        let mut inputs = vec![self.model.as_path(), self.scene()?.as_path()];
+        inputs.extend(self.adapt.labels.as_deref());
+        let probabilities = crate::infer::sink::probabilities_path(&self.output);
+        for out in [&self.output, &probabilities] {
+            crate::output::refuse_input(out, &inputs)?;
+        }
         if self.output.exists() && !self.overwrite {
             return Err(crate::Error::OutputExists {
                 path: self.output.clone(),

@@ -125,6 +125,20 @@ impl TrainArgs {
         use crate::train::config::Selection;
         use crate::train::{train, CatalogSource, Method, RunOptions, TrainConfig};
 
+        let mut inputs = vec![self.catalog.as_path()];
+        inputs.extend(self.config.as_deref());
+        let stem = self
+            .output
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default();
+        for out in [
+            self.output.clone(),
+            crate::train::checkpoint::last_path(&self.output),
+            self.output.with_file_name(format!("{stem}.log.jsonl")),
+        ] {
+            crate::output::refuse_input(&out, &inputs)?;
+        }
         if let Some(n) = self.threads {
             crate::train::device::set_threads(n)?;
         }

@@ -11,6 +11,7 @@ use crate::catalog::classes::ClassInfo;
 use crate::error::{Error, Result};
 use crate::labels::{read_labels, LabelOptions};
 use crate::raster::{Raster, Window};
+use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -112,17 +113,15 @@ pub fn assess_raster(map_path: &Path, reference_path: &Path) -> Result<Assessmen
     }
     let (mgt, rgt) = (map.geo_transform(), reference.geo_transform());
     let (map_crs, ref_crs) = (map.crs_wkt(), reference.crs_wkt());
-    let proj = if map_crs.is_empty() || ref_crs.is_empty() || same_crs(&map, &reference) {
+    let transform = if map_crs.is_empty() || ref_crs.is_empty() || same_crs(&map, &reference) {
         None
     } else {
-        Some(
-            proj::Proj::new_known_crs(&map_crs, &ref_crs, None).map_err(|e| {
-                Error::raster(
-                    reference_path,
-                    format!("cannot reproject from the map's CRS: {e}"),
-                )
-            })?,
-        )
+        Some(crs_transform(&map_crs, &ref_crs).map_err(|e| {
+            Error::raster(
+                reference_path,
+                format!("cannot reproject from the map's CRS: {e}"),
+            )
+        })?)
     };
     let k = ((mgt.pixel_size() / rgt.pixel_size()).round() as usize).clamp(1, 8);
     let (mw, mh) = map.size();
@@ -142,9 +141,10 @@ pub fn assess_raster(map_path: &Path, reference_path: &Path) -> Result<Assessmen
                         let col = c as f64 + (sx as f64 + 0.5) / k as f64;
                         let row = (y0 + r) as f64 + (sy as f64 + 0.5) / k as f64;
                         let (mut x, mut y) = mgt.apply(col, row);
-                        if let Some(p) = &proj {
-                            match p.convert((x, y)) {
-                                Ok(xy) => (x, y) = xy,
+                        if let Some(t) = &transform {
+                            let (mut xs, mut ys, mut zs) = ([x], [y], [0.0]);
+                            match t.transform_coords(&mut xs, &mut ys, &mut zs) {
+                                Ok(()) => (x, y) = (xs[0], ys[0]),
                                 Err(_) => {
                                     samples.push(None);
                                     continue;
@@ -214,6 +214,17 @@ pub fn assess_raster(map_path: &Path, reference_path: &Path) -> Result<Assessmen
         }
     }
     tally.finish(map_path, reference_path, &legend)
+}
+
+/// An OGR transformation between two CRSs given as WKT, in longitude/easting-first
+/// order; an error (not a panic) for CRSs that cannot be related, such as local ones.
+fn crs_transform(from: &str, to: &str) -> std::result::Result<CoordTransform, String> {
+    let srs = |wkt: &str| {
+        let mut s = SpatialRef::from_wkt(wkt).map_err(|e| e.to_string())?;
+        s.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+        Ok::<_, String>(s)
+    };
+    CoordTransform::new(&srs(from)?, &srs(to)?).map_err(|e| e.to_string())
 }
 
 fn same_crs(a: &Raster, b: &Raster) -> bool {

@@ -156,12 +156,15 @@ impl<'a> TaskLoader<'a> {
         });
         if let Some(odd) = items
             .iter()
-            .find(|i| (i.window.height as usize, i.window.width as usize) != (h, w))
+            .find(|i| (i.window.height as usize, i.window.width as usize) != (edge, edge))
         {
-            return Err(Error::Other(format!(
-                "task windows differ in size: {h}x{w} and {}x{}",
-                odd.window.height, odd.window.width
-            )));
+            return Err(Error::catalog(
+                &self.catalog.root,
+                format!(
+                    "tile {} has a {}x{} window where the catalog's tile size {} gives {edge}x{edge}; the catalog is inconsistent (write it again with geomaml catalog)",
+                    odd.tile, odd.window.height, odd.window.width, self.catalog.tile_size
+                ),
+            ));
         }
         let examples: Vec<(Array3<f32>, Vec<i64>)> = items
             .par_iter()

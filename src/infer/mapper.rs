@@ -88,9 +88,8 @@ pub fn map_scene(cfg: &MapConfig) -> Result<MapSummary> {
         gdal::config::set_config_option("GDAL_CACHEMAX", GDAL_CACHE_MB)
             .map_err(|e| Error::Other(format!("setting GDAL_CACHEMAX: {e}")))?;
     }
-    if cfg.batch_size == 0 {
-        return Err(Error::config("--batch-size", "must be at least 1"));
-    }
+    crate::limits::check_range("--batch-size", cfg.batch_size, crate::limits::MAX_BATCH)?;
+    crate::limits::check_threads("--threads", cfg.threads)?;
     let raster = Raster::open(&cfg.scene)?;
     let predictor = Predictor::open(&cfg.model, cfg.threads)?;
     let card = predictor.card().clone();

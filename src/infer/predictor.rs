@@ -31,6 +31,79 @@ impl std::fmt::Debug for Predictor {
     }
 }
 
+/// The fixed sizes of value `name` among `values` (`None` for symbolic ones).
+fn declared_dims(
+    values: &[crate::export::proto::ValueInfoProto],
+    name: &str,
+) -> Option<Vec<Option<i64>>> {
+    let v = values.iter().find(|v| v.name == name)?;
+    let shape = v.r#type.as_ref()?.tensor_type.as_ref()?.shape.as_ref()?;
+    Some(shape.dim.iter().map(|d| d.dim_value).collect())
+}
+
+/// Fails, naming the file, when the graph's declared input or output shape
+/// disagrees with its card (bands, tile size, classes): such a model would fail
+/// or index out of bounds while mapping.
+fn check_declared_shapes(
+    proto: &crate::export::proto::ModelProto,
+    card: &ModelCard,
+    path: &Path,
+) -> Result<()> {
+    let Some(graph) = proto.graph.as_ref() else {
+        return Err(Error::model(path, "has no graph"));
+    };
+    let spec = &card.spec;
+    let t = spec.tile_size as i64;
+    let input = graph
+        .input
+        .first()
+        .map(|v| v.name.clone())
+        .unwrap_or_default();
+    let mismatch = |what: &str, got: &[Option<i64>], want: &[Option<i64>]| {
+        let show = |d: &[Option<i64>]| {
+            d.iter()
+                .map(|v| v.map_or("?".to_string(), |v| v.to_string()))
+                .collect::<Vec<_>>()
+                .join(" x ")
+        };
+        Error::model(
+            path,
+            format!(
+                "its graph declares {what} {}, but its card describes {} ({} bands, {} px tiles, {} classes)",
+                show(got),
+                show(want),
+                spec.in_channels,
+                spec.tile_size,
+                spec.num_classes
+            ),
+        )
+    };
+    let agrees = |got: &[Option<i64>], want: &[Option<i64>]| {
+        got.len() == want.len()
+            && got
+                .iter()
+                .zip(want)
+                .all(|(g, w)| g.is_none() || w.is_none() || g == w)
+    };
+    let want_in = [None, Some(spec.in_channels as i64), Some(t), Some(t)];
+    if let Some(got) = declared_dims(&graph.input, &input) {
+        if !agrees(&got, &want_in) {
+            return Err(mismatch("input", &got, &want_in));
+        }
+    }
+    let want_out: Vec<Option<i64>> = if spec.is_segmentation() {
+        vec![None, Some(spec.num_classes as i64), Some(t), Some(t)]
+    } else {
+        vec![None, Some(spec.num_classes as i64)]
+    };
+    if let Some(got) = declared_dims(&graph.output, PROBABILITIES) {
+        if !agrees(&got, &want_out) {
+            return Err(mismatch("output", &got, &want_out));
+        }
+    }
+    Ok(())
+}
+
 impl Predictor {
     /// Opens `path` with `threads` intra-op threads (0 = ONNX Runtime's default).
     pub fn open(path: impl AsRef<Path>, threads: usize) -> Result<Self> {
@@ -38,6 +111,7 @@ impl Predictor {
         let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
         let proto = metadata::decode_model(&bytes, &path)?;
         let card = metadata::card_of(&proto, &path)?;
+        check_declared_shapes(&proto, &card, &path)?;
         let session = session_from_bytes(&bytes, threads)
             .map_err(|e| Error::model(&path, format!("ONNX Runtime: {e}")))?;
         if !session.outputs().iter().any(|o| o.name() == PROBABILITIES) {

@@ -105,10 +105,16 @@ impl OutFile {
         self.staging.as_ref().unwrap_or(&self.final_out).temp_path()
     }
 
-    fn finish(self) -> Result<PathBuf> {
-        self.writer.finish()?;
-        if let Some(staging) = &self.staging {
-            let target = self.final_out.temp_path();
+    /// Closes the writer (checked) and, for a COG, converts the staging file into
+    /// `final_out`'s temporary (checked too).
+    fn write_out(
+        writer: GeoTiffWriter,
+        staging: Option<&PendingOutput>,
+        final_out: &PendingOutput,
+    ) -> Result<()> {
+        writer.finish()?;
+        if let Some(staging) = staging {
+            let target = final_out.temp_path();
             let src = gdal::Dataset::open(staging.temp_path())
                 .map_err(|e| Error::raster(staging.temp_path(), e))?;
             let driver =
@@ -124,15 +130,43 @@ impl OutFile {
                     .map_err(|e| Error::Other(format!("creation option {o}: {e}")))?;
             }
             let out = src.create_copy(&driver, target, &opts).map_err(|e| {
-                Error::raster(self.final_out.final_path(), format!("writing the COG: {e}"))
+                Error::raster(final_out.final_path(), format!("writing the COG: {e}"))
             })?;
             out.close()
                 .map_err(|e| Error::raster(target, format!("closing: {e}")))?;
+            if let Some(last) = crate::gdal_messages::take_failures().last() {
+                return Err(Error::raster(
+                    target,
+                    format!("writing the COG failed: {last}"),
+                ));
+            }
+            crate::raster::verify_readable(target)?;
         }
-        let aux = sidecar(self.final_out.temp_path());
-        let aux_final = sidecar(self.final_out.final_path());
-        let committed = self.final_out.commit()?;
-        // GDAL keeps category names in the PAM sidecar; it follows the map.
+        Ok(())
+    }
+
+    /// Closes and checks the file; it is committed later by [`Checked::commit`].
+    fn close_checked(self) -> Result<Checked> {
+        let OutFile {
+            writer,
+            final_out,
+            staging,
+        } = self;
+        Self::write_out(writer, staging.as_ref(), &final_out)
+            .map_err(|e| final_out.user_error(e))?;
+        Ok(Checked(final_out))
+    }
+}
+
+/// A written and verified file, not yet in place.
+struct Checked(PendingOutput);
+
+impl Checked {
+    /// Moves the file (and GDAL's `.aux.xml` with its category names) into place.
+    fn commit(self) -> Result<PathBuf> {
+        let aux = sidecar(self.0.temp_path());
+        let aux_final = sidecar(self.0.final_path());
+        let committed = self.0.commit()?;
         if aux.exists() {
             std::fs::rename(&aux, &aux_final).map_err(|e| Error::io(&aux_final, e))?;
         } else if aux_final.exists() {
@@ -190,19 +224,16 @@ impl MapSink {
         .map_err(|e| Error::raster(&target, e))?;
         let probabilities = if options.probabilities {
             let n = card.classes.len();
-            let mut p = OutFile::create(
-                &probabilities_path(path),
-                overwrite,
-                size,
-                n,
-                georef,
-                options.cog,
-            )?;
+            let ppath = probabilities_path(path);
+            // Left by a run killed between the two commits: ours, and incomplete.
+            let orphan = !path.exists() && is_probability_file_of(&ppath, path);
+            let mut p = OutFile::create(&ppath, overwrite || orphan, size, n, georef, options.cog)?;
             for (i, c) in card.classes.iter().enumerate() {
                 p.writer.set_nodata(i + 1, PROBABILITY_NODATA as f64)?;
                 p.writer.set_band_name(i + 1, &format!("p_{}", c.name))?;
             }
             p.writer.set_metadata("GEOMAML_UNITS", "percent")?;
+            p.writer.set_metadata(PROBABILITIES_OF, &file_name(path))?;
             Some(p)
         } else {
             None
@@ -244,12 +275,36 @@ impl MapSink {
 
     /// Closes the files (converting to COG when asked) and renames them into place;
     /// returns the map's path.
+    ///
+    /// Both files are written and verified before either is moved into place, and
+    /// the map goes last: a map on disk always has its probability file.
     pub fn finish(self) -> Result<PathBuf> {
-        if let Some(p) = self.probabilities {
-            p.finish()?;
+        let classes = self.classes.close_checked()?;
+        let probabilities = self.probabilities.map(OutFile::close_checked).transpose()?;
+        if let Some(p) = probabilities {
+            p.commit()?;
         }
-        self.classes.finish()
+        classes.commit()
     }
+}
+
+/// Metadata item of a probability file naming its map (file name).
+pub const PROBABILITIES_OF: &str = "GEOMAML_PROBABILITIES_OF";
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default()
+}
+
+/// Whether `probabilities` is a probability file geomaml wrote for the map `map`.
+fn is_probability_file_of(probabilities: &Path, map: &Path) -> bool {
+    use gdal::Metadata;
+    probabilities.is_file()
+        && gdal::Dataset::open(probabilities)
+            .ok()
+            .and_then(|ds| ds.metadata_item(PROBABILITIES_OF, ""))
+            .is_some_and(|m| m == file_name(map))
 }
 
 fn sidecar(p: &Path) -> PathBuf {

@@ -67,7 +67,9 @@ pub fn resolve_stride(kind: MapKind, tile: usize, stride: Option<usize>) -> Resu
         MapKind::Segment => (tile / 2).max(1),
     };
     let stride = stride.unwrap_or(default);
-    if stride == 0 || (kind == MapKind::Segment && stride > tile) {
+    // A classifier stride above the tile would leave pixels no window sees; a
+    // segmentation stride above it would leave pixels without a prediction.
+    if stride == 0 || stride > tile {
         return Err(Error::config(
             "--stride",
             format!("must be between 1 and the tile size {tile}, got {stride}"),
@@ -124,9 +126,8 @@ impl WindowMapper {
     /// Opens `model` and `scene` and plans the map as `geomaml map` would; errors
     /// (missing files, band mismatches, bad options) name the file or option.
     pub fn open(model: &Path, scene: &Path, opts: &WindowOptions) -> Result<Self> {
-        if opts.batch_size == 0 {
-            return Err(Error::config("--batch-size", "must be at least 1"));
-        }
+        crate::limits::check_range("--batch-size", opts.batch_size, crate::limits::MAX_BATCH)?;
+        crate::limits::check_threads("--threads", opts.threads)?;
         if !model.is_file() {
             return Err(Error::raster(model, "model: no such file"));
         }

@@ -18,14 +18,14 @@ fn labels_for(logits: &Tensor, y: &Tensor) -> Tensor {
 
 /// Mean cross-entropy of `logits` (`[n, c]` or `[n, c, h, w]`) against labels,
 /// ignoring [`IGNORE_INDEX`].
+///
+/// A batch with nothing labelled (a segmentation query whose pixels are all of
+/// classes outside the task) has loss 0 and no gradient, where PyTorch's mean
+/// reduction would give 0/0 = NaN and end training.
 pub fn cross_entropy(logits: &Tensor, y: &Tensor) -> Tensor {
-    logits.cross_entropy_loss(
-        &labels_for(logits, y),
-        None::<Tensor>,
-        Reduction::Mean,
-        IGNORE_INDEX,
-        0.0,
-    )
+    let labels = labels_for(logits, y);
+    let counted = labels.ne(IGNORE_INDEX).sum(logits.kind()).clamp_min(1.0);
+    logits.cross_entropy_loss(&labels, None::<Tensor>, Reduction::Sum, IGNORE_INDEX, 0.0) / counted
 }
 
 /// Fraction of labelled tiles or pixels whose arg-max class is right (NaN when
@@ -66,5 +66,18 @@ mod tests {
             .view([2, 1])
             .to_device(Device::Cpu);
         assert_eq!(accuracy(&tiles, &yt), 0.5);
+    }
+
+    #[test]
+    fn nothing_labelled_is_zero_loss_without_gradient() {
+        let logits = Tensor::from_slice(&[1.0f32, 2.0, 3.0, 4.0])
+            .view([1, 2, 1, 2])
+            .set_requires_grad(true);
+        let y = Tensor::from_slice(&[IGNORE_INDEX, IGNORE_INDEX]).view([1, 2]);
+        let loss = cross_entropy(&logits, &y);
+        assert_eq!(f64::try_from(&loss).unwrap(), 0.0);
+        loss.backward();
+        let g = Vec::<f32>::try_from(logits.grad().view([-1])).unwrap();
+        assert!(g.iter().all(|v| *v == 0.0), "{g:?}");
     }
 }

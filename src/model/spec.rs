@@ -90,8 +90,20 @@ impl ModelSpec {
 
     /// Checks that the shape is usable (non-zero sizes, tile divisible by 2^depth).
     pub fn validate(&self) -> Result<(), String> {
+        use crate::limits::{MAX_CHANNELS, MAX_DEPTH, MAX_TILE, MAX_WIDTH};
         if self.in_channels == 0 || self.num_classes == 0 || self.width == 0 || self.depth == 0 {
             return Err("in_channels, num_classes, width and depth must be positive".into());
+        }
+        for (name, v, max) in [
+            ("in_channels", self.in_channels, MAX_CHANNELS),
+            ("num_classes", self.num_classes, MAX_CHANNELS),
+            ("width", self.width, MAX_WIDTH),
+            ("depth", self.depth, MAX_DEPTH),
+            ("tile_size", self.tile_size, MAX_TILE),
+        ] {
+            if v > max {
+                return Err(format!("{name} {v} is above the limit of {max}"));
+            }
         }
         let factor = 1usize << self.depth;
         if self.tile_size < factor || self.tile_size % factor != 0 {

@@ -15,7 +15,7 @@ pub use georef::{Gcp, GcpTransformer, Georef, PixelLocator};
 pub use geotransform::GeoTransform;
 pub use legend::LEGEND_KEY;
 pub use window::Window;
-pub use writer::{GeoTiffWriter, WriterOptions};
+pub use writer::{verify_readable, GeoTiffWriter, WriterOptions};
 
 use crate::error::{Error, Result};
 use gdal::{Dataset, Metadata};

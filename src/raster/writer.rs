@@ -195,11 +195,51 @@ impl GeoTiffWriter {
             .map_err(|e| Error::raster(&self.path, format!("band {b}: {e}")))
     }
 
-    /// Flushes and closes the file.
+    /// Flushes and closes the file, then checks it: GDAL reports write errors (a
+    /// full disk, a vanished folder) only as messages, and a TIFF cut short may
+    /// still close "successfully", so the file is reopened and read whole. Fails
+    /// with GDAL's message when anything went wrong.
     pub fn finish(self) -> Result<()> {
         let path = self.path;
-        self.ds
-            .close()
-            .map_err(|e| Error::raster(&path, format!("closing: {e}")))
+        let mut ds = self.ds;
+        let flushed = ds.flush_cache();
+        ds.close()
+            .map_err(|e| Error::raster(&path, format!("closing: {e}")))?;
+        let failures = crate::gdal_messages::take_failures();
+        flushed.map_err(|e| Error::raster(&path, format!("writing: {e}")))?;
+        if let Some(last) = failures.last() {
+            return Err(Error::raster(&path, format!("writing failed: {last}")));
+        }
+        verify_readable(&path)
     }
+}
+
+/// Reads every band of the raster at `path` whole, in row strips; fails when GDAL
+/// cannot (a truncated or corrupt file).
+pub fn verify_readable(path: &Path) -> Result<()> {
+    let bad = |e: &dyn std::fmt::Display| {
+        Error::raster(
+            path,
+            format!("the written file cannot be read back ({e}); is the disk full?"),
+        )
+    };
+    let ds = Dataset::open(path).map_err(|e| bad(&e))?;
+    let (w, h) = ds.raster_size();
+    let rows = (1 << 20) / w.max(1);
+    let rows = rows.clamp(1, h.max(1));
+    let mut buf = vec![0u8; w * rows];
+    for b in 1..=ds.raster_count() {
+        let band = ds.rasterband(b).map_err(|e| bad(&e))?;
+        let mut y = 0;
+        while y < h {
+            let n = rows.min(h - y);
+            band.read_into_slice::<u8>((0, y as isize), (w, n), (w, n), &mut buf[..w * n], None)
+                .map_err(|e| bad(&e))?;
+            y += n;
+        }
+    }
+    if let Some(last) = crate::gdal_messages::take_failures().last() {
+        return Err(bad(last));
+    }
+    Ok(())
 }

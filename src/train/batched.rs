@@ -49,10 +49,13 @@ fn task_losses(logits: &Tensor, y: &Tensor) -> Tensor {
     let (flat, labels) = flatten(logits, y);
     let t = logits.size()[0];
     let ce = flat.cross_entropy_loss(&labels, None::<Tensor>, Reduction::None, IGNORE_INDEX, 0.0);
+    // At least 1: a task with nothing labelled has loss 0, not 0/0 (see
+    // `model::loss::cross_entropy`).
     let counted = labels
         .ne(IGNORE_INDEX)
         .view([t, -1])
-        .sum_dim_intlist(1, false, ce.kind());
+        .sum_dim_intlist(1, false, ce.kind())
+        .clamp_min(1.0);
     ce.view([t, -1]).sum_dim_intlist(1, false, None::<Kind>) / counted
 }
 

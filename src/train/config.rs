@@ -172,6 +172,12 @@ impl TrainConfig {
         if self.meta_batch == 0 {
             return bad("meta_batch", "must be at least 1");
         }
+        if self.steps == 0 {
+            return bad(
+                "steps",
+                "must be at least 1 (0 steps would write an untrained model)",
+            );
+        }
         if !(self.inner_lr.is_finite() && self.inner_lr > 0.0) {
             return bad("inner_lr", "must be a positive number");
         }
@@ -192,6 +198,23 @@ impl TrainConfig {
         }
         if self.width == Some(0) || self.depth == Some(0) {
             return bad("width", "width and depth must be positive");
+        }
+        use crate::limits::{MAX_COUNT, MAX_DEPTH, MAX_WIDTH};
+        if self.width.is_some_and(|w| w > MAX_WIDTH) {
+            return bad("width", &format!("at most {MAX_WIDTH}"));
+        }
+        if self.depth.is_some_and(|d| d > MAX_DEPTH) {
+            return bad("depth", &format!("at most {MAX_DEPTH}"));
+        }
+        for (key, v) in [
+            ("way", self.way),
+            ("shot", self.shot),
+            ("query", self.query),
+            ("meta_batch", self.meta_batch),
+        ] {
+            if v > MAX_COUNT {
+                return bad(key, &format!("at most {MAX_COUNT}"));
+            }
         }
         Ok(())
     }

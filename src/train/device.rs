@@ -15,9 +15,7 @@ pub fn init_threads() {
 /// on a machine busy with other work, fewer threads avoid oversubscription, which can
 /// slow small models down many times.
 pub fn set_threads(n: usize) -> Result<()> {
-    if n == 0 {
-        return Err(Error::config("--threads", "must be at least 1"));
-    }
+    crate::limits::check_range("--threads", n, crate::limits::MAX_THREADS)?;
     tch::set_num_threads(n as i32);
     init_threads();
     Ok(())

@@ -4,7 +4,8 @@
 //! "loss", "support_loss", "accuracy", "grad_norm", "tasks_per_s", "elapsed_s"}`.
 //! For MAML `loss`/`accuracy` are the query set's after adaptation and
 //! `support_loss` is before it; for pretraining they are the merged batch's.
-//! A resumed run appends to the same log.
+//! A resumed run cuts the log back to its checkpoint's step, then appends, so the
+//! log of an interrupted and resumed run reads like the uninterrupted run's.
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -59,6 +60,22 @@ impl JsonlLog {
             path: path.into(),
             file,
         })
+    }
+
+    /// Reopens the log of a run resumed at `step`: lines of later steps (written
+    /// after the checkpoint, before the interruption) are removed, then new lines
+    /// are appended. A missing log is created.
+    pub fn resume(path: &Path, step: u64) -> Result<Self> {
+        if path.exists() {
+            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+            let kept: String = text
+                .lines()
+                .filter(|l| serde_json::from_str::<LogRecord>(l).is_ok_and(|r| r.step <= step))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            crate::output::write_atomic(path, kept.as_bytes(), true)?;
+        }
+        Self::open(path, true, true)
     }
 
     /// Writes one record as a line.

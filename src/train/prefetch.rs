@@ -15,6 +15,40 @@ use std::sync::mpsc::{sync_channel, Receiver};
 use std::thread::Scope;
 use tch::{Device, Tensor};
 
+/// Per-step seeding of the training stream: step `k` draws its tasks after the
+/// source is reseeded with [`StepSeeds::for_step`]`(k)`, so the tasks of a step
+/// depend on the seed and the step only. A run resumed at step `k` therefore
+/// draws exactly the tasks the uninterrupted run drew from step `k` on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StepSeeds {
+    /// The run's seed.
+    pub seed: u64,
+    /// The step the feed's first batch is for (0-based).
+    pub first_step: u64,
+}
+
+impl StepSeeds {
+    /// The source seed of step `k`.
+    pub fn for_step(&self, k: u64) -> u64 {
+        self.seed
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add(k.wrapping_add(1).wrapping_mul(0xD1B5_4A32_D192_ED03))
+    }
+}
+
+/// Draws step `k`'s meta-batch (reseeding first when `seeds` says so).
+fn draw(
+    source: &mut dyn TaskSource,
+    seeds: Option<StepSeeds>,
+    k: u64,
+    count: usize,
+) -> Result<Vec<TaskBatch>> {
+    if let Some(s) = seeds {
+        source.reseed(s.for_step(s.first_step + k));
+    }
+    source.sample(Split::Train, count)
+}
+
 /// Turns a drawn meta-batch into what the training step consumes.
 type Prepare<'a, T> = Box<dyn FnMut(Vec<TaskBatch>) -> Result<T> + Send + 'a>;
 
@@ -22,6 +56,8 @@ type Prepare<'a, T> = Box<dyn FnMut(Vec<TaskBatch>) -> Result<T> + Send + 'a>;
 pub struct Feed<'a, T> {
     inner: Inner<'a, T>,
     left: u64,
+    /// Batches handed out so far.
+    drawn: u64,
 }
 
 enum Inner<'a, T> {
@@ -29,6 +65,7 @@ enum Inner<'a, T> {
     Direct {
         source: &'a mut dyn TaskSource,
         count: usize,
+        seeds: Option<StepSeeds>,
         prepare: Prepare<'a, T>,
     },
     /// Read ahead by a thread of the scope.
@@ -37,18 +74,19 @@ enum Inner<'a, T> {
 
 impl<'a, T: Send + 'a> Feed<'a, T> {
     /// Reads up to `depth` meta-batches ahead on a thread of `scope` (0: reads each
-    /// one when [`Feed::next_batch`] asks for it). `prepare` runs where the batch is
-    /// read.
+    /// one when [`Feed::next_batch`] asks for it), reseeding the source per step
+    /// when `seeds` is given. `prepare` runs where the batch is read.
     pub fn start(
         scope: &'a Scope<'a, '_>,
         source: &'a mut dyn TaskSource,
         count: usize,
         steps: u64,
         depth: usize,
+        seeds: Option<StepSeeds>,
         prepare: impl FnMut(Vec<TaskBatch>) -> Result<T> + Send + 'a,
     ) -> Result<Self> {
         if depth == 0 {
-            return Ok(Self::direct(source, count, steps, prepare));
+            return Ok(Self::direct(source, count, steps, seeds, prepare));
         }
         // The thread holds one more batch while it waits to hand it over.
         let (tx, rx) = sync_channel(depth - 1);
@@ -56,8 +94,8 @@ impl<'a, T: Send + 'a> Feed<'a, T> {
         std::thread::Builder::new()
             .name("geomaml-tasks".into())
             .spawn_scoped(scope, move || {
-                for _ in 0..steps {
-                    let item = source.sample(Split::Train, count).and_then(&mut prepare);
+                for k in 0..steps {
+                    let item = draw(source, seeds, k, count).and_then(&mut prepare);
                     let failed = item.is_err();
                     // A closed channel: training ended early and wants no more.
                     if tx.send(item).is_err() || failed {
@@ -69,6 +107,7 @@ impl<'a, T: Send + 'a> Feed<'a, T> {
         Ok(Feed {
             inner: Inner::Ahead(rx),
             left: steps,
+            drawn: 0,
         })
     }
 
@@ -77,15 +116,18 @@ impl<'a, T: Send + 'a> Feed<'a, T> {
         source: &'a mut dyn TaskSource,
         count: usize,
         steps: u64,
+        seeds: Option<StepSeeds>,
         prepare: impl FnMut(Vec<TaskBatch>) -> Result<T> + Send + 'a,
     ) -> Self {
         Feed {
             inner: Inner::Direct {
                 source,
                 count,
+                seeds,
                 prepare: Box::new(prepare),
             },
             left: steps,
+            drawn: 0,
         }
     }
 
@@ -97,12 +139,15 @@ impl<'a, T: Send + 'a> Feed<'a, T> {
             ));
         }
         self.left -= 1;
+        let k = self.drawn;
+        self.drawn += 1;
         match &mut self.inner {
             Inner::Direct {
                 source,
                 count,
+                seeds,
                 prepare,
-            } => source.sample(Split::Train, *count).and_then(prepare),
+            } => draw(*source, *seeds, k, *count).and_then(prepare),
             Inner::Ahead(rx) => rx.recv().unwrap_or_else(|_| {
                 Err(Error::Other(
                     "the task reader thread stopped without a batch or an error".into(),
@@ -216,7 +261,7 @@ mod tests {
         for depth in [0, 1, 2, 4] {
             let mut src = Flaky::new(5, None);
             let got: Vec<Vec<TaskBatch>> = std::thread::scope(|s| {
-                let mut feed = Feed::start(s, &mut src, 3, 7, depth, Ok).unwrap();
+                let mut feed = Feed::start(s, &mut src, 3, 7, depth, None, Ok).unwrap();
                 (0..7).map(|_| feed.next_batch().unwrap()).collect()
             });
             assert_eq!(got.len(), expected.len());
@@ -231,7 +276,7 @@ mod tests {
     fn a_read_error_arrives_at_its_step_and_ends_the_reads() {
         let mut src = Flaky::new(1, Some(3));
         std::thread::scope(|s| {
-            let mut feed = Feed::start(s, &mut src, 2, 10, 2, Ok).unwrap();
+            let mut feed = Feed::start(s, &mut src, 2, 10, 2, None, Ok).unwrap();
             assert!(feed.next_batch().is_ok() && feed.next_batch().is_ok());
             let err = feed.next_batch().unwrap_err().to_string();
             assert!(err.contains("tiles/s2_57_p3.tif"), "{err}");
@@ -243,7 +288,7 @@ mod tests {
     fn dropping_the_feed_stops_the_reader() {
         let mut src = Flaky::new(1, None);
         std::thread::scope(|s| {
-            let mut feed = Feed::start(s, &mut src, 1, 1000, 2, Ok).unwrap();
+            let mut feed = Feed::start(s, &mut src, 1, 1000, 2, None, Ok).unwrap();
             feed.next_batch().unwrap();
         });
         // One taken, two waiting at most, one being read when the feed went away.

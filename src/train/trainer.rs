@@ -4,9 +4,11 @@
 //! meta-validation loss seen (the last ones when validation is off), written
 //! atomically; `<stem>.last.safetensors` holds the latest state with the optimiser
 //! for `--resume`. Meta-validation uses one fixed set of tasks drawn before training,
-//! so its losses are comparable across steps. Training tasks are drawn after
-//! reseeding the source with the seed and the first step, so a resumed run does not
-//! replay the tasks it has seen.
+//! so its losses are comparable across steps. The tasks of step `k` are drawn from a
+//! stream seeded by the seed and `k` alone ([`StepSeeds`]), and the resume file
+//! carries the parameters, Adam's moments and the best score, so a run resumed from
+//! any checkpoint takes exactly the steps the uninterrupted run took; the log is cut
+//! back to the checkpoint's step so no step appears twice.
 
 use crate::error::{Error, Result};
 use crate::model::params::Params;
@@ -20,7 +22,7 @@ use crate::train::device::{device_name, parse_device};
 use crate::train::log::{JsonlLog, LogRecord};
 use crate::train::maml::{evaluate_tasks, meta_gradient, InnerSettings, TaskStats};
 use crate::train::optim::{clip_grad_norm, Adam};
-use crate::train::prefetch::{host_for, to_device, Feed};
+use crate::train::prefetch::{host_for, to_device, Feed, StepSeeds};
 use crate::train::pretrain::{evaluate_merged, pretrain_gradient};
 use crate::train::source::{Split, TaskSource};
 use rayon::prelude::*;
@@ -189,12 +191,19 @@ fn train_in<'s>(
     } else {
         Vec::new()
     };
-    source.reseed(
-        cfg.seed
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            .wrapping_add(start + 1),
-    );
-    let mut log = JsonlLog::open(&log_path, opts.resume.is_some(), opts.overwrite)?;
+    let seeds = StepSeeds {
+        seed: cfg.seed,
+        first_step: start,
+    };
+    let mut log = match opts.resume {
+        Some(_) => JsonlLog::resume(&log_path, start)?,
+        // A log without a model or resume file beside it is what a run killed
+        // before its first checkpoint leaves: nothing to protect, start again.
+        None => {
+            let leftover = !opts.out.exists() && !last.exists();
+            JsonlLog::open(&log_path, false, opts.overwrite || leftover)?
+        }
+    };
 
     let bar = if opts.progress && std::io::stderr().is_terminal() {
         indicatif::ProgressBar::new(cfg.steps)
@@ -245,6 +254,7 @@ fn train_in<'s>(
         per_step,
         cfg.steps - start,
         cfg.prefetch,
+        Some(seeds),
         move |b| host_for(to_tensors(&b, method, &host_legend, Device::Cpu)?, device),
     )?;
     for step in start..cfg.steps {
@@ -354,6 +364,56 @@ mod tests {
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
+    }
+
+    #[test]
+    fn a_resumed_run_equals_the_uninterrupted_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = |name: &str, steps: u64, resume: Option<PathBuf>| {
+            let opts = RunOptions {
+                out: dir.path().join(format!("{name}.safetensors")),
+                log: None,
+                resume,
+                overwrite: true,
+                progress: false,
+            };
+            let mut src = RandomSource::new(info(3, 8), 3, 2, 2, 1);
+            train(&config(steps), &mut src, &opts).unwrap()
+        };
+        let whole = run("whole", 10, None);
+        // Interrupted after the checkpoint of step 5 (and two more logged steps that
+        // the checkpoint does not hold), then resumed to step 10.
+        let part = run("part", 5, None);
+        let extra = read_log(&whole.log)
+            .into_iter()
+            .filter(|r| r.kind == "train" && (6..=7).contains(&r.step))
+            .map(|r| serde_json::to_string(&r).unwrap() + "\n")
+            .collect::<String>();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&part.log)
+            .unwrap();
+        std::io::Write::write_all(&mut f, extra.as_bytes()).unwrap();
+        let resumed = run("part", 10, Some(part.last.clone()));
+        let (a, b) = (
+            Checkpoint::load(&whole.last).unwrap(),
+            Checkpoint::load(&resumed.last).unwrap(),
+        );
+        assert_eq!(a.tensors.len(), b.tensors.len());
+        for (name, t) in &a.tensors {
+            let u = &b.tensors[name];
+            assert!(
+                t.shape == u.shape && t.data == u.data,
+                "{name} differs after resuming"
+            );
+        }
+        let steps = |p: &std::path::Path| {
+            read_log(p)
+                .iter()
+                .map(|r| (r.kind.clone(), r.step, r.loss))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(steps(&whole.log), steps(&resumed.log));
     }
 
     #[test]

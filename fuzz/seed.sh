@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Writes the seed corpus of the `inputs` fuzz target into fuzz/corpus/inputs/:
+# one valid file per reader (first byte = the reader), made by geomaml and GDAL
+# from sample_data. Run from the repository root after `cargo build --release`.
+set -euo pipefail
+BIN=${GEOMAML_BIN:-target/release/geomaml}
+OUT=fuzz/corpus/inputs
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+mkdir -p "$OUT"
+seed() { { printf "\\x$(printf %02x "$1")"; cat "$2"; } > "$OUT/$3"; }
+"$BIN" catalog sample_data/sen12ms --tile-size 16 -o "$TMP/catalog.json" 2>/dev/null
+"$BIN" train "$TMP/catalog.json" --method pretrain --steps 1 --val-every 0 --device cpu \
+  -o "$TMP/m.safetensors" 2>/dev/null
+"$BIN" export "$TMP/m.safetensors" -o "$TMP/m.onnx" 2>/dev/null
+"$BIN" info --json "$TMP/m.onnx" > "$TMP/card.json"
+gdal_translate -q -srcwin 0 0 24 24 sample_data/scene/scene.tif "$TMP/scene.tif"
+seed 0 "$TMP/card.json" card
+seed 1 "$TMP/m.onnx" onnx
+seed 2 "$TMP/catalog.json" catalog
+seed 3 sample_data/scene/labels.geojson labels
+seed 4 "$TMP/scene.tif" scene
+ls -la "$OUT"

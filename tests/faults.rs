@@ -1,0 +1,413 @@
+//! Outputs under faults, races and absurd values, injected for real: a full file
+//! system (a small tmpfs), SIGINT, a stale temporary of a killed process, two
+//! processes writing one output, inputs given as outputs, values far out of range,
+//! a closed pipe, a local CRS, labels that contradict each other, a diverging
+//! adaptation.
+
+use crate::util::{geomaml, list_dir, run_fail, run_ok, write_utm_scene};
+use geomaml::card::ModelCard;
+use geomaml::catalog::classes::dfc2020;
+use geomaml::model::{Arch, ModelSpec};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+const BANDS: [&str; 3] = ["B02", "B03", "B04"];
+
+/// A random 16 px CNN as a checkpoint and its ONNX export.
+fn model(dir: &Path) -> (PathBuf, PathBuf) {
+    let spec = ModelSpec {
+        arch: Arch::Cnn,
+        in_channels: 3,
+        num_classes: 4,
+        width: 8,
+        depth: 2,
+        tile_size: 16,
+    };
+    let card = ModelCard::untrained(spec, &BANDS, dfc2020().into_iter().take(4).collect());
+    let st = dir.join("model.safetensors");
+    geomaml::export::random_checkpoint(card, 3)
+        .save(&st, false)
+        .unwrap();
+    let onnx = dir.join("model.onnx");
+    run_ok(geomaml().arg("export").arg(&st).arg("-o").arg(&onnx));
+    (st, onnx)
+}
+
+fn scene(path: &Path, size: usize) -> PathBuf {
+    write_utm_scene(path, &BANDS, (size, size), 500_000.0, |b, x, y| {
+        (700 + (x * 31 + y * 17 * (b + 1)) % 3000 + 1200 * ((x / 9 + y / 13 + b) % 2)) as u16
+    })
+}
+
+fn partials(dir: &Path) -> Vec<String> {
+    list_dir(dir)
+        .into_iter()
+        .filter(|n| n.contains(".partial-") || n.contains("staging"))
+        .collect()
+}
+
+/// A tmpfs of 64 KiB with about 8 KiB left, unmounted on drop.
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    fn mount(at: PathBuf) -> Option<Self> {
+        std::fs::create_dir_all(&at).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+            .arg(&at)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            return None;
+        }
+        std::fs::write(at.join("filler"), vec![7u8; 56 * 1024]).unwrap();
+        Some(SmallDisk(at))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_never_yields_exit_zero_or_a_file() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: mounting a tmpfs needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (st, onnx) = model(dir.path());
+    let s = scene(&dir.path().join("scene.tif"), 256);
+    let disk = SmallDisk::mount(dir.path().join("small")).expect("root can mount a tmpfs");
+    let map = disk.0.join("map.tif");
+    let err = run_fail(
+        geomaml()
+            .args(["map", "--stride", "2", "--probabilities", "--model"])
+            .arg(&onnx)
+            .arg(&s)
+            .arg("-o")
+            .arg(&map),
+    );
+    assert!(err.contains("small/map."), "{err}");
+    assert!(!err.contains(".partial-"), "names the temporary: {err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(list_dir(&disk.0), ["filler"]);
+    // The same for an exported model, once the disk is full to the last byte.
+    let _ = std::fs::write(disk.0.join("rest"), vec![7u8; 64 * 1024]);
+    run_fail(
+        geomaml()
+            .arg("export")
+            .arg(&st)
+            .arg("-o")
+            .arg(disk.0.join("m.onnx")),
+    );
+    assert_eq!(list_dir(&disk.0), ["filler", "rest"]);
+}
+
+#[test]
+fn sigint_removes_temporaries_and_a_rerun_removes_a_killed_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, onnx) = model(dir.path());
+    let s = scene(&dir.path().join("scene.tif"), 512);
+    let out = dir.path().join("map.tif");
+    let mut child = geomaml()
+        .args([
+            "map",
+            "--exact",
+            "--stride",
+            "1",
+            "--threads",
+            "1",
+            "--model",
+        ])
+        .arg(&onnx)
+        .arg(&s)
+        .arg("-o")
+        .arg(&out)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while partials(dir.path()).is_empty() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "no temporary appeared"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert!(
+        partials(dir.path()).is_empty(),
+        "{:?}",
+        list_dir(dir.path())
+    );
+    assert!(!out.exists());
+    // A temporary of a process that is gone (pid above Linux's pid_max) is removed
+    // by the next run writing the same output.
+    let stale = dir.path().join(".map.tif.4194305.partial-map.tif");
+    std::fs::write(&stale, b"left by kill -9").unwrap();
+    run_ok(
+        geomaml()
+            .args(["map", "--model"])
+            .arg(&onnx)
+            .arg(&s)
+            .arg("-o")
+            .arg(&out),
+    );
+    assert!(!stale.exists() && out.exists());
+}
+
+#[test]
+fn of_two_processes_writing_one_output_exactly_one_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, onnx) = model(dir.path());
+    let s = scene(&dir.path().join("scene.tif"), 256);
+    let out = dir.path().join("map.tif");
+    let spawn = || {
+        geomaml()
+            .args(["map", "--threads", "1", "--model"])
+            .arg(&onnx)
+            .arg(&s)
+            .arg("-o")
+            .arg(&out)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    let ok = [&a, &b].iter().filter(|o| o.status.success()).count();
+    assert_eq!(ok, 1, "{a:?}\n{b:?}");
+    let loser = if a.status.success() { &b } else { &a };
+    assert!(String::from_utf8_lossy(&loser.stderr).contains("already exists"));
+    assert!(partials(dir.path()).is_empty());
+    gdal::Dataset::open(&out).unwrap();
+}
+
+#[test]
+fn an_input_is_never_replaced_by_an_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let (st, onnx) = model(dir.path());
+    let s = scene(&dir.path().join("scene.tif"), 64);
+    let before = std::fs::read(&s).unwrap();
+    let err = run_fail(
+        geomaml()
+            .args(["map", "--overwrite", "--model"])
+            .arg(&onnx)
+            .arg(&s)
+            .arg("-o")
+            .arg(dir.path().join(".").join("scene.tif")),
+    );
+    assert!(err.contains("also an input"), "{err}");
+    assert_eq!(std::fs::read(&s).unwrap(), before);
+    let model_bytes = std::fs::read(&st).unwrap();
+    let err = run_fail(
+        geomaml()
+            .args(["export", "--overwrite"])
+            .arg(&st)
+            .arg("-o")
+            .arg(&st),
+    );
+    assert!(err.contains("also an input"), "{err}");
+    assert_eq!(std::fs::read(&st).unwrap(), model_bytes);
+}
+
+#[test]
+fn absurd_sizes_and_counts_are_refused_naming_the_option() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, onnx) = model(dir.path());
+    let s = scene(&dir.path().join("scene.tif"), 64);
+    let out = dir.path().join("map.tif");
+    for (args, option) in [
+        (["--stride", "1000000"], "--stride"),
+        (["--threads", "100000"], "--threads"),
+        (["--batch-size", "0"], "--batch-size"),
+    ] {
+        let err = run_fail(
+            geomaml()
+                .arg("map")
+                .args(args)
+                .arg("--model")
+                .arg(&onnx)
+                .arg(&s)
+                .arg("-o")
+                .arg(&out),
+        );
+        assert!(err.starts_with(&format!("geomaml: {option}: ")), "{err}");
+        assert!(!out.exists());
+    }
+}
+
+#[test]
+fn a_closed_pipe_ends_output_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, onnx) = model(dir.path());
+    let mut child = geomaml()
+        .args(["info", "--json"])
+        .arg(&onnx)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 10];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn bad_label_situations_get_one_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (st, _) = model(dir.path());
+    let s = scene(&dir.path().join("scene.tif"), 64);
+    let point = |class: &str, x: f64, y: f64| {
+        format!(
+            r#"{{"type":"Feature","properties":{{"class":"{class}"}},"geometry":{{"type":"Point","coordinates":[{x},{y}]}}}}"#
+        )
+    };
+    let labels = |name: &str, features: &[String]| {
+        let p = dir.path().join(name);
+        std::fs::write(
+            &p,
+            format!(
+                r#"{{"type":"FeatureCollection","crs":{{"type":"name","properties":{{"name":"urn:ogc:def:crs:EPSG::32633"}}}},"features":[{}]}}"#,
+                features.join(",")
+            ),
+        )
+        .unwrap();
+        p
+    };
+    let adapt = |labels: &Path, extra: &[&str]| {
+        let out = dir.path().join("never.onnx");
+        let err = run_fail(
+            geomaml()
+                .args([
+                    "adapt",
+                    "--device",
+                    "cpu",
+                    "--no-cross-validation",
+                    "--bn-windows",
+                    "2",
+                ])
+                .args(extra)
+                .arg("--model")
+                .arg(&st)
+                .arg("--scene")
+                .arg(&s)
+                .arg("--labels")
+                .arg(labels)
+                .arg("-o")
+                .arg(&out),
+        );
+        assert!(!out.exists());
+        assert_eq!(err.lines().count(), 1, "{err}");
+        err
+    };
+    let (x, y) = (500_000.0, 4_600_000.0);
+    // Two features on one pixel with different classes.
+    let conflicting = labels(
+        "conflict.geojson",
+        &[
+            point("Forest", x + 105.0, y - 105.0),
+            point("Grassland", x + 101.0, y - 109.0),
+            point("Grassland", x + 305.0, y - 305.0),
+        ],
+    );
+    let err = adapt(&conflicting, &[]);
+    assert!(
+        err.contains("same scene pixel (10, 10)") && err.contains("Forest"),
+        "{err}"
+    );
+    // A step size that makes the weights explode.
+    let fine = labels(
+        "fine.geojson",
+        &[
+            point("Forest", x + 105.0, y - 105.0),
+            point("Grassland", x + 305.0, y - 305.0),
+        ],
+    );
+    let err = adapt(&fine, &["--inner-lr", "1e30", "--inner-steps", "3"]);
+    assert!(
+        err.contains("diverged") && err.contains("--inner-lr"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_scene_in_a_local_crs_is_refused_without_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let (st, _) = model(dir.path());
+    let s = scene(&dir.path().join("scene.tif"), 64);
+    {
+        let mut ds = gdal::Dataset::open_ex(
+            &s,
+            gdal::DatasetOptions {
+                open_flags: gdal::GdalOpenFlags::GDAL_OF_UPDATE,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        ds.set_projection(
+            r#"LOCAL_CS["site grid",UNIT["metre",1],AXIS["X",EAST],AXIS["Y",NORTH]]"#,
+        )
+        .unwrap();
+    }
+    let labels = dir.path().join("l.geojson");
+    std::fs::write(
+        &labels,
+        r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"class":"Forest"},"geometry":{"type":"Point","coordinates":[15.0,41.5]}}]}"#,
+    )
+    .unwrap();
+    let err = run_fail(
+        geomaml()
+            .args(["adapt", "--device", "cpu", "--model"])
+            .arg(&st)
+            .arg("--scene")
+            .arg(&s)
+            .arg("--labels")
+            .arg(&labels)
+            .arg("-o")
+            .arg(dir.path().join("a.onnx")),
+    );
+    assert!(
+        !err.contains("panicked") && err.contains("l.geojson"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn zero_training_steps_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("catalog.json");
+    run_ok(
+        geomaml()
+            .arg("catalog")
+            .arg(crate::util::sample("sen12ms"))
+            .args(["--tile-size", "16", "-o"])
+            .arg(&catalog),
+    );
+    let out = dir.path().join("m.safetensors");
+    let err = run_fail(
+        geomaml()
+            .arg("train")
+            .arg(&catalog)
+            .args(["--steps", "0", "--device", "cpu", "-o"])
+            .arg(&out),
+    );
+    assert!(err.contains("steps"), "{err}");
+    assert!(
+        list_dir(dir.path()) == ["catalog.json"],
+        "{:?}",
+        list_dir(dir.path())
+    );
+}
