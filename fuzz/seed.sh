@@ -10,8 +10,16 @@ trap 'rm -rf "$TMP"' EXIT
 mkdir -p "$OUT"
 seed() { { printf "\\x$(printf %02x "$1")"; cat "$2"; } > "$OUT/$3"; }
 "$BIN" catalog sample_data/sen12ms --tile-size 16 -o "$TMP/catalog.json" 2>/dev/null
+# Small inputs fuzz fast: a narrow, shallow model and a catalog of a few tiles.
+echo '{"width": 4, "depth": 2}' > "$TMP/tiny.json"
 "$BIN" train "$TMP/catalog.json" --method pretrain --steps 1 --val-every 0 --device cpu \
-  -o "$TMP/m.safetensors" 2>/dev/null
+  --config "$TMP/tiny.json" -o "$TMP/m.safetensors" 2>/dev/null
+/usr/bin/python3 - "$TMP/catalog.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["tiles"] = c["tiles"][:4]
+json.dump(c, open(sys.argv[1], "w"))
+PY
 "$BIN" export "$TMP/m.safetensors" -o "$TMP/m.onnx" 2>/dev/null
 "$BIN" info --json "$TMP/m.onnx" > "$TMP/card.json"
 gdal_translate -q -srcwin 0 0 24 24 sample_data/scene/scene.tif "$TMP/scene.tif"

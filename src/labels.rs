@@ -395,6 +395,33 @@ mod tests {
     }
 
     #[test]
+    fn labels_land_right_in_geographic_and_polar_crss() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            dir.path(),
+            "l.geojson",
+            r#"{"type":"FeatureCollection","features":[
+              {"type":"Feature","properties":{"class":"Water"},"geometry":{"type":"Point","coordinates":[9.0,48.0]}},
+              {"type":"Feature","properties":{"class":"Snow/Ice"},"geometry":{"type":"Point","coordinates":[90.0,-80.0]}},
+              {"type":"Feature","properties":{"class":"Snow/Ice"},"geometry":{"type":"Point","coordinates":[0.0,-90.0]}}]}"#,
+        );
+        let wkt = |epsg| SpatialRef::from_epsg(epsg).unwrap().to_wkt().unwrap();
+        let xy = |set: &LabelSet, i: usize| match set.labels[i].geometry {
+            geo::Geometry::Point(p) => (p.x(), p.y()),
+            ref g => panic!("{g:?}"),
+        };
+        // A scene in EPSG:4326 (latitude first by the authority): x is longitude.
+        let geo = read_labels(&p, &LabelOptions::default(), &dfc2020(), &wkt(4326)).unwrap();
+        assert_eq!(xy(&geo, 0), (9.0, 48.0));
+        // Antarctic polar stereographic: the pole is the origin, 90 E lies on +x.
+        let polar = read_labels(&p, &LabelOptions::default(), &dfc2020(), &wkt(3031)).unwrap();
+        let (x, y) = xy(&polar, 1);
+        assert!(x > 1.0e6 && y.abs() < 1e-3, "{x} {y}");
+        let (x, y) = xy(&polar, 2);
+        assert!(x.abs() < 1e-3 && y.abs() < 1e-3, "{x} {y}");
+    }
+
+    #[test]
     fn unknown_classes_are_named_in_the_error() {
         let dir = tempfile::tempdir().unwrap();
         let p = write(
