@@ -4,8 +4,8 @@
 //! so a failing command used to show GDAL's lines and then geomaml's. The binary
 //! installs [`route_to_geomaml`]: failures are kept (the last [`KEEP`]) for the
 //! code that checks them ([`take_failures`], e.g. after writing a file, where GDAL
-//! reports write errors such as a full disk only through this channel), warnings
-//! are kept too, and debug output is dropped. `GEOMAML_GDAL_MESSAGES=1` prints
+//! reports write errors such as a full disk only through this channel; a writer
+//! empties the list when it starts), and warnings and debug output are dropped. `GEOMAML_GDAL_MESSAGES=1` prints
 //! everything as GDAL would, for debugging.
 
 use std::sync::Mutex;

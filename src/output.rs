@@ -5,9 +5,11 @@
 //! and is moved into place only when complete:
 //!
 //! - the data is synced to disk before the move, and the folder after it;
-//! - without `--overwrite` the move cannot replace a file (a hard link, which fails
-//!   when the name exists, then the temporary is unlinked), so of two processes
-//!   racing for one output exactly one wins and the other reports that it exists;
+//! - without `--overwrite` the move cannot replace a file (`renameat2` with
+//!   `RENAME_NOREPLACE`, else a hard link, which fails when the name exists), so of
+//!   two processes racing for one output exactly one wins and the other reports
+//!   that it exists; on file systems with neither (FAT/exFAT, some FUSE mounts) the
+//!   move is "check, then rename", which a race can still beat;
 //! - on error, panic, SIGINT or SIGTERM the temporary is removed
 //!   ([`install_signal_cleanup`]); a temporary left by a killed process (SIGKILL,
 //!   power loss) is removed by the next run writing the same output, but only once
@@ -111,6 +113,79 @@ pub fn remove_stale_temporaries(final_path: &Path) -> usize {
         }
     }
     removed
+}
+
+/// Moves `from` to `to` unless `to` exists (then [`Error::OutputExists`]).
+fn move_no_replace(from: &Path, to: &Path) -> Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let exists = || Error::OutputExists {
+        path: to.to_path_buf(),
+    };
+    let (Ok(a), Ok(b)) = (
+        std::ffi::CString::new(from.as_os_str().as_bytes()),
+        std::ffi::CString::new(to.as_os_str().as_bytes()),
+    ) else {
+        return Err(Error::io(
+            to,
+            std::io::Error::other("path contains a NUL byte"),
+        ));
+    };
+    // SAFETY: two valid NUL-terminated paths, relative to the working directory.
+    let rv = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            a.as_ptr(),
+            libc::AT_FDCWD,
+            b.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if rv == 0 {
+        return Ok(());
+    }
+    let err = std::io::Error::last_os_error();
+    if err.kind() == std::io::ErrorKind::AlreadyExists {
+        return Err(exists());
+    }
+    // The file system has no RENAME_NOREPLACE: a hard link fails when `to` exists.
+    match std::fs::hard_link(from, to) {
+        Ok(()) => {
+            let _ = std::fs::remove_file(from);
+            return Ok(());
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(exists()),
+        Err(_) => {}
+    }
+    // Neither (FAT, exFAT, object-store mounts): check, then rename.
+    if to.exists() {
+        return Err(exists());
+    }
+    std::fs::rename(from, to).map_err(|e| Error::io(to, e))
+}
+
+/// Whether a temporary of `final_path` left by a process that is gone exists (what
+/// a run killed before moving its output into place leaves).
+pub fn has_stale_temporary(final_path: &Path) -> bool {
+    let Some(name) = final_path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+    else {
+        return false;
+    };
+    let parent = final_path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let (prefix, suffix) = (format!(".{name}."), format!(".partial-{name}"));
+    std::fs::read_dir(parent).is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            let file = e.file_name().to_string_lossy().to_string();
+            file.strip_prefix(&prefix)
+                .and_then(|r| r.strip_suffix(&suffix))
+                .and_then(|pid| pid.parse::<u32>().ok())
+                .is_some_and(|pid| !process_alive(pid))
+        })
+    })
 }
 
 /// The path as the file system resolves it (the folder resolved when the file
@@ -248,17 +323,7 @@ impl PendingOutput {
             std::fs::rename(&self.temp_path, &self.final_path)
                 .map_err(|e| Error::io(&self.final_path, e))?;
         } else {
-            match std::fs::hard_link(&self.temp_path, &self.final_path) {
-                Ok(()) => {
-                    let _ = std::fs::remove_file(&self.temp_path);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    return Err(Error::OutputExists {
-                        path: self.final_path.clone(),
-                    });
-                }
-                Err(e) => return Err(Error::io(&self.final_path, e)),
-            }
+            move_no_replace(&self.temp_path, &self.final_path)?;
         }
         self.committed = true;
         if let Some(set) = live().as_mut() {

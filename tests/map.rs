@@ -342,3 +342,57 @@ print("ok")
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn the_confidence_band_is_the_top_two_margin_with_the_maps_nodata() {
+    let dir = tempfile::tempdir().unwrap();
+    let onnx = model(dir.path(), "cnn", Arch::Cnn, &["B02", "B03", "B04"], 16);
+    let scene = scene(dir.path(), &["B02", "B03", "B04"], (100, 70));
+    let map = dir.path().join("map.tif");
+    run_ok(
+        geomaml()
+            .args([
+                "map",
+                "--stride",
+                "4",
+                "--probabilities",
+                "--confidence",
+                "--model",
+            ])
+            .arg(&onnx)
+            .arg(&scene)
+            .arg("-o")
+            .arg(&map),
+    );
+    let conf_path = dir.path().join("map.confidence.tif");
+    let (classes, _) = read_band(&map, 1);
+    let (conf, size) = read_band(&conf_path, 1);
+    assert_eq!(size, (25, 18));
+    let probs: Vec<Vec<u8>> = (1..=4)
+        .map(|b| read_band(&dir.path().join("map.probabilities.tif"), b).0)
+        .collect();
+    let mut low = 0;
+    for i in 0..classes.len() {
+        if classes[i] == 0 {
+            assert_eq!(conf[i], 255, "cell {i}: nodata in the map");
+            continue;
+        }
+        assert!(conf[i] <= 100, "cell {i}: {}", conf[i]);
+        let mut p: Vec<i32> = probs.iter().map(|b| b[i] as i32).collect();
+        p.sort_unstable_by(|a, b| b.cmp(a));
+        // Percentages are rounded per class, so the margin of the rounded values
+        // may differ by one.
+        assert!(
+            (conf[i] as i32 - (p[0] - p[1])).abs() <= 1,
+            "cell {i}: {} vs {p:?}",
+            conf[i]
+        );
+        low += usize::from(conf[i] < 50);
+    }
+    assert!(low > 0, "a random model is unsure somewhere");
+    let ds = Dataset::open(&conf_path).unwrap();
+    assert_eq!(
+        ds.metadata_item("GEOMAML_CONFIDENCE", "").as_deref(),
+        Some(geomaml::infer::sink::CONFIDENCE_DEFINITION)
+    );
+}

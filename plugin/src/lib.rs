@@ -141,7 +141,8 @@ struct Descriptor {
     batch_size: Option<usize>,
     #[serde(default)]
     threads: Option<usize>,
-    /// `"classes"` (default) or `"probabilities"` (one band per class, percent).
+    /// `"classes"` (default), `"probabilities"` (one band per class, percent) or
+    /// `"confidence"` (one band: margin between the two most likely classes, percent).
     #[serde(default)]
     output: Option<String>,
     /// Smallest valid fraction of a window for its cell to be mapped.
@@ -161,18 +162,20 @@ fn read_descriptor(path: &Path) -> Result<(PathBuf, PathBuf, WindowOptions), Str
     })?;
     let dir = path.parent().unwrap_or(Path::new(""));
     let defaults = WindowOptions::default();
-    let probabilities = match d.output.as_deref() {
-        None | Some("classes") => false,
-        Some("probabilities") => true,
+    let (probabilities, confidence) = match d.output.as_deref() {
+        None | Some("classes") => (false, false),
+        Some("probabilities") => (true, false),
+        Some("confidence") => (false, true),
         Some(other) => {
             return Err(format!(
-                "GEOMAML: {}: output must be \"classes\" or \"probabilities\", got {other:?}",
+                "GEOMAML: {}: output must be \"classes\", \"probabilities\" or \"confidence\", got {other:?}",
                 path.display()
             ))
         }
     };
     let opts = WindowOptions {
         probabilities,
+        confidence,
         stride: d.stride,
         bands: d.bands,
         exact: d.exact,
@@ -216,13 +219,18 @@ fn open(model: &Path, scene: &Path, opts: &WindowOptions) -> Result<Box<Handle>,
     let crs = cstring(&crs);
     let crs_ptr = crs.as_ptr();
     strings.push(crs);
-    let probabilities = opts.probabilities;
-    let items = if probabilities {
+    // Probabilities and confidence are plain percent bands, not classes.
+    let probabilities = opts.probabilities || opts.confidence;
+    let items = if opts.confidence {
+        mapper.confidence_metadata()
+    } else if probabilities {
         mapper.probability_metadata()
     } else {
         mapper.metadata()
     };
-    let names: Vec<String> = if probabilities {
+    let names: Vec<String> = if opts.confidence {
+        vec!["confidence".to_string()]
+    } else if probabilities {
         mapper
             .card()
             .classes
@@ -413,6 +421,8 @@ pub unsafe extern "C" fn geomaml_gdal_read_block(
             .map_err(|e| format!("GEOMAML: {e}"))?;
         let planes: Vec<&[u8]> = if h.info.classes != 0 {
             vec![&outputs.classes]
+        } else if let Some(c) = outputs.confidence.as_deref() {
+            vec![c]
         } else {
             let p = outputs
                 .probabilities

@@ -327,6 +327,40 @@ fn probabilities_descriptor_equals_the_probability_file_of_geomaml_map() {
 }
 
 #[test]
+fn confidence_descriptor_equals_the_confidence_file_of_geomaml_map() {
+    let env = Env::new();
+    let m = model(env.path(), "cnn", Arch::Cnn, 16);
+    let s = scene(env.path(), "scene.tif", &["B02", "B03", "B04"], (300, 260));
+    cli_map_with(env.path(), "map.tif", &m, &s, &["--confidence"]);
+    let theirs = env.path().join("map.confidence.tif");
+    let descriptor = env.path().join("c.geomaml");
+    std::fs::write(
+        &descriptor,
+        r#"{"model": "cnn.onnx", "scene": "scene.tif", "output": "confidence"}"#,
+    )
+    .unwrap();
+    let ours = env.path().join("translated.tif");
+    run(env
+        .tool("gdal_translate")
+        .arg("-q")
+        .arg(&descriptor)
+        .arg(&ours));
+    let (a, b) = (
+        Dataset::open(&ours).unwrap(),
+        Dataset::open(&theirs).unwrap(),
+    );
+    assert_eq!(a.raster_count(), 1);
+    let size = b.raster_size();
+    assert_eq!(a.raster_size(), size);
+    let (ba, bb) = (a.rasterband(1).unwrap(), b.rasterband(1).unwrap());
+    assert_eq!(ba.description().unwrap(), "confidence");
+    assert_eq!(ba.no_data_value(), Some(255.0));
+    let pa = ba.read_as::<u8>((0, 0), size, size, None).unwrap();
+    let pb = bb.read_as::<u8>((0, 0), size, size, None).unwrap();
+    assert!(pa.data() == pb.data(), "confidence differs");
+}
+
+#[test]
 fn gdalwarp_multi_threaded_reads_equal_geomaml_map() {
     let env = Env::new();
     let m = model(env.path(), "cnn", Arch::Cnn, 16);

@@ -94,12 +94,19 @@ pub fn cut_shots(
             return Err(Error::labels(
                 &labels.path,
                 format!(
-                    "feature {} ({}) lies on nodata pixels of the scene {} ({:.0}% of its {tile} px window is nodata{})",
+                    "feature {} ({}) lies on nodata pixels of the scene {} ({})",
                     p.fid,
                     class_name(card, p),
                     scene.path().display(),
-                    100.0 * (1.0 - valid),
-                    if px.is_valid(p.col, p.row) { ", above --min-valid" } else { ", its own pixel too" }
+                    if px.is_valid(p.col, p.row) {
+                        format!(
+                            "{:.0}% of its {tile} px window inside the scene is nodata; --min-valid asks for {:.0}% valid",
+                            100.0 * (1.0 - valid),
+                            100.0 * min_valid
+                        )
+                    } else {
+                        "its own pixel is nodata".to_string()
+                    }
                 ),
             ));
         }

@@ -304,7 +304,7 @@ fn stac_scenes(
             if asset.is_none() {
                 if let Some(bands) = band_assets(item, &href_base, model_bands) {
                     return Ok(Scene {
-                        input: format!("/vsimem/geomaml-stac/{}.vrt", vsimem_name(&id)),
+                        input: format!("/vsimem/geomaml-stac/{i}-{}.vrt", vsimem_name(&id)),
                         item: Some(id),
                         bands,
                         error: None,

@@ -69,13 +69,18 @@ pub struct MapOptions {
     pub exact: bool,
     /// Also write the probability file.
     pub probabilities: bool,
+    /// Also write the confidence file.
+    #[serde(default)]
+    pub confidence: bool,
     /// Smallest valid fraction of a window for its cell to be mapped.
     #[serde(default = "default_min_valid")]
     pub min_valid: f64,
 }
 
+/// Sidecars written before `min_valid` existed mapped with zero-filled nodata: NaN
+/// never equals the current options, so such scenes are mapped again.
 fn default_min_valid() -> f64 {
-    crate::pixels::MIN_VALID
+    f64::NAN
 }
 
 impl Default for MapOptions {
@@ -85,6 +90,7 @@ impl Default for MapOptions {
             bands: None,
             exact: false,
             probabilities: false,
+            confidence: false,
             min_valid: crate::pixels::MIN_VALID,
         }
     }
@@ -228,6 +234,7 @@ fn remove_stale(out_dir: &Path, stem: &str) -> usize {
         &[
             format!(".{stem}.tif."),
             format!(".{stem}.probabilities.tif."),
+            format!(".{stem}.confidence.tif."),
             format!(".{stem}.json."),
         ],
     )
@@ -253,6 +260,9 @@ fn is_done(cfg: &BatchConfig, output: &Path, sidecar: &Path, model_sha256: &str)
         return false;
     }
     if cfg.options.probabilities && !crate::infer::sink::probabilities_path(output).is_file() {
+        return false;
+    }
+    if cfg.options.confidence && !crate::infer::sink::confidence_path(output).is_file() {
         return false;
     }
     let Ok(text) = std::fs::read_to_string(sidecar) else {
@@ -462,6 +472,7 @@ fn map_one(
         stride: cfg.options.stride,
         batch_size: cfg.batch_size,
         probabilities: cfg.options.probabilities,
+        confidence: cfg.options.confidence,
         cog: true,
         bands: cfg.options.bands.clone(),
         overwrite: true,

@@ -12,7 +12,10 @@
 //! A model band matches an asset by the asset's key, its `eo:bands` `name`, or its
 //! `common_name`, compared without case to the band name or its common name
 //! (B02 = `blue`, B8A = `nir08`, B11 = `swir16`, ... from the STAC `eo` extension's
-//! common names; `R`/`G`/`B` = `red`/`green`/`blue`; `VV`/`VH` as written).
+//! common names; `VV`/`VH` as written). Only Sentinel-2 and Sentinel-1 band names
+//! are stacked this way, whose units the pixel pipeline knows
+//! ([`crate::pixels::units`]); a model of `R`/`G`/`B` (8-bit imagery) is not fed
+//! reflectance assets, and maps such items from one asset (`--asset visual`).
 
 use crate::error::{Error, Result};
 use gdal::programs::raster::{build_vrt, BuildVRTOptions};
@@ -59,9 +62,9 @@ pub struct BandAsset {
 pub fn common_name(band: &str) -> Option<&'static str> {
     Some(match band.to_ascii_uppercase().as_str() {
         "B01" => "coastal",
-        "B02" | "B" => "blue",
-        "B03" | "G" => "green",
-        "B04" | "R" => "red",
+        "B02" => "blue",
+        "B03" => "green",
+        "B04" => "red",
         "B05" => "rededge1",
         "B06" => "rededge2",
         "B07" => "rededge3",
@@ -75,9 +78,14 @@ pub fn common_name(band: &str) -> Option<&'static str> {
     })
 }
 
+/// Whether model band `band` may be stacked from its own asset (its units are known).
+pub fn stackable(band: &str) -> bool {
+    common_name(band).is_some() || ["VV", "VH"].iter().any(|b| b.eq_ignore_ascii_case(band))
+}
+
 /// Whether an asset called `key` with `eo:bands` `eo` holds model band `band`.
 pub fn asset_holds(key: &str, eo: &[EoBand], band: &str) -> bool {
-    if eo.len() > 1 {
+    if eo.len() > 1 || !stackable(band) {
         return false;
     }
     let alias = common_name(band);
@@ -179,7 +187,8 @@ mod tests {
         assert!(asset_holds("B04", &[], "B04"));
         assert!(asset_holds("x", &eo("B8A", "nir08"), "B8A"));
         assert!(!asset_holds("nir", &eo("nir", "nir"), "B8A"));
-        assert!(asset_holds("red", &[], "R"));
+        // R/G/B models read 8-bit imagery: reflectance assets are not their bands.
+        assert!(!asset_holds("red", &[], "R"));
         // A three-band visual asset is not the red band.
         let mut tci = eo("red", "red");
         tci.extend(eo("green", "green"));

@@ -56,6 +56,11 @@ pub struct MapArgs {
     /// named p_<class>).
     #[arg(long)]
     probabilities: bool,
+    /// Also write <stem>.confidence.tif: how sure the map is per cell, the margin
+    /// between the two most likely classes in percent (0 = a tie, 100 = certain;
+    /// nodata 255 where the map has none). Label where it is low.
+    #[arg(long)]
+    confidence: bool,
     /// Write a Cloud-Optimised GeoTIFF with overviews.
     #[arg(long)]
     cog: bool,
@@ -91,7 +96,8 @@ impl MapArgs {
         let mut inputs = vec![self.model.as_path(), self.scene()?.as_path()];
         inputs.extend(self.adapt.labels.as_deref());
         let probabilities = crate::infer::sink::probabilities_path(&self.output);
-        for out in [&self.output, &probabilities] {
+        let confidence = crate::infer::sink::confidence_path(&self.output);
+        for out in [&self.output, &probabilities, &confidence] {
             crate::output::refuse_input(out, &inputs)?;
         }
         if self.output.exists() && !self.overwrite {
@@ -113,6 +119,7 @@ impl MapArgs {
             stride: self.stride,
             batch_size: self.batch_size,
             probabilities: self.probabilities,
+            confidence: self.confidence,
             cog: self.cog,
             bands: self.bands.clone(),
             overwrite: self.overwrite,
@@ -179,6 +186,7 @@ impl MapArgs {
                 bands: self.bands.clone(),
                 exact: self.exact,
                 probabilities: self.probabilities,
+                confidence: self.confidence,
                 min_valid: self.adapt.min_valid,
             },
             batch_size: self.batch_size,

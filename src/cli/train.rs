@@ -132,10 +132,14 @@ impl TrainArgs {
             .file_stem()
             .map(|s| s.to_string_lossy().to_string())
             .unwrap_or_default();
+        let log = self
+            .log
+            .clone()
+            .unwrap_or_else(|| self.output.with_file_name(format!("{stem}.log.jsonl")));
         for out in [
             self.output.clone(),
             crate::train::checkpoint::last_path(&self.output),
-            self.output.with_file_name(format!("{stem}.log.jsonl")),
+            log,
         ] {
             crate::output::refuse_input(&out, &inputs)?;
         }

@@ -111,6 +111,15 @@ pub fn assess_raster(map_path: &Path, reference_path: &Path) -> Result<Assessmen
             legend.push(c);
         }
     }
+    for (r, p) in [(&map, map_path), (&reference, reference_path)] {
+        if !r.is_georeferenced() && !r.dataset().gcps().is_empty() {
+            return Err(Error::raster(
+                p,
+                "is georeferenced by GCPs only; comparing with a raster needs a geotransform \
+                 (warp it first, e.g. gdalwarp), or assess against labelled points",
+            ));
+        }
+    }
     let (mgt, rgt) = (map.geo_transform(), reference.geo_transform());
     let (map_crs, ref_crs) = (map.crs_wkt(), reference.crs_wkt());
     let transform = if map_crs.is_empty() || ref_crs.is_empty() || same_crs(&map, &reference) {

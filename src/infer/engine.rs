@@ -38,6 +38,8 @@ pub(crate) struct Finished {
     pub(crate) block: Block,
     pub(crate) classes: Vec<u8>,
     pub(crate) probabilities: Option<Vec<u8>>,
+    /// Per-cell confidence in percent ([`margin`]), when asked for.
+    pub(crate) confidence: Option<Vec<u8>>,
 }
 
 /// Everything block computations share: the model(s), the plan and the output coding.
@@ -47,6 +49,8 @@ pub(crate) struct Engine<'a> {
     pub(crate) plan: &'a Plan,
     pub(crate) batch_size: usize,
     pub(crate) probabilities: bool,
+    /// Also compute the confidence band.
+    pub(crate) confidence: bool,
     /// Class id of each output index.
     pub(crate) ids: Vec<u8>,
     /// Nodata value of the class band.
@@ -62,6 +66,8 @@ pub(crate) struct EngineOptions {
     pub(crate) batch_size: usize,
     /// Also compute per-class probabilities.
     pub(crate) probabilities: bool,
+    /// Also compute the confidence band ([`margin`]).
+    pub(crate) confidence: bool,
     /// Class id of each output index.
     pub(crate) ids: Vec<u8>,
     /// Nodata value of the class band.
@@ -85,6 +91,7 @@ impl Engine<'_> {
             plan,
             batch_size: o.batch_size,
             probabilities: o.probabilities,
+            confidence: o.confidence,
             ids: o.ids,
             nodata: o.nodata,
             min_valid: o.min_valid,
@@ -190,6 +197,25 @@ fn percent(p: f32) -> u8 {
     (p.clamp(0.0, 1.0) * 100.0).round() as u8
 }
 
+/// Confidence of a prediction: the margin between the two most likely classes'
+/// probabilities, in percent (0: a tie, 100: one class certain). The smallest
+/// margins are where labels help most ("margin sampling", Scheffer, Decomain and
+/// Wrobel 2001, "Active hidden Markov models for information extraction").
+pub(crate) fn margin(p: impl Iterator<Item = f32>) -> u8 {
+    let (mut a, mut b) = (f32::NEG_INFINITY, f32::NEG_INFINITY);
+    for v in p {
+        if v > a {
+            (a, b) = (v, a);
+        } else if v > b {
+            b = v;
+        }
+    }
+    if b == f32::NEG_INFINITY {
+        return 100;
+    }
+    percent(a - b)
+}
+
 impl Engine<'_> {
     fn classify(&mut self, p: &Prepared) -> Result<(usize, Finished)> {
         let (plan, ids, nodata, batch_size) = (self.plan, &self.ids, self.nodata, self.batch_size);
@@ -227,8 +253,12 @@ impl Engine<'_> {
         let mut probs = self
             .probabilities
             .then(|| vec![PROBABILITY_NODATA; k * bw * bh]);
+        let mut conf = self.confidence.then(|| vec![PROBABILITY_NODATA; bw * bh]);
         let each = |i: usize, pr: ndarray::ArrayViewD<'_, f32>| {
             classes[i] = ids[argmax(pr.iter().copied())];
+            if let Some(out) = conf.as_mut() {
+                out[i] = margin(pr.iter().copied());
+            }
             if let Some(out) = probs.as_mut() {
                 for (c, v) in pr.iter().enumerate() {
                     out[c * bw * bh + i] = percent(*v);
@@ -245,6 +275,7 @@ impl Engine<'_> {
                 block: p.block.clone(),
                 classes,
                 probabilities: probs,
+                confidence: conf,
             },
         ))
     }
@@ -318,6 +349,7 @@ impl Engine<'_> {
         let mut probs = self
             .probabilities
             .then(|| vec![PROBABILITY_NODATA; k * bw * bh]);
+        let mut conf = self.confidence.then(|| vec![PROBABILITY_NODATA; bw * bh]);
         for r in 0..bh {
             for c in 0..bw {
                 let valid = p.pixels.valid[[(by - ry) as usize + r, (bx - rx) as usize + c]];
@@ -327,6 +359,9 @@ impl Engine<'_> {
                 }
                 let i = r * bw + c;
                 classes[i] = ids[argmax((0..k).map(|q| acc[[q, r, c]]))];
+                if let Some(out) = conf.as_mut() {
+                    out[i] = margin((0..k).map(|q| acc[[q, r, c]] / ws));
+                }
                 if let Some(out) = probs.as_mut() {
                     for q in 0..k {
                         out[q * bw * bh + i] = percent(acc[[q, r, c]] / ws);
@@ -340,6 +375,7 @@ impl Engine<'_> {
                 block: p.block.clone(),
                 classes,
                 probabilities: probs,
+                confidence: conf,
             },
         ))
     }
@@ -353,5 +389,8 @@ mod tests {
     fn argmax_and_percent_code_probabilities() {
         assert_eq!(argmax([0.1, 0.7, 0.2].into_iter()), 1);
         assert_eq!((percent(0.456), percent(1.2), percent(-0.1)), (46, 100, 0));
+        assert_eq!(margin([0.1, 0.6, 0.3].into_iter()), 30);
+        assert_eq!(margin([0.5, 0.5].into_iter()), 0);
+        assert_eq!(margin([1.0].into_iter()), 100);
     }
 }

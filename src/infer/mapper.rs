@@ -44,6 +44,8 @@ pub struct MapConfig {
     pub batch_size: usize,
     /// Also write the per-class probability file (`<stem>.probabilities.tif`).
     pub probabilities: bool,
+    /// Also write the confidence band (`<stem>.confidence.tif`, see [`super::sink`]).
+    pub confidence: bool,
     /// Write a Cloud-Optimised GeoTIFF.
     pub cog: bool,
     /// Scene bands for the card's bands, in card order (indices or names).
@@ -114,6 +116,7 @@ pub fn map_scene(cfg: &MapConfig) -> Result<MapSummary> {
     };
     let options = SinkOptions {
         probabilities: cfg.probabilities,
+        confidence: cfg.confidence,
         cog: cfg.cog,
     };
     let map_georef = plan.georef(&georef);
@@ -151,6 +154,7 @@ pub fn map_scene(cfg: &MapConfig) -> Result<MapSummary> {
         EngineOptions {
             batch_size: cfg.batch_size,
             probabilities: cfg.probabilities,
+            confidence: cfg.confidence,
             ids,
             nodata: sink.nodata,
             min_valid,
@@ -178,6 +182,7 @@ pub fn map_scene(cfg: &MapConfig) -> Result<MapSummary> {
                     (w, h),
                     f.classes,
                     f.probabilities,
+                    f.confidence,
                 )?;
                 bar_ref.inc(1);
             }

@@ -11,6 +11,10 @@
 //! named `p_<class>`. (TIFF allows a colour table only on single-band files, so
 //! the bands are not appended to the map itself.)
 //!
+//! With confidence, `<stem>.confidence.tif` on the same grid holds one band
+//! `confidence`: the margin between the two most likely classes in percent
+//! (0 = a tie, 100 = certain; nodata 255 where the map has none).
+//!
 //! Files are tiled DEFLATE GeoTIFFs written to temporary names and renamed at the
 //! end; `--cog` writes a tiled GTiff first and converts it with GDAL's COG driver
 //! (nearest-neighbour overviews).
@@ -28,6 +32,8 @@ use std::path::{Path, PathBuf};
 pub struct SinkOptions {
     /// Also write the per-class probability file.
     pub probabilities: bool,
+    /// Also write the confidence file.
+    pub confidence: bool,
     /// Write Cloud-Optimised GeoTIFFs.
     pub cog: bool,
 }
@@ -42,6 +48,15 @@ pub fn nodata_value(card: &ModelCard) -> u8 {
     } else {
         0
     }
+}
+
+/// Where the confidence band of the map at `path` goes.
+pub fn confidence_path(path: &Path) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_default();
+    path.with_file_name(format!("{stem}.confidence.tif"))
 }
 
 /// Where the probabilities of the map at `path` go.
@@ -115,6 +130,7 @@ impl OutFile {
         writer.finish()?;
         if let Some(staging) = staging {
             let target = final_out.temp_path();
+            crate::gdal_messages::take_failures();
             let src = gdal::Dataset::open(staging.temp_path())
                 .map_err(|e| Error::raster(staging.temp_path(), e))?;
             let driver =
@@ -180,6 +196,7 @@ impl Checked {
 pub struct MapSink {
     classes: OutFile,
     probabilities: Option<OutFile>,
+    confidence: Option<OutFile>,
     count: usize,
     /// Nodata value of the class band.
     pub nodata: u8,
@@ -202,6 +219,9 @@ impl MapSink {
             )));
         }
         let nodata = nodata_value(card);
+        // A run killed between moving its probability/confidence file and its map
+        // leaves them beside the map's temporary: they are ours, and incomplete.
+        let killed_midway = !path.exists() && crate::output::has_stale_temporary(path);
         let mut classes = OutFile::create(path, overwrite, size, 1, georef, options.cog)?;
         let w = &mut classes.writer;
         w.set_nodata(1, nodata as f64)?;
@@ -225,8 +245,7 @@ impl MapSink {
         let probabilities = if options.probabilities {
             let n = card.classes.len();
             let ppath = probabilities_path(path);
-            // Left by a run killed between the two commits: ours, and incomplete.
-            let orphan = !path.exists() && is_probability_file_of(&ppath, path);
+            let orphan = killed_midway && is_probability_file_of(&ppath, path);
             let mut p = OutFile::create(&ppath, overwrite || orphan, size, n, georef, options.cog)?;
             for (i, c) in card.classes.iter().enumerate() {
                 p.writer.set_nodata(i + 1, PROBABILITY_NODATA as f64)?;
@@ -238,9 +257,24 @@ impl MapSink {
         } else {
             None
         };
+        let confidence = if options.confidence {
+            let cpath = confidence_path(path);
+            let orphan = killed_midway && is_probability_file_of(&cpath, path);
+            let mut c = OutFile::create(&cpath, overwrite || orphan, size, 1, georef, options.cog)?;
+            c.writer.set_nodata(1, PROBABILITY_NODATA as f64)?;
+            c.writer.set_band_name(1, "confidence")?;
+            c.writer.set_metadata("GEOMAML_UNITS", "percent")?;
+            c.writer
+                .set_metadata("GEOMAML_CONFIDENCE", CONFIDENCE_DEFINITION)?;
+            c.writer.set_metadata(PROBABILITIES_OF, &file_name(path))?;
+            Some(c)
+        } else {
+            None
+        };
         Ok(MapSink {
             classes,
             probabilities,
+            confidence,
             count: card.classes.len(),
             nodata,
         })
@@ -249,8 +283,11 @@ impl MapSink {
     /// Sets a metadata item of the map (and of the probability file).
     pub fn set_metadata(&mut self, key: &str, value: &str) -> Result<()> {
         self.classes.writer.set_metadata(key, value)?;
-        if let Some(p) = self.probabilities.as_mut() {
-            p.writer.set_metadata(key, value)?;
+        for f in [self.probabilities.as_mut(), self.confidence.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            f.writer.set_metadata(key, value)?;
         }
         Ok(())
     }
@@ -263,8 +300,12 @@ impl MapSink {
         (w, h): (usize, usize),
         classes: Vec<u8>,
         probabilities: Option<Vec<u8>>,
+        confidence: Option<Vec<u8>>,
     ) -> Result<()> {
         self.classes.writer.write(1, (x, y), (w, h), classes)?;
+        if let (Some(out), Some(c)) = (self.confidence.as_mut(), confidence) {
+            out.writer.write(1, (x, y), (w, h), c)?;
+        }
         if let (Some(out), Some(p)) = (self.probabilities.as_mut(), probabilities) {
             for (c, plane) in p.chunks_exact(w * h).enumerate().take(self.count) {
                 out.writer.write(1 + c, (x, y), (w, h), plane.to_vec())?;
@@ -276,19 +317,24 @@ impl MapSink {
     /// Closes the files (converting to COG when asked) and renames them into place;
     /// returns the map's path.
     ///
-    /// Both files are written and verified before either is moved into place, and
-    /// the map goes last: a map on disk always has its probability file.
+    /// Every file is written and verified before any is moved into place, and the
+    /// map goes last: a map on disk always has its probability and confidence files.
     pub fn finish(self) -> Result<PathBuf> {
         let classes = self.classes.close_checked()?;
         let probabilities = self.probabilities.map(OutFile::close_checked).transpose()?;
-        if let Some(p) = probabilities {
-            p.commit()?;
+        let confidence = self.confidence.map(OutFile::close_checked).transpose()?;
+        for extra in [probabilities, confidence].into_iter().flatten() {
+            extra.commit()?;
         }
         classes.commit()
     }
 }
 
-/// Metadata item of a probability file naming its map (file name).
+/// What the confidence band holds (its `GEOMAML_CONFIDENCE` metadata item).
+pub const CONFIDENCE_DEFINITION: &str =
+    "margin between the two most likely classes' probabilities, percent";
+
+/// Metadata item of a probability or confidence file naming its map (file name).
 pub const PROBABILITIES_OF: &str = "GEOMAML_PROBABILITIES_OF";
 
 fn file_name(p: &Path) -> String {

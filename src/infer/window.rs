@@ -42,6 +42,8 @@ pub struct WindowOptions {
     pub exact: bool,
     /// Also compute the per-class probabilities (`geomaml map --probabilities`).
     pub probabilities: bool,
+    /// Also compute the confidence band (`geomaml map --confidence`).
+    pub confidence: bool,
     /// Smallest valid fraction of a window for its cell to be mapped.
     pub min_valid: f64,
 }
@@ -55,6 +57,7 @@ impl Default for WindowOptions {
             threads: 0,
             exact: false,
             probabilities: false,
+            confidence: false,
             min_valid: MIN_VALID,
         }
     }
@@ -93,6 +96,8 @@ pub struct BlockOutput {
     pub classes: Vec<u8>,
     /// Per-class percentages `classes x height x width`, when asked for.
     pub probabilities: Option<Vec<u8>>,
+    /// Confidence in percent, row-major `width x height`, when asked for.
+    pub confidence: Option<Vec<u8>>,
 }
 
 /// A model and a scene, ready to compute any block of the map on request.
@@ -106,6 +111,7 @@ pub struct WindowMapper {
     stride: usize,
     batch_size: usize,
     probabilities: bool,
+    confidence: bool,
     class_nodata: u8,
     /// `None` only after a failed block left the engine unusable.
     predictor: Option<Predictor>,
@@ -175,6 +181,7 @@ impl WindowMapper {
             stride,
             batch_size: opts.batch_size,
             probabilities: opts.probabilities,
+            confidence: opts.confidence,
             predictor: Some(predictor),
             shared,
         })
@@ -260,6 +267,16 @@ impl WindowMapper {
         ]
     }
 
+    /// The metadata items of the confidence file `geomaml map --confidence` writes.
+    pub fn confidence_metadata(&self) -> Vec<(String, String)> {
+        let mut items = self.probability_metadata();
+        items.push((
+            "GEOMAML_CONFIDENCE".to_string(),
+            super::sink::CONFIDENCE_DEFINITION.to_string(),
+        ));
+        items
+    }
+
     /// Classes and, when [`WindowOptions::probabilities`] is set, the per-class
     /// percentages of plan block `k` (`classes x height x width`, nodata
     /// [`super::sink::PROBABILITY_NODATA`]), as `geomaml map` writes them.
@@ -282,6 +299,7 @@ impl WindowMapper {
             EngineOptions {
                 batch_size: self.batch_size,
                 probabilities: self.probabilities,
+                confidence: self.confidence,
                 ids,
                 nodata: self.class_nodata,
                 min_valid: self.min_valid,
@@ -296,6 +314,7 @@ impl WindowMapper {
         result.map(|(_, finished)| BlockOutput {
             classes: finished.classes,
             probabilities: finished.probabilities,
+            confidence: finished.confidence,
         })
     }
 }

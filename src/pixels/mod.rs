@@ -16,9 +16,13 @@
 //! 5. **Fill** ([`fill`]): invalid pixels get the raster's mean valid value of the
 //!    band (normalised), never zero.
 //!
-//! Whole windows follow one rule everywhere ([`MIN_VALID`], `--min-valid`): a window
-//! with a smaller valid fraction is not used (a map cell is nodata, a shot is
-//! refused, an unlabelled window is skipped).
+//! Whole windows of a scene follow one rule in `map`, batch mapping, the GDAL
+//! plugin and `adapt` ([`MIN_VALID`], `--min-valid`): a window whose part inside
+//! the raster has a smaller valid fraction is not used (a map cell is nodata, a
+//! shot is refused). Pixels past the raster's edge are filled like invalid ones but
+//! not counted, so the cells along a scene's edge and small scenes are mapped.
+//! (Unlabelled windows for batch-norm statistics ask for 90 %; training windows
+//! come from the catalog, which selects tiles by their labels, and get the fill.)
 
 pub mod dtype;
 pub mod fill;
@@ -33,11 +37,11 @@ use ndarray::{s, Array2, Array3};
 use std::path::Path;
 use units::Unscale;
 
-/// Default smallest fraction of valid pixels in a window for it to be used
-/// (`--min-valid`): a quarter. A window centred on a scene's corner cell sees
-/// 30-40 % of the scene (the rest is past the edge), and those cells should be
-/// mapped; with the neutral fill the missing part does not pose as a class. Below a
-/// quarter the model would mostly see fill.
+/// Default smallest fraction of valid pixels in the in-raster part of a window for
+/// it to be used (`--min-valid`): a quarter. A cell in the concave corner of a
+/// nodata area sees about 40 % valid pixels and should be mapped; with the neutral
+/// fill the missing part does not pose as a class. Below a quarter the model would
+/// mostly see fill.
 pub const MIN_VALID: f64 = 0.25;
 
 /// Checks a `--min-valid` value.
@@ -88,18 +92,24 @@ pub struct Pixels {
     pub data: Array3<f32>,
     /// `true` where the pixel is valid in every band, `[height, width]`.
     pub valid: Array2<bool>,
+    /// Size `(width, height)` of the raster read.
+    pub raster_size: (usize, usize),
 }
 
 impl Pixels {
-    /// Fraction of valid pixels of `sub` (raster pixels, inside [`Pixels::window`]).
+    /// Fraction of valid pixels in the part of `sub` (raster pixels, inside
+    /// [`Pixels::window`]) that lies inside the raster; 0 when none does.
     pub fn valid_fraction(&self, sub: Window) -> f64 {
+        let Some(inside) = sub.clip(self.raster_size.0, self.raster_size.1) else {
+            return 0.0;
+        };
         let (x0, y0) = (
-            (sub.x - self.window.x) as usize,
-            (sub.y - self.window.y) as usize,
+            (inside.x - self.window.x) as usize,
+            (inside.y - self.window.y) as usize,
         );
         let view = self
             .valid
-            .slice(s![y0..y0 + sub.height, x0..x0 + sub.width]);
+            .slice(s![y0..y0 + inside.height, x0..x0 + inside.width]);
         let n = view.len().max(1);
         view.iter().filter(|v| **v).count() as f64 / n as f64
     }
@@ -220,6 +230,7 @@ impl PixelReader {
                 window,
                 data,
                 valid,
+                raster_size: (rw, rh),
             });
         };
         let path = self.raster.path();
@@ -270,6 +281,7 @@ impl PixelReader {
             window,
             data,
             valid,
+            raster_size: (rw, rh),
         })
     }
 }

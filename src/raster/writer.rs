@@ -90,6 +90,8 @@ impl GeoTiffWriter {
         options: &WriterOptions,
     ) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
+        // Failures GDAL reported before this file existed are not about it.
+        crate::gdal_messages::take_failures();
         let driver =
             DriverManager::get_driver_by_name("GTiff").map_err(|e| Error::raster(&path, e))?;
         let opts = options.creation_options(width, height)?;

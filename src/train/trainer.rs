@@ -199,8 +199,10 @@ fn train_in<'s>(
         Some(_) => JsonlLog::resume(&log_path, start)?,
         // A log without a model or resume file beside it is what a run killed
         // before its first checkpoint leaves: nothing to protect, start again.
+        // Only the default log name: a log the user named (`--log`) is replaced
+        // with `--overwrite` alone.
         None => {
-            let leftover = !opts.out.exists() && !last.exists();
+            let leftover = opts.log.is_none() && !opts.out.exists() && !last.exists();
             JsonlLog::open(&log_path, false, opts.overwrite || leftover)?
         }
     };
