@@ -75,6 +75,12 @@ fn adaptation_beats_the_unadapted_model_on_the_sample_scene() {
         "{report}"
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
+    // The model is written before the (slower) accuracy estimate runs.
+    let (wrote, held) = (
+        stderr.find("wrote ").unwrap(),
+        stderr.find("held-out accuracy").unwrap(),
+    );
+    assert!(wrote < held, "{stderr}");
     assert!(
         stderr.contains("single label"),
         "one class has one label in the sample: {stderr}"

@@ -85,12 +85,48 @@ pub struct AdaptReport {
 }
 
 /// The adapted model and the report.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Adapted {
     /// Checkpoint with frozen batch-norm statistics and the labelled classes only.
     pub checkpoint: Checkpoint,
     /// What happened.
     pub report: AdaptReport,
+    /// What the accuracy estimate needs, until [`Adapted::estimate_accuracy`] runs.
+    holdout: Option<HoldOut>,
+}
+
+/// The inputs of the cross-validated accuracy estimate, kept so that the adapted
+/// model can be written before the estimate is computed.
+#[derive(Debug)]
+struct HoldOut {
+    params: Params,
+    shots: Shots,
+    targets: Array2<i64>,
+    unlabelled: ndarray::Array4<f32>,
+    settings: InnerSettings,
+    device: Device,
+}
+
+impl Adapted {
+    /// The cross-validated accuracy over the labels (leave-one-out up to
+    /// [`MAX_FOLDS`] labels, that many folds beyond) and the number of folds, also
+    /// recorded in the report. `None` when it was not asked for or there are fewer
+    /// than three shots. It costs several adaptations, so callers write the model
+    /// first and call this after.
+    pub fn estimate_accuracy(&mut self) -> Result<Option<(f64, usize)>> {
+        if let Some(h) = self.holdout.take() {
+            let cv = cross_validate(
+                &h.params,
+                &h.shots,
+                &h.targets,
+                &h.unlabelled,
+                &h.settings,
+                h.device,
+            )?;
+            self.report.cross_validated_accuracy = Some(cv);
+        }
+        Ok(self.report.cross_validated_accuracy)
+    }
 }
 
 /// Adapts `opts.model` to `opts.scene` from `opts.labels`.
@@ -234,19 +270,6 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
     let bn_batches = bn_batches(&x, &unlabelled, opts.device);
     let frozen = crate::model::bn_stats::estimate_bn_stats(&fast, &bn_batches)?;
 
-    let cv = if opts.cross_validate && shots.x.shape()[0] >= 3 {
-        Some(cross_validate(
-            &params,
-            &shots,
-            &targets,
-            &unlabelled,
-            &settings,
-            opts.device,
-        )?)
-    } else {
-        None
-    };
-
     let checkpoint = head_for(
         &frozen,
         card,
@@ -264,6 +287,14 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
             inner_steps: settings.steps,
         },
     );
+    let holdout = (opts.cross_validate && shots.x.shape()[0] >= 3).then(|| HoldOut {
+        params,
+        shots,
+        targets,
+        unlabelled,
+        settings,
+        device: opts.device,
+    });
     Ok(Adapted {
         checkpoint,
         report: AdaptReport {
@@ -272,9 +303,10 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
             inner_steps: settings.steps,
             support_loss: (loss_before, loss_after),
             support_accuracy: acc_after,
-            cross_validated_accuracy: cv,
+            cross_validated_accuracy: None,
             warnings,
         },
+        holdout,
     })
 }
 

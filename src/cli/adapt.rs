@@ -88,21 +88,24 @@ impl AdaptArgs {
             .labels
             .clone()
             .ok_or_else(|| Error::config("--labels", "is required"))?;
-        let adapted = run_adaptation(
+        let mut adapted = run_adaptation(
             &self.flags,
             &self.model,
             &self.scene,
             &labels,
             self.bands.clone(),
         )?;
+        // The model first: the accuracy estimate takes several adaptations and
+        // must not hold it up.
         crate::export::export_file(&adapted.checkpoint, &self.output, self.overwrite)?;
+        eprintln!("wrote {}", self.output.display());
+        report_accuracy(&mut adapted)?;
         if self.json {
             println!(
                 "{}",
                 serde_json::to_string_pretty(&adapted.report).expect("report serialises")
             );
         }
-        eprintln!("wrote {}", self.output.display());
         Ok(ExitCode::SUCCESS)
     }
 
@@ -111,6 +114,27 @@ impl AdaptArgs {
     pub fn run(&self) -> Result<ExitCode> {
         Err(super::feature_missing("adapt", "train"))
     }
+}
+
+/// Computes the cross-validated accuracy of an adaptation (when asked for) and
+/// prints it with its time on stderr.
+#[cfg(feature = "train")]
+pub(crate) fn report_accuracy(adapted: &mut crate::adapt::Adapted) -> Result<()> {
+    let t0 = std::time::Instant::now();
+    if let Some((acc, folds)) = adapted.estimate_accuracy()? {
+        let shots = adapted.report.shots_per_class.values().sum::<usize>();
+        let how = if folds == shots {
+            "leave-one-out".to_string()
+        } else {
+            format!("{folds}-fold")
+        };
+        eprintln!(
+            "held-out accuracy over the labels ({how}): {:.1}% ({:.1} s)",
+            100.0 * acc,
+            t0.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
 }
 
 /// Runs adaptation and prints its human summary on stderr.
@@ -161,17 +185,6 @@ pub(crate) fn run_adaptation(
         r.support_loss.1,
         100.0 * r.support_accuracy
     );
-    if let Some((acc, folds)) = r.cross_validated_accuracy {
-        let how = if folds == r.shots_per_class.values().sum::<usize>() {
-            "leave-one-out".to_string()
-        } else {
-            format!("{folds}-fold")
-        };
-        eprintln!(
-            "held-out accuracy over the labels ({how}): {:.1}%",
-            100.0 * acc
-        );
-    }
     for w in &r.warnings {
         eprintln!("warning: {w}");
     }

@@ -9,6 +9,10 @@ use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// Work left for after the map is written.
+#[cfg(feature = "infer")]
+type AfterMap = Box<dyn FnOnce() -> Result<()>>;
+
 /// Options of `geomaml map`.
 #[derive(Debug, Args)]
 pub struct MapArgs {
@@ -107,7 +111,10 @@ impl MapArgs {
         }
         // A .safetensors model is adapted to the scene first; the adapted ONNX model
         // lives beside the output only while mapping.
-        let adapted = self.adapted_model()?;
+        let (adapted, after_map) = match self.adapted_model()? {
+            Some((temp, after)) => (Some(temp), Some(after)),
+            None => (None, None),
+        };
         let model = adapted
             .as_ref()
             .map(|p| p.temp_path().to_path_buf())
@@ -140,6 +147,10 @@ impl MapArgs {
             s.megapixels_per_s,
             s.output.display()
         );
+        // The adaptation's accuracy estimate, once the map is written.
+        if let Some(after) = after_map {
+            after()?;
+        }
         if self.json {
             println!("{}", serde_json::to_string(&s).expect("summary serialises"));
         }
@@ -217,9 +228,10 @@ impl MapArgs {
         Ok(ExitCode::SUCCESS)
     }
 
-    /// Adapts a .safetensors model with --labels, exported to a temporary .onnx.
+    /// Adapts a .safetensors model with --labels, exported to a temporary .onnx;
+    /// also returns what to run once the map is written (the accuracy estimate).
     #[cfg(feature = "infer")]
-    fn adapted_model(&self) -> Result<Option<crate::output::PendingOutput>> {
+    fn adapted_model(&self) -> Result<Option<(crate::output::PendingOutput, AfterMap)>> {
         use crate::Error;
         let is_checkpoint = self
             .model
@@ -243,7 +255,7 @@ impl MapArgs {
             )),
             #[cfg(feature = "train")]
             (Some(labels), true) => {
-                let adapted = super::adapt::run_adaptation(
+                let mut adapted = super::adapt::run_adaptation(
                     &self.adapt,
                     &self.model,
                     self.scene()?,
@@ -260,7 +272,8 @@ impl MapArgs {
                     true,
                 )?;
                 crate::export::export_file(&adapted.checkpoint, temp.temp_path(), false)?;
-                Ok(Some(temp))
+                let after: AfterMap = Box::new(move || super::adapt::report_accuracy(&mut adapted));
+                Ok(Some((temp, after)))
             }
             #[cfg(not(feature = "train"))]
             (Some(_), true) => Err(super::feature_missing("map --labels", "train")),
