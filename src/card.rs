@@ -211,11 +211,20 @@ impl ModelCard {
 }
 
 /// Current UTC time as RFC 3339, without pulling in a date crate.
+///
+/// `SOURCE_DATE_EPOCH` (seconds since 1970, the reproducible-builds convention)
+/// replaces the clock when set, so two runs of the same training, one of them
+/// interrupted and resumed, write byte-identical checkpoints.
 pub fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
+    let fixed = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.trim().parse::<i64>().ok());
+    let secs = fixed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0)
+    });
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Civil-from-days (H. Hinnant's algorithm).
     let z = days + 719_468;
@@ -280,9 +289,24 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn timestamps_look_like_rfc3339() {
+    fn timestamps_look_like_rfc3339_and_follow_source_date_epoch() {
+        // Run in a child process: the variable is process-wide.
+        if std::env::var_os("GEOMAML_TEST_EPOCH_CHILD").is_some() {
+            assert_eq!(now_rfc3339(), "2022-01-25T12:00:00Z");
+            return;
+        }
         let t = now_rfc3339();
         assert_eq!(t.len(), 20);
         assert!(t.starts_with("20") && t.ends_with('Z'));
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "card::tests::timestamps_look_like_rfc3339_and_follow_source_date_epoch",
+            ])
+            .env("GEOMAML_TEST_EPOCH_CHILD", "1")
+            .env("SOURCE_DATE_EPOCH", "1643112000")
+            .status()
+            .unwrap();
+        assert!(status.success());
     }
 }
