@@ -361,8 +361,10 @@ mod tests {
     use crate::catalog::classes::dfc2020;
     use crate::raster::GeoTransform;
 
-    fn utm32() -> String {
-        SpatialRef::from_epsg(32632).unwrap().to_wkt().unwrap()
+    /// The labels of `p` (default layer and field, DFC legend) in EPSG:`epsg`.
+    fn read_in(p: &Path, epsg: u32) -> Result<LabelSet> {
+        let wkt = SpatialRef::from_epsg(epsg).unwrap().to_wkt().unwrap();
+        read_labels(p, &LabelOptions::default(), &dfc2020(), &wkt)
     }
 
     fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -381,7 +383,7 @@ mod tests {
               {"type":"Feature","properties":{"class":"Water"},"geometry":{"type":"Point","coordinates":[9.0,48.0]}},
               {"type":"Feature","properties":{"class":"6"},"geometry":{"type":"Point","coordinates":[9.001,48.001]}}]}"#,
         );
-        let set = read_labels(&p, &LabelOptions::default(), &dfc2020(), &utm32()).unwrap();
+        let set = read_in(&p, 32632).unwrap();
         assert_eq!(set.labels.len(), 2);
         assert_eq!(set.labels[0].class.id, 10);
         assert_eq!(set.labels[1].class.name, "Croplands");
@@ -405,16 +407,15 @@ mod tests {
               {"type":"Feature","properties":{"class":"Snow/Ice"},"geometry":{"type":"Point","coordinates":[90.0,-80.0]}},
               {"type":"Feature","properties":{"class":"Snow/Ice"},"geometry":{"type":"Point","coordinates":[0.0,-90.0]}}]}"#,
         );
-        let wkt = |epsg| SpatialRef::from_epsg(epsg).unwrap().to_wkt().unwrap();
         let xy = |set: &LabelSet, i: usize| match set.labels[i].geometry {
             geo::Geometry::Point(p) => (p.x(), p.y()),
             ref g => panic!("{g:?}"),
         };
         // A scene in EPSG:4326 (latitude first by the authority): x is longitude.
-        let geo = read_labels(&p, &LabelOptions::default(), &dfc2020(), &wkt(4326)).unwrap();
+        let geo = read_in(&p, 4326).unwrap();
         assert_eq!(xy(&geo, 0), (9.0, 48.0));
         // Antarctic polar stereographic: the pole is the origin, 90 E lies on +x.
-        let polar = read_labels(&p, &LabelOptions::default(), &dfc2020(), &wkt(3031)).unwrap();
+        let polar = read_in(&p, 3031).unwrap();
         let (x, y) = xy(&polar, 1);
         assert!(x > 1.0e6 && y.abs() < 1e-3, "{x} {y}");
         let (x, y) = xy(&polar, 2);
@@ -430,9 +431,7 @@ mod tests {
             r#"{"type":"FeatureCollection","features":[
               {"type":"Feature","properties":{"class":"Lava"},"geometry":{"type":"Point","coordinates":[9.0,48.0]}}]}"#,
         );
-        let err = read_labels(&p, &LabelOptions::default(), &dfc2020(), &utm32())
-            .unwrap_err()
-            .to_string();
+        let err = read_in(&p, 32632).unwrap_err().to_string();
         assert!(
             err.contains("bad.geojson") && err.contains("Lava") && err.contains("Forest"),
             "{err}"
@@ -448,7 +447,7 @@ mod tests {
             r#"{"type":"FeatureCollection","crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:EPSG::32632"}},"features":[
               {"type":"Feature","properties":{"label":"Forest"},"geometry":{"type":"Polygon","coordinates":[[[100,-100],[300,-100],[300,-300],[100,-300],[100,-100]]]}}]}"#,
         );
-        let set = read_labels(&p, &LabelOptions::default(), &dfc2020(), &utm32()).unwrap();
+        let set = read_in(&p, 32632).unwrap();
         let gt = PixelLocator::Affine(GeoTransform::north_up(0.0, 0.0, 10.0));
         let px = set.pixels(&gt, 5);
         assert!(!px.is_empty());

@@ -76,43 +76,47 @@ fn process_alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
 
-/// Removes temporaries of `final_path` whose writing process is gone; returns how
-/// many were removed.
-pub fn remove_stale_temporaries(final_path: &Path) -> usize {
+/// The folder a path lives in (`.` for a bare file name).
+fn folder_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// Temporaries of `final_path` (`.<name>.<pid>.partial-<name>`, and GDAL's
+/// `.aux.xml` beside one) whose writing process is gone.
+fn stale_temporaries(final_path: &Path) -> Vec<PathBuf> {
     let Some(name) = final_path
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
     else {
-        return 0;
+        return Vec::new();
     };
-    let parent = final_path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let Ok(entries) = std::fs::read_dir(parent) else {
-        return 0;
+    let Ok(entries) = std::fs::read_dir(folder_of(final_path)) else {
+        return Vec::new();
     };
     let (prefix, suffix) = (format!(".{name}."), format!(".partial-{name}"));
-    let mut removed = 0;
-    for e in entries.flatten() {
-        let file = e.file_name().to_string_lossy().to_string();
-        let Some(pid) = file
-            .strip_prefix(&prefix)
-            .and_then(|rest| {
-                rest.strip_suffix(&suffix).or_else(|| {
-                    rest.strip_suffix(".aux.xml")
-                        .and_then(|r| r.strip_suffix(&suffix))
-                })
-            })
-            .and_then(|pid| pid.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if !process_alive(pid) && std::fs::remove_file(e.path()).is_ok() {
-            removed += 1;
-        }
-    }
-    removed
+    entries
+        .flatten()
+        .filter(|e| {
+            let file = e.file_name().to_string_lossy().to_string();
+            file.strip_prefix(&prefix)
+                .map(|rest| rest.strip_suffix(".aux.xml").unwrap_or(rest))
+                .and_then(|rest| rest.strip_suffix(&suffix))
+                .and_then(|pid| pid.parse::<u32>().ok())
+                .is_some_and(|pid| !process_alive(pid))
+        })
+        .map(|e| e.path())
+        .collect()
+}
+
+/// Removes temporaries of `final_path` whose writing process is gone; returns how
+/// many were removed.
+pub fn remove_stale_temporaries(final_path: &Path) -> usize {
+    stale_temporaries(final_path)
+        .iter()
+        .filter(|p| std::fs::remove_file(p).is_ok())
+        .count()
 }
 
 /// Moves `from` to `to` unless `to` exists (then [`Error::OutputExists`]).
@@ -166,26 +170,7 @@ fn move_no_replace(from: &Path, to: &Path) -> Result<()> {
 /// Whether a temporary of `final_path` left by a process that is gone exists (what
 /// a run killed before moving its output into place leaves).
 pub fn has_stale_temporary(final_path: &Path) -> bool {
-    let Some(name) = final_path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-    else {
-        return false;
-    };
-    let parent = final_path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let (prefix, suffix) = (format!(".{name}."), format!(".partial-{name}"));
-    std::fs::read_dir(parent).is_ok_and(|entries| {
-        entries.flatten().any(|e| {
-            let file = e.file_name().to_string_lossy().to_string();
-            file.strip_prefix(&prefix)
-                .and_then(|r| r.strip_suffix(&suffix))
-                .and_then(|pid| pid.parse::<u32>().ok())
-                .is_some_and(|pid| !process_alive(pid))
-        })
-    })
+    !stale_temporaries(final_path).is_empty()
 }
 
 /// The path as the file system resolves it (the folder resolved when the file
@@ -194,11 +179,11 @@ fn resolved(path: &Path) -> Option<PathBuf> {
     if let Ok(p) = std::fs::canonicalize(path) {
         return Some(p);
     }
-    let parent = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    Some(std::fs::canonicalize(parent).ok()?.join(path.file_name()?))
+    Some(
+        std::fs::canonicalize(folder_of(path))
+            .ok()?
+            .join(path.file_name()?),
+    )
 }
 
 /// Fails when `output` is one of `inputs` (same file, through any path), whatever
@@ -238,10 +223,7 @@ impl PendingOutput {
         if final_path.exists() && !overwrite {
             return Err(Error::OutputExists { path: final_path });
         }
-        let parent = final_path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
+        let parent = folder_of(&final_path);
         if !parent.is_dir() {
             return Err(Error::io(
                 &final_path,
@@ -329,14 +311,7 @@ impl PendingOutput {
         if let Some(set) = live().as_mut() {
             set.remove(&self.temp_path);
         }
-        if let Some(parent) = self.final_path.parent() {
-            let parent = if parent.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                parent
-            };
-            let _ = sync(parent);
-        }
+        let _ = sync(folder_of(&self.final_path));
         Ok(self.final_path.clone())
     }
 }

@@ -2,12 +2,10 @@
 //! over local files, HTTP (`/vsicurl/`, a range-serving server on 127.0.0.1) and
 //! STAC ItemCollections.
 
-use crate::util::{geomaml, list_dir, run_ok, write_utm_scene};
+use crate::util::{geomaml, list_dir, random_model, run_ok, write_utm_scene};
 use gdal::raster::RasterCreationOptions;
 use gdal::{Dataset, DriverManager, Metadata};
-use geomaml::card::ModelCard;
-use geomaml::catalog::classes::dfc2020;
-use geomaml::model::{Arch, ModelSpec};
+use geomaml::model::Arch;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -19,22 +17,7 @@ const BANDS: [&str; 3] = ["B02", "B03", "B04"];
 
 /// Exports a random 16 px CNN reading B02, B03, B04 into `dir/model.onnx`.
 fn model(dir: &Path) -> PathBuf {
-    let spec = ModelSpec {
-        arch: Arch::Cnn,
-        in_channels: BANDS.len(),
-        num_classes: 4,
-        width: 8,
-        depth: 2,
-        tile_size: 16,
-    };
-    let card = ModelCard::untrained(spec, &BANDS, dfc2020().into_iter().take(4).collect());
-    let st = dir.join("model.safetensors");
-    geomaml::export::random_checkpoint(card, 7)
-        .save(&st, false)
-        .unwrap();
-    let onnx = dir.join("model.onnx");
-    run_ok(geomaml().arg("export").arg(&st).arg("-o").arg(&onnx));
-    onnx
+    random_model(dir, "model", Arch::Cnn, &BANDS, 16, 7).1
 }
 
 /// A small UTM scene of the model's bands whose pattern depends on `seed`.

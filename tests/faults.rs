@@ -4,10 +4,10 @@
 //! a closed pipe, a local CRS, labels that contradict each other, a diverging
 //! adaptation.
 
-use crate::util::{geomaml, list_dir, run_fail, run_ok, write_utm_scene};
-use geomaml::card::ModelCard;
-use geomaml::catalog::classes::dfc2020;
-use geomaml::model::{Arch, ModelSpec};
+use crate::util::{
+    geomaml, list_dir, map_command, random_model, run_fail, run_ok, write_utm_scene,
+};
+use geomaml::model::Arch;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -16,22 +16,7 @@ const BANDS: [&str; 3] = ["B02", "B03", "B04"];
 
 /// A random 16 px CNN as a checkpoint and its ONNX export.
 fn model(dir: &Path) -> (PathBuf, PathBuf) {
-    let spec = ModelSpec {
-        arch: Arch::Cnn,
-        in_channels: 3,
-        num_classes: 4,
-        width: 8,
-        depth: 2,
-        tile_size: 16,
-    };
-    let card = ModelCard::untrained(spec, &BANDS, dfc2020().into_iter().take(4).collect());
-    let st = dir.join("model.safetensors");
-    geomaml::export::random_checkpoint(card, 3)
-        .save(&st, false)
-        .unwrap();
-    let onnx = dir.join("model.onnx");
-    run_ok(geomaml().arg("export").arg(&st).arg("-o").arg(&onnx));
-    (st, onnx)
+    random_model(dir, "model", Arch::Cnn, &BANDS, 16, 3)
 }
 
 fn scene(path: &Path, size: usize) -> PathBuf {
@@ -84,14 +69,12 @@ fn a_full_disk_never_yields_exit_zero_or_a_file() {
     let s = scene(&dir.path().join("scene.tif"), 256);
     let disk = SmallDisk::mount(dir.path().join("small")).expect("root can mount a tmpfs");
     let map = disk.0.join("map.tif");
-    let err = run_fail(
-        geomaml()
-            .args(["map", "--stride", "2", "--probabilities", "--model"])
-            .arg(&onnx)
-            .arg(&s)
-            .arg("-o")
-            .arg(&map),
-    );
+    let err = run_fail(&mut map_command(
+        &onnx,
+        &s,
+        &map,
+        &["--stride", "2", "--probabilities"],
+    ));
     assert!(err.contains("small/map."), "{err}");
     assert!(!err.contains(".partial-"), "names the temporary: {err}");
     assert_eq!(err.lines().count(), 1, "{err}");
@@ -153,14 +136,7 @@ fn sigint_removes_temporaries_and_a_rerun_removes_a_killed_runs() {
     // by the next run writing the same output.
     let stale = dir.path().join(".map.tif.4194305.partial-map.tif");
     std::fs::write(&stale, b"left by kill -9").unwrap();
-    run_ok(
-        geomaml()
-            .args(["map", "--model"])
-            .arg(&onnx)
-            .arg(&s)
-            .arg("-o")
-            .arg(&out),
-    );
+    run_ok(&mut map_command(&onnx, &s, &out, &[]));
     assert!(!stale.exists() && out.exists());
 }
 
@@ -171,12 +147,7 @@ fn of_two_processes_writing_one_output_exactly_one_wins() {
     let s = scene(&dir.path().join("scene.tif"), 256);
     let out = dir.path().join("map.tif");
     let spawn = || {
-        geomaml()
-            .args(["map", "--threads", "1", "--model"])
-            .arg(&onnx)
-            .arg(&s)
-            .arg("-o")
-            .arg(&out)
+        map_command(&onnx, &s, &out, &["--threads", "1"])
             .stderr(Stdio::piped())
             .spawn()
             .unwrap()
@@ -197,14 +168,12 @@ fn an_input_is_never_replaced_by_an_output() {
     let (st, onnx) = model(dir.path());
     let s = scene(&dir.path().join("scene.tif"), 64);
     let before = std::fs::read(&s).unwrap();
-    let err = run_fail(
-        geomaml()
-            .args(["map", "--overwrite", "--model"])
-            .arg(&onnx)
-            .arg(&s)
-            .arg("-o")
-            .arg(dir.path().join(".").join("scene.tif")),
-    );
+    let err = run_fail(&mut map_command(
+        &onnx,
+        &s,
+        &dir.path().join(".").join("scene.tif"),
+        &["--overwrite"],
+    ));
     assert!(err.contains("also an input"), "{err}");
     assert_eq!(std::fs::read(&s).unwrap(), before);
     let model_bytes = std::fs::read(&st).unwrap();
@@ -230,16 +199,7 @@ fn absurd_sizes_and_counts_are_refused_naming_the_option() {
         (["--threads", "100000"], "--threads"),
         (["--batch-size", "0"], "--batch-size"),
     ] {
-        let err = run_fail(
-            geomaml()
-                .arg("map")
-                .args(args)
-                .arg("--model")
-                .arg(&onnx)
-                .arg(&s)
-                .arg("-o")
-                .arg(&out),
-        );
+        let err = run_fail(&mut map_command(&onnx, &s, &out, &args));
         assert!(err.starts_with(&format!("geomaml: {option}: ")), "{err}");
         assert!(!out.exists());
     }

@@ -1,31 +1,16 @@
 //! `geomaml export`, `info` and `map`: ONNX export of generated checkpoints and maps
 //! of small generated GeoTIFF scenes (and, opt-in, of the real Landsat RGB scene).
 
-use crate::util::{geomaml, list_dir, reference_data, run_fail, run_ok, write_utm_scene};
+use crate::util::{
+    geomaml, list_dir, random_model, reference_data, run_fail, run_ok, write_utm_scene,
+};
 use gdal::{Dataset, Metadata};
-use geomaml::card::ModelCard;
-use geomaml::catalog::classes::dfc2020;
-use geomaml::model::{Arch, ModelSpec};
+use geomaml::model::Arch;
 use std::path::{Path, PathBuf};
 
 /// Exports a random model of `arch` reading `bands` into `dir/name.onnx`.
 fn model(dir: &Path, name: &str, arch: Arch, bands: &[&str], tile: usize) -> PathBuf {
-    let spec = ModelSpec {
-        arch,
-        in_channels: bands.len(),
-        num_classes: 4,
-        width: 8,
-        depth: 2,
-        tile_size: tile,
-    };
-    let card = ModelCard::untrained(spec, bands, dfc2020().into_iter().take(4).collect());
-    let st = dir.join(format!("{name}.safetensors"));
-    geomaml::export::random_checkpoint(card, 42)
-        .save(&st, false)
-        .unwrap();
-    let onnx = dir.join(format!("{name}.onnx"));
-    run_ok(geomaml().arg("export").arg(&st).arg("-o").arg(&onnx));
-    onnx
+    random_model(dir, name, arch, bands, tile, 42).1
 }
 
 /// A `w x h` UTM scene of named bands, north-up 10 m pixels; the top-left 12x12

@@ -4,14 +4,12 @@
 //! multi-layer GeoPackages and features without geometry. Each asserts what a user
 //! relies on, through the real CLI.
 
-use crate::util::{geomaml, list_dir, run_fail, run_ok};
+use crate::util::{geomaml, list_dir, map_command, random_model, run_fail, run_ok};
 use gdal::raster::{Buffer, GdalType, RasterCreationOptions};
 use gdal::spatial_ref::SpatialRef;
 use gdal::vector::LayerAccess;
 use gdal::{Dataset, DriverManager, Metadata};
-use geomaml::card::ModelCard;
-use geomaml::catalog::classes::dfc2020;
-use geomaml::model::{Arch, ModelSpec};
+use geomaml::model::Arch;
 use std::path::{Path, PathBuf};
 
 const BANDS: [&str; 3] = ["B02", "B03", "B04"];
@@ -24,22 +22,7 @@ const STRIDE: usize = 4;
 
 /// A random CNN (16 px tiles, 4 DFC classes) as a checkpoint and its ONNX export.
 fn model(dir: &Path) -> (PathBuf, PathBuf) {
-    let spec = ModelSpec {
-        arch: Arch::Cnn,
-        in_channels: 3,
-        num_classes: 4,
-        width: 8,
-        depth: 2,
-        tile_size: 16,
-    };
-    let card = ModelCard::untrained(spec, &BANDS, dfc2020().into_iter().take(4).collect());
-    let st = dir.join("model.safetensors");
-    geomaml::export::random_checkpoint(card, 42)
-        .save(&st, false)
-        .unwrap();
-    let onnx = dir.join("model.onnx");
-    run_ok(geomaml().arg("export").arg(&st).arg("-o").arg(&onnx));
-    (st, onnx)
+    random_model(dir, "model", Arch::Cnn, &BANDS, 16, 42)
 }
 
 /// Reflectance-like values with patches, so the model gives varied classes.
@@ -78,14 +61,7 @@ fn scene<T: GdalType + Copy>(
 }
 
 fn map(onnx: &Path, scene: &Path, out: &Path) {
-    run_ok(
-        geomaml()
-            .args(["map", "--threads", "1", "--model"])
-            .arg(onnx)
-            .arg(scene)
-            .arg("-o")
-            .arg(out),
-    );
+    run_ok(&mut map_command(onnx, scene, out, &["--threads", "1"]));
 }
 
 fn classes(path: &Path) -> (Vec<u8>, (usize, usize)) {
@@ -309,14 +285,7 @@ fn complex_bands_are_refused_naming_band_and_type() {
     )
     .unwrap();
     let out = dir.path().join("map.tif");
-    let err = run_fail(
-        geomaml()
-            .args(["map", "--model"])
-            .arg(&onnx)
-            .arg(&path)
-            .arg("-o")
-            .arg(&out),
-    );
+    let err = run_fail(&mut map_command(&onnx, &path, &out, &[]));
     assert!(
         err.contains("band 1 (B02)") && err.contains("CFloat32"),
         "{err}"
@@ -374,14 +343,7 @@ fn a_scene_without_georeferencing_is_refused() {
     let path = dir.path().join("bare.tif");
     scene::<u16>(&path, false, |b, x, y| value(b, x, y) as u16);
     let out = dir.path().join("map.tif");
-    let err = run_fail(
-        geomaml()
-            .args(["map", "--model"])
-            .arg(&onnx)
-            .arg(&path)
-            .arg("-o")
-            .arg(&out),
-    );
+    let err = run_fail(&mut map_command(&onnx, &path, &out, &[]));
     assert!(
         err.contains("bare.tif") && err.contains("not georeferenced"),
         "{err}"

@@ -150,3 +150,49 @@ pub fn write_utm_scene(
     }
     path.to_path_buf()
 }
+
+/// A random model of `arch` (width 8, depth 2, `tile` px, the first 4 DFC classes)
+/// reading `bands`, with weights drawn from `seed`: `dir/name.safetensors` and its
+/// export `dir/name.onnx`.
+pub fn random_model(
+    dir: &Path,
+    name: &str,
+    arch: geomaml::model::Arch,
+    bands: &[&str],
+    tile: usize,
+    seed: u64,
+) -> (PathBuf, PathBuf) {
+    let spec = geomaml::model::ModelSpec {
+        arch,
+        in_channels: bands.len(),
+        num_classes: 4,
+        width: 8,
+        depth: 2,
+        tile_size: tile,
+    };
+    let legend = geomaml::catalog::classes::dfc2020()
+        .into_iter()
+        .take(4)
+        .collect();
+    let card = geomaml::card::ModelCard::untrained(spec, bands, legend);
+    let st = dir.join(format!("{name}.safetensors"));
+    geomaml::export::random_checkpoint(card, seed)
+        .save(&st, false)
+        .unwrap();
+    let onnx = dir.join(format!("{name}.onnx"));
+    run_ok(geomaml().arg("export").arg(&st).arg("-o").arg(&onnx));
+    (st, onnx)
+}
+
+/// `geomaml map [args] --model MODEL SCENE -o OUT`.
+pub fn map_command(model: &Path, scene: &Path, out: &Path, args: &[&str]) -> Command {
+    let mut cmd = geomaml();
+    cmd.arg("map")
+        .args(args)
+        .arg("--model")
+        .arg(model)
+        .arg(scene)
+        .arg("-o")
+        .arg(out);
+    cmd
+}

@@ -284,17 +284,13 @@ fn descriptor_file_opens_by_extension_with_map_options() {
     assert_same_map(&ours, &theirs);
 }
 
-#[test]
-fn probabilities_descriptor_equals_the_probability_file_of_geomaml_map() {
-    let env = Env::new();
-    let m = model(env.path(), "cnn", Arch::Cnn, 16);
-    let s = scene(env.path(), "scene.tif", &["B02", "B03", "B04"], (600, 530));
-    cli_map_with(env.path(), "map.tif", &m, &s, &["--probabilities"]);
-    let theirs = env.path().join("map.probabilities.tif");
-    let descriptor = env.path().join("p.geomaml");
+/// `gdal_translate` of a descriptor of `cnn.onnx` on `scene.tif` in the
+/// environment's folder, with `"output": output`; returns the translated file.
+fn translate_output(env: &Env, output: &str) -> PathBuf {
+    let descriptor = env.path().join(format!("{output}.geomaml"));
     std::fs::write(
         &descriptor,
-        r#"{"model": "cnn.onnx", "scene": "scene.tif", "output": "probabilities"}"#,
+        format!(r#"{{"model": "cnn.onnx", "scene": "scene.tif", "output": "{output}"}}"#),
     )
     .unwrap();
     let ours = env.path().join("translated.tif");
@@ -303,6 +299,17 @@ fn probabilities_descriptor_equals_the_probability_file_of_geomaml_map() {
         .arg("-q")
         .arg(&descriptor)
         .arg(&ours));
+    ours
+}
+
+#[test]
+fn probabilities_descriptor_equals_the_probability_file_of_geomaml_map() {
+    let env = Env::new();
+    let m = model(env.path(), "cnn", Arch::Cnn, 16);
+    let s = scene(env.path(), "scene.tif", &["B02", "B03", "B04"], (600, 530));
+    cli_map_with(env.path(), "map.tif", &m, &s, &["--probabilities"]);
+    let theirs = env.path().join("map.probabilities.tif");
+    let ours = translate_output(&env, "probabilities");
     let (a, b) = (
         Dataset::open(&ours).unwrap(),
         Dataset::open(&theirs).unwrap(),
@@ -333,18 +340,7 @@ fn confidence_descriptor_equals_the_confidence_file_of_geomaml_map() {
     let s = scene(env.path(), "scene.tif", &["B02", "B03", "B04"], (300, 260));
     cli_map_with(env.path(), "map.tif", &m, &s, &["--confidence"]);
     let theirs = env.path().join("map.confidence.tif");
-    let descriptor = env.path().join("c.geomaml");
-    std::fs::write(
-        &descriptor,
-        r#"{"model": "cnn.onnx", "scene": "scene.tif", "output": "confidence"}"#,
-    )
-    .unwrap();
-    let ours = env.path().join("translated.tif");
-    run(env
-        .tool("gdal_translate")
-        .arg("-q")
-        .arg(&descriptor)
-        .arg(&ours));
+    let ours = translate_output(&env, "confidence");
     let (a, b) = (
         Dataset::open(&ours).unwrap(),
         Dataset::open(&theirs).unwrap(),

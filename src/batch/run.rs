@@ -225,34 +225,22 @@ fn sidecar_path(out_dir: &Path, stem: &str) -> PathBuf {
     out_dir.join(format!("{stem}.json"))
 }
 
-/// Removes temporary files of earlier, killed runs for the outputs of `stem`.
+/// Removes temporary files of killed runs for the outputs of `stem` (map, its COG
+/// staging file, probabilities, confidence, sidecar); a live process's are kept,
+/// so two copies of one shard never delete each other's work.
 fn remove_stale(out_dir: &Path, stem: &str) -> usize {
-    // Temporaries of the map (and its COG staging file), the probabilities and the
-    // sidecar: `.<file name>.<pid>.partial-<file name>` (see crate::output).
-    remove_partials(
-        out_dir,
-        &[
-            format!(".{stem}.tif."),
-            format!(".{stem}.probabilities.tif."),
-            format!(".{stem}.confidence.tif."),
-            format!(".{stem}.json."),
-        ],
-    )
-}
-
-/// Removes the temporaries in `out_dir` whose names start with one of `prefixes`.
-fn remove_partials(out_dir: &Path, prefixes: &[String]) -> usize {
-    let Ok(entries) = std::fs::read_dir(out_dir) else {
-        return 0;
-    };
-    entries
-        .filter_map(|e| e.ok())
-        .filter(|e| {
-            let name = e.file_name().to_string_lossy().to_string();
-            prefixes.iter().any(|p| name.starts_with(p.as_str())) && name.contains(".partial-")
-        })
-        .filter(|e| std::fs::remove_file(e.path()).is_ok())
-        .count()
+    [
+        format!("{stem}.tif"),
+        format!("{stem}.tif.staging.tif"),
+        format!("{stem}.probabilities.tif"),
+        format!("{stem}.probabilities.tif.staging.tif"),
+        format!("{stem}.confidence.tif"),
+        format!("{stem}.confidence.tif.staging.tif"),
+        format!("{stem}.json"),
+    ]
+    .iter()
+    .map(|name| crate::output::remove_stale_temporaries(&out_dir.join(name)))
+    .sum()
 }
 
 fn is_done(cfg: &BatchConfig, output: &Path, sidecar: &Path, model_sha256: &str) -> bool {
@@ -334,7 +322,7 @@ pub fn run_batch(cfg: &BatchConfig) -> Result<BatchSummary> {
     let mine: Vec<&Scene> = scenes.iter().filter(|s| cfg.shard.owns(&s.input)).collect();
     let summary_path = cfg.out_dir.join(cfg.shard.summary_name());
     // A summary a killed run of this shard was writing.
-    let mut stale = remove_partials(&cfg.out_dir, &[format!(".{}.", cfg.shard.summary_name())]);
+    let mut stale = crate::output::remove_stale_temporaries(&summary_path);
     eprintln!(
         "batch: {} of {} scenes in shard {} of {}; model {} (sha256 {}); output {}",
         mine.len(),

@@ -112,7 +112,7 @@ pub fn assess_raster(map_path: &Path, reference_path: &Path) -> Result<Assessmen
         }
     }
     for (r, p) in [(&map, map_path), (&reference, reference_path)] {
-        if !r.is_georeferenced() && !r.dataset().gcps().is_empty() {
+        if matches!(r.georef(), Ok(crate::raster::Georef::Gcps { .. })) {
             return Err(Error::raster(
                 p,
                 "is georeferenced by GCPs only; comparing with a raster needs a geotransform \

@@ -47,16 +47,7 @@ pub(crate) struct Engine<'a> {
     pub(crate) predictor: Predictor,
     pub(crate) shared: Option<SharedCnn>,
     pub(crate) plan: &'a Plan,
-    pub(crate) batch_size: usize,
-    pub(crate) probabilities: bool,
-    /// Also compute the confidence band.
-    pub(crate) confidence: bool,
-    /// Class id of each output index.
-    pub(crate) ids: Vec<u8>,
-    /// Nodata value of the class band.
-    pub(crate) nodata: u8,
-    /// Smallest valid fraction of a window for it to be computed.
-    pub(crate) min_valid: f64,
+    pub(crate) o: EngineOptions,
     pub(crate) weights: Array2<f32>,
 }
 
@@ -89,12 +80,7 @@ impl Engine<'_> {
             predictor,
             shared,
             plan,
-            batch_size: o.batch_size,
-            probabilities: o.probabilities,
-            confidence: o.confidence,
-            ids: o.ids,
-            nodata: o.nodata,
-            min_valid: o.min_valid,
+            o,
             weights,
         }
     }
@@ -218,26 +204,20 @@ pub(crate) fn margin(p: impl Iterator<Item = f32>) -> u8 {
 
 impl Engine<'_> {
     fn classify(&mut self, p: &Prepared) -> Result<(usize, Finished)> {
-        let (plan, ids, nodata, batch_size) = (self.plan, &self.ids, self.nodata, self.batch_size);
+        let (plan, ids, nodata, batch_size) =
+            (self.plan, &self.o.ids, self.o.nodata, self.o.batch_size);
         let (bw, bh) = (p.block.out.width, p.block.out.height);
-        let (s, (sw, sh)) = (plan.stride as isize, plan.source);
-        let (tile, min_valid) = (plan.tile, self.min_valid);
-        let (rx, ry) = (p.block.read.x, p.block.read.y);
-        // A cell counts when at least half its in-raster pixels are valid.
+        let s = plan.stride;
+        let (tile, min_valid) = (plan.tile, self.o.min_valid);
+        // A cell counts when at least half its in-raster pixels are valid and its
+        // window passes `min_valid`.
         let cell_valid = |i: usize| {
             let (cx, cy) = (
-                (p.block.out.x + (i % bw) as isize) * s,
-                (p.block.out.y + (i / bw) as isize) * s,
+                (p.block.out.x + (i % bw) as isize) * s as isize,
+                (p.block.out.y + (i / bw) as isize) * s as isize,
             );
-            let (x1, y1) = ((cx + s).min(sw as isize), (cy + s).min(sh as isize));
-            let view = p.pixels.valid.slice(s![
-                (cy - ry) as usize..(y1 - ry) as usize,
-                (cx - rx) as usize..(x1 - rx) as usize
-            ]);
-            let good = view.iter().filter(|v| **v).count();
             let (wx, wy) = p.block.windows[i];
-            good > 0
-                && 2 * good >= view.len()
+            p.pixels.valid_fraction(Window::new(cx, cy, s, s)) >= 0.5
                 && p.pixels.valid_fraction(Window::new(wx, wy, tile, tile)) >= min_valid
         };
         let todo: Vec<(usize, (isize, isize))> = p
@@ -251,9 +231,10 @@ impl Engine<'_> {
         let k = ids.len();
         let mut classes = vec![nodata; bw * bh];
         let mut probs = self
+            .o
             .probabilities
             .then(|| vec![PROBABILITY_NODATA; k * bw * bh]);
-        let mut conf = self.confidence.then(|| vec![PROBABILITY_NODATA; bw * bh]);
+        let mut conf = self.o.confidence.then(|| vec![PROBABILITY_NODATA; bw * bh]);
         let each = |i: usize, pr: ndarray::ArrayViewD<'_, f32>| {
             classes[i] = ids[argmax(pr.iter().copied())];
             if let Some(out) = conf.as_mut() {
@@ -281,12 +262,13 @@ impl Engine<'_> {
     }
 
     fn segment(&mut self, p: &Prepared) -> Result<(usize, Finished)> {
-        let (plan, ids, nodata, batch_size) = (self.plan, &self.ids, self.nodata, self.batch_size);
+        let (plan, ids, nodata, batch_size) =
+            (self.plan, &self.o.ids, self.o.nodata, self.o.batch_size);
         let weights = &self.weights;
         let (bw, bh) = (p.block.out.width, p.block.out.height);
         let (bx, by, t) = (p.block.out.x, p.block.out.y, plan.tile as isize);
         let (rx, ry) = (p.block.read.x, p.block.read.y);
-        let min_valid = self.min_valid;
+        let min_valid = self.o.min_valid;
         let usable = |&(wx, wy): &(isize, isize)| {
             p.pixels
                 .valid_fraction(Window::new(wx, wy, t as usize, t as usize))
@@ -347,9 +329,10 @@ impl Engine<'_> {
         )?;
         let mut classes = vec![nodata; bw * bh];
         let mut probs = self
+            .o
             .probabilities
             .then(|| vec![PROBABILITY_NODATA; k * bw * bh]);
-        let mut conf = self.confidence.then(|| vec![PROBABILITY_NODATA; bw * bh]);
+        let mut conf = self.o.confidence.then(|| vec![PROBABILITY_NODATA; bw * bh]);
         for r in 0..bh {
             for c in 0..bw {
                 let valid = p.pixels.valid[[(by - ry) as usize + r, (bx - rx) as usize + c]];

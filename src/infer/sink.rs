@@ -50,22 +50,23 @@ pub fn nodata_value(card: &ModelCard) -> u8 {
     }
 }
 
-/// Where the confidence band of the map at `path` goes.
-pub fn confidence_path(path: &Path) -> PathBuf {
+/// `<stem>.<kind>.tif` beside the map at `path`.
+fn companion_path(path: &Path, kind: &str) -> PathBuf {
     let stem = path
         .file_stem()
         .map(|s| s.to_string_lossy().to_string())
         .unwrap_or_default();
-    path.with_file_name(format!("{stem}.confidence.tif"))
+    path.with_file_name(format!("{stem}.{kind}.tif"))
+}
+
+/// Where the confidence band of the map at `path` goes.
+pub fn confidence_path(path: &Path) -> PathBuf {
+    companion_path(path, "confidence")
 }
 
 /// Where the probabilities of the map at `path` go.
 pub fn probabilities_path(path: &Path) -> PathBuf {
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().to_string())
-        .unwrap_or_default();
-    path.with_file_name(format!("{stem}.probabilities.tif"))
+    companion_path(path, "probabilities")
 }
 
 /// One output file: its writer, its pending final name, and the staging GTiff of a COG.
@@ -242,35 +243,46 @@ impl MapSink {
             nodata,
         )
         .map_err(|e| Error::raster(&target, e))?;
-        let probabilities = if options.probabilities {
-            let n = card.classes.len();
-            let ppath = probabilities_path(path);
-            let orphan = killed_midway && is_probability_file_of(&ppath, path);
-            let mut p = OutFile::create(&ppath, overwrite || orphan, size, n, georef, options.cog)?;
-            for (i, c) in card.classes.iter().enumerate() {
-                p.writer.set_nodata(i + 1, PROBABILITY_NODATA as f64)?;
-                p.writer.set_band_name(i + 1, &format!("p_{}", c.name))?;
+        // A percent file beside the map, one band per name.
+        let percent_file = |companion: PathBuf, names: Vec<String>| -> Result<OutFile> {
+            let orphan = killed_midway && is_probability_file_of(&companion, path);
+            let n = names.len();
+            let mut f = OutFile::create(
+                &companion,
+                overwrite || orphan,
+                size,
+                n,
+                georef,
+                options.cog,
+            )?;
+            for (i, name) in names.iter().enumerate() {
+                f.writer.set_nodata(i + 1, PROBABILITY_NODATA as f64)?;
+                f.writer.set_band_name(i + 1, name)?;
             }
-            p.writer.set_metadata("GEOMAML_UNITS", "percent")?;
-            p.writer.set_metadata(PROBABILITIES_OF, &file_name(path))?;
-            Some(p)
-        } else {
-            None
+            f.writer.set_metadata("GEOMAML_UNITS", "percent")?;
+            f.writer.set_metadata(PROBABILITIES_OF, &file_name(path))?;
+            Ok(f)
         };
-        let confidence = if options.confidence {
-            let cpath = confidence_path(path);
-            let orphan = killed_midway && is_probability_file_of(&cpath, path);
-            let mut c = OutFile::create(&cpath, overwrite || orphan, size, 1, georef, options.cog)?;
-            c.writer.set_nodata(1, PROBABILITY_NODATA as f64)?;
-            c.writer.set_band_name(1, "confidence")?;
-            c.writer.set_metadata("GEOMAML_UNITS", "percent")?;
-            c.writer
-                .set_metadata("GEOMAML_CONFIDENCE", CONFIDENCE_DEFINITION)?;
-            c.writer.set_metadata(PROBABILITIES_OF, &file_name(path))?;
-            Some(c)
-        } else {
-            None
-        };
+        let probabilities = options
+            .probabilities
+            .then(|| {
+                let names = card
+                    .classes
+                    .iter()
+                    .map(|c| format!("p_{}", c.name))
+                    .collect();
+                percent_file(probabilities_path(path), names)
+            })
+            .transpose()?;
+        let confidence = options
+            .confidence
+            .then(|| {
+                let mut c = percent_file(confidence_path(path), vec!["confidence".into()])?;
+                c.writer
+                    .set_metadata("GEOMAML_CONFIDENCE", CONFIDENCE_DEFINITION)?;
+                Ok(c)
+            })
+            .transpose()?;
         Ok(MapSink {
             classes,
             probabilities,

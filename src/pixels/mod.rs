@@ -33,7 +33,7 @@ use crate::bands::Normalisation;
 use crate::error::{Error, Result};
 use crate::raster::{Raster, Window};
 use mask::Validity;
-use ndarray::{s, Array2, Array3};
+use ndarray::{Array2, Array3};
 use std::path::Path;
 use units::Unscale;
 
@@ -94,6 +94,10 @@ pub struct Pixels {
     pub valid: Array2<bool>,
     /// Size `(width, height)` of the raster read.
     pub raster_size: (usize, usize),
+    /// Summed-area table of `valid`, `[height + 1, width + 1]`: entry `(r, c)`
+    /// counts the valid pixels above row `r` and left of column `c`, so every
+    /// window's count is four lookups (the mapper asks for one per map cell).
+    valid_sums: Array2<u32>,
 }
 
 impl Pixels {
@@ -107,11 +111,10 @@ impl Pixels {
             (inside.x - self.window.x) as usize,
             (inside.y - self.window.y) as usize,
         );
-        let view = self
-            .valid
-            .slice(s![y0..y0 + inside.height, x0..x0 + inside.width]);
-        let n = view.len().max(1);
-        view.iter().filter(|v| **v).count() as f64 / n as f64
+        let (x1, y1) = (x0 + inside.width, y0 + inside.height);
+        let t = &self.valid_sums;
+        let count = t[[y1, x1]] + t[[y0, x0]] - t[[y0, x1]] - t[[y1, x0]];
+        count as f64 / (inside.width * inside.height) as f64
     }
 
     /// Whether the pixel at raster `(col, row)` (inside the window) is valid.
@@ -121,6 +124,20 @@ impl Pixels {
             (col - self.window.x) as usize,
         ]]
     }
+}
+
+/// The summed-area table of a mask (see [`Pixels`]).
+fn summed_area(valid: &Array2<bool>) -> Array2<u32> {
+    let (h, w) = valid.dim();
+    let mut t = Array2::<u32>::zeros((h + 1, w + 1));
+    for r in 0..h {
+        let mut row = 0u32;
+        for c in 0..w {
+            row += u32::from(valid[[r, c]]);
+            t[[r + 1, c + 1]] = t[[r, c + 1]] + row;
+        }
+    }
+    t
 }
 
 /// A raster opened for reading model input of some of its bands.
@@ -229,6 +246,7 @@ impl PixelReader {
             return Ok(Pixels {
                 window,
                 data,
+                valid_sums: summed_area(&valid),
                 valid,
                 raster_size: (rw, rh),
             });
@@ -280,6 +298,7 @@ impl PixelReader {
         Ok(Pixels {
             window,
             data,
+            valid_sums: summed_area(&valid),
             valid,
             raster_size: (rw, rh),
         })
