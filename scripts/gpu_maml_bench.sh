@@ -6,12 +6,14 @@
 #   scripts/gpu_maml_bench.sh run [OUTDIR] # on the GPU machine (no Rust there): runs both
 #
 # `run` sweeps meta-batches 4/16/64, inner steps 1/5 and first/second order for
-# geomaml's per-task loop and batched step, times the reference script (loop and vmap,
-# each also captured in a CUDA graph) at each meta-batch for one inner step, second
-# order (the only setting it implements), and prints a side-by-side summary of the
-# paper's setting (4-way 2-shot, 128 px, 16 tasks). Knobs: ITERS (default 10),
-# REFERENCE (path of maml_reference.py; default: the copy `build` puts in .device/,
-# then ../shared/bench/ and shared/bench/).
+# geomaml's per-task loop and batched step (one process per path), measures peak GPU
+# memory in a fresh process per setting at 16 and 64 tasks, samples the GPU's busy
+# fraction over a long batched run at 16 tasks and times smaller tiles (where the time
+# goes, without a profiler), then times the reference script (loop and vmap, each also
+# captured in a CUDA graph) at each meta-batch for one inner step, second order (the
+# only setting it implements), and prints a side-by-side summary. Knobs: ITERS
+# (default 10), REFERENCE (path of maml_reference.py; default: the copy `build` puts
+# in .device/, then ../shared/bench/ and shared/bench/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,18 +49,31 @@ run)
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
     lines="$out/maml_bench.jsonl"
     : > "$lines"
-    # geomaml: every setting, both paths, each in a fresh process so memory is its own.
-    for order in 2 1; do
-        fo=""; [ "$order" = 1 ] && fo="--first-order"
-        for steps in 1 5; do
-            for tasks in 4 16 64; do
-                for mode in batched loop; do
-                    .device/maml_step --device cuda:0 --modes "$mode" --tasks "$tasks" \
-                        --inner-steps "$steps" $fo --iters "$iters" | tee -a "$lines" ||
-                        echo "{\"mode\": \"tch-$mode\", \"tasks\": $tasks, \"inner_steps\": $steps, \"order\": $order, \"error\": \"failed (out of memory?)\"}" | tee -a "$lines"
-                done
-            done
+    # Throughput: the whole sweep in one process per path (one CUDA start each).
+    for mode in batched loop; do
+        .device/maml_step --device cuda:0 --modes "$mode" --sweep --iters "$iters" |
+            sed 's/"peak_gpu_mib":[^,}]*/"peak_gpu_mib":null,"sweep":true/' | tee -a "$lines" ||
+            echo "{\"mode\": \"tch-$mode\", \"sweep\": true, \"error\": \"failed\"}" | tee -a "$lines"
+    done
+    # Memory: a fresh process per setting, so the growth is that setting's own.
+    for tasks in 16 64; do
+        for mode in batched loop; do
+            .device/maml_step --device cuda:0 --modes "$mode" --tasks "$tasks" --iters 3 |
+                sed 's/^{/{"memory_run":true,/' | tee -a "$lines" ||
+                echo "{\"mode\": \"tch-$mode\", \"tasks\": $tasks, \"error\": \"failed (out of memory?)\"}" | tee -a "$lines"
         done
+    done
+    # Where the time goes: GPU busy fraction (NVML, 50 ms samples) over a long batched run
+    # at the paper's setting, and the step time against the tile area.
+    nvidia-smi --query-gpu=utilization.gpu --format=csv,noheader,nounits -lms 50 > "$out/util.txt" 2>/dev/null &
+    sampler=$!
+    .device/maml_step --device cuda:0 --modes batched --tasks 16 --iters 60 |
+        sed 's/^{/{"utilisation_run":true,/' | tee -a "$lines"
+    kill "$sampler" 2>/dev/null
+    python3 -c 'import sys; v=[int(x) for x in open(sys.argv[1]) if x.strip().isdigit()]; v=v[len(v)//5:]; print("{\"gpu_busy_percent_mean\": %.1f, \"samples\": %d}" % (sum(v)/max(len(v),1), len(v)))' "$out/util.txt" | tee -a "$lines"
+    for size in 64 32; do
+        .device/maml_step --device cuda:0 --modes batched --tasks 16 --size "$size" --iters "$iters" |
+            sed 's/^{/{"size_run":true,/' | tee -a "$lines"
     done
     if [ -n "$ref" ]; then
         for tasks in 4 16 64; do
@@ -71,7 +86,7 @@ run)
     python3 - "$lines" <<'EOF' | tee "$out/summary.txt"
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip().startswith("{")]
-ok = [r for r in rows if "tasks_per_s" in r]
+ok = [r for r in rows if "tasks_per_s" in r and not r.get("utilisation_run") and not r.get("size_run")]
 peers = [r for r in ok if not r["mode"].startswith("tch-")]
 print(f"{'mode':<28}{'tasks':>6}{'steps':>6}{'order':>6}{'tasks/s':>10}{'peak MiB':>10}{'x best peer':>12}")
 for r in ok:
@@ -87,7 +102,7 @@ for r in rows:
 EOF
     ;;
 *)
-    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac
