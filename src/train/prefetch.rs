@@ -176,25 +176,18 @@ fn map_tasks(
         .collect()
 }
 
-/// Host tensors as the training device wants them: page-locked when it is a CUDA
-/// device, so that [`to_device`] can copy them without blocking.
-pub fn host_for(tasks: Vec<TaskTensors>, device: Device) -> Result<Vec<TaskTensors>> {
-    if !device.is_cuda() {
-        return Ok(tasks);
-    }
-    map_tasks(tasks, "pinning a meta-batch in host memory", |t| {
-        t.f_pin_memory(device)
-    })
-}
-
-/// Moves host tensors onto `device`; from pinned memory the copy overlaps with
-/// compute already queued there.
+/// Moves host tensors onto `device` with a plain (pageable) copy.
+///
+/// Batches are not page-locked: tch 0.24 passes a device to `pin_memory` and
+/// `is_pinned`, which libtorch 2.11 deprecates with a warning on every call (38,400
+/// lines on stderr in 300 meta-steps on an H200), and the copy is small next to the
+/// reading of the windows that bounds training throughput there.
 pub fn to_device(tasks: Vec<TaskTensors>, device: Device) -> Result<Vec<TaskTensors>> {
     if device == Device::Cpu {
         return Ok(tasks);
     }
     map_tasks(tasks, &format!("moving a meta-batch to {device:?}"), |t| {
-        t.f_to_device_(device, t.kind(), t.is_pinned(device), false)
+        t.f_to_device_(device, t.kind(), false, false)
     })
 }
 

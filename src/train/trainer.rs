@@ -22,7 +22,7 @@ use crate::train::device::{device_name, parse_device};
 use crate::train::log::{JsonlLog, LogRecord};
 use crate::train::maml::{evaluate_tasks, meta_gradient, InnerSettings, TaskStats};
 use crate::train::optim::{clip_grad_norm, Adam};
-use crate::train::prefetch::{host_for, to_device, Feed, StepSeeds};
+use crate::train::prefetch::{to_device, Feed, StepSeeds};
 use crate::train::pretrain::{evaluate_merged, pretrain_gradient};
 use crate::train::source::{Split, TaskSource};
 use rayon::prelude::*;
@@ -257,7 +257,7 @@ fn train_in<'s>(
         cfg.steps - start,
         cfg.prefetch,
         Some(seeds),
-        move |b| host_for(to_tensors(&b, method, &host_legend, Device::Cpu)?, device),
+        move |b| to_tensors(&b, method, &host_legend, Device::Cpu),
     )?;
     for step in start..cfg.steps {
         let t0 = Instant::now();
