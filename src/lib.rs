@@ -39,6 +39,8 @@ pub mod output;
 pub mod pixels;
 pub mod raster;
 pub mod schemas;
+#[cfg(feature = "infer")]
+pub mod suggest;
 pub mod synth;
 #[cfg(feature = "train")]
 pub mod train;

@@ -23,6 +23,8 @@ pub const MAX_THREADS: usize = 1024;
 pub const MAX_BATCH: usize = 65_536;
 /// Largest count of tasks, shots or queries in one meta-batch or task.
 pub const MAX_COUNT: usize = 100_000;
+/// Most places `geomaml suggest` proposes in one run.
+pub const MAX_SUGGESTIONS: usize = 10_000;
 
 /// Checks that `value` of `option` lies in `1..=max`.
 pub fn check_range(option: &str, value: usize, max: usize) -> Result<usize> {

@@ -14,6 +14,7 @@
 //! - `map`: export, info and map (ONNX models, land-cover GeoTIFFs).
 //! - `scenes`: rasters and label files as GIS tools write them (masks, scale/offset,
 //!   complex bands, GCPs, labels with Z, multi-layer GeoPackages).
+//! - `suggest`: where to label next (points, CRS, spacing, classes, seeds).
 //! - `synth`: synthetic Sen12MS/DeepGlobe trees and scenes (layout, georeferencing,
 //!   determinism, the region-to-region appearance shift).
 
@@ -35,5 +36,7 @@ mod faults;
 mod map;
 #[cfg(all(feature = "train", feature = "infer"))]
 mod scenes;
+#[cfg(all(feature = "train", feature = "infer"))]
+mod suggest;
 mod synth;
 mod train;

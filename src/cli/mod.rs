@@ -13,6 +13,7 @@ mod info;
 mod map;
 mod schemas;
 mod split_args;
+mod suggest;
 mod synth;
 mod tasks;
 mod train;
@@ -55,6 +56,9 @@ enum Command {
     /// Map a scene into a georeferenced land-cover GeoTIFF (ONNX model, or a
     /// checkpoint adapted on the fly with --labels).
     Map(Box<map::MapArgs>),
+    /// Suggest where to label next: uncertain places spread over the scene and its
+    /// classes, as a point layer (GeoJSON or GeoPackage).
+    Suggest(Box<suggest::SuggestArgs>),
     /// Assess a land-cover map against a reference raster or labelled points/polygons.
     Assess(assess::AssessArgs),
     /// Print the model card of a .safetensors checkpoint or an .onnx model.
@@ -76,6 +80,7 @@ impl Cli {
             Command::Export(a) => a.run(),
             Command::Adapt(a) => a.run(),
             Command::Map(a) => a.run(),
+            Command::Suggest(a) => a.run(),
             Command::Assess(a) => a.run(),
             Command::Info(a) => a.run(),
             Command::Schemas(a) => a.run(),

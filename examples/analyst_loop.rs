@@ -1,0 +1,382 @@
+//! The analyst's loop as a measured experiment: label, adapt, map, choose where to
+//! label next, and again, with the next labels chosen by `geomaml suggest` or at
+//! random, on scenes whose every pixel's class is known.
+//!
+//! Each scene folder holds `scene.tif` and `truth.tif` (as `geomaml synth scene`
+//! writes them). Per scene and seed, both strategies start from the same labels (one
+//! random pixel per class of the truth that the model knows); each round adds
+//! `--per-round` labels whose classes are read from the truth, adapts the
+//! meta-trained model on all labels so far (`geomaml adapt`), maps the scene and
+//! scores the map against the truth (`geomaml assess`). Writes `rounds.csv` (one
+//! line per map), `summary.csv` (mean and standard deviation over scenes and seeds
+//! per strategy and label count) and `loop.svg`/`loop.png`.
+//!
+//! ```sh
+//! cargo run --release --example analyst_loop -- --model out/demo/maml.safetensors \
+//!     --scene out/demo/scene --rounds 4 --per-round 8 --seeds 3 --out out/loop
+//! ```
+//!
+//! Other options: `--geomaml PATH` (default: the `geomaml` beside this example's
+//! folder), `--inner-steps N` (default 20), `--strategies suggest,random` (default both).
+
+use gdal::Dataset;
+use geomaml::eval::plot::{line_chart_svg, svg_to_png, Panel, Series};
+use rand::{Rng, SeedableRng};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+type Fail = Box<dyn std::error::Error>;
+
+struct Args {
+    geomaml: PathBuf,
+    model: PathBuf,
+    scenes: Vec<PathBuf>,
+    rounds: usize,
+    per_round: usize,
+    seeds: u64,
+    inner_steps: usize,
+    strategies: Vec<String>,
+    out: PathBuf,
+}
+
+fn parse() -> Result<Args, Fail> {
+    let mut a = Args {
+        geomaml: std::env::current_exe()?
+            .parent()
+            .and_then(Path::parent)
+            .map(|d| d.join("geomaml"))
+            .unwrap_or_else(|| "geomaml".into()),
+        model: PathBuf::new(),
+        scenes: Vec::new(),
+        rounds: 4,
+        per_round: 8,
+        seeds: 3,
+        inner_steps: 20,
+        strategies: vec!["suggest".into(), "random".into()],
+        out: "out/loop".into(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or(format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--geomaml" => a.geomaml = value()?.into(),
+            "--model" => a.model = value()?.into(),
+            "--scene" => a.scenes.push(value()?.into()),
+            "--rounds" => a.rounds = value()?.parse()?,
+            "--per-round" => a.per_round = value()?.parse()?,
+            "--seeds" => a.seeds = value()?.parse()?,
+            "--inner-steps" => a.inner_steps = value()?.parse()?,
+            "--strategies" => a.strategies = value()?.split(',').map(String::from).collect(),
+            "--out" => a.out = value()?.into(),
+            other => return Err(format!("unknown option {other}").into()),
+        }
+    }
+    if a.model.as_os_str().is_empty() || a.scenes.is_empty() {
+        return Err("give --model M.safetensors and at least one --scene DIR".into());
+    }
+    Ok(a)
+}
+
+/// A scene with its truth: pixels per class, and the grid.
+struct Truth {
+    scene: PathBuf,
+    width: usize,
+    classes: Vec<u8>,
+    gt: [f64; 6],
+    wkt: String,
+}
+
+impl Truth {
+    fn open(dir: &Path) -> Result<Self, Fail> {
+        let ds = Dataset::open(dir.join("truth.tif"))?;
+        let (w, h) = ds.raster_size();
+        let classes = ds
+            .rasterband(1)?
+            .read_as::<u8>((0, 0), (w, h), (w, h), None)?;
+        Ok(Truth {
+            scene: dir.join("scene.tif"),
+            width: w,
+            classes: classes.data().to_vec(),
+            gt: ds.geo_transform()?,
+            wkt: ds.spatial_ref()?.to_wkt()?,
+        })
+    }
+
+    fn class_at(&self, x: f64, y: f64) -> Option<u8> {
+        let col = ((x - self.gt[0]) / self.gt[1]).floor();
+        let row = ((y - self.gt[3]) / self.gt[5]).floor();
+        let h = self.classes.len() / self.width;
+        if col < 0.0 || row < 0.0 || col as usize >= self.width || row as usize >= h {
+            return None;
+        }
+        Some(self.classes[row as usize * self.width + col as usize]).filter(|&c| c != 0)
+    }
+
+    fn world(&self, i: usize) -> (f64, f64) {
+        let (c, r) = ((i % self.width) as f64 + 0.5, (i / self.width) as f64 + 0.5);
+        (self.gt[0] + c * self.gt[1], self.gt[3] + r * self.gt[5])
+    }
+}
+
+/// A label: world position and class id.
+type Label = (f64, f64, u8);
+
+fn write_labels(path: &Path, labels: &[Label], t: &Truth) -> Result<(), Fail> {
+    let srs = gdal::spatial_ref::SpatialRef::from_wkt(&t.wkt)?;
+    let crs = match (srs.auth_name(), srs.auth_code()) {
+        (Some(n), Ok(c)) => format!(
+            r#""crs":{{"type":"name","properties":{{"name":"urn:ogc:def:crs:{n}::{c}"}}}},"#
+        ),
+        _ => return Err("the truth raster's CRS has no EPSG code".into()),
+    };
+    let features: Vec<String> = labels
+        .iter()
+        .map(|(x, y, c)| {
+            format!(r#"{{"type":"Feature","properties":{{"class":{c}}},"geometry":{{"type":"Point","coordinates":[{x},{y}]}}}}"#)
+        })
+        .collect();
+    std::fs::write(
+        path,
+        format!(
+            r#"{{"type":"FeatureCollection",{crs}"features":[{}]}}"#,
+            features.join(",")
+        ),
+    )?;
+    Ok(())
+}
+
+fn run(cmd: &mut Command) -> Result<String, Fail> {
+    let out = cmd.output()?;
+    if !out.status.success() {
+        return Err(format!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr)).into());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Adapts on `labels`, maps, scores: (accuracy, kappa).
+fn score(a: &Args, t: &Truth, labels: &[Label], work: &Path) -> Result<(f64, f64), Fail> {
+    let (lab, onnx, map) = (
+        work.join("labels.geojson"),
+        work.join("adapted.onnx"),
+        work.join("map.tif"),
+    );
+    write_labels(&lab, labels, t)?;
+    run(Command::new(&a.geomaml)
+        .args([
+            "adapt",
+            "--no-cross-validation",
+            "--device",
+            "cpu",
+            "--overwrite",
+        ])
+        .args(["--inner-steps", &a.inner_steps.to_string(), "--model"])
+        .arg(&a.model)
+        .arg("--scene")
+        .arg(&t.scene)
+        .arg("--labels")
+        .arg(&lab)
+        .arg("-o")
+        .arg(&onnx))?;
+    run(Command::new(&a.geomaml)
+        .args(["map", "--overwrite", "--model"])
+        .arg(&onnx)
+        .arg(&t.scene)
+        .arg("-o")
+        .arg(&map))?;
+    let json = run(Command::new(&a.geomaml)
+        .args(["assess", "--json", "--reference"])
+        .arg(t.scene.with_file_name("truth.tif"))
+        .arg(&map))?;
+    let v: serde_json::Value = serde_json::from_str(&json)?;
+    Ok((
+        v["overall_accuracy"].as_f64().unwrap_or(f64::NAN),
+        v["kappa"].as_f64().unwrap_or(f64::NAN),
+    ))
+}
+
+/// `n` random labelled pixels of the truth, away from the labels so far.
+fn random_labels(t: &Truth, have: &[Label], n: usize, rng: &mut impl Rng) -> Vec<Label> {
+    let mut out = Vec::new();
+    for _ in 0..n * 1000 {
+        if out.len() == n {
+            break;
+        }
+        let i = rng.random_range(0..t.classes.len());
+        let (x, y) = t.world(i);
+        if t.classes[i] != 0 && !have.iter().chain(&out).any(|l| l.0 == x && l.1 == y) {
+            out.push((x, y, t.classes[i]));
+        }
+    }
+    out
+}
+
+/// `n` places from `geomaml suggest`, their classes read from the truth.
+fn suggested_labels(
+    a: &Args,
+    t: &Truth,
+    have: &[Label],
+    n: usize,
+    seed: u64,
+    work: &Path,
+) -> Result<Vec<Label>, Fail> {
+    let (lab, onnx, next) = (
+        work.join("labels.geojson"),
+        work.join("adapted.onnx"),
+        work.join("next.geojson"),
+    );
+    write_labels(&lab, have, t)?;
+    run(Command::new(&a.geomaml)
+        .args([
+            "suggest",
+            "--overwrite",
+            "-n",
+            &n.to_string(),
+            "--seed",
+            &seed.to_string(),
+            "--model",
+        ])
+        .arg(&onnx)
+        .arg(&t.scene)
+        .arg("--labels")
+        .arg(&lab)
+        .arg("-o")
+        .arg(&next))?;
+    let ds = Dataset::open(&next)?;
+    let mut layer = ds.layer(0)?;
+    use gdal::vector::LayerAccess;
+    let mut out = Vec::new();
+    for f in layer.features() {
+        let (x, y, _) = f
+            .geometry()
+            .ok_or("a suggestion without a point")?
+            .get_point(0);
+        if let Some(c) = t.class_at(x, y) {
+            out.push((x, y, c));
+        }
+    }
+    Ok(out)
+}
+
+fn main() -> Result<(), Fail> {
+    let a = parse()?;
+    std::fs::create_dir_all(&a.out)?;
+    let known: Vec<u8> = geomaml::model::Checkpoint::load(&a.model)?
+        .card
+        .classes
+        .iter()
+        .map(|c| c.id as u8)
+        .collect();
+    let mut rows = String::from("strategy,scene,seed,round,labels,accuracy,kappa\n");
+    // (strategy, labels) -> accuracies and kappas over scenes and seeds.
+    let mut results: BTreeMap<(String, usize), Vec<(f64, f64)>> = BTreeMap::new();
+    for (s, dir) in a.scenes.iter().enumerate() {
+        let t = Truth::open(dir)?;
+        for seed in 0..a.seeds {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed * 1000 + s as u64);
+            // One random pixel per class of the truth that the model knows.
+            let mut start: Vec<Label> = Vec::new();
+            for &c in &known {
+                let pixels: Vec<usize> = (0..t.classes.len())
+                    .filter(|&i| t.classes[i] == c)
+                    .collect();
+                if !pixels.is_empty() {
+                    let (x, y) = t.world(pixels[rng.random_range(0..pixels.len())]);
+                    start.push((x, y, c));
+                }
+            }
+            for strategy in a.strategies.iter().map(String::as_str) {
+                let work = a.out.join(format!("work_{s}_{seed}_{strategy}"));
+                std::fs::create_dir_all(&work)?;
+                let mut labels = start.clone();
+                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed * 7919 + s as u64);
+                for round in 0..=a.rounds {
+                    if round > 0 {
+                        let more = match strategy {
+                            "suggest" => {
+                                suggested_labels(&a, &t, &labels, a.per_round, seed, &work)?
+                            }
+                            _ => random_labels(&t, &labels, a.per_round, &mut rng),
+                        };
+                        labels.extend(more);
+                    }
+                    let (acc, kappa) = score(&a, &t, &labels, &work)?;
+                    eprintln!(
+                        "{strategy:8} scene {} seed {seed} round {round}: {} labels, accuracy {:.1} %, kappa {kappa:.3}",
+                        dir.display(),
+                        labels.len(),
+                        100.0 * acc
+                    );
+                    writeln!(
+                        rows,
+                        "{strategy},{},{seed},{round},{},{acc:.4},{kappa:.4}",
+                        dir.display(),
+                        labels.len()
+                    )?;
+                    results
+                        .entry((strategy.into(), round))
+                        .or_default()
+                        .push((acc, kappa));
+                }
+            }
+        }
+    }
+    std::fs::write(a.out.join("rounds.csv"), &rows)?;
+    // Summary: mean and standard deviation per strategy and round.
+    let stats = |v: &[f64]| {
+        let m = v.iter().sum::<f64>() / v.len() as f64;
+        let sd =
+            (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len().max(2) - 1) as f64).sqrt();
+        (m, sd)
+    };
+    let mut summary = String::from(
+        "strategy,round,labels_added,accuracy_mean,accuracy_sd,kappa_mean,kappa_sd,runs\n",
+    );
+    let mut series: BTreeMap<String, (Vec<(f64, f64, f64)>, Vec<(f64, f64, f64)>)> =
+        BTreeMap::new();
+    for ((strategy, round), v) in &results {
+        let (am, asd) = stats(&v.iter().map(|r| r.0).collect::<Vec<_>>());
+        let (km, ksd) = stats(&v.iter().map(|r| r.1).collect::<Vec<_>>());
+        let added = round * a.per_round;
+        writeln!(
+            summary,
+            "{strategy},{round},{added},{am:.4},{asd:.4},{km:.4},{ksd:.4},{}",
+            v.len()
+        )?;
+        let e = series.entry(strategy.clone()).or_default();
+        e.0.push((added as f64, 100.0 * am, 100.0 * asd));
+        e.1.push((added as f64, km, ksd));
+    }
+    std::fs::write(a.out.join("summary.csv"), &summary)?;
+    print!("{summary}");
+    let panel = |title: &str,
+                 range: (f64, f64),
+                 pick: &dyn Fn(
+        &(Vec<(f64, f64, f64)>, Vec<(f64, f64, f64)>),
+    ) -> Vec<(f64, f64, f64)>| Panel {
+        title: title.into(),
+        y_range: range,
+        series: series
+            .iter()
+            .map(|(name, s)| Series {
+                name: format!("{name} (± 1 sd)"),
+                points: pick(s),
+            })
+            .collect(),
+    };
+    let svg = line_chart_svg(
+        &[
+            panel("map accuracy (%)", (0.0, 100.0), &|s| s.0.clone()),
+            panel("kappa", (0.0, 1.0), &|s| s.1.clone()),
+        ],
+        "labels added to one per class",
+    );
+    std::fs::write(a.out.join("loop.svg"), &svg)?;
+    std::fs::write(a.out.join("loop.png"), svg_to_png(&svg)?)?;
+    eprintln!(
+        "wrote rounds.csv, summary.csv, loop.svg and loop.png to {}",
+        a.out.display()
+    );
+    Ok(())
+}

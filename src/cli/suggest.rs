@@ -1,0 +1,152 @@
+//! `geomaml suggest --model M SCENE -o next.gpkg`: where to label next.
+//!
+//! With an .onnx model the scene is mapped as it is; with a meta-trained
+//! .safetensors model it is first adapted on `--labels` (or exported unadapted when
+//! there are none). See [`crate::suggest`] for the choice.
+
+use crate::error::Result;
+use clap::Args;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Options of `geomaml suggest`.
+#[derive(Debug, Args)]
+pub struct SuggestArgs {
+    /// The model: an adapted or exported .onnx, or a meta-trained .safetensors
+    /// (adapted on --labels first, when given).
+    #[arg(long)]
+    model: PathBuf,
+    /// The scene to label (any raster GDAL reads).
+    scene: PathBuf,
+    /// The point layer to write: .geojson or .gpkg.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Places to suggest.
+    #[arg(short = 'n', long = "count", default_value_t = 20)]
+    count: usize,
+    /// Smallest distance in scene pixels between two suggestions, and between a
+    /// suggestion and a label [default: the model's tile size].
+    #[arg(long)]
+    spacing: Option<usize>,
+    /// CRS of the written points (e.g. EPSG:4326) [default: the scene's].
+    #[arg(long)]
+    crs: Option<String>,
+    /// Window step in scene pixels, as in `geomaml map`.
+    #[arg(long)]
+    stride: Option<usize>,
+    /// Scene bands feeding the model's bands (1-based indices or names).
+    #[arg(long)]
+    bands: Option<String>,
+    /// ONNX Runtime threads (0 = all cores).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Replace the output if it exists.
+    #[arg(long)]
+    overwrite: bool,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    /// The labels so far (they are avoided, and their classes counted), and how
+    /// to adapt a .safetensors model on them.
+    #[command(flatten)]
+    adapt: super::adapt::AdaptFlags,
+}
+
+impl SuggestArgs {
+    /// Suggests and prints a summary.
+    #[cfg(feature = "infer")]
+    pub fn run(&self) -> Result<ExitCode> {
+        let work = tempfile::Builder::new()
+            .prefix("geomaml-suggest-model-")
+            .tempdir()
+            .map_err(|e| crate::Error::io(std::env::temp_dir(), e))?;
+        let model = self.onnx_model(work.path())?;
+        let cfg = crate::suggest::SuggestConfig {
+            model,
+            scene: self.scene.clone(),
+            labels: self.adapt.labels.clone().map(|l| {
+                (
+                    l,
+                    crate::labels::LabelOptions {
+                        class_field: self.adapt.class_field.clone(),
+                        layer: self.adapt.layer.clone(),
+                    },
+                )
+            }),
+            output: self.output.clone(),
+            count: self.count,
+            spacing: self.spacing,
+            crs: self.crs.clone(),
+            seed: self.adapt.seed,
+            stride: self.stride,
+            bands: self.bands.clone(),
+            min_valid: self.adapt.min_valid,
+            threads: self.threads,
+            overwrite: self.overwrite,
+        };
+        let s = crate::suggest::suggest(&cfg)?;
+        let classes: Vec<String> = s
+            .per_class
+            .iter()
+            .map(|(c, n)| format!("{c} {n}"))
+            .collect();
+        eprintln!(
+            "suggested {} places ({}) in {:.1} s: {}",
+            s.suggested,
+            classes.join(", "),
+            s.seconds,
+            s.output.display()
+        );
+        if self.json {
+            println!("{}", serde_json::to_string(&s).expect("summary serialises"));
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// The .onnx to map with: the model itself, or a .safetensors adapted on the
+    /// labels (no accuracy estimate) or exported as it is, inside `work`.
+    #[cfg(feature = "infer")]
+    fn onnx_model(&self, work: &std::path::Path) -> Result<PathBuf> {
+        let is_checkpoint = self
+            .model
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("safetensors"));
+        if !is_checkpoint {
+            return Ok(self.model.clone());
+        }
+        let onnx = work.join("model.onnx");
+        match &self.adapt.labels {
+            None => {
+                let ckpt = crate::model::Checkpoint::load(&self.model)?;
+                crate::export::export_file(&ckpt, &onnx, false)?;
+            }
+            #[cfg(feature = "train")]
+            Some(labels) => {
+                let mut flags = self.adapt.clone();
+                flags.no_cross_validation = true;
+                let adapted = super::adapt::run_adaptation(
+                    &flags,
+                    &self.model,
+                    &self.scene,
+                    labels,
+                    self.bands.clone(),
+                )?;
+                crate::export::export_file(&adapted.checkpoint, &onnx, false)?;
+            }
+            #[cfg(not(feature = "train"))]
+            Some(_) => {
+                return Err(super::feature_missing(
+                    "suggest with a .safetensors model and --labels",
+                    "train",
+                ))
+            }
+        }
+        Ok(onnx)
+    }
+
+    /// Without the `infer` feature: a clear error.
+    #[cfg(not(feature = "infer"))]
+    pub fn run(&self) -> Result<ExitCode> {
+        Err(super::feature_missing("suggest", "infer"))
+    }
+}

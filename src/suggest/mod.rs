@@ -1,0 +1,385 @@
+//! `geomaml suggest`: where to label next, as a point layer.
+//!
+//! The scene is mapped with the model into a temporary folder (the same engine,
+//! nodata rules and `--min-valid` as `geomaml map`, with class probabilities), the
+//! cells are chosen by [`select::choose`], and the chosen cell centres are written
+//! with OGR as GeoJSON or GeoPackage (by the output's extension), in the scene's
+//! CRS or the one asked for, with the model's guess and its confidence.
+
+pub mod select;
+
+use crate::catalog::classes::ClassInfo;
+use crate::error::{Error, Result};
+use crate::labels::{read_labels, LabelOptions};
+use crate::raster::Raster;
+use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
+use gdal::vector::{FieldValue, Geometry, LayerAccess, LayerOptions, OGRFieldType};
+use select::{choose, CellGrid, LabelledCell, SelectOptions, Suggestion};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Everything `geomaml suggest` needs.
+#[derive(Debug, Clone)]
+pub struct SuggestConfig {
+    /// An exported or adapted model (.onnx with a card).
+    pub model: PathBuf,
+    /// The scene to label.
+    pub scene: PathBuf,
+    /// The labels so far, and how to read them.
+    pub labels: Option<(PathBuf, LabelOptions)>,
+    /// The point layer to write (.geojson, .json or .gpkg).
+    pub output: PathBuf,
+    /// Places to suggest.
+    pub count: usize,
+    /// Smallest distance in scene pixels between a suggestion and a label or another
+    /// suggestion (default: the model's tile size).
+    pub spacing: Option<usize>,
+    /// CRS of the output (any definition OGR reads, e.g. `EPSG:4326`); default: the
+    /// scene's.
+    pub crs: Option<String>,
+    /// Seed of the choice.
+    pub seed: u64,
+    /// Map options, as in `geomaml map`.
+    pub stride: Option<usize>,
+    /// Scene bands for the card's bands.
+    pub bands: Option<String>,
+    /// Smallest valid fraction of a window.
+    pub min_valid: f64,
+    /// ONNX Runtime threads (0: all cores).
+    pub threads: usize,
+    /// Replace an existing output.
+    pub overwrite: bool,
+}
+
+/// What a run suggested.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SuggestSummary {
+    /// The written layer.
+    pub output: PathBuf,
+    /// Places asked for.
+    pub requested: usize,
+    /// Places written (fewer when the spacing leaves no more room).
+    pub suggested: usize,
+    /// Suggestions per predicted class name.
+    pub per_class: BTreeMap<String, usize>,
+    /// Existing labels per class name.
+    pub labelled: BTreeMap<String, usize>,
+    /// Wall time in seconds.
+    pub seconds: f64,
+}
+
+/// OGR driver for the output's extension.
+fn driver_for(path: &Path) -> Result<&'static str> {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "geojson" | "json" => Ok("GeoJSON"),
+        "gpkg" => Ok("GPKG"),
+        _ => Err(Error::config(
+            "--output",
+            format!("{}: write suggestions as .geojson or .gpkg", path.display()),
+        )),
+    }
+}
+
+fn gis_order(mut srs: SpatialRef) -> SpatialRef {
+    srs.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+    srs
+}
+
+/// Suggests `cfg.count` places to label in `cfg.scene`.
+pub fn suggest(cfg: &SuggestConfig) -> Result<SuggestSummary> {
+    let start = Instant::now();
+    let driver = driver_for(&cfg.output)?;
+    crate::limits::check_range("--count", cfg.count, crate::limits::MAX_SUGGESTIONS)?;
+    if cfg.count == 0 {
+        return Err(Error::config("--count", "must be at least 1"));
+    }
+    let mut inputs = vec![cfg.model.as_path(), cfg.scene.as_path()];
+    if let Some((l, _)) = &cfg.labels {
+        inputs.push(l);
+    }
+    crate::output::refuse_input(&cfg.output, &inputs)?;
+    let pending = crate::output::PendingOutput::new(&cfg.output, cfg.overwrite)?;
+    let out_srs = match &cfg.crs {
+        Some(def) => Some(gis_order(SpatialRef::from_definition(def).map_err(
+            |e| Error::config("--crs", format!("`{def}` is not a CRS GDAL knows: {e}")),
+        )?)),
+        None => None,
+    };
+    let card = crate::export::read_card(&cfg.model)?;
+    let tile = card.spec.tile_size;
+
+    // The map and its class probabilities, in a folder removed afterwards.
+    let work = tempfile::Builder::new()
+        .prefix("geomaml-suggest-")
+        .tempdir()
+        .map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    let map_path = work.path().join("map.tif");
+    let summary = crate::infer::map_scene(&crate::infer::MapConfig {
+        model: cfg.model.clone(),
+        scene: cfg.scene.clone(),
+        output: map_path.clone(),
+        stride: cfg.stride,
+        batch_size: 64,
+        probabilities: true,
+        confidence: false,
+        cog: false,
+        bands: cfg.bands.clone(),
+        overwrite: false,
+        threads: cfg.threads,
+        progress: true,
+        exact: false,
+        min_valid: cfg.min_valid,
+    })?;
+    let (mut grid, map) = read_grid(&map_path, &card.classes)?;
+    // A cell whose centre pixel is masked in any band is never suggested: the
+    // analyst would be sent to a cloud or a gap.
+    let valid = centre_validity(&cfg.scene, grid.width, grid.height)?;
+    let k = grid.class_ids.len();
+    for (i, _) in valid.iter().enumerate().filter(|(_, &v)| !v) {
+        grid.probabilities[i * k..(i + 1) * k].fill(f32::NAN);
+    }
+    // The map's cells are `stride` scene pixels; the last row and column may hang
+    // over the scene's edge.
+    let stride = {
+        use gdal::Metadata;
+        map.dataset()
+            .metadata_item("GEOMAML_STRIDE", "")
+            .and_then(|v| v.parse::<f64>().ok())
+            .ok_or_else(|| Error::raster(map.path(), "has no GEOMAML_STRIDE"))?
+    };
+    let (scene_w, scene_h) = (summary.scene_size.0 as f64, summary.scene_size.1 as f64);
+    // Centre of the part of a cell inside the scene, in map cell units.
+    let centre = |i: usize, extent: f64| {
+        let (a, b) = (i as f64 * stride, ((i + 1) as f64 * stride).min(extent));
+        (a + b) / 2.0 / stride
+    };
+    let georef = map.georef()?;
+    let locator = georef.locator(map.path())?;
+
+    let mut labelled = Vec::new();
+    let mut label_counts: BTreeMap<String, usize> = BTreeMap::new();
+    if let Some((path, opts)) = &cfg.labels {
+        let set = read_labels(path, opts, &card.classes, georef.crs())?;
+        for w in &set.warnings {
+            eprintln!("warning: {w}");
+        }
+        for p in set.pixels(&locator, 1) {
+            labelled.push(LabelledCell {
+                col: p.col,
+                row: p.row,
+                class_id: p.class_id,
+            });
+        }
+        for l in &set.labels {
+            *label_counts.entry(l.class.name.clone()).or_default() += 1;
+        }
+    }
+    let spacing_px = cfg.spacing.unwrap_or(tile);
+    let spacing = (spacing_px as f64 / stride).ceil() as usize;
+    let chosen = choose(
+        &grid,
+        &labelled,
+        &SelectOptions {
+            count: cfg.count,
+            spacing,
+            seed: cfg.seed,
+        },
+    );
+    if chosen.len() < cfg.count {
+        eprintln!(
+            "warning: only {} of {} places are at least {spacing_px} px from each other and from the labels, on valid cells; lower --spacing for more",
+            chosen.len(),
+            cfg.count
+        );
+    }
+    let names: BTreeMap<u16, &ClassInfo> = card.classes.iter().map(|c| (c.id, c)).collect();
+    let crs_wkt = georef.crs().to_string();
+    write_points(
+        pending.temp_path(),
+        driver,
+        &chosen,
+        &names,
+        |s| locator.world(centre(s.col, scene_w), centre(s.row, scene_h)),
+        &crs_wkt,
+        out_srs,
+    )
+    .map_err(|e| pending.user_error(e))?;
+    let output = pending.commit()?;
+    let mut per_class: BTreeMap<String, usize> = BTreeMap::new();
+    for s in &chosen {
+        let name = names
+            .get(&s.predicted)
+            .map(|c| c.name.clone())
+            .unwrap_or_else(|| s.predicted.to_string());
+        *per_class.entry(name).or_default() += 1;
+    }
+    Ok(SuggestSummary {
+        output,
+        requested: cfg.count,
+        suggested: chosen.len(),
+        per_class,
+        labelled: label_counts,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// The map's cells with their probabilities (`<map>.probabilities.tif`, percent per
+/// class band); cells where the map has nodata get NaN.
+fn read_grid(map_path: &Path, classes: &[ClassInfo]) -> Result<(CellGrid, Raster)> {
+    let map = Raster::open(map_path)?;
+    let (w, h) = map.size();
+    let nodata = map.nodata(1);
+    let ids = map.read_window(&[1], crate::raster::Window::new(0, 0, w, h), f32::NAN)?;
+    let probs = Raster::open(crate::infer::sink::probabilities_path(map_path))?;
+    let k = classes.len();
+    if probs.band_count() != k {
+        return Err(Error::raster(
+            probs.path(),
+            format!("has {} bands for {k} classes", probs.band_count()),
+        ));
+    }
+    let bands: Vec<usize> = (1..=k).collect();
+    let p = probs.read_window(&bands, crate::raster::Window::new(0, 0, w, h), f32::NAN)?;
+    let mut probabilities = vec![f32::NAN; w * h * k];
+    let mut predicted = vec![0u16; w * h];
+    for row in 0..h {
+        for col in 0..w {
+            let id = ids[[0, row, col]];
+            if Some(id as f64) == nodata || !id.is_finite() {
+                continue;
+            }
+            predicted[row * w + col] = id as u16;
+            let cell = (row * w + col) * k;
+            for c in 0..k {
+                probabilities[cell + c] = p[[c, row, col]] / 100.0;
+            }
+        }
+    }
+    Ok((
+        CellGrid {
+            width: w,
+            height: h,
+            class_ids: classes.iter().map(|c| c.id).collect(),
+            probabilities,
+            predicted,
+        },
+        map,
+    ))
+}
+
+/// Whether the scene pixel at each map cell's centre is valid in every band (GDAL's
+/// mask bands: nodata, alpha, per-dataset masks), sampled by a nearest-neighbour
+/// read at the map's size.
+fn centre_validity(scene: &Path, w: usize, h: usize) -> Result<Vec<bool>> {
+    let raster = Raster::open(scene)?;
+    let size = raster.size();
+    let mut valid = vec![true; w * h];
+    for b in 1..=raster.band_count() {
+        let band = raster
+            .dataset()
+            .rasterband(b)
+            .map_err(|e| Error::raster(scene, format!("band {b}: {e}")))?;
+        let mask = band
+            .open_mask_band()
+            .and_then(|m| {
+                m.read_as::<u8>(
+                    (0, 0),
+                    size,
+                    (w, h),
+                    Some(gdal::raster::ResampleAlg::NearestNeighbour),
+                )
+            })
+            .map_err(|e| Error::raster(scene, format!("band {b}: reading its mask: {e}")))?;
+        for (v, &m) in valid.iter_mut().zip(mask.data()) {
+            *v &= m != 0;
+        }
+    }
+    Ok(valid)
+}
+
+/// Writes the suggestions as points with rank, predicted class and confidence.
+fn write_points(
+    path: &Path,
+    driver: &str,
+    chosen: &[Suggestion],
+    names: &BTreeMap<u16, &ClassInfo>,
+    world: impl Fn(&Suggestion) -> Option<(f64, f64)>,
+    crs_wkt: &str,
+    out_srs: Option<SpatialRef>,
+) -> Result<()> {
+    let fail = |what: &str, e: gdal::errors::GdalError| Error::Other(format!("{what}: {e}"));
+    let scene_srs =
+        gis_order(SpatialRef::from_wkt(crs_wkt).map_err(|e| fail("the scene's CRS", e))?);
+    let transform = match &out_srs {
+        Some(to) => Some(
+            CoordTransform::new(&scene_srs, to)
+                .map_err(|e| Error::config("--crs", format!("cannot transform to it: {e}")))?,
+        ),
+        None => None,
+    };
+    let layer_srs = out_srs.as_ref().unwrap_or(&scene_srs);
+    let drv = gdal::DriverManager::get_driver_by_name(driver).map_err(|e| fail(driver, e))?;
+    let mut ds = drv
+        .create_vector_only(path)
+        .map_err(|e| fail("creating the layer", e))?;
+    let layer = ds
+        .create_layer(LayerOptions {
+            name: "suggestions",
+            srs: Some(layer_srs),
+            ty: gdal::vector::OGRwkbGeometryType::wkbPoint,
+            options: None,
+        })
+        .map_err(|e| fail("creating the layer", e))?;
+    let fields = ["rank", "predicted", "predicted_name", "confidence"];
+    layer
+        .create_defn_fields(&[
+            (fields[0], OGRFieldType::OFTInteger),
+            (fields[1], OGRFieldType::OFTInteger),
+            (fields[2], OGRFieldType::OFTString),
+            (fields[3], OGRFieldType::OFTInteger),
+        ])
+        .map_err(|e| fail("creating fields", e))?;
+    for s in chosen {
+        let (mut x, mut y) = world(s).ok_or_else(|| {
+            Error::Other(format!("cell ({}, {}) has no world position", s.col, s.row))
+        })?;
+        if let Some(t) = &transform {
+            let (mut xs, mut ys, mut zs) = ([x], [y], [0.0]);
+            t.transform_coords(&mut xs, &mut ys, &mut zs)
+                .map_err(|e| Error::config("--crs", format!("transforming a point: {e}")))?;
+            (x, y) = (xs[0], ys[0]);
+        }
+        let geom = Geometry::from_wkt(&format!("POINT ({x} {y})"))
+            .map_err(|e| fail("making a point", e))?;
+        let name = names
+            .get(&s.predicted)
+            .map(|c| c.name.clone())
+            .unwrap_or_default();
+        let values = [
+            FieldValue::IntegerValue(s.rank as i32),
+            FieldValue::IntegerValue(s.predicted as i32),
+            FieldValue::StringValue(name),
+            FieldValue::IntegerValue((s.margin * 100.0).round() as i32),
+        ];
+        let mut feature =
+            gdal::vector::Feature::new(layer.defn()).map_err(|e| fail("writing a point", e))?;
+        feature
+            .set_geometry(geom)
+            .map_err(|e| fail("writing a point", e))?;
+        for (idx, v) in values.iter().enumerate() {
+            feature
+                .set_field(idx, v)
+                .map_err(|e| fail("writing a point", e))?;
+        }
+        feature
+            .create(&layer)
+            .map_err(|e| fail("writing a point", e))?;
+    }
+    ds.close().map_err(|e| fail("closing the layer", e))?;
+    Ok(())
+}

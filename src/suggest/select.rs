@@ -1,0 +1,531 @@
+//! Choosing where to label next on a map's grid of cells: uncertain, spread over
+//! the scene and over what it looks like, with every predicted class given a share.
+//!
+//! 1. Candidates are valid cells away from the labels (`spacing`) whose
+//!    neighbourhood the model gives one class: a label there describes its whole
+//!    window, not a boundary (measured: boundary picks cost 4.5 accuracy points
+//!    after the first round of the loop in `docs/analyst_loop.md`).
+//! 2. The batch is split between predicted classes: classes without labels first,
+//!    large classes more than small ones ([`class_quotas`]).
+//! 3. Within a class, a pool of its less certain half by the margin between the two
+//!    most likely classes (margin sampling, Scheffer et al. 2001) is clustered by
+//!    k-means over position and class probabilities, one cluster per slot, and the
+//!    most typical cell of each cluster (the nearest its centre) is taken:
+//!    uncertainty to choose the pool and clusters for diversity follow Cluster-Margin
+//!    (Citovsky et al., "Batch Active Learning at Scale", NeurIPS 2021); typical
+//!    rather than the most uncertain members follow TypiClust (Hacohen et al.,
+//!    "Active Learning on a Budget", ICML 2022), whose point is that with a few
+//!    dozen labels typical examples help more than ambiguous ones.
+
+use rand::{Rng, SeedableRng};
+use std::collections::BTreeMap;
+
+/// A map's cells with the model's class probabilities.
+#[derive(Debug, Clone)]
+pub struct CellGrid {
+    /// Cells per row.
+    pub width: usize,
+    /// Rows.
+    pub height: usize,
+    /// Class ids of the probability vectors, in order (length K).
+    pub class_ids: Vec<u16>,
+    /// Row-major `[height * width * K]` probabilities in 0..1; a cell whose K values
+    /// are all NaN has no map value (nodata) and is never suggested.
+    pub probabilities: Vec<f32>,
+    /// Row-major class id of each cell as the map shows it (the arg-max of the
+    /// unrounded probabilities); ignored on nodata cells.
+    pub predicted: Vec<u16>,
+}
+
+impl CellGrid {
+    fn k(&self) -> usize {
+        self.class_ids.len()
+    }
+
+    /// Probabilities of cell `i`, or `None` for a nodata cell.
+    pub fn cell(&self, i: usize) -> Option<&[f32]> {
+        let p = &self.probabilities[i * self.k()..(i + 1) * self.k()];
+        p.iter().all(|v| v.is_finite()).then_some(p)
+    }
+}
+
+/// What to choose.
+#[derive(Debug, Clone, Copy)]
+pub struct SelectOptions {
+    /// Places to suggest.
+    pub count: usize,
+    /// Smallest distance, in cells (Chebyshev), between a suggestion and an existing
+    /// label or another suggestion.
+    pub spacing: usize,
+    /// Seed of the k-means initialisation; the same seed gives the same choice.
+    pub seed: u64,
+}
+
+/// An existing label on the grid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LabelledCell {
+    /// Column (may lie outside the grid).
+    pub col: isize,
+    /// Row (may lie outside the grid).
+    pub row: isize,
+    /// Its class id.
+    pub class_id: u16,
+}
+
+/// One suggested place.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Suggestion {
+    /// 1 for the most uncertain.
+    pub rank: usize,
+    /// Cell column.
+    pub col: usize,
+    /// Cell row.
+    pub row: usize,
+    /// The model's most likely class there.
+    pub predicted: u16,
+    /// Top-two margin in 0..1 (0: a tie between two classes).
+    pub margin: f32,
+}
+
+/// Top-two margin and arg-max of a probability vector.
+pub fn margin(p: &[f32]) -> (f32, usize) {
+    let (mut best, mut second, mut arg) = (f32::NEG_INFINITY, f32::NEG_INFINITY, 0);
+    for (i, &v) in p.iter().enumerate() {
+        if v > best {
+            second = best;
+            best = v;
+            arg = i;
+        } else if v > second {
+            second = v;
+        }
+    }
+    let second = if second.is_finite() { second } else { 0.0 };
+    ((best - second).max(0.0), arg)
+}
+
+/// Chooses up to `opts.count` cells; fewer when the spacing leaves no more room.
+pub fn choose(grid: &CellGrid, labelled: &[LabelledCell], opts: &SelectOptions) -> Vec<Suggestion> {
+    let (w, h) = (grid.width, grid.height);
+    let r = opts.spacing as isize;
+    let mut blocked = vec![false; w * h];
+    let block_around = |blocked: &mut Vec<bool>, c: isize, rw: isize| {
+        for y in (rw - r).max(0)..(rw + r + 1).min(h as isize) {
+            for x in (c - r).max(0)..(c + r + 1).min(w as isize) {
+                blocked[y as usize * w + x as usize] = true;
+            }
+        }
+    };
+    let mut have: BTreeMap<u16, usize> = BTreeMap::new();
+    for l in labelled {
+        block_around(&mut blocked, l.col, l.row);
+        *have.entry(l.class_id).or_default() += 1;
+    }
+    // A cell whose neighbours within half the spacing (about half a window) all
+    // carry its class: a label there describes its whole window, where one on a
+    // boundary would teach a mixed window.
+    let hr = (opts.spacing as isize + 1) / 2;
+    let homogeneous = |i: usize| {
+        let (c, rw) = ((i % w) as isize, (i / w) as isize);
+        for y in (rw - hr).max(0)..(rw + hr + 1).min(h as isize) {
+            for x in (c - hr).max(0)..(c + hr + 1).min(w as isize) {
+                let j = y as usize * w + x as usize;
+                if grid.cell(j).is_none() || grid.predicted[j] != grid.predicted[i] {
+                    return false;
+                }
+            }
+        }
+        true
+    };
+    let mut area: BTreeMap<u16, usize> = BTreeMap::new();
+    for i in 0..w * h {
+        if grid.cell(i).is_some() {
+            *area.entry(grid.predicted[i]).or_default() += 1;
+        }
+    }
+    // Candidates per predicted class, most uncertain first; a class with no
+    // homogeneous cell left keeps its others.
+    let mut by_class: BTreeMap<u16, Vec<(f32, usize)>> = BTreeMap::new();
+    let mut fallback: BTreeMap<u16, Vec<(f32, usize)>> = BTreeMap::new();
+    for (i, _) in blocked.iter().enumerate().filter(|(_, &b)| !b) {
+        if let Some(p) = grid.cell(i) {
+            let target = if homogeneous(i) {
+                &mut by_class
+            } else {
+                &mut fallback
+            };
+            target
+                .entry(grid.predicted[i])
+                .or_default()
+                .push((margin(p).0, i));
+        }
+    }
+    for (c, v) in fallback {
+        by_class.entry(c).or_insert(v);
+    }
+    for v in by_class.values_mut() {
+        v.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    }
+    let quotas = class_quotas(&by_class, &have, &area, opts.count);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(opts.seed);
+    let mut picked: Vec<(f32, usize, u16)> = Vec::new();
+    for (&class, &quota) in &quotas {
+        let cands = &by_class[&class];
+        // The pool: the class's less certain half (at least 50 per slot), wide
+        // enough for its clusters to spread over the scene.
+        let pool_size = (quota * 50).max(cands.len() / 2);
+        let pool: Vec<(f32, usize)> = cands.iter().take(pool_size).copied().collect();
+        let features: Vec<Vec<f32>> = pool
+            .iter()
+            .map(|&(_, i)| {
+                let mut f = vec![(i % w) as f32 / w as f32, (i / w) as f32 / h as f32];
+                f.extend_from_slice(grid.cell(i).expect("candidates have values"));
+                f
+            })
+            .collect();
+        let (assignment, centres) = kmeans(&features, quota, &mut rng);
+        // The most typical free member of each cluster (the nearest its centre),
+        // larger clusters first.
+        let mut clusters: Vec<Vec<usize>> = vec![Vec::new(); quota];
+        for (j, &a) in assignment.iter().enumerate() {
+            clusters[a].push(j);
+        }
+        for (members, centre) in clusters.iter_mut().zip(&centres) {
+            members.sort_by(|&a, &b| {
+                sq_dist(&features[a], centre)
+                    .total_cmp(&sq_dist(&features[b], centre))
+                    .then(a.cmp(&b))
+            });
+        }
+        clusters.retain(|c| !c.is_empty());
+        clusters.sort_by_key(|c| std::cmp::Reverse(c.len()));
+        // One per cluster, then fill up from the pool, most uncertain first.
+        let mut taken = 0;
+        let mut take = |j: usize, blocked: &mut Vec<bool>| {
+            let (m, i) = pool[j];
+            if taken == quota || blocked[i] {
+                return false;
+            }
+            picked.push((m, i, class));
+            block_around(blocked, (i % w) as isize, (i / w) as isize);
+            taken += 1;
+            true
+        };
+        for members in &clusters {
+            for &j in members {
+                if take(j, &mut blocked) {
+                    break;
+                }
+            }
+        }
+        for j in 0..pool.len() {
+            take(j, &mut blocked);
+        }
+    }
+    // Slots a class could not fill (its cells too close to others) go to the most
+    // uncertain free cells of any class.
+    let mut rest: Vec<(f32, usize, u16)> = by_class
+        .iter()
+        .flat_map(|(&c, v)| v.iter().map(move |&(m, i)| (m, i, c)))
+        .collect();
+    rest.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    for (m, i, c) in rest {
+        if picked.len() >= opts.count {
+            break;
+        }
+        if !blocked[i] {
+            picked.push((m, i, c));
+            block_around(&mut blocked, (i % w) as isize, (i / w) as isize);
+        }
+    }
+    picked.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    picked
+        .into_iter()
+        .enumerate()
+        .map(|(k, (m, i, class))| Suggestion {
+            rank: k + 1,
+            col: i % w,
+            row: i / w,
+            predicted: class,
+            margin: m,
+        })
+        .collect()
+}
+
+/// Slots per predicted class: one at a time to the class with the lowest load,
+/// `(labels given + suggested so far + 1) / sqrt(cells predicted)`, among classes
+/// with candidates left (so a class without labels gets slots first, and large
+/// classes more than small ones); ties go to the class with the most uncertain
+/// candidate.
+fn class_quotas(
+    by_class: &BTreeMap<u16, Vec<(f32, usize)>>,
+    have: &BTreeMap<u16, usize>,
+    area: &BTreeMap<u16, usize>,
+    count: usize,
+) -> BTreeMap<u16, usize> {
+    let mut q: BTreeMap<u16, usize> = BTreeMap::new();
+    for _ in 0..count {
+        let next = by_class
+            .iter()
+            .filter(|(c, v)| q.get(c).copied().unwrap_or(0) < v.len())
+            .min_by(|(ca, va), (cb, vb)| {
+                let load = |c: &u16| {
+                    let n =
+                        (have.get(c).copied().unwrap_or(0) + q.get(c).copied().unwrap_or(0)) as f64;
+                    (n + 1.0) / (area.get(c).copied().unwrap_or(1) as f64).sqrt()
+                };
+                load(ca)
+                    .total_cmp(&load(cb))
+                    .then(va[0].0.total_cmp(&vb[0].0))
+                    .then(ca.cmp(cb))
+            })
+            .map(|(c, _)| *c);
+        match next {
+            Some(c) => *q.entry(c).or_default() += 1,
+            None => break,
+        }
+    }
+    q
+}
+
+fn sq_dist(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(p, q)| (p - q) * (p - q)).sum()
+}
+
+/// k-means (k-means++ seeding, Lloyd iterations) of `x` into `k` clusters; returns
+/// each point's cluster and the centres. Deterministic for a given `rng` state.
+fn kmeans(x: &[Vec<f32>], k: usize, rng: &mut impl Rng) -> (Vec<usize>, Vec<Vec<f32>>) {
+    let n = x.len();
+    if n == 0 || k == 0 {
+        return (
+            vec![0; n],
+            vec![vec![0.0; x.first().map_or(0, |v| v.len())]],
+        );
+    }
+    let k = k.min(n);
+    let d2 = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(p, q)| (p - q) * (p - q)).sum::<f32>();
+    let mut centres: Vec<Vec<f32>> = vec![x[rng.random_range(0..n)].clone()];
+    while centres.len() < k {
+        let dist: Vec<f32> = x
+            .iter()
+            .map(|p| {
+                centres
+                    .iter()
+                    .map(|c| d2(p, c))
+                    .fold(f32::INFINITY, f32::min)
+            })
+            .collect();
+        let total: f32 = dist.iter().sum();
+        let pick = if total > 0.0 {
+            let mut t = rng.random_range(0.0..total);
+            dist.iter()
+                .position(|&d| {
+                    t -= d;
+                    t <= 0.0
+                })
+                .unwrap_or(n - 1)
+        } else {
+            rng.random_range(0..n)
+        };
+        centres.push(x[pick].clone());
+    }
+    let mut assign = vec![0; n];
+    for _ in 0..20 {
+        let mut changed = false;
+        for (i, p) in x.iter().enumerate() {
+            let best = (0..k)
+                .min_by(|&a, &b| d2(p, &centres[a]).total_cmp(&d2(p, &centres[b])))
+                .unwrap_or(0);
+            if assign[i] != best {
+                assign[i] = best;
+                changed = true;
+            }
+        }
+        for (c, centre) in centres.iter_mut().enumerate() {
+            let members: Vec<&Vec<f32>> = x
+                .iter()
+                .zip(&assign)
+                .filter(|(_, &a)| a == c)
+                .map(|(p, _)| p)
+                .collect();
+            if members.is_empty() {
+                continue;
+            }
+            for (d, v) in centre.iter_mut().enumerate() {
+                *v = members.iter().map(|m| m[d]).sum::<f32>() / members.len() as f32;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    (assign, centres)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `w` x `h` grid of 3 classes: class by column third, margin growing with the
+    /// distance from the grid's centre column; `nodata` cells have no value.
+    fn grid(w: usize, h: usize, nodata: impl Fn(usize, usize) -> bool) -> CellGrid {
+        let (mut probabilities, mut predicted) = (Vec::new(), Vec::new());
+        for row in 0..h {
+            for col in 0..w {
+                let class = (3 * col / w).min(2);
+                predicted.push([1, 2, 5][class]);
+                if nodata(col, row) {
+                    probabilities.extend([f32::NAN; 3]);
+                    continue;
+                }
+                let sure = 0.34
+                    + 0.6 * (col as f32 - w as f32 / 2.0).abs() / w as f32
+                    + 0.001 * row as f32;
+                let mut p = [(1.0 - sure) / 2.0; 3];
+                p[class] = sure;
+                probabilities.extend(p);
+            }
+        }
+        CellGrid {
+            width: w,
+            height: h,
+            class_ids: vec![1, 2, 5],
+            probabilities,
+            predicted,
+        }
+    }
+
+    fn opts(count: usize, spacing: usize, seed: u64) -> SelectOptions {
+        SelectOptions {
+            count,
+            spacing,
+            seed,
+        }
+    }
+
+    #[test]
+    fn suggestions_avoid_nodata_and_labels_and_each_other() {
+        let g = grid(60, 40, |c, r| c > r + 10);
+        let labels = [
+            LabelledCell {
+                col: 30,
+                row: 30,
+                class_id: 2,
+            },
+            LabelledCell {
+                col: 5,
+                row: 20,
+                class_id: 1,
+            },
+        ];
+        let s = choose(&g, &labels, &opts(12, 3, 1));
+        assert_eq!(s.len(), 12);
+        for (k, a) in s.iter().enumerate() {
+            assert!(g.cell(a.row * 60 + a.col).is_some(), "{a:?} is on nodata");
+            for l in &labels {
+                let d = (a.col as isize - l.col)
+                    .abs()
+                    .max((a.row as isize - l.row).abs());
+                assert!(d > 3, "{a:?} is {d} cells from label {l:?}");
+            }
+            for b in &s[k + 1..] {
+                let d = a.col.abs_diff(b.col).max(a.row.abs_diff(b.row));
+                assert!(d > 3, "{a:?} and {b:?} are {d} cells apart");
+            }
+        }
+        let ranks: Vec<usize> = s.iter().map(|x| x.rank).collect();
+        assert_eq!(ranks, (1..=12).collect::<Vec<_>>());
+        assert!(s.windows(2).all(|p| p[0].margin <= p[1].margin));
+    }
+
+    #[test]
+    fn every_predicted_class_gets_a_share_and_the_least_labelled_first() {
+        let g = grid(60, 40, |_, _| false);
+        // Class 1 (left third) already has 3 labels, class 2 none, class 5 one.
+        let labels: Vec<LabelledCell> = [(2, 2, 1), (2, 20, 1), (2, 38, 1), (58, 2, 5)]
+            .iter()
+            .map(|&(col, row, class_id)| LabelledCell { col, row, class_id })
+            .collect();
+        let s = choose(&g, &labels, &opts(6, 2, 0));
+        let count = |c: u16| s.iter().filter(|x| x.predicted == c).count();
+        // Totals are levelled to 3 + 0, 0 + 4, 1 + 2; the last tie goes to the class
+        // with the least certain cell (2, in the middle).
+        assert_eq!((count(1), count(2), count(5)), (0, 4, 2), "{s:?}");
+        let s = choose(&g, &[], &opts(3, 2, 0));
+        assert_eq!(
+            (count_of(&s, 1), count_of(&s, 2), count_of(&s, 5)),
+            (1, 1, 1)
+        );
+    }
+
+    fn count_of(s: &[Suggestion], c: u16) -> usize {
+        s.iter().filter(|x| x.predicted == c).count()
+    }
+
+    #[test]
+    fn the_most_uncertain_cells_are_chosen_but_not_all_in_one_patch() {
+        let g = grid(90, 30, |_, _| false);
+        let s = choose(&g, &[], &opts(9, 2, 3));
+        // The centre column holds the least certain cells of class 2 (the middle
+        // third): its suggestions lie near it, and they are spread down the grid.
+        let mid: Vec<&Suggestion> = s.iter().filter(|x| x.predicted == 2).collect();
+        assert_eq!(mid.len(), 3);
+        assert!(mid.iter().all(|x| x.col.abs_diff(45) <= 12), "{mid:?}");
+        let rows: Vec<usize> = mid.iter().map(|x| x.row).collect();
+        let spread = rows.iter().max().unwrap() - rows.iter().min().unwrap();
+        assert!(spread >= 10, "rows {rows:?} bunch together");
+    }
+
+    #[test]
+    fn boundary_cells_are_left_while_whole_windows_of_one_class_remain() {
+        // Two classes split at column 30; the model is least sure at the boundary.
+        let (w, h) = (60, 20);
+        let mut probabilities = Vec::new();
+        let mut predicted = Vec::new();
+        for _row in 0..h {
+            for col in 0..w {
+                let class = usize::from(col >= 30);
+                let sure = 0.5 + 0.45 * (col as f32 - 29.5).abs() / 30.0;
+                let mut p = [1.0 - sure; 2];
+                p[class] = sure;
+                probabilities.extend(p);
+                predicted.push([3, 4][class]);
+            }
+        }
+        let g = CellGrid {
+            width: w,
+            height: h,
+            class_ids: vec![3, 4],
+            probabilities,
+            predicted,
+        };
+        let s = choose(&g, &[], &opts(6, 4, 0));
+        assert_eq!(s.len(), 6);
+        for x in &s {
+            // Half the spacing (2 cells) of one class all around.
+            assert!(x.col < 28 || x.col > 31, "{x:?} sits on the boundary");
+        }
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_places() {
+        let g = grid(50, 50, |c, r| (c + r) % 17 == 0);
+        let a = choose(&g, &[], &opts(10, 2, 42));
+        assert_eq!(a, choose(&g, &[], &opts(10, 2, 42)));
+        assert_eq!(a.len(), 10);
+    }
+
+    #[test]
+    fn fewer_places_when_the_spacing_leaves_no_room() {
+        let g = grid(10, 10, |_, _| false);
+        let s = choose(&g, &[], &opts(50, 4, 0));
+        assert!(!s.is_empty() && s.len() < 50, "{} places", s.len());
+        let none = grid(10, 10, |_, _| true);
+        assert!(choose(&none, &[], &opts(5, 1, 0)).is_empty());
+    }
+
+    #[test]
+    fn margin_is_top_two_difference() {
+        assert_eq!(margin(&[0.1, 0.6, 0.3]), (0.3, 1));
+        assert_eq!(margin(&[1.0]), (1.0, 0));
+    }
+}
