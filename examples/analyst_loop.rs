@@ -28,6 +28,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 type Fail = Box<dyn std::error::Error>;
+/// `(labels added, mean, standard deviation)` points of one strategy.
+type Curve = Vec<(f64, f64, f64)>;
 
 struct Args {
     geomaml: PathBuf,
@@ -333,8 +335,7 @@ fn main() -> Result<(), Fail> {
     let mut summary = String::from(
         "strategy,round,labels_added,accuracy_mean,accuracy_sd,kappa_mean,kappa_sd,runs\n",
     );
-    let mut series: BTreeMap<String, (Vec<(f64, f64, f64)>, Vec<(f64, f64, f64)>)> =
-        BTreeMap::new();
+    let mut series: BTreeMap<String, (Curve, Curve)> = BTreeMap::new();
     for ((strategy, round), v) in &results {
         let (am, asd) = stats(&v.iter().map(|r| r.0).collect::<Vec<_>>());
         let (km, ksd) = stats(&v.iter().map(|r| r.1).collect::<Vec<_>>());
@@ -350,11 +351,7 @@ fn main() -> Result<(), Fail> {
     }
     std::fs::write(a.out.join("summary.csv"), &summary)?;
     print!("{summary}");
-    let panel = |title: &str,
-                 range: (f64, f64),
-                 pick: &dyn Fn(
-        &(Vec<(f64, f64, f64)>, Vec<(f64, f64, f64)>),
-    ) -> Vec<(f64, f64, f64)>| Panel {
+    let panel = |title: &str, range: (f64, f64), pick: &dyn Fn(&(Curve, Curve)) -> Curve| Panel {
         title: title.into(),
         y_range: range,
         series: series
