@@ -102,6 +102,7 @@ fn suggestions_are_points_in_the_requested_crs_on_mapped_cells_away_from_labels(
                 "--crs",
                 "EPSG:4326",
             ])
+            .args(["--classes", "1,2,3,4"])
             .arg("--model")
             .arg(&onnx)
             .arg(&scene)
@@ -156,7 +157,8 @@ fn suggestions_are_points_in_the_requested_crs_on_mapped_cells_away_from_labels(
             );
         }
     }
-    // Every class of the map is among the suggestions (6 places, at most 4 classes).
+    // Every requested class the map has is among the suggestions (6 places, at most
+    // 4 classes).
     let suggested: BTreeSet<i64> = points.iter().map(|p| p.2).collect();
     assert_eq!(suggested, mapped);
 }

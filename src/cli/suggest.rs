@@ -78,6 +78,7 @@ impl SuggestArgs {
             spacing: self.spacing,
             crs: self.crs.clone(),
             seed: self.adapt.seed,
+            required: self.adapt.classes.clone().unwrap_or_default(),
             stride: self.stride,
             bands: self.bands.clone(),
             min_valid: self.adapt.min_valid,

@@ -14,7 +14,7 @@ use crate::labels::{read_labels, LabelOptions};
 use crate::raster::Raster;
 use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
 use gdal::vector::{FieldValue, Geometry, LayerAccess, LayerOptions, OGRFieldType};
-use select::{choose, CellGrid, LabelledCell, SelectOptions, Suggestion};
+use select::{choose, CellGrid, LabelledCell, Required, SelectOptions, Suggestion};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -40,6 +40,9 @@ pub struct SuggestConfig {
     pub crs: Option<String>,
     /// Seed of the choice.
     pub seed: u64,
+    /// Classes (names or ids) that each get at least one place where the model
+    /// predicts them (`--classes`).
+    pub required: Vec<String>,
     /// Map options, as in `geomaml map`.
     pub stride: Option<usize>,
     /// Scene bands for the card's bands.
@@ -112,6 +115,20 @@ pub fn suggest(cfg: &SuggestConfig) -> Result<SuggestSummary> {
     };
     let card = crate::export::read_card(&cfg.model)?;
     let tile = card.spec.tile_size;
+    let required = cfg
+        .required
+        .iter()
+        .map(|k| {
+            crate::catalog::classes::find_class(&card.classes, k)
+                .map(|c| c.id)
+                .ok_or_else(|| {
+                    Error::config(
+                        "--classes",
+                        format!("`{k}` is not a class of {}", cfg.model.display()),
+                    )
+                })
+        })
+        .collect::<Result<Vec<u16>>>()?;
 
     // The map and its class probabilities, in a folder removed afterwards.
     let work = tempfile::Builder::new()
@@ -189,6 +206,7 @@ pub fn suggest(cfg: &SuggestConfig) -> Result<SuggestSummary> {
             spacing,
             seed: cfg.seed,
         },
+        &Required(required),
     );
     if chosen.len() < cfg.count {
         eprintln!(

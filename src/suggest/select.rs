@@ -61,6 +61,12 @@ pub struct SelectOptions {
     pub seed: u64,
 }
 
+/// Classes that get at least one place each wherever the model predicts them
+/// (before the shares of [`class_quotas`]), e.g. the classes an analyst still
+/// needs; empty: none.
+#[derive(Debug, Clone, Default)]
+pub struct Required(pub Vec<u16>);
+
 /// An existing label on the grid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LabelledCell {
@@ -104,7 +110,12 @@ pub fn margin(p: &[f32]) -> (f32, usize) {
 }
 
 /// Chooses up to `opts.count` cells; fewer when the spacing leaves no more room.
-pub fn choose(grid: &CellGrid, labelled: &[LabelledCell], opts: &SelectOptions) -> Vec<Suggestion> {
+pub fn choose(
+    grid: &CellGrid,
+    labelled: &[LabelledCell],
+    opts: &SelectOptions,
+    required: &Required,
+) -> Vec<Suggestion> {
     let (w, h) = (grid.width, grid.height);
     let r = opts.spacing as isize;
     let mut blocked = vec![false; w * h];
@@ -165,7 +176,7 @@ pub fn choose(grid: &CellGrid, labelled: &[LabelledCell], opts: &SelectOptions) 
     for v in by_class.values_mut() {
         v.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     }
-    let quotas = class_quotas(&by_class, &have, &area, opts.count);
+    let quotas = class_quotas(&by_class, &have, &area, &required.0, opts.count);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(opts.seed);
     let mut picked: Vec<(f32, usize, u16)> = Vec::new();
     for (&class, &quota) in &quotas {
@@ -260,10 +271,16 @@ fn class_quotas(
     by_class: &BTreeMap<u16, Vec<(f32, usize)>>,
     have: &BTreeMap<u16, usize>,
     area: &BTreeMap<u16, usize>,
+    required: &[u16],
     count: usize,
 ) -> BTreeMap<u16, usize> {
     let mut q: BTreeMap<u16, usize> = BTreeMap::new();
-    for _ in 0..count {
+    for c in required.iter().filter(|c| by_class.contains_key(c)) {
+        if q.values().sum::<usize>() < count {
+            q.insert(*c, 1);
+        }
+    }
+    for _ in q.values().sum::<usize>()..count {
         let next = by_class
             .iter()
             .filter(|(c, v)| q.get(c).copied().unwrap_or(0) < v.len())
@@ -417,7 +434,7 @@ mod tests {
                 class_id: 1,
             },
         ];
-        let s = choose(&g, &labels, &opts(12, 3, 1));
+        let s = choose(&g, &labels, &opts(12, 3, 1), &Required::default());
         assert_eq!(s.len(), 12);
         for (k, a) in s.iter().enumerate() {
             assert!(g.cell(a.row * 60 + a.col).is_some(), "{a:?} is on nodata");
@@ -445,15 +462,32 @@ mod tests {
             .iter()
             .map(|&(col, row, class_id)| LabelledCell { col, row, class_id })
             .collect();
-        let s = choose(&g, &labels, &opts(6, 2, 0));
+        let s = choose(&g, &labels, &opts(6, 2, 0), &Required::default());
         let count = |c: u16| s.iter().filter(|x| x.predicted == c).count();
         // Totals are levelled to 3 + 0, 0 + 4, 1 + 2; the last tie goes to the class
         // with the least certain cell (2, in the middle).
         assert_eq!((count(1), count(2), count(5)), (0, 4, 2), "{s:?}");
-        let s = choose(&g, &[], &opts(3, 2, 0));
+        let s = choose(&g, &[], &opts(3, 2, 0), &Required::default());
         assert_eq!(
             (count_of(&s, 1), count_of(&s, 2), count_of(&s, 5)),
             (1, 1, 1)
+        );
+    }
+
+    #[test]
+    fn required_classes_get_a_place_even_when_well_labelled() {
+        let g = grid(60, 40, |_, _| false);
+        let labels: Vec<LabelledCell> = (0..5)
+            .flat_map(|k| [(30, 2 + 8 * k, 2), (55, 2 + 8 * k, 5)])
+            .map(|(col, row, class_id)| LabelledCell { col, row, class_id })
+            .collect();
+        let free = choose(&g, &labels, &opts(2, 2, 0), &Required::default());
+        assert_eq!(count_of(&free, 1), 2, "{free:?}");
+        let asked = choose(&g, &labels, &opts(2, 2, 0), &Required(vec![2, 5]));
+        assert_eq!(
+            (count_of(&asked, 2), count_of(&asked, 5)),
+            (1, 1),
+            "{asked:?}"
         );
     }
 
@@ -464,7 +498,7 @@ mod tests {
     #[test]
     fn the_most_uncertain_cells_are_chosen_but_not_all_in_one_patch() {
         let g = grid(90, 30, |_, _| false);
-        let s = choose(&g, &[], &opts(9, 2, 3));
+        let s = choose(&g, &[], &opts(9, 2, 3), &Required::default());
         // The centre column holds the least certain cells of class 2 (the middle
         // third): its suggestions lie near it, and they are spread down the grid.
         let mid: Vec<&Suggestion> = s.iter().filter(|x| x.predicted == 2).collect();
@@ -498,7 +532,7 @@ mod tests {
             probabilities,
             predicted,
         };
-        let s = choose(&g, &[], &opts(6, 4, 0));
+        let s = choose(&g, &[], &opts(6, 4, 0), &Required::default());
         assert_eq!(s.len(), 6);
         for x in &s {
             // Half the spacing (2 cells) of one class all around.
@@ -509,18 +543,18 @@ mod tests {
     #[test]
     fn the_same_seed_gives_the_same_places() {
         let g = grid(50, 50, |c, r| (c + r) % 17 == 0);
-        let a = choose(&g, &[], &opts(10, 2, 42));
-        assert_eq!(a, choose(&g, &[], &opts(10, 2, 42)));
+        let a = choose(&g, &[], &opts(10, 2, 42), &Required::default());
+        assert_eq!(a, choose(&g, &[], &opts(10, 2, 42), &Required::default()));
         assert_eq!(a.len(), 10);
     }
 
     #[test]
     fn fewer_places_when_the_spacing_leaves_no_room() {
         let g = grid(10, 10, |_, _| false);
-        let s = choose(&g, &[], &opts(50, 4, 0));
+        let s = choose(&g, &[], &opts(50, 4, 0), &Required::default());
         assert!(!s.is_empty() && s.len() < 50, "{} places", s.len());
         let none = grid(10, 10, |_, _| true);
-        assert!(choose(&none, &[], &opts(5, 1, 0)).is_empty());
+        assert!(choose(&none, &[], &opts(5, 1, 0), &Required::default()).is_empty());
     }
 
     #[test]
