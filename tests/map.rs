@@ -381,3 +381,45 @@ fn the_confidence_band_is_the_top_two_margin_with_the_maps_nodata() {
         Some(geomaml::infer::sink::CONFIDENCE_DEFINITION)
     );
 }
+
+#[test]
+fn a_deepness_export_carries_the_keys_deepness_reads_and_is_refused_by_map() {
+    let dir = tempfile::tempdir().unwrap();
+    let (st, native) = random_model(dir.path(), "m", Arch::Cnn, &["B02", "B03", "B04"], 16, 5);
+    let deepness = dir.path().join("deepness.onnx");
+    run_ok(
+        geomaml()
+            .args(["export", "--deepness"])
+            .arg(&st)
+            .arg("-o")
+            .arg(&deepness),
+    );
+    let meta = geomaml::export::metadata::read_metadata(&deepness).unwrap();
+    assert_eq!(meta["model_type"], "\"Segmentor\"");
+    assert_eq!(meta["tile_size"], "16");
+    assert_eq!(meta["tiles_overlap"], "75", "the default stride, tile/4");
+    assert_eq!(
+        (
+            meta["seg_thresh"].as_str(),
+            meta["seg_small_segment"].as_str()
+        ),
+        ("0", "0")
+    );
+    let names: serde_json::Value = serde_json::from_str(&meta["class_names"]).unwrap();
+    assert_eq!(names.as_object().unwrap().len(), 4);
+    // The plain export of a tile classifier is for geomaml only: no Deepness keys.
+    let plain = geomaml::export::metadata::read_metadata(&native).unwrap();
+    assert!(!plain.contains_key("model_type"), "{plain:?}");
+    let scene = scene(dir.path(), &["B02", "B03", "B04"], (40, 40));
+    let err = run_fail(&mut crate::util::map_command(
+        &deepness,
+        &scene,
+        &dir.path().join("map.tif"),
+        &[],
+    ));
+    assert!(
+        err.contains("--deepness") && err.contains("deepness.onnx"),
+        "{err}"
+    );
+    assert!(!dir.path().join("map.tif").exists());
+}

@@ -17,6 +17,12 @@ pub struct ExportArgs {
     /// Replace the output if it exists.
     #[arg(long)]
     overwrite: bool,
+    /// For the Deepness QGIS plugin: a tile classifier (CNN) is exported with a
+    /// per-pixel output (the tile's class probabilities over the whole tile) that
+    /// Deepness runs as a segmentation model; `geomaml map` needs the export without
+    /// this flag. U-Net exports run in both without it.
+    #[arg(long)]
+    deepness: bool,
 }
 
 impl ExportArgs {
@@ -24,11 +30,17 @@ impl ExportArgs {
     pub fn run(&self) -> Result<ExitCode> {
         crate::output::refuse_input(&self.output, &[&self.model])?;
         let ckpt = Checkpoint::load(&self.model)?;
-        let path = crate::export::export_file(&ckpt, &self.output, self.overwrite)?;
+        let form = if self.deepness {
+            crate::export::Form::Deepness
+        } else {
+            crate::export::Form::Native
+        };
+        let path = crate::export::export_file_as(&ckpt, &self.output, self.overwrite, form)?;
         let spec = &ckpt.card.spec;
         eprintln!(
-            "exported {:?} ({} bands -> {} classes, {} px tiles, opset {}) to {}",
+            "exported {:?}{} ({} bands -> {} classes, {} px tiles, opset {}) to {}",
             spec.arch,
+            if self.deepness { " for Deepness" } else { "" },
             spec.in_channels,
             spec.num_classes,
             spec.tile_size,

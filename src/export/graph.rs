@@ -6,16 +6,19 @@
 //! [`BN_EPS`]. Value and node names are `<layer>/<op>` (`blocks.3/pool`, `dec1/up`),
 //! so a consumer can find a layer's output by name.
 //!
-//! Inputs and outputs: `input` `[batch, bands, T, T]` (`batch` symbolic; height and
-//! width fixed to the card's tile size `T` for both architectures: the U-Net runs
-//! only on multiples of 2^depth, and a declared shape must admit only sizes that
-//! run; fixed sizes are also what the Deepness QGIS plugin requires), outputs `probabilities` (softmax over classes, listed first
-//! because the Deepness QGIS plugin reads output 0) and `logits`; `[batch, classes]`
-//! for the CNN, `[batch, classes, H, W]` for the U-Net.
+//! Input `input` `[batch, bands, T, T]` (`batch` symbolic; height and width fixed to
+//! the card's tile size `T` for both architectures: the U-Net runs only on multiples
+//! of 2^depth, and a declared shape must admit only sizes that run; fixed sizes are
+//! also what the Deepness QGIS plugin requires). Non-finite input values become 0,
+//! the training mean after the card's normalisation (`input/finite`), as geomaml
+//! fills invalid pixels with a band's mean. One output, `probabilities` (softmax over
+//! classes; Deepness treats every output as a head): `[batch, classes]` for the CNN,
+//! `[batch, classes, T, T]` for the U-Net and for the CNN in its [`Form::Deepness`]
+//! form, where the tile's class probabilities are repeated over the tile.
 
 use super::proto::{
     attribute_type, float_tensor_type, AttributeProto, Dimension, GraphProto, NodeProto,
-    TensorProto, ValueInfoProto, DATA_TYPE_FLOAT,
+    TensorProto, ValueInfoProto, DATA_TYPE_FLOAT, DATA_TYPE_INT64,
 };
 use crate::model::spec::{Arch, ModelSpec, BN_EPS};
 use crate::model::NamedTensors;
@@ -26,6 +29,20 @@ pub const INPUT: &str = "input";
 pub const LOGITS: &str = "logits";
 /// Name of the softmax output.
 pub const PROBABILITIES: &str = "probabilities";
+
+/// Name of the input after non-finite values are replaced.
+pub const FINITE_INPUT: &str = "input/finite";
+
+/// What the graph's output is shaped for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Form {
+    /// What `geomaml map` reads: one class vector per tile for the CNN.
+    #[default]
+    Native,
+    /// What the Deepness QGIS plugin runs (a segmentation output): the CNN's class
+    /// probabilities repeated over the tile. The U-Net is the same in both forms.
+    Deepness,
+}
 
 /// Accumulates nodes and initializers while a network is traced.
 pub struct GraphBuilder<'a> {
@@ -86,6 +103,30 @@ impl<'a> GraphBuilder<'a> {
                 ..Default::default()
             });
         }
+        name.into()
+    }
+
+    /// Adds a float constant initializer `name` of shape `dims`.
+    fn constant(&mut self, name: &str, dims: &[i64], values: &[f32]) -> String {
+        self.initializers.push(TensorProto {
+            dims: dims.to_vec(),
+            data_type: DATA_TYPE_FLOAT,
+            name: name.into(),
+            raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            ..Default::default()
+        });
+        name.into()
+    }
+
+    /// Adds an int64 constant initializer `name` of shape `dims`.
+    fn int64_constant(&mut self, name: &str, dims: &[i64], values: &[i64]) -> String {
+        self.initializers.push(TensorProto {
+            dims: dims.to_vec(),
+            data_type: DATA_TYPE_INT64,
+            name: name.into(),
+            raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            ..Default::default()
+        });
         name.into()
     }
 
@@ -191,7 +232,7 @@ fn value_info(name: &str, dims: Vec<Dimension>) -> ValueInfoProto {
 
 /// The paper CNN: `depth` x [conv 3x3 -> bn -> ReLU -> max-pool 2], global mean, linear head.
 fn cnn(spec: &ModelSpec, g: &mut GraphBuilder<'_>) -> String {
-    let mut x = INPUT.to_string();
+    let mut x = FINITE_INPUT.to_string();
     for i in 0..spec.depth {
         let block = format!("blocks.{i}");
         let r = g.conv_bn_relu(&x, &format!("{block}.conv"), &format!("{block}.bn"), &block);
@@ -221,7 +262,7 @@ fn double_conv(g: &mut GraphBuilder<'_>, x: &str, level: &str) -> String {
 
 /// The U-Net of `model::spec`: encoder, bottleneck `mid`, decoder with skip concat, 1x1 head.
 fn unet(spec: &ModelSpec, g: &mut GraphBuilder<'_>) -> String {
-    let mut x = INPUT.to_string();
+    let mut x = FINITE_INPUT.to_string();
     let mut skips = Vec::new();
     for l in 0..spec.depth {
         let level = format!("enc{l}");
@@ -255,14 +296,39 @@ fn unet(spec: &ModelSpec, g: &mut GraphBuilder<'_>) -> String {
     g.node("Identity", vec!["head/conv".into()], LOGITS, vec![])
 }
 
-/// Builds the inference graph of a validated checkpoint's tensors for `spec`.
-pub fn build_graph(spec: &ModelSpec, tensors: &NamedTensors) -> GraphProto {
+/// `input` with NaN and ±inf replaced by 0.
+fn finite_input(g: &mut GraphBuilder<'_>) {
+    let nan = g.node("IsNaN", vec![INPUT.into()], "input/nan", vec![]);
+    let inf = g.node("IsInf", vec![INPUT.into()], "input/inf", vec![]);
+    let bad = g.node("Or", vec![nan, inf], "input/not_finite", vec![]);
+    let zero = g.constant("input/zero", &[], &[0.0]);
+    g.node("Where", vec![bad, zero, INPUT.into()], FINITE_INPUT, vec![]);
+}
+
+/// Builds the inference graph of a validated checkpoint's tensors for `spec`, with
+/// its output shaped for `form`.
+pub fn build_graph(spec: &ModelSpec, tensors: &NamedTensors, form: Form) -> GraphProto {
     let mut g = GraphBuilder::new(tensors);
+    finite_input(&mut g);
     let logits = match spec.arch {
         Arch::Cnn => cnn(spec, &mut g),
         Arch::Unet => unet(spec, &mut g),
     };
-    g.node("Softmax", vec![logits], PROBABILITIES, vec![int("axis", 1)]);
+    let per_tile = spec.arch == Arch::Cnn && form == Form::Deepness;
+    let softmax_out = if per_tile {
+        "head/probabilities"
+    } else {
+        PROBABILITIES
+    };
+    let p = g.node("Softmax", vec![logits], softmax_out, vec![int("axis", 1)]);
+    if per_tile {
+        // [batch, classes] -> [batch, classes, 1, 1] -> [batch, classes, T, T].
+        let t = spec.tile_size as i64;
+        let axes = g.int64_constant("head/axes", &[2], &[2, 3]);
+        let cells = g.node("Unsqueeze", vec![p, axes], "head/cells", vec![]);
+        let shape = g.int64_constant("head/tile_shape", &[4], &[1, 1, t, t]);
+        g.node("Expand", vec![cells, shape], PROBABILITIES, vec![]);
+    }
     let batch = Dimension::symbolic("batch");
     let (h, w) = (
         Dimension::fixed(spec.tile_size),
@@ -278,14 +344,11 @@ pub fn build_graph(spec: &ModelSpec, tensors: &NamedTensors) -> GraphProto {
         ],
     );
     let classes = Dimension::fixed(spec.num_classes);
-    let out_dims = match spec.arch {
-        Arch::Cnn => vec![batch, classes],
-        Arch::Unet => vec![batch, classes, h, w],
+    let out_dims = match (spec.arch, form) {
+        (Arch::Cnn, Form::Native) => vec![batch, classes],
+        _ => vec![batch, classes, h, w],
     };
-    let outputs = vec![
-        value_info(PROBABILITIES, out_dims.clone()),
-        value_info(LOGITS, out_dims),
-    ];
+    let outputs = vec![value_info(PROBABILITIES, out_dims)];
     let name = format!("geomaml_{:?}", spec.arch).to_lowercase();
     g.finish(&name, input, outputs)
 }
@@ -309,10 +372,14 @@ mod tests {
             depth: 2,
             tile_size: 16,
         };
-        let g = build_graph(&spec, &random_tensors(&spec, 1));
+        let g = build_graph(&spec, &random_tensors(&spec, 1), Form::Native);
         assert_eq!(
             ops(&g),
             [
+                "IsNaN",
+                "IsInf",
+                "Or",
+                "Where",
                 "Conv",
                 "BatchNormalization",
                 "Relu",
@@ -329,7 +396,11 @@ mod tests {
         );
         let names: Vec<_> = g.initializer.iter().map(|t| t.name.clone()).collect();
         let expected: Vec<_> = spec.tensors().into_iter().map(|t| t.name).collect();
-        assert_eq!(names.len(), expected.len());
+        assert_eq!(
+            names.len(),
+            expected.len() + 1,
+            "the weights and input/zero"
+        );
         assert!(expected.iter().all(|n| names.contains(n)));
         assert_eq!(g.output[0].name, PROBABILITIES);
     }
@@ -344,7 +415,7 @@ mod tests {
             depth: 2,
             tile_size: 16,
         };
-        let g = build_graph(&spec, &random_tensors(&spec, 2));
+        let g = build_graph(&spec, &random_tensors(&spec, 2), Form::Native);
         assert_eq!(ops(&g).iter().filter(|o| **o == "ConvTranspose").count(), 2);
         assert_eq!(ops(&g).iter().filter(|o| **o == "Concat").count(), 2);
         let dims = &g.input[0]
@@ -363,6 +434,12 @@ mod tests {
             (dims[2].dim_value, dims[3].dim_value),
             (Some(spec.tile_size as i64), Some(spec.tile_size as i64))
         );
-        assert_eq!(g.initializer.len(), spec.tensors().len());
+        // The weights and `input/zero`.
+        assert_eq!(g.initializer.len(), spec.tensors().len() + 1);
+        // The Deepness form of a U-Net is the same graph.
+        assert_eq!(
+            build_graph(&spec, &random_tensors(&spec, 2), Form::Deepness),
+            g
+        );
     }
 }

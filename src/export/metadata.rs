@@ -3,13 +3,10 @@
 //!
 //! - `geomaml.card`: the full [`ModelCard`] as JSON ([`CARD_KEY`]); `bn_frozen` is
 //!   always `true` in an exported card, since the graph uses running statistics.
-//! - Deepness (<https://qgis-plugin-deepness.readthedocs.io>, "add metadata to
-//!   model"): `model_type` (`Segmentor` for the U-Net; `Classifier` for the tile
-//!   CNN, which Deepness has no type for), `class_names` (JSON object, output index
-//!   -> name), `resolution` (centimetres per pixel), `tiles_size` (px),
-//!   `tiles_overlap` (percent of the tile), `standardization_mean` and
-//!   `standardization_std` (per band). Deepness scales 8-bit input to [0, 1] and then
-//!   computes `(x - mean) / std`; the card's `raw * scale + offset` equals that with
+//! - Deepness (the contract is written out in `docs/deepness.md`): on graphs it can
+//!   run (the U-Net, and the CNN exported with `--deepness`), the keys listed at
+//!   [`metadata_props`]. Deepness scales 8-bit input to [0, 1] and then computes
+//!   `(x - mean) / std`; the card's `raw * scale + offset` equals that with
 //!   `std = 1 / (255 scale)` and `mean = -offset std`, exact for 8-bit imagery.
 
 use super::proto::{ModelProto, StringStringEntryProto};
@@ -19,9 +16,6 @@ use prost::Message;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// Overlap Deepness should use between tiles, in percent of the tile size.
-pub const DEEPNESS_OVERLAP_PERCENT: u32 = 25;
-
 fn entry(key: &str, value: String) -> StringStringEntryProto {
     StringStringEntryProto {
         key: key.into(),
@@ -29,13 +23,29 @@ fn entry(key: &str, value: String) -> StringStringEntryProto {
     }
 }
 
-/// The metadata entries of an exported model with `card`.
-pub fn metadata_props(card: &ModelCard) -> Vec<StringStringEntryProto> {
-    let model_type = if card.spec.is_segmentation() {
-        "Segmentor"
+/// Tile overlap in percent that Deepness should use: the part of a tile not covered
+/// by `geomaml map`'s default stride (tile/4 for classifiers, 75 %; tile/2 for
+/// segmentation, 50 %), so that Deepness keeps the same centre of each window.
+pub fn deepness_overlap_percent(card: &ModelCard) -> u32 {
+    if card.spec.is_segmentation() {
+        50
     } else {
-        "Classifier"
-    };
+        75
+    }
+}
+
+/// `metadata_props` of an exported model: the card, and, when the graph is one
+/// Deepness can run (`deepness`), the keys its "Load default parameters" reads:
+/// `model_type` `"Segmentor"`, `class_names` (output channel -> name), `resolution`
+/// (cm/px), `tile_size`, `tiles_overlap` (percent), `standardization_mean/std` (so
+/// that its `(x / 255 - mean) / std` equals the card's `x * scale + offset`), and
+/// `seg_thresh` 0 and `seg_small_segment` 0 (no probability threshold and no median
+/// filter, which would otherwise turn low-confidence pixels into its background).
+pub fn metadata_props(card: &ModelCard, deepness: bool) -> Vec<StringStringEntryProto> {
+    let mut props = vec![entry(CARD_KEY, card.to_json())];
+    if !deepness {
+        return props;
+    }
     let class_names: serde_json::Map<String, serde_json::Value> = card
         .classes
         .iter()
@@ -53,19 +63,15 @@ pub fn metadata_props(card: &ModelCard) -> Vec<StringStringEntryProto> {
         .zip(&std)
         .map(|(n, s)| -(n.offset as f64) * s)
         .collect();
-    vec![
-        entry(CARD_KEY, card.to_json()),
-        entry(
-            "model_type",
-            serde_json::to_string(model_type).expect("string"),
-        ),
+    props.extend([
+        entry("model_type", "\"Segmentor\"".into()),
         entry(
             "class_names",
             serde_json::Value::Object(class_names).to_string(),
         ),
         entry("resolution", format!("{}", card.resolution_m * 100.0)),
-        entry("tiles_size", card.spec.tile_size.to_string()),
-        entry("tiles_overlap", DEEPNESS_OVERLAP_PERCENT.to_string()),
+        entry("tile_size", card.spec.tile_size.to_string()),
+        entry("tiles_overlap", deepness_overlap_percent(card).to_string()),
         entry(
             "standardization_mean",
             serde_json::to_string(&mean).expect("floats"),
@@ -74,7 +80,10 @@ pub fn metadata_props(card: &ModelCard) -> Vec<StringStringEntryProto> {
             "standardization_std",
             serde_json::to_string(&std).expect("floats"),
         ),
-    ]
+        entry("seg_thresh", "0".into()),
+        entry("seg_small_segment", "0".into()),
+    ]);
+    props
 }
 
 /// Decodes an ONNX file, with errors naming it.
@@ -133,13 +142,22 @@ mod tests {
     #[test]
     fn deepness_keys_describe_the_model() {
         let card = sample_card();
-        let props: BTreeMap<_, _> = metadata_props(&card)
+        let props: BTreeMap<_, _> = metadata_props(&card, true)
             .into_iter()
             .map(|e| (e.key, e.value))
             .collect();
-        assert_eq!(props["model_type"], "\"Classifier\"");
+        assert_eq!(props["model_type"], "\"Segmentor\"");
         assert_eq!(props["resolution"], "1000");
-        assert_eq!(props["tiles_size"], "128");
+        assert_eq!(props["tile_size"], "128");
+        assert_eq!(props["tiles_overlap"], "75");
+        assert_eq!(
+            (
+                props["seg_thresh"].as_str(),
+                props["seg_small_segment"].as_str()
+            ),
+            ("0", "0")
+        );
+        assert_eq!(metadata_props(&card, false).len(), 1, "only the card");
         let names: serde_json::Value = serde_json::from_str(&props["class_names"]).unwrap();
         assert_eq!(names["9"], "Water");
         let std: Vec<f64> = serde_json::from_str(&props["standardization_std"]).unwrap();
@@ -168,7 +186,7 @@ mod tests {
             err.contains("bare.onnx") && err.contains("has no model card"),
             "{err}"
         );
-        assert_eq!(read_metadata(&p).unwrap()["tiles_size"], "8");
+        assert!(read_metadata(&p).unwrap().is_empty());
     }
 
     #[test]

@@ -12,7 +12,7 @@ pub mod proto;
 pub mod random;
 pub mod split;
 
-pub use graph::{build_graph, INPUT, LOGITS, PROBABILITIES};
+pub use graph::{build_graph, Form, INPUT, LOGITS, PROBABILITIES};
 pub use metadata::{read_card, read_metadata, read_model};
 pub use random::{random_checkpoint, random_tensors};
 
@@ -27,8 +27,16 @@ pub const OPSET: i64 = 17;
 /// ONNX IR version written.
 pub const IR_VERSION: i64 = 8;
 
-/// The ONNX model of a checkpoint; its card says `bn_frozen: true`.
+/// The ONNX model of a checkpoint in the form `geomaml map` reads; its card says
+/// `bn_frozen: true`.
 pub fn to_model(ckpt: &Checkpoint) -> std::result::Result<ModelProto, String> {
+    to_model_as(ckpt, Form::Native)
+}
+
+/// The ONNX model of a checkpoint with its output shaped for `form`. Deepness keys
+/// are written on every graph Deepness can run: the U-Net always, the CNN in the
+/// [`Form::Deepness`] form.
+pub fn to_model_as(ckpt: &Checkpoint, form: Form) -> std::result::Result<ModelProto, String> {
     ckpt.validate()?;
     let mut card = ckpt.card.clone();
     card.bn_frozen = true;
@@ -49,8 +57,11 @@ pub fn to_model(ckpt: &Checkpoint) -> std::result::Result<ModelProto, String> {
             card.bands.len(),
             card.classes.len()
         ),
-        graph: Some(build_graph(&card.spec, &ckpt.tensors)),
-        metadata_props: metadata::metadata_props(&card),
+        graph: Some(build_graph(&card.spec, &ckpt.tensors, form)),
+        metadata_props: metadata::metadata_props(
+            &card,
+            card.spec.is_segmentation() || form == Form::Deepness,
+        ),
     })
 }
 
@@ -61,8 +72,20 @@ pub fn to_onnx_bytes(ckpt: &Checkpoint) -> std::result::Result<Vec<u8>, String> 
 
 /// Writes the ONNX model of `ckpt` to `path` atomically (`overwrite` to replace).
 pub fn export_file(ckpt: &Checkpoint, path: impl AsRef<Path>, overwrite: bool) -> Result<PathBuf> {
+    export_file_as(ckpt, path, overwrite, Form::Native)
+}
+
+/// [`export_file`] with the output shaped for `form`.
+pub fn export_file_as(
+    ckpt: &Checkpoint,
+    path: impl AsRef<Path>,
+    overwrite: bool,
+    form: Form,
+) -> Result<PathBuf> {
     let path = path.as_ref();
-    let bytes = to_onnx_bytes(ckpt).map_err(|e| Error::model(path, e))?;
+    let bytes = to_model_as(ckpt, form)
+        .map(|m| m.encode_to_vec())
+        .map_err(|e| Error::model(path, e))?;
     crate::output::write_atomic(path, &bytes, overwrite)
 }
 

@@ -9,7 +9,7 @@
 use super::runtime;
 use crate::card::ModelCard;
 use crate::error::{Error, Result};
-use crate::export::{metadata, LOGITS, PROBABILITIES};
+use crate::export::{metadata, PROBABILITIES};
 use ndarray::{ArrayD, ArrayView4, ArrayViewD};
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
@@ -97,6 +97,12 @@ fn check_declared_shapes(
         vec![None, Some(spec.num_classes as i64)]
     };
     if let Some(got) = declared_dims(&graph.output, PROBABILITIES) {
+        if !spec.is_segmentation() && got.len() == 4 {
+            return Err(Error::model(
+                path,
+                "is a tile classifier exported for Deepness (`geomaml export --deepness`); export it without --deepness for geomaml",
+            ));
+        }
         if !agrees(&got, &want_out) {
             return Err(mismatch("output", &got, &want_out));
         }
@@ -140,11 +146,6 @@ impl Predictor {
     /// Runs a normalised batch and returns the class probabilities.
     pub fn predict(&mut self, batch: ArrayView4<'_, f32>) -> Result<ArrayD<f32>> {
         self.run(batch, PROBABILITIES)
-    }
-
-    /// Runs a normalised batch and returns the logits (before softmax).
-    pub fn logits(&mut self, batch: ArrayView4<'_, f32>) -> Result<ArrayD<f32>> {
-        self.run(batch, LOGITS)
     }
 
     fn run(&mut self, batch: ArrayView4<'_, f32>, output: &str) -> Result<ArrayD<f32>> {
