@@ -9,8 +9,8 @@
 # shared file system; scenes are split between tasks by a hash of their input, so
 # tasks never write the same file. Rerunning the array (or only some tasks, e.g.
 # `sbatch --array=3,7 ...` with the same SHARDS) maps only what is missing: done
-# scenes are skipped, failed or interrupted ones redone. A task exits 1 when one of
-# its scenes failed; OUT/summary-<i>-of-<SHARDS>.json says which and why.
+# scenes are skipped, failed or interrupted ones redone. A task exits 3 when one of
+# its scenes failed (1 when the run itself failed); OUT/summary-<i>-of-<SHARDS>.json says which and why.
 #
 # In a container (Apptainer/Singularity, built from deploy/Containerfile):
 #   GEOMAML="apptainer exec --bind $PWD geomaml.sif geomaml" sbatch --array=0-15 deploy/slurm/map-array.sh

@@ -218,12 +218,14 @@ impl MapArgs {
             println!("{}", serde_json::to_string(&s).expect("summary serialises"));
         }
         if s.failed > 0 {
-            return Err(Error::Other(format!(
-                "{} of {} scenes failed (see {})",
+            // The run itself finished: a scheduler can tell this from a crash (1).
+            eprintln!(
+                "geomaml: {} of {} scenes failed (see {})",
                 s.failed,
                 s.scenes,
                 s.summary.display()
-            )));
+            );
+            return Ok(ExitCode::from(super::EXIT_SOME_FAILED));
         }
         Ok(ExitCode::SUCCESS)
     }

@@ -1,7 +1,9 @@
 //! Command-line interface: one subcommand per file, each with `Args::run()`.
 //!
 //! clap types stay here; library code never sees them. Exit codes: 0 success,
-//! 1 failure (one `geomaml: ...` line), 2 bad usage (clap).
+//! 1 failure (one `geomaml: ...` line), 2 bad usage (clap), 3 a batch run that
+//! finished with some scenes failed ([`EXIT_SOME_FAILED`]), 130/143 interrupted by
+//! SIGINT/SIGTERM.
 
 mod adapt;
 mod assess;
@@ -20,6 +22,10 @@ mod train;
 
 use crate::error::Result;
 use clap::{Parser, Subcommand};
+
+/// Exit code of `map --manifest` when the run finished but some scenes failed
+/// (listed in its summary), as opposed to 1 for a run that failed as a whole.
+pub const EXIT_SOME_FAILED: u8 = 3;
 use std::process::ExitCode;
 
 /// Few-shot land-cover mapping: meta-train with MAML, adapt from a handful of labels,
