@@ -28,12 +28,12 @@ fn restart_with_spin_limit() {
             .any(|a| a.to_string_lossy().ends_with(".safetensors")),
         _ => false,
     };
-    let Ok(exe) = std::env::current_exe() else {
-        return;
-    };
     if !computes {
         return;
     }
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
     let err = std::process::Command::new(exe)
         .arg0(&args[0])
         .args(&args[1..])

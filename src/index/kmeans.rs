@@ -1,19 +1,31 @@
-//! Seeded k-means (k-means++ initialisation, Lloyd iterations) for clustered splits.
+//! Seeded k-means (k-means++ initialisation, Lloyd iterations): clustered splits,
+//! and the diversity of `geomaml suggest`.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-fn dist2(a: &[f64], b: &[f64]) -> f64 {
+/// Squared Euclidean distance.
+pub fn dist2(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
 }
 
 /// Assigns each point to one of `k` clusters (`k` is capped at the number of
 /// points); the same seed gives the same clustering. Returns cluster ids `0..k`.
 pub fn kmeans(points: &[Vec<f64>], k: usize, seed: u64, max_iter: usize) -> Vec<usize> {
+    kmeans_with_centres(points, k, seed, max_iter).0
+}
+
+/// [`kmeans`], also returning the `k` cluster centres.
+pub fn kmeans_with_centres(
+    points: &[Vec<f64>],
+    k: usize,
+    seed: u64,
+    max_iter: usize,
+) -> (Vec<usize>, Vec<Vec<f64>>) {
     let n = points.len();
     let k = k.min(n);
     if k == 0 {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut centres: Vec<Vec<f64>> = vec![points[rng.random_range(0..n)].clone()];
@@ -66,7 +78,7 @@ pub fn kmeans(points: &[Vec<f64>], k: usize, seed: u64, max_iter: usize) -> Vec<
             }
         }
     }
-    assign
+    (assign, centres)
 }
 
 #[cfg(test)]

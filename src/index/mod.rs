@@ -25,7 +25,7 @@
 //! ```
 
 pub mod batch;
-mod kmeans;
+pub mod kmeans;
 pub mod loader;
 pub mod sampler;
 pub mod split;

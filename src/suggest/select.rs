@@ -17,7 +17,7 @@
 //!    "Active Learning on a Budget", ICML 2022), whose point is that with a few
 //!    dozen labels typical examples help more than ambiguous ones.
 
-use rand::{Rng, SeedableRng};
+use crate::index::kmeans::{dist2, kmeans_with_centres};
 use std::collections::BTreeMap;
 
 /// A map's cells with the model's class probabilities.
@@ -177,7 +177,6 @@ pub fn choose(
         v.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     }
     let quotas = class_quotas(&by_class, &have, &area, &required.0, opts.count);
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(opts.seed);
     let mut picked: Vec<(f32, usize, u16)> = Vec::new();
     for (&class, &quota) in &quotas {
         let cands = &by_class[&class];
@@ -185,15 +184,17 @@ pub fn choose(
         // enough for its clusters to spread over the scene.
         let pool_size = (quota * 50).max(cands.len() / 2);
         let pool: Vec<(f32, usize)> = cands.iter().take(pool_size).copied().collect();
-        let features: Vec<Vec<f32>> = pool
+        let features: Vec<Vec<f64>> = pool
             .iter()
             .map(|&(_, i)| {
-                let mut f = vec![(i % w) as f32 / w as f32, (i / w) as f32 / h as f32];
-                f.extend_from_slice(grid.cell(i).expect("candidates have values"));
+                let mut f = vec![(i % w) as f64 / w as f64, (i / w) as f64 / h as f64];
+                let p = grid.cell(i).expect("candidates have values");
+                f.extend(p.iter().map(|&v| v as f64));
                 f
             })
             .collect();
-        let (assignment, centres) = kmeans(&features, quota, &mut rng);
+        let seed = opts.seed ^ (u64::from(class) << 32);
+        let (assignment, centres) = kmeans_with_centres(&features, quota, seed, 20);
         // The most typical free member of each cluster (the nearest its centre),
         // larger clusters first.
         let mut clusters: Vec<Vec<usize>> = vec![Vec::new(); quota];
@@ -202,8 +203,8 @@ pub fn choose(
         }
         for (members, centre) in clusters.iter_mut().zip(&centres) {
             members.sort_by(|&a, &b| {
-                sq_dist(&features[a], centre)
-                    .total_cmp(&sq_dist(&features[b], centre))
+                dist2(&features[a], centre)
+                    .total_cmp(&dist2(&features[b], centre))
                     .then(a.cmp(&b))
             });
         }
@@ -302,80 +303,6 @@ fn class_quotas(
         }
     }
     q
-}
-
-fn sq_dist(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(p, q)| (p - q) * (p - q)).sum()
-}
-
-/// k-means (k-means++ seeding, Lloyd iterations) of `x` into `k` clusters; returns
-/// each point's cluster and the centres. Deterministic for a given `rng` state.
-fn kmeans(x: &[Vec<f32>], k: usize, rng: &mut impl Rng) -> (Vec<usize>, Vec<Vec<f32>>) {
-    let n = x.len();
-    if n == 0 || k == 0 {
-        return (
-            vec![0; n],
-            vec![vec![0.0; x.first().map_or(0, |v| v.len())]],
-        );
-    }
-    let k = k.min(n);
-    let d2 = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(p, q)| (p - q) * (p - q)).sum::<f32>();
-    let mut centres: Vec<Vec<f32>> = vec![x[rng.random_range(0..n)].clone()];
-    while centres.len() < k {
-        let dist: Vec<f32> = x
-            .iter()
-            .map(|p| {
-                centres
-                    .iter()
-                    .map(|c| d2(p, c))
-                    .fold(f32::INFINITY, f32::min)
-            })
-            .collect();
-        let total: f32 = dist.iter().sum();
-        let pick = if total > 0.0 {
-            let mut t = rng.random_range(0.0..total);
-            dist.iter()
-                .position(|&d| {
-                    t -= d;
-                    t <= 0.0
-                })
-                .unwrap_or(n - 1)
-        } else {
-            rng.random_range(0..n)
-        };
-        centres.push(x[pick].clone());
-    }
-    let mut assign = vec![0; n];
-    for _ in 0..20 {
-        let mut changed = false;
-        for (i, p) in x.iter().enumerate() {
-            let best = (0..k)
-                .min_by(|&a, &b| d2(p, &centres[a]).total_cmp(&d2(p, &centres[b])))
-                .unwrap_or(0);
-            if assign[i] != best {
-                assign[i] = best;
-                changed = true;
-            }
-        }
-        for (c, centre) in centres.iter_mut().enumerate() {
-            let members: Vec<&Vec<f32>> = x
-                .iter()
-                .zip(&assign)
-                .filter(|(_, &a)| a == c)
-                .map(|(p, _)| p)
-                .collect();
-            if members.is_empty() {
-                continue;
-            }
-            for (d, v) in centre.iter_mut().enumerate() {
-                *v = members.iter().map(|m| m[d]).sum::<f32>() / members.len() as f32;
-            }
-        }
-        if !changed {
-            break;
-        }
-    }
-    (assign, centres)
 }
 
 #[cfg(test)]
