@@ -159,28 +159,6 @@ fn adapt_fails(dir: &Path, scene: &Path, labels: &Path) -> String {
     err
 }
 
-fn points(dir: &Path, name: &str, crs: Option<&str>, pts: &[(&str, f64, f64)]) -> PathBuf {
-    let features: Vec<String> = pts
-        .iter()
-        .map(|(c, x, y)| {
-            format!(r#"{{"type":"Feature","properties":{{"class":"{c}"}},"geometry":{{"type":"Point","coordinates":[{x},{y}]}}}}"#)
-        })
-        .collect();
-    let crs = crs
-        .map(|c| format!(r#""crs":{{"type":"name","properties":{{"name":"{c}"}}}},"#))
-        .unwrap_or_default();
-    let p = dir.join(name);
-    std::fs::write(
-        &p,
-        format!(
-            r#"{{"type":"FeatureCollection",{crs}"features":[{}]}}"#,
-            features.join(",")
-        ),
-    )
-    .unwrap();
-    p
-}
-
 #[test]
 fn bad_labels_fail_with_one_clear_message() {
     let dir = tempfile::tempdir().unwrap();

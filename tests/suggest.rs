@@ -33,25 +33,19 @@ fn scene(dir: &Path) -> PathBuf {
 
 /// Labels at scene pixels, as a GeoJSON in the scene's CRS.
 fn labels(dir: &Path, px: &[(usize, usize, &str)]) -> PathBuf {
-    let features: Vec<String> = px
+    let pts: Vec<(&str, f64, f64)> = px
         .iter()
         .map(|&(x, y, class)| {
-            let (e, n) = (500_000.0 + 10.0 * x as f64 + 5.0, 4_600_000.0 - 10.0 * y as f64 - 5.0);
-            format!(
-                r#"{{"type":"Feature","properties":{{"class":"{class}"}},"geometry":{{"type":"Point","coordinates":[{e},{n}]}}}}"#
-            )
+            let e = 500_000.0 + 10.0 * x as f64 + 5.0;
+            (class, e, 4_600_000.0 - 10.0 * y as f64 - 5.0)
         })
         .collect();
-    let path = dir.join("labels.geojson");
-    std::fs::write(
-        &path,
-        format!(
-            r#"{{"type":"FeatureCollection","crs":{{"type":"name","properties":{{"name":"urn:ogc:def:crs:EPSG::32633"}}}},"features":[{}]}}"#,
-            features.join(",")
-        ),
+    points(
+        dir,
+        "labels.geojson",
+        Some("urn:ogc:def:crs:EPSG::32633"),
+        &pts,
     )
-    .unwrap();
-    path
 }
 
 /// Points of a suggestion layer as scene pixels, with their `predicted` class.

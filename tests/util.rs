@@ -196,3 +196,27 @@ pub fn map_command(model: &Path, scene: &Path, out: &Path, args: &[&str]) -> Com
         .arg(out);
     cmd
 }
+
+/// Writes point labels `(class, x, y)` as GeoJSON `dir/name`, with a `crs` member
+/// (e.g. `urn:ogc:def:crs:EPSG::32633`) when given.
+pub fn points(dir: &Path, name: &str, crs: Option<&str>, pts: &[(&str, f64, f64)]) -> PathBuf {
+    let features: Vec<String> = pts
+        .iter()
+        .map(|(c, x, y)| {
+            format!(r#"{{"type":"Feature","properties":{{"class":"{c}"}},"geometry":{{"type":"Point","coordinates":[{x},{y}]}}}}"#)
+        })
+        .collect();
+    let crs = crs
+        .map(|c| format!(r#""crs":{{"type":"name","properties":{{"name":"{c}"}}}},"#))
+        .unwrap_or_default();
+    let p = dir.join(name);
+    std::fs::write(
+        &p,
+        format!(
+            r#"{{"type":"FeatureCollection",{crs}"features":[{}]}}"#,
+            features.join(",")
+        ),
+    )
+    .unwrap();
+    p
+}
