@@ -21,17 +21,30 @@
 // The crate name is fixed by GDAL: the plugin file must be `gdal_<Name>.so`.
 #![allow(non_snake_case)]
 
+mod cache;
+mod descriptor;
+
+use descriptor::{driver_options, read_descriptor};
 use geomaml::infer::sink::PROBABILITY_NODATA;
-use geomaml::infer::{WindowMapper, WindowOptions};
+use geomaml::infer::{overview_factors, BlockOutput, Overview, WindowMapper, WindowOptions};
 use geomaml::raster::Georef;
 use std::ffi::{c_char, c_int, c_uchar, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 extern "C" {
     /// Registers the GEOMAML driver with GDAL's driver manager (idempotent).
     fn geomaml_gdal_shim_register();
+    /// GDAL's debug log (shown with `CPL_DEBUG=GEOMAML` or `CPL_DEBUG=ON`).
+    fn CPLDebug(category: *const c_char, format: *const c_char, ...);
+}
+
+/// Logs `msg` under GDAL's debug category `GEOMAML`.
+fn debug(msg: &str) {
+    let msg = cstring(msg);
+    // SAFETY: three valid NUL-terminated strings; the format consumes one `%s`.
+    unsafe { CPLDebug(c"GEOMAML".as_ptr(), c"%s".as_ptr(), msg.as_ptr()) };
 }
 
 /// What the shim needs to describe the dataset; the pointers are owned by the
@@ -71,6 +84,11 @@ pub struct GeoMamlInfo {
     pub colour_rgb: *const c_uchar,
     /// Number of colour entries.
     pub n_colours: c_int,
+    /// Number of overview levels.
+    pub n_overviews: c_int,
+    /// `n_overviews` triplets (width, height, block edge) of the overviews, finest
+    /// first.
+    pub overviews: *const c_int,
 }
 
 /// One open GEOMAML dataset: the mapper and the owned strings [`GeoMamlInfo`]
@@ -78,6 +96,11 @@ pub struct GeoMamlInfo {
 pub struct Handle {
     mapper: Mutex<WindowMapper>,
     info: GeoMamlInfo,
+    /// The overview levels, finest first.
+    levels: Vec<Overview>,
+    /// The block cache's name for this model, scene and options.
+    identity: Arc<str>,
+    _overview_dims: Vec<c_int>,
     _strings: Vec<CString>,
     _metadata: Vec<*const c_char>,
     _band_names: Vec<*const c_char>,
@@ -124,68 +147,6 @@ fn to_int(v: usize, what: &str) -> Result<c_int, String> {
     c_int::try_from(v).map_err(|_| format!("GEOMAML: {what} {v} is too large for GDAL"))
 }
 
-/// A descriptor file (`*.geomaml`, JSON): the model, the scene and the options of
-/// `geomaml map`; relative paths are relative to the descriptor's folder.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Descriptor {
-    model: PathBuf,
-    scene: PathBuf,
-    #[serde(default)]
-    stride: Option<usize>,
-    #[serde(default)]
-    bands: Option<String>,
-    #[serde(default)]
-    exact: bool,
-    #[serde(default)]
-    batch_size: Option<usize>,
-    #[serde(default)]
-    threads: Option<usize>,
-    /// `"classes"` (default), `"probabilities"` (one band per class, percent) or
-    /// `"confidence"` (one band: margin between the two most likely classes, percent).
-    #[serde(default)]
-    output: Option<String>,
-    /// Smallest valid fraction of a window for its cell to be mapped.
-    #[serde(default)]
-    min_valid: Option<f64>,
-}
-
-/// Reads a descriptor file into paths and options.
-fn read_descriptor(path: &Path) -> Result<(PathBuf, PathBuf, WindowOptions), String> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| format!("GEOMAML: {}: {e}", path.display()))?;
-    let d: Descriptor = serde_json::from_str(&text).map_err(|e| {
-        format!(
-            "GEOMAML: {}: not a geomaml descriptor ({{\"model\": ..., \"scene\": ..., \"stride\": ...}}): {e}",
-            path.display()
-        )
-    })?;
-    let dir = path.parent().unwrap_or(Path::new(""));
-    let defaults = WindowOptions::default();
-    let (probabilities, confidence) = match d.output.as_deref() {
-        None | Some("classes") => (false, false),
-        Some("probabilities") => (true, false),
-        Some("confidence") => (false, true),
-        Some(other) => {
-            return Err(format!(
-                "GEOMAML: {}: output must be \"classes\", \"probabilities\" or \"confidence\", got {other:?}",
-                path.display()
-            ))
-        }
-    };
-    let opts = WindowOptions {
-        probabilities,
-        confidence,
-        stride: d.stride,
-        bands: d.bands,
-        exact: d.exact,
-        batch_size: d.batch_size.unwrap_or(defaults.batch_size),
-        threads: d.threads.unwrap_or(defaults.threads),
-        min_valid: d.min_valid.unwrap_or(defaults.min_valid),
-    };
-    Ok((dir.join(d.model), dir.join(d.scene), opts))
-}
-
 /// What an open entry point returns: the handle, or null with the message in `*err`.
 ///
 /// # Safety
@@ -204,6 +165,7 @@ unsafe fn into_handle(result: Result<Box<Handle>, String>, err: *mut *mut c_char
 /// Opens the mapper of `model` and `scene` and describes its map for the shim.
 fn open(model: &Path, scene: &Path, opts: &WindowOptions) -> Result<Box<Handle>, String> {
     let mapper = WindowMapper::open(model, scene, opts).map_err(|e| format!("GEOMAML: {e}"))?;
+    let identity = cache::identity(model, scene, &format!("{opts:?}"));
     let plan = mapper.plan().clone();
     let (gt, crs) = match mapper.georef() {
         Georef::Affine { gt, crs } => (gt, crs),
@@ -270,6 +232,16 @@ fn open(model: &Path, scene: &Path, opts: &WindowOptions) -> Result<Box<Handle>,
     };
     let colour_ids: Vec<c_int> = colours.iter().map(|(id, _)| *id as c_int).collect();
     let colour_rgb: Vec<c_uchar> = colours.iter().flat_map(|(_, rgb)| *rgb).collect();
+    let levels: Vec<Overview> = overview_factors(plan.output)
+        .into_iter()
+        .map(|f| mapper.overview(f))
+        .collect();
+    let mut overview_dims = Vec::new();
+    for o in &levels {
+        overview_dims.push(to_int(o.output.0, "overview width")?);
+        overview_dims.push(to_int(o.output.1, "overview height")?);
+        overview_dims.push(to_int(o.block, "overview block")?);
+    }
     let info = GeoMamlInfo {
         width: to_int(plan.output.0, "map width")?,
         height: to_int(plan.output.1, "map height")?,
@@ -291,12 +263,17 @@ fn open(model: &Path, scene: &Path, opts: &WindowOptions) -> Result<Box<Handle>,
         colour_ids: colour_ids.as_ptr(),
         colour_rgb: colour_rgb.as_ptr(),
         n_colours: to_int(colour_ids.len(), "colour count")?,
+        n_overviews: to_int(levels.len(), "overview count")?,
+        overviews: overview_dims.as_ptr(),
     };
     // Moving the vectors and CStrings into the box keeps their heap buffers (and so
     // the pointers above) where they are.
     Ok(Box::new(Handle {
         mapper: Mutex::new(mapper),
         info,
+        levels,
+        identity,
+        _overview_dims: overview_dims,
         _strings: strings,
         _metadata: metadata,
         _band_names: band_names,
@@ -325,7 +302,7 @@ pub unsafe extern "C" fn geomaml_gdal_open(
         // that live for this call.
         let (m, s) = unsafe { (CStr::from_ptr(model), CStr::from_ptr(scene)) };
         let (m, s) = (m.to_string_lossy(), s.to_string_lossy());
-        open(Path::new(&*m), Path::new(&*s), &WindowOptions::default())
+        open(Path::new(&*m), Path::new(&*s), &driver_options())
     }))
     .unwrap_or_else(|p| Err(panic_message(p)));
     // SAFETY: `err` is null or writable (caller contract).
@@ -374,16 +351,80 @@ pub unsafe extern "C" fn geomaml_gdal_info(h: *const Handle) -> *const GeoMamlIn
     .unwrap_or(std::ptr::null())
 }
 
-/// Computes block `(bx, by)` of every band into `bufs[b]` (`n_bands` pointers, each
-/// to `block * block` bytes, row-major, padded with nodata past the map's edge).
-/// Returns 0 on success, else -1 with a message in `*err`.
+/// The outputs of block `(bx, by)` of `level` (0: the map, `i`: overview `i`),
+/// from the process's block cache or computed now; with the block's size.
+fn block_outputs(
+    h: &Handle,
+    level: usize,
+    bx: usize,
+    by: usize,
+) -> Result<(Arc<BlockOutput>, usize, usize), String> {
+    let mut mapper = h
+        .mapper
+        .lock()
+        .map_err(|_| "GEOMAML: dataset unusable after an earlier internal error")?;
+    let overview = match level {
+        0 => None,
+        i => Some(
+            h.levels
+                .get(i - 1)
+                .ok_or_else(|| format!("GEOMAML: no overview level {i}"))?,
+        ),
+    };
+    let (across, down) = match overview {
+        None => mapper.plan().grid(),
+        Some(o) => o.grid(),
+    };
+    if bx >= across || by >= down {
+        return Err(format!(
+            "GEOMAML: block ({bx}, {by}) outside the {across} x {down} grid of level {level}"
+        ));
+    }
+    let k = by * across + bx;
+    let (edge, (width, height)) = match overview {
+        None => (mapper.plan().block, mapper.plan().output),
+        Some(o) => (o.block, o.output),
+    };
+    let (w, hgt) = (edge.min(width - bx * edge), edge.min(height - by * edge));
+    let key = cache::Key {
+        dataset: h.identity.clone(),
+        level,
+        block: k,
+    };
+    let (outputs, fresh) = cache::get_or_compute(key, || {
+        let t0 = std::time::Instant::now();
+        let out = match overview {
+            None => mapper.block_outputs(k),
+            Some(o) => mapper.overview_outputs(o, k),
+        }
+        .map_err(|e| format!("GEOMAML: {e}"))?;
+        debug(&format!(
+            "computed block ({bx}, {by}) of level {level} in {:.3} s",
+            t0.elapsed().as_secs_f64()
+        ));
+        Ok::<_, String>(out)
+    })?;
+    if !fresh {
+        debug(&format!(
+            "block ({bx}, {by}) of level {level} from the cache"
+        ));
+    }
+    Ok((outputs, w, hgt))
+}
+
+/// Computes block `(bx, by)` of overview level `level` (0: the map itself, `i`:
+/// the `i`-th overview of [`GeoMamlInfo::overviews`]) of every band into `bufs[b]`
+/// (`n_bands` pointers, each to `edge * edge` bytes with `edge` the level's block
+/// edge, row-major, padded with nodata past the edge). Returns 0 on success, else
+/// -1 with a message in `*err`.
 ///
 /// # Safety
-/// `h` is a live handle; `bufs` points to `n_bands` pointers to `block * block`
+/// `h` is a live handle; `bufs` points to `n_bands` pointers to `edge * edge`
 /// writable, non-overlapping bytes each; `err` is null or writable.
 #[no_mangle]
 pub unsafe extern "C" fn geomaml_gdal_read_block(
     h: *const Handle,
+    level: c_int,
     bx: c_int,
     by: c_int,
     bufs: *const *mut c_uchar,
@@ -393,32 +434,21 @@ pub unsafe extern "C" fn geomaml_gdal_read_block(
         // SAFETY: `h` is null or a live handle (caller contract); only `&` access,
         // mutation goes through the mutex.
         let h = unsafe { h.as_ref() }.ok_or("GEOMAML: null dataset handle")?;
-        if bufs.is_null() || bx < 0 || by < 0 {
+        if bufs.is_null() || bx < 0 || by < 0 || level < 0 {
             return Err("GEOMAML: bad block request".into());
         }
-        let (block, n_bands) = (h.info.block as usize, h.info.n_bands as usize);
+        let level = level as usize;
+        let edge = match level {
+            0 => h.info.block as usize,
+            i => h.levels.get(i - 1).map_or(0, |o| o.block),
+        };
+        let n_bands = h.info.n_bands as usize;
         // SAFETY: `bufs` holds `n_bands` pointers (caller contract).
         let ptrs = unsafe { std::slice::from_raw_parts(bufs, n_bands) };
         if ptrs.iter().any(|p| p.is_null()) {
             return Err("GEOMAML: null block buffer".into());
         }
-        let mut mapper = h
-            .mapper
-            .lock()
-            .map_err(|_| "GEOMAML: dataset unusable after an earlier internal error")?;
-        let (across, down) = mapper.plan().grid();
-        let (bx, by) = (bx as usize, by as usize);
-        if bx >= across || by >= down {
-            return Err(format!(
-                "GEOMAML: block ({bx}, {by}) outside the {across} x {down} grid"
-            ));
-        }
-        let k = by * across + bx;
-        let b = mapper.plan().block(k);
-        let (w, hgt) = (b.out.width, b.out.height);
-        let outputs = mapper
-            .block_outputs(k)
-            .map_err(|e| format!("GEOMAML: {e}"))?;
+        let (outputs, w, hgt) = block_outputs(h, level, bx as usize, by as usize)?;
         let planes: Vec<&[u8]> = if h.info.classes != 0 {
             vec![&outputs.classes]
         } else if let Some(c) = outputs.confidence.as_deref() {
@@ -430,19 +460,20 @@ pub unsafe extern "C" fn geomaml_gdal_read_block(
                 .ok_or("GEOMAML: no probabilities computed")?;
             p.chunks_exact(w * hgt).collect()
         };
-        if planes.len() != n_bands {
+        if planes.len() != n_bands || planes.iter().any(|p| p.len() != w * hgt) {
             return Err(format!(
-                "GEOMAML: {} bands computed, {n_bands} expected",
-                planes.len()
+                "GEOMAML: {} bands of {} pixels computed, {n_bands} of {w} x {hgt} expected",
+                planes.len(),
+                planes.first().map_or(0, |p| p.len())
             ));
         }
         for (plane, &ptr) in planes.iter().zip(ptrs) {
-            // SAFETY: the shim passes GDAL block buffers of `block * block` bytes of
+            // SAFETY: the shim passes GDAL block buffers of `edge * edge` bytes of
             // Byte bands, distinct and exclusively ours for the call.
-            let out = unsafe { std::slice::from_raw_parts_mut(ptr, block * block) };
+            let out = unsafe { std::slice::from_raw_parts_mut(ptr, edge * edge) };
             out.fill(h.info.nodata as u8);
             for r in 0..hgt {
-                out[r * block..r * block + w].copy_from_slice(&plane[r * w..(r + 1) * w]);
+                out[r * edge..r * edge + w].copy_from_slice(&plane[r * w..(r + 1) * w]);
             }
         }
         Ok(())

@@ -6,7 +6,9 @@
 // a descriptor file `*.geomaml` (JSON with "model", "scene" and map options; see
 // lib.rs), which file dialogs such as QGIS's can open.
 // One band of class ids (Byte), blocks = the map plan's blocks, colour table,
-// category names, nodata and metadata as `geomaml map` writes them.
+// category names, nodata and metadata as `geomaml map` writes them. Overview levels
+// are datasets of their own (as GDAL's drivers keep them), sharing the base
+// dataset's handle; their blocks are computed on read like the map's.
 
 #include "cpl_error.h"
 #include "cpl_string.h"
@@ -36,13 +38,15 @@ struct GeoMamlInfo {
     const int *colour_ids;
     const unsigned char *colour_rgb;
     int n_colours;
+    int n_overviews;
+    const int *overviews;
 };
 
 GeoMamlHandle *geomaml_gdal_open(const char *model, const char *scene, char **err);
 GeoMamlHandle *geomaml_gdal_open_descriptor(const char *path, char **err);
 const GeoMamlInfo *geomaml_gdal_info(const GeoMamlHandle *h);
-int geomaml_gdal_read_block(const GeoMamlHandle *h, int bx, int by, unsigned char *const *bufs,
-                            char **err);
+int geomaml_gdal_read_block(const GeoMamlHandle *h, int level, int bx, int by,
+                            unsigned char *const *bufs, char **err);
 void geomaml_gdal_close(GeoMamlHandle *h);
 void geomaml_gdal_free_string(char *s);
 void geomaml_gdal_shim_register(void);
@@ -60,19 +64,35 @@ void report(char *err, const char *fallback) {
 
 class GeoMamlDataset final : public GDALDataset {
     friend class GeoMamlBand;
-    GeoMamlHandle *handle_ = nullptr;
+    GeoMamlHandle *handle_ = nullptr; // owned by the base dataset (level 0)
     const GeoMamlInfo *info_ = nullptr;
+    int level_ = 0; // 0: the map; i: overview i
+    std::vector<GeoMamlDataset *> overviews_;
     OGRSpatialReference srs_;
 
   public:
     GeoMamlDataset() { srs_.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER); }
     ~GeoMamlDataset() override {
         FlushCache(true);
-        geomaml_gdal_close(handle_);
+        for (GeoMamlDataset *o : overviews_)
+            delete o;
+        if (level_ == 0)
+            geomaml_gdal_close(handle_);
     }
+
+    // Adds the bands of this level (the base dataset also its overview levels).
+    void AddBands();
 
     CPLErr GetGeoTransform(double *gt) override {
         std::memcpy(gt, info_->geo_transform, sizeof(double) * 6);
+        if (level_ > 0) { // scaled to this level's grid from the same origin
+            const double fx = static_cast<double>(info_->width) / nRasterXSize;
+            const double fy = static_cast<double>(info_->height) / nRasterYSize;
+            gt[1] *= fx;
+            gt[2] *= fy;
+            gt[4] *= fx;
+            gt[5] *= fy;
+        }
         return CE_None;
     }
     const OGRSpatialReference *GetSpatialRef() const override {
@@ -96,14 +116,14 @@ class GeoMamlBand final : public GDALRasterBand {
     char **categories_ = nullptr;
 
   public:
-    GeoMamlBand(GeoMamlDataset *ds, const GeoMamlInfo *info, int band) {
+    GeoMamlBand(GeoMamlDataset *ds, const GeoMamlInfo *info, int band, int block) {
         poDS = ds;
         nBand = band;
         eDataType = GDT_Byte;
-        nRasterXSize = info->width;
-        nRasterYSize = info->height;
-        nBlockXSize = info->block;
-        nBlockYSize = info->block;
+        nRasterXSize = ds->GetRasterXSize();
+        nRasterYSize = ds->GetRasterYSize();
+        nBlockXSize = block;
+        nBlockYSize = block;
         SetDescription(info->band_names[band - 1]);
         for (int i = 0; i < info->n_colours; ++i) {
             const unsigned char *rgb = info->colour_rgb + 3 * i;
@@ -133,7 +153,7 @@ class GeoMamlBand final : public GDALRasterBand {
             }
         }
         char *err = nullptr;
-        if (geomaml_gdal_read_block(ds->handle_, bx, by, bufs.data(), &err) != 0) {
+        if (geomaml_gdal_read_block(ds->handle_, ds->level_, bx, by, bufs.data(), &err) != 0) {
             report(err, "GEOMAML: reading a block failed");
             return CE_Failure;
         }
@@ -162,6 +182,36 @@ class GeoMamlBand final : public GDALRasterBand {
                                                                    : GCI_Undefined;
     }
     char **GetCategoryNames() override { return categories_; }
+    // Statistics and histograms of a map computed on read come from its overviews
+    // (GDAL's approximate statistics, marked STATISTICS_APPROXIMATE=YES) even when
+    // exact ones are asked for, as viewers do when a layer opens: exact ones would
+    // compute the whole map. GEOMAML_EXACT_STATISTICS=YES restores exact ones.
+    static bool Approx(int approx_ok) {
+        return approx_ok || !CPLTestBool(CPLGetConfigOption("GEOMAML_EXACT_STATISTICS", "NO"));
+    }
+    CPLErr ComputeStatistics(int approx_ok, double *min, double *max, double *mean,
+                             double *stddev, GDALProgressFunc progress, void *data) override {
+        return GDALRasterBand::ComputeStatistics(Approx(approx_ok), min, max, mean, stddev,
+                                                 progress, data);
+    }
+    CPLErr ComputeRasterMinMax(int approx_ok, double *min_max) override {
+        return GDALRasterBand::ComputeRasterMinMax(Approx(approx_ok), min_max);
+    }
+    CPLErr GetHistogram(double min, double max, int buckets, GUIntBig *histogram,
+                        int include_out_of_range, int approx_ok, GDALProgressFunc progress,
+                        void *data) override {
+        return GDALRasterBand::GetHistogram(min, max, buckets, histogram, include_out_of_range,
+                                            Approx(approx_ok), progress, data);
+    }
+    int GetOverviewCount() override {
+        return static_cast<int>(static_cast<GeoMamlDataset *>(poDS)->overviews_.size());
+    }
+    GDALRasterBand *GetOverview(int i) override {
+        auto &ovr = static_cast<GeoMamlDataset *>(poDS)->overviews_;
+        if (i < 0 || i >= static_cast<int>(ovr.size()))
+            return nullptr;
+        return ovr[i]->GetRasterBand(nBand);
+    }
     double GetNoDataValue(int *success) override {
         if (success)
             *success = TRUE;
@@ -216,9 +266,27 @@ GDALDataset *GeoMamlDataset::Open(GDALOpenInfo *oi) {
         CPLFree(key);
     }
     ds->SetDescription(oi->pszFilename);
-    for (int b = 1; b <= info->n_bands; ++b)
-        ds->SetBand(b, new GeoMamlBand(ds, info, b));
+    ds->AddBands();
     return ds;
+}
+
+void GeoMamlDataset::AddBands() {
+    const int block = level_ == 0 ? info_->block : info_->overviews[3 * (level_ - 1) + 2];
+    for (int b = 1; b <= info_->n_bands; ++b)
+        SetBand(b, new GeoMamlBand(this, info_, b, block));
+    if (level_ != 0)
+        return;
+    for (int i = 1; i <= info_->n_overviews; ++i) {
+        auto *o = new GeoMamlDataset();
+        o->handle_ = handle_;
+        o->info_ = info_;
+        o->level_ = i;
+        o->nRasterXSize = info_->overviews[3 * (i - 1)];
+        o->nRasterYSize = info_->overviews[3 * (i - 1) + 1];
+        o->srs_ = srs_;
+        o->AddBands();
+        overviews_.push_back(o);
+    }
 }
 
 } // namespace

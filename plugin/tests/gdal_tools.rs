@@ -460,3 +460,151 @@ fn missing_model_and_band_mismatch_are_gdal_errors_not_crashes() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("GEOMAML:MODEL.onnx:SCENE.tif"), "{err}");
 }
+
+/// Pixel `(i f, j f)` of band 1 of `path` for every pixel `(i, j)` of an overview
+/// of `size`: the map subsampled as GDAL's nearest-neighbour overviews are.
+fn subsampled(path: &Path, f: usize, size: (usize, usize)) -> Vec<u8> {
+    let ds = Dataset::open(path).unwrap();
+    let full = ds.raster_size();
+    let px = ds
+        .rasterband(1)
+        .unwrap()
+        .read_as::<u8>((0, 0), full, full, None)
+        .unwrap();
+    let px = px.data();
+    (0..size.1)
+        .flat_map(|i| (0..size.0).map(move |j| px[i * f * full.0 + j * f]))
+        .collect()
+}
+
+/// Overview `level` (0-based) of band 1 of the GEOMAML dataset `source`, read
+/// through GDAL's Python bindings in a process that sees the plugin: `(size,
+/// factor, pixels)`.
+fn overview(env: &Env, source: &str, level: usize) -> ((usize, usize), usize, Vec<u8>) {
+    let script = r#"
+import sys
+from osgeo import gdal
+gdal.UseExceptions()
+ds = gdal.Open(sys.argv[1])
+band = ds.GetRasterBand(1)
+ov = band.GetOverview(int(sys.argv[2]))
+sys.stdout.write(f"{ov.XSize} {ov.YSize} {band.XSize // ov.XSize if band.XSize % ov.XSize == 0 else -1}\n")
+sys.stdout.flush()
+sys.stdout.buffer.write(ov.ReadRaster())
+"#;
+    let out = run(env
+        .tool("/usr/bin/python3")
+        .arg("-c")
+        .arg(script)
+        .arg(source)
+        .arg(level.to_string()));
+    let nl = out.stdout.iter().position(|&b| b == b'\n').unwrap();
+    let head = String::from_utf8_lossy(&out.stdout[..nl]).to_string();
+    let v: Vec<i64> = head
+        .split_whitespace()
+        .map(|x| x.parse().unwrap())
+        .collect();
+    let size = (v[0] as usize, v[1] as usize);
+    let factor = 2usize.pow(level as u32 + 1);
+    (size, factor, out.stdout[nl + 1..].to_vec())
+}
+
+#[test]
+fn classifier_overviews_are_every_fth_window_of_the_exact_map() {
+    let env = Env::new();
+    let m = model(env.path(), "cnn", Arch::Cnn, 16);
+    // Stride 4: a 150 x 133 map with overviews of 75 x 67 and 38 x 34.
+    let s = scene(env.path(), "scene.tif", &["B02", "B03", "B04"], (600, 530));
+    let out = run(env.tool("gdalinfo").arg(connection(&m, &s)));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Overviews: 75x67, 38x34"), "{text}");
+    let exact = cli_map_with(env.path(), "exact.tif", &m, &s, &["--exact"]);
+    // Factor 2 (windows overlap: read as one region) and 4 (windows side by side:
+    // read row by row).
+    for level in [0, 1] {
+        let (size, f, pixels) = overview(&env, &connection(&m, &s), level);
+        assert_eq!(size, (150usize.div_ceil(f), 133usize.div_ceil(f)));
+        let want = subsampled(&exact, f, size);
+        let differ = pixels.iter().zip(&want).filter(|(a, b)| a != b).count();
+        assert_eq!(pixels.len(), want.len());
+        assert_eq!(
+            differ,
+            0,
+            "level {level}: {differ} of {} pixels differ",
+            want.len()
+        );
+    }
+}
+
+#[test]
+fn segmentation_overviews_are_the_map_of_non_overlapping_windows_subsampled() {
+    let env = Env::new();
+    let m = model(env.path(), "unet", Arch::Unet, 16);
+    let s = scene(env.path(), "scene.tif", &["B02", "B03", "B04"], (700, 530));
+    // The driver's blocks (512) are not `geomaml map`'s (1024): same classes.
+    let out = run(env.tool("gdalinfo").arg(connection(&m, &s)));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Block=512x512"), "{text}");
+    translate_and_compare_with_cli(&env, &m, &s);
+    let tiled = cli_map_with(env.path(), "tiled.tif", &m, &s, &["--stride", "16"]);
+    for level in [1, 3] {
+        let (size, f, pixels) = overview(&env, &connection(&m, &s), level);
+        assert_eq!(size, (700usize.div_ceil(f), 530usize.div_ceil(f)));
+        let want = subsampled(&tiled, f, size);
+        let differ = pixels.iter().zip(&want).filter(|(a, b)| a != b).count();
+        assert_eq!(
+            differ,
+            0,
+            "level {level}: {differ} of {} pixels differ",
+            want.len()
+        );
+    }
+    // A raster smaller than a block gets one block of its own size.
+    let small = scene(env.path(), "small.tif", &["B02", "B03", "B04"], (300, 200));
+    let out = run(env.tool("gdalinfo").arg(connection(&m, &small)));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Block=304x304"), "{text}");
+}
+
+#[test]
+fn a_block_is_computed_once_for_all_handles_and_statistics_use_overviews() {
+    let env = Env::new();
+    let m = model(env.path(), "cnn", Arch::Cnn, 16);
+    let s = scene(env.path(), "scene.tif", &["B02", "B03", "B04"], (600, 530));
+    // Two handles of one map in one process: the second reads the first's blocks.
+    let script = r#"
+import sys
+from osgeo import gdal
+gdal.UseExceptions()
+a = gdal.Open(sys.argv[1])
+b = gdal.Open(sys.argv[1])
+same = a.GetRasterBand(1).ReadRaster() == b.GetRasterBand(1).ReadRaster()
+print("same" if same else "differ")
+"#;
+    let out = run(env
+        .tool("/usr/bin/python3")
+        .env("CPL_DEBUG", "GEOMAML")
+        .arg("-c")
+        .arg(script)
+        .arg(connection(&m, &s)));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "same");
+    let log = String::from_utf8_lossy(&out.stderr);
+    // 150 x 133 map pixels in blocks of 128: 2 x 2 blocks, each computed once.
+    assert_eq!(log.matches("computed block").count(), 4, "{log}");
+    assert_eq!(log.matches("from the cache").count(), 4, "{log}");
+
+    // Statistics (as QGIS asks for them when a layer opens) come from an overview.
+    let out = run(env
+        .tool("gdalinfo")
+        .env("CPL_DEBUG", "GEOMAML")
+        .arg("-stats")
+        .arg(connection(&m, &s)));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("STATISTICS_APPROXIMATE=YES"), "{text}");
+    assert!(
+        !log.contains("of level 0"),
+        "the map itself was computed: {log}"
+    );
+    let _ = std::fs::remove_file(env.path().join("scene.tif.aux.xml"));
+}

@@ -15,7 +15,7 @@ pub mod window;
 
 pub use mapper::{map_scene, MapConfig, MapSummary};
 pub use predictor::Predictor;
-pub use window::{WindowMapper, WindowOptions};
+pub use window::{overview_factors, BlockOutput, Overview, WindowMapper, WindowOptions};
 
 #[cfg(all(test, feature = "train"))]
 mod parity;

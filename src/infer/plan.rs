@@ -16,6 +16,10 @@
 //!   scene size; each block lists the windows it needs and the source region that
 //!   covers them (and its own cells). Segmentation windows straddling two blocks are
 //!   computed for both.
+//! - A classifier plan can be **decimated** by a factor `f` ([`Plan::overview`]):
+//!   output pixel `(i, j)` is then the full map's pixel `(i f, j f)`, the window of
+//!   that cell, so an overview level evaluates one window in `f^2` and is exact
+//!   for those cells (this is what GDAL's nearest-neighbour overviews pick).
 
 use crate::raster::{GeoTransform, Georef, Window};
 
@@ -43,6 +47,9 @@ pub struct Plan {
     pub output: (usize, usize),
     /// Block edge in output pixels.
     pub block: usize,
+    /// Classifier overview factor: output pixel `(i, j)` is the full map's pixel
+    /// `(i f, j f)` (1 = the map itself; always 1 for segmentation).
+    pub decimation: usize,
 }
 
 /// One unit of work.
@@ -83,13 +90,48 @@ impl Plan {
             source,
             output,
             block,
+            decimation: 1,
+        }
+    }
+
+    /// The classifier plan of overview factor `factor` (>= 1) with blocks of
+    /// `block` output pixels: `ceil(output / factor)` pixels, pixel `(i, j)` being
+    /// this plan's pixel `(i factor, j factor)` with the same window.
+    ///
+    /// # Panics
+    /// On a segmentation plan (its overviews are computed from a full-resolution
+    /// plan, see `WindowMapper::overview_outputs`).
+    pub fn overview(&self, factor: usize, block: usize) -> Plan {
+        assert_eq!(
+            self.kind,
+            MapKind::Classify,
+            "only classifier plans decimate"
+        );
+        let f = factor.max(1) * self.decimation;
+        let full = (
+            self.source.0.div_ceil(self.stride),
+            self.source.1.div_ceil(self.stride),
+        );
+        Plan {
+            output: (full.0.div_ceil(f), full.1.div_ceil(f)),
+            block: block.max(1),
+            decimation: f,
+            ..self.clone()
+        }
+    }
+
+    /// Source pixels between the origins of neighbouring output cells.
+    pub fn cell_step(&self) -> usize {
+        match self.kind {
+            MapKind::Classify => self.stride * self.decimation,
+            MapKind::Segment => 1,
         }
     }
 
     /// The output geotransform given the source's.
     pub fn geo_transform(&self, source: &GeoTransform) -> GeoTransform {
         match self.kind {
-            MapKind::Classify => source.subgrid(0.0, 0.0, self.stride as f64),
+            MapKind::Classify => source.subgrid(0.0, 0.0, self.cell_step() as f64),
             MapKind::Segment => *source,
         }
     }
@@ -97,7 +139,7 @@ impl Plan {
     /// The output georeferencing given the source's (geotransform or GCPs).
     pub fn georef(&self, source: &Georef) -> Georef {
         match self.kind {
-            MapKind::Classify => source.subgrid(self.stride as f64),
+            MapKind::Classify => source.subgrid(self.cell_step() as f64),
             MapKind::Segment => source.clone(),
         }
     }
@@ -141,15 +183,20 @@ impl Plan {
         let (bx, by) = ((k % across) * self.block, (k / across) * self.block);
         let bw = self.block.min(self.output.0 - bx);
         let bh = self.block.min(self.output.1 - by);
-        let out = Window::new(bx as isize, by as isize, bw, bh);
+        self.block_at(Window::new(bx as isize, by as isize, bw, bh))
+    }
+
+    /// The unit of work for any window `out` of the output grid (inside it).
+    pub fn block_at(&self, out: Window) -> Block {
+        let (bx, by, bw, bh) = (out.x as usize, out.y as usize, out.width, out.height);
         let (s, t) = (self.stride as isize, self.tile as isize);
         let mut windows = Vec::new();
         match self.kind {
             MapKind::Classify => {
-                let off = self.cell_offset();
+                let (off, step) = (self.cell_offset(), self.cell_step() as isize);
                 for i in by..by + bh {
                     for j in bx..bx + bw {
-                        windows.push((j as isize * s + off, i as isize * s + off));
+                        windows.push((j as isize * step + off, i as isize * step + off));
                     }
                 }
             }
@@ -173,12 +220,16 @@ impl Plan {
             }
         }
         // The read region: union of the windows and of the block's cells.
+        let step = self.cell_step() as isize;
         let (cx0, cy0) = match self.kind {
-            MapKind::Classify => (bx as isize * s, by as isize * s),
+            MapKind::Classify => (bx as isize * step, by as isize * step),
             MapKind::Segment => (bx as isize, by as isize),
         };
         let (cx1, cy1) = match self.kind {
-            MapKind::Classify => ((bx + bw) as isize * s, (by + bh) as isize * s),
+            MapKind::Classify => (
+                (bx + bw - 1) as isize * step + s,
+                (by + bh - 1) as isize * step + s,
+            ),
             MapKind::Segment => ((bx + bw) as isize, (by + bh) as isize),
         };
         let x0 = windows.iter().map(|w| w.0).min().unwrap_or(cx0).min(cx0);
@@ -216,6 +267,45 @@ mod tests {
         assert_eq!(b.read, Window::new(-4, -4, 16 + 3 * 8, 16 + 3 * 8));
         let gt = plan.geo_transform(&GeoTransform::north_up(1000.0, 2000.0, 30.0));
         assert_eq!(gt.0, [1000.0, 240.0, 0.0, 2000.0, 0.0, -240.0]);
+    }
+
+    #[test]
+    fn an_overview_keeps_every_fth_cell_and_its_window() {
+        let plan = Plan::new(MapKind::Classify, (100, 70), 16, 8, 32);
+        let ov = plan.overview(4, 2);
+        // 13 x 9 cells -> ceil(13/4) x ceil(9/4).
+        assert_eq!(ov.output, (4, 3));
+        assert_eq!(ov.cell_step(), 32);
+        let full: Vec<(isize, isize)> = (0..plan.len())
+            .flat_map(|k| {
+                let b = plan.block(k);
+                let (bw, x0, y0) = (b.out.width, b.out.x, b.out.y);
+                b.windows
+                    .into_iter()
+                    .enumerate()
+                    .map(move |(i, w)| ((x0 + (i % bw) as isize, y0 + (i / bw) as isize), w))
+            })
+            .filter(|((x, y), _)| x % 4 == 0 && y % 4 == 0)
+            .map(|(_, w)| w)
+            .collect();
+        let mut decimated = Vec::new();
+        for i in 0..3 {
+            for j in 0..4 {
+                let k = (i / 2) * 2 + j / 2;
+                let b = ov.block(k);
+                let (li, lj) = (i - b.out.y as usize, j - b.out.x as usize);
+                decimated.push(((i, j), b.windows[li * b.out.width + lj]));
+            }
+        }
+        let mut full_sorted = full.clone();
+        full_sorted.sort_by_key(|&(x, y)| (y, x));
+        let dec: Vec<_> = decimated.iter().map(|(_, w)| *w).collect();
+        assert_eq!(dec, full_sorted);
+        // The read region covers the last cell of the block.
+        let b = ov.block(ov.len() - 1);
+        assert!(b.read.x + b.read.width as isize >= 3 * 32 + 8);
+        let gt = ov.geo_transform(&GeoTransform::north_up(1000.0, 2000.0, 30.0));
+        assert_eq!(gt.0[1], 960.0);
     }
 
     #[test]

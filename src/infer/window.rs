@@ -24,7 +24,7 @@ use crate::card::ModelCard;
 use crate::error::{Error, Result};
 use crate::pixels::{check_min_valid, BandInput, PixelReader, MIN_VALID};
 use crate::raster::band_match::{resolve_bands, scene_bands};
-use crate::raster::{Georef, Raster, LEGEND_KEY};
+use crate::raster::{Georef, Raster, Window, LEGEND_KEY};
 use std::path::{Path, PathBuf};
 
 /// Options of a [`WindowMapper`]; the defaults are those of `geomaml map`.
@@ -46,6 +46,12 @@ pub struct WindowOptions {
     pub confidence: bool,
     /// Smallest valid fraction of a window for its cell to be mapped.
     pub min_valid: f64,
+    /// Segmentation only: block edge in pixels (default: `geomaml map`'s, at least
+    /// 1024). A pixel's class does not depend on it (every window covering a block
+    /// is computed for it), only the work per block: viewers that read small parts
+    /// of a map want smaller blocks. Classifier blocks stay `geomaml map`'s because
+    /// shared feature maps are computed per block.
+    pub segment_block: Option<usize>,
 }
 
 impl Default for WindowOptions {
@@ -59,6 +65,7 @@ impl Default for WindowOptions {
             probabilities: false,
             confidence: false,
             min_valid: MIN_VALID,
+            segment_block: None,
         }
     }
 }
@@ -86,6 +93,54 @@ pub fn block_pixels(kind: MapKind, tile: usize, stride: usize) -> usize {
     match kind {
         MapKind::Classify => 512.max(4 * stride),
         MapKind::Segment => 1024.max(4 * tile),
+    }
+}
+
+/// Overview factors (2, 4, 8, ...) of a map of `size` pixels: every level whose
+/// longer side is at least 32 pixels (none for smaller maps).
+pub fn overview_factors(size: (usize, usize)) -> Vec<usize> {
+    let longer = size.0.max(size.1);
+    let mut factors = Vec::new();
+    let mut f = 2;
+    while longer.div_ceil(f) >= 32 && f <= 1 << 16 {
+        factors.push(f);
+        f *= 2;
+    }
+    factors
+}
+
+/// One overview level of a map: its grid, and the plan that computes it.
+///
+/// - Classifier: `plan` is the map's plan decimated by `factor` ([`Plan::overview`]):
+///   pixel `(i, j)` is exactly the map's pixel `(i f, j f)` computed window by
+///   window, as `geomaml map --exact` computes it (no shared feature maps, which
+///   would need every window in between).
+/// - Segmentation: every pixel needs the windows covering it, so an overview cannot
+///   skip windows. `plan` is a full-resolution plan with non-overlapping windows
+///   (stride = tile) whose block `k` covers overview block `k`; pixel `(i, j)` is
+///   that plan's pixel `(i f, j f)`: the map `geomaml map --stride TILE` writes,
+///   subsampled. It costs `(stride / tile)^2` of the full map (a quarter at the
+///   default stride) at every level, and differs from the blended map only near
+///   window seams.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Overview {
+    /// Pixels of the map per overview pixel along each axis.
+    pub factor: usize,
+    /// Overview size `(width, height)`: `ceil(map / factor)`.
+    pub output: (usize, usize),
+    /// Block edge in overview pixels.
+    pub block: usize,
+    /// The plan whose block `k` gives overview block `k`.
+    pub plan: Plan,
+}
+
+impl Overview {
+    /// Number of blocks `(across, down)`.
+    pub fn grid(&self) -> (usize, usize) {
+        (
+            self.output.0.div_ceil(self.block),
+            self.output.1.div_ceil(self.block),
+        )
     }
 }
 
@@ -157,13 +212,16 @@ impl WindowMapper {
         };
         let tile = card.spec.tile_size;
         let stride = resolve_stride(kind, tile, opts.stride)?;
-        let plan = Plan::new(
-            kind,
-            raster.size(),
-            tile,
-            stride,
-            block_pixels(kind, tile, stride),
-        );
+        let block_px = match (kind, opts.segment_block) {
+            (MapKind::Segment, Some(b)) => {
+                crate::limits::check_range("segment block", b, 1 << 16)?;
+                // No block larger than the raster.
+                let (w, h) = raster.size();
+                b.min(w.max(h)).max(tile)
+            }
+            _ => block_pixels(kind, tile, stride),
+        };
+        let plan = Plan::new(kind, raster.size(), tile, stride, block_px);
         let shared = match (kind, opts.exact) {
             (MapKind::Classify, false) => SharedCnn::open(model, &card, stride, opts.threads)?,
             _ => None,
@@ -190,6 +248,78 @@ impl WindowMapper {
     /// The output grid and its blocks.
     pub fn plan(&self) -> &Plan {
         &self.plan
+    }
+
+    /// The overview of `factor` (>= 2) of this map; see [`Overview`].
+    pub fn overview(&self, factor: usize) -> Overview {
+        let f = factor.max(1);
+        let output = (
+            self.plan.output.0.div_ceil(f),
+            self.plan.output.1.div_ceil(f),
+        );
+        match self.plan.kind {
+            MapKind::Classify => {
+                let plan = self.plan.overview(f, self.plan.block);
+                Overview {
+                    factor: f,
+                    output,
+                    block: plan.block,
+                    plan,
+                }
+            }
+            MapKind::Segment => {
+                let block = self.plan.block.div_ceil(f).max(1);
+                let plan = Plan {
+                    stride: self.plan.tile,
+                    block: block * f,
+                    ..self.plan.clone()
+                };
+                Overview {
+                    factor: f,
+                    output,
+                    block,
+                    plan,
+                }
+            }
+        }
+    }
+
+    /// The outputs of block `k` of `overview` (from [`WindowMapper::overview`]),
+    /// laid out as [`WindowMapper::block_outputs`] lays out a map block.
+    pub fn overview_outputs(&mut self, overview: &Overview, k: usize) -> Result<BlockOutput> {
+        let (across, down) = overview.grid();
+        if k >= across * down {
+            return Err(Error::Other(format!(
+                "block {k} is outside the overview ({} blocks)",
+                across * down
+            )));
+        }
+        let block = overview.plan.block(k);
+        let (bw, bh) = (block.out.width, block.out.height);
+        if self.plan.kind == MapKind::Classify {
+            if overview.plan.cell_step() < overview.plan.tile {
+                return self.run(&overview.plan, block, false);
+            }
+            // Windows further apart than their size: reading the block's whole
+            // region would read mostly pixels no window uses.
+            return self.run_rows(&overview.plan, &block);
+        }
+        let out = self.run(&overview.plan, block, false)?;
+        // Segmentation: keep every f-th pixel of the full-resolution block, whose
+        // origin is a multiple of f.
+        let f = overview.factor;
+        let (ow, oh) = (bw.div_ceil(f), bh.div_ceil(f));
+        let pick = |plane: &[u8]| -> Vec<u8> {
+            (0..oh)
+                .flat_map(|r| (0..ow).map(move |c| plane[r * f * bw + c * f]))
+                .collect()
+        };
+        let planes = |v: Vec<u8>| -> Vec<u8> { v.chunks_exact(bw * bh).flat_map(pick).collect() };
+        Ok(BlockOutput {
+            classes: pick(&out.classes),
+            probabilities: out.probabilities.map(planes),
+            confidence: out.confidence.map(|c| pick(&c)),
+        })
     }
 
     /// The model card.
@@ -287,15 +417,67 @@ impl WindowMapper {
                 self.plan.len()
             )));
         }
-        let prepared = Prepared::read(&self.reader, self.plan.block(k))?;
+        let plan = self.plan.clone();
+        self.run(&plan, plan.block(k), true)
+    }
+
+    /// [`Self::run`] over a classifier `block` of `plan` one row of cells at a
+    /// time, so that only the rows of pixels the windows cover are read.
+    fn run_rows(&mut self, plan: &Plan, block: &super::plan::Block) -> Result<BlockOutput> {
+        let (bw, bh) = (block.out.width, block.out.height);
+        let n = bw * bh;
+        let mut out = BlockOutput {
+            classes: Vec::with_capacity(n),
+            probabilities: self
+                .probabilities
+                .then(|| vec![0; self.card.classes.len() * n]),
+            confidence: self.confidence.then(|| Vec::with_capacity(n)),
+        };
+        for r in 0..bh {
+            let row = Window::new(block.out.x, block.out.y + r as isize, bw, 1);
+            let part = self.run(plan, plan.block_at(row), false)?;
+            out.classes.extend(part.classes);
+            if let (Some(all), Some(c)) = (out.confidence.as_mut(), part.confidence) {
+                all.extend(c);
+            }
+            if let (Some(all), Some(p)) = (out.probabilities.as_mut(), part.probabilities) {
+                for (c, plane) in p.chunks_exact(bw).enumerate() {
+                    all[c * n + r * bw..c * n + (r + 1) * bw].copy_from_slice(plane);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Runs the engine on `block` of `plan`, with shared feature maps when
+    /// `shared` is set and the mapper has them.
+    fn run(&mut self, plan: &Plan, block: super::plan::Block, shared: bool) -> Result<BlockOutput> {
+        let prepared = Prepared::read(&self.reader, block)?;
+        self.with_engine(plan, shared, |engine| engine.run(&prepared))
+            .map(|(_, finished)| BlockOutput {
+                classes: finished.classes,
+                probabilities: finished.probabilities,
+                confidence: finished.confidence,
+            })
+    }
+
+    /// Lends the model sessions to an [`Engine`] for `plan` (with the shared
+    /// feature maps when `shared`) for one call of `work`.
+    fn with_engine<T>(
+        &mut self,
+        plan: &Plan,
+        shared: bool,
+        work: impl FnOnce(&mut Engine<'_>) -> Result<T>,
+    ) -> Result<T> {
         let predictor = self.predictor.take().ok_or_else(|| {
             Error::Other("the model session was lost after an earlier failure".into())
         })?;
         let ids = self.card.classes.iter().map(|c| c.id as u8).collect();
+        let kept = if shared { None } else { self.shared.take() };
         let mut engine = Engine::new(
             predictor,
-            self.shared.take(),
-            &self.plan,
+            if shared { self.shared.take() } else { None },
+            plan,
             EngineOptions {
                 batch_size: self.batch_size,
                 probabilities: self.probabilities,
@@ -305,16 +487,12 @@ impl WindowMapper {
                 min_valid: self.min_valid,
             },
         );
-        let result = engine.run(&prepared);
+        let result = work(&mut engine);
         let Engine {
             predictor, shared, ..
         } = engine;
         self.predictor = Some(predictor);
-        self.shared = shared;
-        result.map(|(_, finished)| BlockOutput {
-            classes: finished.classes,
-            probabilities: finished.probabilities,
-            confidence: finished.confidence,
-        })
+        self.shared = shared.or(kept);
+        result
     }
 }

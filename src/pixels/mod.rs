@@ -283,15 +283,20 @@ impl PixelReader {
             (inside.x - window.x) as usize,
             (inside.y - window.y) as usize,
         );
+        // Row by row and band by band, so writes are contiguous.
         for r in 0..ih {
-            for c in 0..iw {
-                let k = r * iw + c;
-                if !ok[k] {
-                    continue;
-                }
-                valid[[oy + r, ox + c]] = true;
-                for (i, input) in self.inputs.iter().enumerate() {
-                    data[[i, oy + r, ox + c]] = input.norm.apply(raw[i][k]);
+            let ok_row = &ok[r * iw..(r + 1) * iw];
+            let mut valid_row = valid.slice_mut(ndarray::s![oy + r, ox..ox + iw]);
+            for (v, &good) in valid_row.iter_mut().zip(ok_row) {
+                *v = good;
+            }
+            for (i, input) in self.inputs.iter().enumerate() {
+                let src = &raw[i][r * iw..(r + 1) * iw];
+                let mut dst = data.slice_mut(ndarray::s![i, oy + r, ox..ox + iw]);
+                for ((d, &v), &good) in dst.iter_mut().zip(src).zip(ok_row) {
+                    if good {
+                        *d = input.norm.apply(v);
+                    }
                 }
             }
         }
