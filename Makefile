@@ -13,6 +13,21 @@ test: setup plugin
 	cargo test --release
 	cargo test --release -p geomaml-gdal
 	cargo test --release --no-default-features --lib
+	$(MAKE) qgis-test
+
+# geomaml in real QGIS (headless PyQGIS from Debian's python3-qgis): the driver's
+# layers and the Processing provider of plugin/qgis.
+.PHONY: qgis-test qgis-plugin
+qgis-test: plugin
+	PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 tests/qgis/test_qgis.py
+
+# The QGIS plugin as a zip for Plugins > Manage and Install Plugins > Install from ZIP.
+qgis-plugin:
+	mkdir -p target
+	find plugin/qgis -name __pycache__ -prune -exec rm -rf {} +
+	rm -f target/geomaml_processing.zip
+	cd plugin/qgis && /usr/bin/python3 -m zipfile -c ../../target/geomaml_processing.zip geomaml_processing/
+	@echo "built target/geomaml_processing.zip"
 
 lint:
 	cargo fmt --all -- --check

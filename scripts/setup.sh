@@ -3,7 +3,8 @@
 # Idempotent and quick when everything is already there.
 #
 #   - Debian packages: GDAL, PROJ, clang (bindgen), pkg-config, GDAL's Python bindings,
-#     DejaVu fonts (text of the PNG plots).
+#     DejaVu fonts (text of the PNG plots), QGIS's Python bindings (headless QGIS
+#     tests; about 50 s and a few hundred MB, without the desktop).
 #   - A Python venv with torch==2.11.0 and onnxruntime==1.31.1, the sources of
 #     libtorch and libonnxruntime (~5 GB), kept in a per-user cache folder shared by
 #     every clone: ${GEOMAML_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/geomaml}/venv.
@@ -18,6 +19,9 @@ VENV="$CACHE/venv"
 TORCH_VERSION=2.11.0
 ORT_VERSION=1.31.1
 APT_PACKAGES=(libgdal-dev gdal-bin libproj-dev proj-bin libclang-dev clang pkg-config python3-gdal fonts-dejavu-core)
+# QGIS's Python bindings (with its data providers) for the headless QGIS tests of
+# the GDAL driver and the Processing provider; without recommends, so no desktop.
+APT_LEAN_PACKAGES=(python3-qgis)
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 
@@ -25,11 +29,21 @@ missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ ${#missing[@]} -gt 0 ]; then
-  say "installing Debian packages: ${missing[*]}"
+lean_missing=()
+for p in "${APT_LEAN_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || lean_missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ] || [ ${#lean_missing[@]} -gt 0 ]; then
+  say "installing Debian packages: ${missing[*]} ${lean_missing[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  if [ ${#missing[@]} -gt 0 ]; then
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  if [ ${#lean_missing[@]} -gt 0 ]; then
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+      "${lean_missing[@]}" >/dev/null
+  fi
 fi
 
 stamp="$VENV/.geomaml-torch-$TORCH_VERSION-ort-$ORT_VERSION"

@@ -37,6 +37,7 @@ pub mod limits;
 pub mod model;
 pub mod output;
 pub mod pixels;
+pub mod progress;
 pub mod raster;
 pub mod schemas;
 #[cfg(feature = "infer")]

@@ -20,8 +20,6 @@ use crate::error::{Error, Result};
 use crate::pixels::{check_min_valid, BandInput, PixelReader};
 use crate::raster::band_match::{resolve_bands, scene_bands};
 use crate::raster::Raster;
-use indicatif::{ProgressBar, ProgressStyle};
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::mpsc::sync_channel;
 use std::time::Instant;
@@ -133,19 +131,12 @@ pub fn map_scene(cfg: &MapConfig) -> Result<MapSummary> {
     sink.set_metadata("GEOMAML_MODEL", &cfg.model.display().to_string())?;
     sink.set_metadata("GEOMAML_STRIDE", &stride.to_string())?;
 
-    let bar = if cfg.progress && std::io::stderr().is_terminal() {
-        let bar = ProgressBar::new(plan.len() as u64);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{msg} {bar:40} {pos}/{len} blocks, {elapsed} (eta {eta})",
-            )
-            .expect("valid template"),
-        );
-        bar.set_message(format!("mapping {}", cfg.scene.display()));
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = crate::progress::bar(
+        plan.len() as u64,
+        "{msg} {bar:40} {pos}/{len} blocks, {elapsed} (eta {eta})",
+        format!("mapping {}", cfg.scene.display()),
+        cfg.progress,
+    );
     let ids: Vec<u8> = card.classes.iter().map(|c| c.id as u8).collect();
     let mut engine = Engine::new(
         predictor,

@@ -1,0 +1,419 @@
+"""The Processing algorithms: each one is one or two calls of the geomaml executable
+(see runner.py) on the layers and files the user picked.
+
+- Adapt and map: `geomaml adapt` on a raster layer with a point/polygon layer of
+  labels, then `geomaml map` with the adapted model; the map is added styled with
+  the model's classes.
+- Map a raster: `geomaml map` with an ONNX model.
+- Assess a map: `geomaml assess --json` against a reference raster or labelled
+  points/polygons; an HTML report and the headline numbers.
+- Model card: `geomaml info --json`; an HTML page and the classes and bands.
+"""
+
+import html
+import json
+import os
+
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingAlgorithm,
+    QgsProcessingException,
+    QgsProcessingLayerPostProcessorInterface,
+    QgsProcessingOutputNumber,
+    QgsProcessingOutputRasterLayer,
+    QgsProcessingOutputString,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+    QgsPalettedRasterRenderer,
+    QgsRasterLayer,
+)
+from qgis.PyQt.QtGui import QColor
+
+from . import runner
+
+LABEL_FORMATS = ["gpkg", "geojson", "shp"]
+
+
+def model_card(path, feedback):
+    """The model card of a .safetensors or .onnx model (geomaml info --json)."""
+    return json.loads(runner.run(["info", "--json", path], feedback))
+
+
+def paletted_classes(classes):
+    """QGIS palette classes for a card's classes: only the model's classes, in the
+    model's colours, so the legend lists exactly them."""
+    return [
+        QgsPalettedRasterRenderer.Class(int(c["id"]), QColor(c["color"]), c["name"])
+        for c in classes
+    ]
+
+
+class LandCoverStyle(QgsProcessingLayerPostProcessorInterface):
+    """Styles a map layer added by an algorithm with the model's classes."""
+
+    def __init__(self, classes):
+        super().__init__()
+        self.classes = classes
+
+    def postProcessLayer(self, layer, context, feedback):  # noqa: N802 (QGIS's name)
+        if isinstance(layer, QgsRasterLayer) and layer.isValid():
+            renderer = QgsPalettedRasterRenderer(layer.dataProvider(), 1, paletted_classes(self.classes))
+            layer.setRenderer(renderer)
+            layer.triggerRepaint()
+
+
+_STYLERS = []
+
+
+class GeomamlAlgorithm(QgsProcessingAlgorithm):
+    """What every geomaml algorithm shares: group, instance creation, styling."""
+
+    def group(self):
+        return "Land cover"
+
+    def groupId(self):  # noqa: N802
+        return "landcover"
+
+    def createInstance(self):  # noqa: N802
+        return type(self)()
+
+    def style_output(self, path, classes, context):
+        """Styles the map at `path` with `classes` when QGIS adds it to the project
+        on completion (when the user asked for it to be loaded)."""
+        if context.willLoadLayerOnCompletion(path):
+            styler = LandCoverStyle(classes)
+            # QGIS holds only a pointer to the post-processor, which must outlive
+            # this algorithm instance: keep the last few alive here.
+            _STYLERS.append(styler)
+            del _STYLERS[:-16]
+            context.layerToLoadOnCompletionDetails(path).setPostProcessor(styler)
+
+    @staticmethod
+    def map_args(params):
+        """`geomaml map` options shared by the mapping algorithms."""
+        args = []
+        if params.get("stride"):
+            args += ["--stride", int(params["stride"])]
+        if params.get("confidence"):
+            args.append("--confidence")
+        return args
+
+
+def scene_path(alg, parameters, name, context):
+    """The GDAL path of a raster layer parameter."""
+    layer = alg.parameterAsRasterLayer(parameters, name, context)
+    if layer is None:
+        raise QgsProcessingException(f"{name}: no raster layer")
+    return layer.source()
+
+
+def confidence_path(map_path):
+    """Where `geomaml map --confidence` writes the confidence band."""
+    stem, _ = os.path.splitext(map_path)
+    return stem + ".confidence.tif"
+
+
+class AdaptAndMap(GeomamlAlgorithm):
+    def name(self):
+        return "adaptandmap"
+
+    def displayName(self):  # noqa: N802
+        return "Adapt a model to a raster and map it"
+
+    def shortHelpString(self):  # noqa: N802
+        return (
+            "Adapts a meta-trained geomaml model (.safetensors) to the raster layer from "
+            "a few labelled points or polygons (geomaml adapt), writes the adapted model "
+            "(ONNX), and maps the raster with it (geomaml map). The raster's bands must "
+            "carry the model's band names (or be in the model's order). The estimated "
+            "accuracy is a cross-validation over the labels."
+        )
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self.addParameter(QgsProcessingParameterRasterLayer("INPUT", "Scene"))
+        self.addParameter(
+            QgsProcessingParameterFeatureSource(
+                "LABELS",
+                "Labelled points or polygons",
+                [QgsProcessing.TypeVectorPoint, QgsProcessing.TypeVectorPolygon],
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterField(
+                "CLASS_FIELD",
+                "Class field (class name or id; default: class, label, ...)",
+                parentLayerParameterName="LABELS",
+                optional=True,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterFile("MODEL", "Meta-trained model", extension="safetensors")
+        )
+        self.addParameter(
+            QgsProcessingParameterNumber(
+                "STRIDE",
+                "Window step in scene pixels (default: the model's)",
+                QgsProcessingParameterNumber.Integer,
+                optional=True,
+                minValue=1,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterBoolean("CONFIDENCE", "Also write a confidence raster", False)
+        )
+        self.addParameter(
+            QgsProcessingParameterFileDestination("ADAPTED_MODEL", "Adapted model", "ONNX (*.onnx)")
+        )
+        self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Land-cover map"))
+        self.addOutput(QgsProcessingOutputNumber("ESTIMATED_ACCURACY", "Cross-validated accuracy over the labels"))
+        self.addOutput(QgsProcessingOutputRasterLayer("CONFIDENCE_MAP", "Confidence"))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        scene = scene_path(self, parameters, "INPUT", context)
+        labels = self.parameterAsCompatibleSourceLayerPath(
+            parameters, "LABELS", context, LABEL_FORMATS, "gpkg", feedback
+        )
+        field = self.parameterAsString(parameters, "CLASS_FIELD", context)
+        model = self.parameterAsFile(parameters, "MODEL", context)
+        adapted = self.parameterAsFileOutput(parameters, "ADAPTED_MODEL", context)
+        output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
+        args = ["adapt", "--json", "--overwrite", "--model", model, "--scene", scene, "--labels", labels]
+        if field:
+            args += ["--class-field", field]
+        feedback.pushInfo("Adapting the model to the scene")
+        report = json.loads(runner.run(args + ["-o", adapted], feedback, span=(0, 40)))
+        if feedback.isCanceled():
+            return {}
+        feedback.pushInfo("Mapping the scene")
+        opts = self.map_args(
+            {
+                "stride": self.parameterAsInt(parameters, "STRIDE", context)
+                if parameters.get("STRIDE") is not None
+                else None,
+                "confidence": self.parameterAsBool(parameters, "CONFIDENCE", context),
+            }
+        )
+        runner.run(["map", "--overwrite", "--model", adapted, scene, "-o", output] + opts, feedback, span=(40, 100))
+        self.style_output(output, model_card(adapted, feedback)["classes"], context)
+        estimate = report.get("cross_validated_accuracy")
+        results = {
+            "OUTPUT": output,
+            "ADAPTED_MODEL": adapted,
+            "ESTIMATED_ACCURACY": estimate[0] if estimate else None,
+        }
+        if "--confidence" in opts:
+            results["CONFIDENCE_MAP"] = confidence_path(output)
+        return results
+
+
+class MapRaster(GeomamlAlgorithm):
+    def name(self):
+        return "map"
+
+    def displayName(self):  # noqa: N802
+        return "Map a raster with a model"
+
+    def shortHelpString(self):  # noqa: N802
+        return (
+            "Maps the raster layer with an exported geomaml model (.onnx) into a "
+            "land-cover GeoTIFF (geomaml map), styled with the model's classes."
+        )
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self.addParameter(QgsProcessingParameterRasterLayer("INPUT", "Scene"))
+        self.addParameter(QgsProcessingParameterFile("MODEL", "Model", extension="onnx"))
+        self.addParameter(
+            QgsProcessingParameterNumber(
+                "STRIDE",
+                "Window step in scene pixels (default: the model's)",
+                QgsProcessingParameterNumber.Integer,
+                optional=True,
+                minValue=1,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterBoolean("CONFIDENCE", "Also write a confidence raster", False)
+        )
+        self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Land-cover map"))
+        self.addOutput(QgsProcessingOutputRasterLayer("CONFIDENCE_MAP", "Confidence"))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        scene = scene_path(self, parameters, "INPUT", context)
+        model = self.parameterAsFile(parameters, "MODEL", context)
+        output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
+        opts = self.map_args(
+            {
+                "stride": self.parameterAsInt(parameters, "STRIDE", context)
+                if parameters.get("STRIDE") is not None
+                else None,
+                "confidence": self.parameterAsBool(parameters, "CONFIDENCE", context),
+            }
+        )
+        runner.run(["map", "--overwrite", "--model", model, scene, "-o", output] + opts, feedback)
+        self.style_output(output, model_card(model, feedback)["classes"], context)
+        results = {"OUTPUT": output}
+        if "--confidence" in opts:
+            results["CONFIDENCE_MAP"] = confidence_path(output)
+        return results
+
+
+def assessment_html(a):
+    """An HTML page of a `geomaml assess --json` assessment."""
+    names = [c["name"] for c in a["classes"]]
+    def num(v, fmt, scale=1):
+        # Undefined measures (a class absent from map or reference) are null.
+        return "&ndash;" if v is None else format(scale * v, fmt)
+
+    rows = "".join(
+        f"<tr><td>{html.escape(n)}</td><td>{p['support']}</td>"
+        f"<td>{num(p['producers_accuracy'], '.1f', 100)}</td><td>{num(p['users_accuracy'], '.1f', 100)}</td>"
+        f"<td>{num(p['f1'], '.3f')}</td><td>{num(p['iou'], '.3f')}</td></tr>"
+        for n, p in zip(names, a["per_class"])
+    )
+    head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
+    confusion = "".join(
+        f"<tr><th>{html.escape(n)}</th>" + "".join(f"<td>{v}</td>" for v in row) + "</tr>"
+        for n, row in zip(names, a["confusion"]["counts"])
+    )
+    return f"""<html><head><meta charset="utf-8"><title>geomaml assessment</title></head><body>
+<h1>Accuracy of {html.escape(str(a['map']))}</h1>
+<p>Reference: {html.escape(str(a['reference']))}; {a['samples']} samples
+({a['skipped_nodata']} skipped as nodata, {a['outside_overlap']} outside the overlap).</p>
+<table border="1" cellpadding="4">
+<tr><th>overall accuracy</th><td>{100 * a['overall_accuracy']:.1f} %</td></tr>
+<tr><th>kappa</th><td>{a['kappa']:.3f}</td></tr>
+<tr><th>mean IoU</th><td>{a['mean_iou']:.3f}</td></tr>
+<tr><th>mean F1</th><td>{a['mean_f1']:.3f}</td></tr></table>
+<h2>Per class</h2>
+<table border="1" cellpadding="4"><tr><th>class</th><th>support</th><th>producer's %</th>
+<th>user's %</th><th>F1</th><th>IoU</th></tr>{rows}</table>
+<h2>Confusion (rows: reference, columns: map)</h2>
+<table border="1" cellpadding="4"><tr><th></th>{head}</tr>{confusion}</table>
+</body></html>
+"""
+
+
+class Assess(GeomamlAlgorithm):
+    def name(self):
+        return "assess"
+
+    def displayName(self):  # noqa: N802
+        return "Assess a map against reference data"
+
+    def shortHelpString(self):  # noqa: N802
+        return (
+            "Accuracy of a land-cover map (geomaml assess) against a reference class "
+            "raster or labelled points/polygons: overall accuracy, kappa, per-class "
+            "accuracies and the confusion matrix, as an HTML report."
+        )
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self.addParameter(QgsProcessingParameterRasterLayer("INPUT", "Land-cover map"))
+        self.addParameter(
+            QgsProcessingParameterRasterLayer("REFERENCE_RASTER", "Reference class raster", optional=True)
+        )
+        self.addParameter(
+            QgsProcessingParameterFeatureSource(
+                "REFERENCE_LABELS",
+                "Reference points or polygons",
+                [QgsProcessing.TypeVectorPoint, QgsProcessing.TypeVectorPolygon],
+                optional=True,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterField(
+                "CLASS_FIELD",
+                "Class field of the reference points/polygons",
+                parentLayerParameterName="REFERENCE_LABELS",
+                optional=True,
+            )
+        )
+        self.addParameter(QgsProcessingParameterFileDestination("OUTPUT_HTML", "Report", "HTML (*.html)"))
+        self.addOutput(QgsProcessingOutputNumber("OVERALL_ACCURACY", "Overall accuracy (0-1)"))
+        self.addOutput(QgsProcessingOutputNumber("KAPPA", "Kappa"))
+        self.addOutput(QgsProcessingOutputNumber("MEAN_IOU", "Mean IoU"))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        map_path = scene_path(self, parameters, "INPUT", context)
+        raster = self.parameterAsRasterLayer(parameters, "REFERENCE_RASTER", context)
+        has_labels = parameters.get("REFERENCE_LABELS") not in (None, "")
+        if (raster is None) == (not has_labels):
+            raise QgsProcessingException("give exactly one reference: a class raster or labelled points/polygons")
+        args = ["assess", "--json", map_path]
+        if raster is not None:
+            args += ["--reference", raster.source()]
+        else:
+            labels = self.parameterAsCompatibleSourceLayerPath(
+                parameters, "REFERENCE_LABELS", context, LABEL_FORMATS, "gpkg", feedback
+            )
+            args += ["--reference", labels]
+            field = self.parameterAsString(parameters, "CLASS_FIELD", context)
+            if field:
+                args += ["--class-field", field]
+        a = json.loads(runner.run(args, feedback))
+        out = self.parameterAsFileOutput(parameters, "OUTPUT_HTML", context)
+        with open(out, "w", encoding="utf-8") as f:
+            f.write(assessment_html(a))
+        feedback.pushInfo(
+            f"overall accuracy {100 * a['overall_accuracy']:.1f} %, kappa {a['kappa']:.3f} ({a['samples']} samples)"
+        )
+        return {
+            "OUTPUT_HTML": out,
+            "OVERALL_ACCURACY": a["overall_accuracy"],
+            "KAPPA": a["kappa"],
+            "MEAN_IOU": a["mean_iou"],
+        }
+
+
+class ModelCard(GeomamlAlgorithm):
+    def name(self):
+        return "modelcard"
+
+    def displayName(self):  # noqa: N802
+        return "Model card"
+
+    def shortHelpString(self):  # noqa: N802
+        return "What a geomaml model is (geomaml info): architecture, bands in order, classes, resolution, training."
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self.addParameter(
+            QgsProcessingParameterFile(
+                "MODEL", "Model (.onnx or .safetensors)", fileFilter="Models (*.onnx *.safetensors)"
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterFileDestination("OUTPUT_HTML", "Card", "HTML (*.html)", optional=True)
+        )
+        self.addOutput(QgsProcessingOutputString("CLASSES", "Classes (id=name, comma-separated)"))
+        self.addOutput(QgsProcessingOutputString("BANDS", "Bands in the model's order"))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        model = self.parameterAsFile(parameters, "MODEL", context)
+        text = runner.run(["info", model], feedback)
+        card = model_card(model, feedback)
+        feedback.pushInfo(text)
+        results = {
+            "CLASSES": ", ".join(f"{c['id']}={c['name']}" for c in card["classes"]),
+            "BANDS": ", ".join(card["bands"]),
+        }
+        out = self.parameterAsFileOutput(parameters, "OUTPUT_HTML", context)
+        if out:
+            swatches = "".join(
+                f'<tr><td style="background:{html.escape(c["color"])}">&nbsp;&nbsp;&nbsp;</td>'
+                f"<td>{c['id']}</td><td>{html.escape(c['name'])}</td></tr>"
+                for c in card["classes"]
+            )
+            with open(out, "w", encoding="utf-8") as f:
+                f.write(
+                    f"<html><head><meta charset='utf-8'><title>{html.escape(os.path.basename(model))}</title></head>"
+                    f"<body><h1>{html.escape(os.path.basename(model))}</h1><pre>{html.escape(text)}</pre>"
+                    f"<h2>Classes</h2><table>{swatches}</table></body></html>\n"
+                )
+            results["OUTPUT_HTML"] = out
+        return results

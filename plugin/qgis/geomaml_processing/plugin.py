@@ -1,0 +1,23 @@
+"""Registers the geomaml Processing provider while the plugin is loaded."""
+
+from qgis.core import QgsApplication
+
+from .provider import GeomamlProvider
+
+
+class GeomamlPlugin:
+    def __init__(self, iface):
+        self.iface = iface
+        self.provider = None
+
+    def initProcessing(self):  # noqa: N802 (QGIS's name)
+        self.provider = GeomamlProvider()
+        QgsApplication.processingRegistry().addProvider(self.provider)
+
+    def initGui(self):  # noqa: N802
+        self.initProcessing()
+
+    def unload(self):
+        if self.provider is not None:
+            QgsApplication.processingRegistry().removeProvider(self.provider)
+            self.provider = None

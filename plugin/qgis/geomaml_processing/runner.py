@@ -1,0 +1,108 @@
+"""Runs the geomaml executable for an algorithm: progress and cancellation through
+QGIS's feedback object, geomaml's own error message on failure.
+
+The executable is, in this order: the environment variable GEOMAML_BIN, the QGIS
+setting `geomaml/binary` (Settings > Options > Advanced), or `geomaml` on PATH.
+"""
+
+import os
+import queue
+import re
+import shutil
+import subprocess
+import threading
+
+from qgis.core import QgsProcessingException, QgsSettings
+
+SETTING = "geomaml/binary"
+PROGRESS = re.compile(r"^progress: (\d+)/(\d+)$")
+
+
+def executable():
+    """The geomaml executable's path; raises QgsProcessingException when none."""
+    for candidate, origin in (
+        (os.environ.get("GEOMAML_BIN"), "GEOMAML_BIN"),
+        (QgsSettings().value(SETTING, "", type=str), f"the QGIS setting {SETTING}"),
+    ):
+        if candidate:
+            if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+                return candidate
+            raise QgsProcessingException(f"{origin} is {candidate!r}, which is not an executable file")
+    found = shutil.which("geomaml")
+    if found:
+        return found
+    raise QgsProcessingException(
+        "the geomaml executable was not found: set GEOMAML_BIN, the QGIS setting "
+        f"{SETTING}, or put geomaml on PATH (cargo build --release builds target/release/geomaml)"
+    )
+
+
+def run(args, feedback, span=(0.0, 100.0)):
+    """Runs `geomaml ARGS`; returns its standard output (text).
+
+    Progress lines map onto `span` of the algorithm's progress bar; other lines of
+    geomaml's standard error are shown in the log. Cancelling in QGIS stops the
+    process (geomaml writes outputs to a temporary name first, so a stopped run
+    leaves no half-written file). A failure raises QgsProcessingException with
+    geomaml's message.
+    """
+    command = [executable()] + [str(a) for a in args]
+    feedback.pushCommandInfo(" ".join(command))
+    env = dict(os.environ, GEOMAML_PROGRESS="lines")
+    proc = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    lines = queue.Queue()
+    stdout = []
+
+    def pump(stream, sink):
+        for line in stream:
+            sink(line.rstrip("\n"))
+        stream.close()
+
+    readers = [
+        threading.Thread(target=pump, args=(proc.stderr, lines.put), daemon=True),
+        threading.Thread(target=pump, args=(proc.stdout, stdout.append), daemon=True),
+    ]
+    for t in readers:
+        t.start()
+    errors = []
+    lo, hi = span
+    while True:
+        if feedback.isCanceled():
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            raise QgsProcessingException("cancelled: geomaml was stopped")
+        try:
+            line = lines.get(timeout=0.1)
+        except queue.Empty:
+            if proc.poll() is not None and not readers[0].is_alive():
+                break
+            continue
+        m = PROGRESS.match(line)
+        if m:
+            done, total = int(m.group(1)), max(1, int(m.group(2)))
+            feedback.setProgress(lo + (hi - lo) * done / total)
+            continue
+        errors.append(line)
+        if line.startswith("warning"):
+            feedback.pushWarning(line)
+        else:
+            feedback.pushInfo(line)
+    for t in readers:
+        t.join()
+    code = proc.wait()
+    if code != 0:
+        message = next((e for e in reversed(errors) if e.startswith("geomaml:")), None)
+        message = message or (errors[-1] if errors else f"exit status {code}")
+        raise QgsProcessingException(message)
+    feedback.setProgress(hi)
+    return "\n".join(stdout)
