@@ -423,3 +423,30 @@ fn a_deepness_export_carries_the_keys_deepness_reads_and_is_refused_by_map() {
     );
     assert!(!dir.path().join("map.tif").exists());
 }
+
+#[test]
+fn progress_lines_for_programs_that_run_geomaml() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = model(dir.path(), "cnn", Arch::Cnn, &["B02", "B03", "B04"], 16);
+    // Blocks of 512 source px at stride 4: 2 x 2 blocks.
+    let s = scene(dir.path(), &["B02", "B03", "B04"], (600, 530));
+    let out = run_ok(
+        crate::util::map_command(&m, &s, &dir.path().join("map.tif"), &[])
+            .env("GEOMAML_PROGRESS", "lines"),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("progress: "))
+        .collect();
+    assert_eq!(lines.last(), Some(&"progress: 4/4"), "{err}");
+    assert!(lines.iter().all(|l| l.ends_with("/4")), "{err}");
+    // Without the variable (and without a terminal) there are none.
+    let out = run_ok(&mut crate::util::map_command(
+        &m,
+        &s,
+        &dir.path().join("map2.tif"),
+        &[],
+    ));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("progress: "));
+}
