@@ -217,7 +217,7 @@ class ProcessingAlgorithms(unittest.TestCase):
 
     def test_provider_lists_the_algorithms(self):
         names = sorted(a.name() for a in PROVIDER.algorithms())
-        self.assertEqual(names, ["adaptandmap", "assess", "map", "modelcard"])
+        self.assertEqual(names, ["adaptandmap", "assess", "livelayer", "map", "modelcard"])
 
     def test_map_equals_geomaml_map(self):
         out = FIX.path("processing_map.tif")
@@ -264,6 +264,23 @@ class ProcessingAlgorithms(unittest.TestCase):
         if shot:
             image = render(layers[0], (512, 512))
             self.assertTrue(image.save(shot))
+
+    def test_live_layer_is_a_descriptor_whose_style_lists_only_the_models_classes(self):
+        out = FIX.path("live.geomaml")
+        result = self.run_alg("livelayer", {"INPUT": SCENE, "MODEL": FIX.model, "OUTPUT": out})
+        self.assertEqual(result["OUTPUT"], out)
+        self.assertTrue(os.path.isfile(FIX.path("live.qml")))
+        # Opened again later, as a user adds it: QGIS loads the style beside it.
+        layer = QgsRasterLayer(out, "live", "gdal")
+        self.assertTrue(layer.isValid())
+        self.assertEqual(
+            [(c.value, c.label, c.color.name()) for c in layer.renderer().classes()],
+            [(c["id"], c["name"], c["color"]) for c in FIX.card["classes"]],
+        )
+        copy = FIX.path("live_copy.tif")
+        ds = gdal.Translate(copy, out)
+        del ds
+        self.assertEqual(pixels(copy), pixels(FIX.cli_map))
 
     def test_assess_reports_the_clis_numbers(self):
         html = FIX.path("assessment.html")
@@ -329,10 +346,26 @@ assert qgis.utils.loadPlugin("geomaml_processing"), "not loaded"
 assert qgis.utils.startProcessingPlugin("geomaml_processing"), "not started"
 p = QgsApplication.processingRegistry().providerById("geomaml")
 print(sorted(a.id() for a in p.algorithms()))
+# GDAL_DRIVER_PATH is not set here: the live layer finds the driver beside the
+# executable.
+from osgeo import gdal
+assert gdal.GetDriverByName("GEOMAML") is None
+sys.path.append("/usr/share/qgis/python/plugins")
+import processing
+from processing.core.Processing import Processing
+Processing.initialize()
+r = processing.run("geomaml:livelayer", {{"INPUT": {SCENE!r}, "MODEL": {FIX.model!r},
+                                          "OUTPUT": os.path.join({plugins!r}, "live.geomaml")}})
+print("live", gdal.Open(r["OUTPUT"]).GetDriver().ShortName)
 """
-        out = subprocess.run(["/usr/bin/python3", "-c", script], capture_output=True, text=True)
+        env = {k: v for k, v in os.environ.items() if k != "GDAL_DRIVER_PATH"}
+        out = subprocess.run(["/usr/bin/python3", "-c", script], capture_output=True, text=True, env=env)
         self.assertEqual(out.returncode, 0, out.stderr)
-        self.assertIn("['geomaml:adaptandmap', 'geomaml:assess', 'geomaml:map', 'geomaml:modelcard']", out.stdout)
+        self.assertIn(
+            "['geomaml:adaptandmap', 'geomaml:assess', 'geomaml:livelayer', 'geomaml:map', 'geomaml:modelcard']",
+            out.stdout,
+        )
+        self.assertIn("live GEOMAML", out.stdout)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,9 @@
 - Assess a map: `geomaml assess --json` against a reference raster or labelled
   points/polygons; an HTML report and the headline numbers.
 - Model card: `geomaml info --json`; an HTML page and the classes and bands.
+- Live map layer: a `.geomaml` descriptor for the GEOMAML GDAL driver (the map is
+  computed when QGIS draws it) with a QGIS style beside it (`.qml`, loaded by QGIS
+  with the layer), so the legend lists exactly the model's classes.
 """
 
 import html
@@ -17,6 +20,7 @@ import os
 from qgis.core import (
     QgsProcessing,
     QgsProcessingAlgorithm,
+    QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingLayerPostProcessorInterface,
     QgsProcessingOutputNumber,
@@ -54,6 +58,12 @@ def paletted_classes(classes):
     ]
 
 
+def apply_style(layer, classes):
+    """Gives a map layer a paletted renderer of exactly `classes`."""
+    layer.setRenderer(QgsPalettedRasterRenderer(layer.dataProvider(), 1, paletted_classes(classes)))
+    layer.triggerRepaint()
+
+
 class LandCoverStyle(QgsProcessingLayerPostProcessorInterface):
     """Styles a map layer added by an algorithm with the model's classes."""
 
@@ -63,9 +73,7 @@ class LandCoverStyle(QgsProcessingLayerPostProcessorInterface):
 
     def postProcessLayer(self, layer, context, feedback):  # noqa: N802 (QGIS's name)
         if isinstance(layer, QgsRasterLayer) and layer.isValid():
-            renderer = QgsPalettedRasterRenderer(layer.dataProvider(), 1, paletted_classes(self.classes))
-            layer.setRenderer(renderer)
-            layer.triggerRepaint()
+            apply_style(layer, self.classes)
 
 
 _STYLERS = []
@@ -417,3 +425,76 @@ class ModelCard(GeomamlAlgorithm):
                 )
             results["OUTPUT_HTML"] = out
         return results
+
+
+class LiveLayer(GeomamlAlgorithm):
+    def name(self):
+        return "livelayer"
+
+    def displayName(self):  # noqa: N802
+        return "Live map layer (computed as QGIS draws it)"
+
+    def shortHelpString(self):  # noqa: N802
+        return (
+            "Writes a .geomaml descriptor of the model on the raster for geomaml's GDAL "
+            "driver: QGIS computes the map block by block as it draws, with overviews "
+            "for zoomed-out views, and nothing is written but the descriptor and its "
+            "style (.qml, the model's classes and colours). The driver must be built "
+            "(make plugin); it is found beside the geomaml executable."
+        )
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self.addParameter(QgsProcessingParameterRasterLayer("INPUT", "Scene"))
+        self.addParameter(QgsProcessingParameterFile("MODEL", "Model", extension="onnx"))
+        self.addParameter(
+            QgsProcessingParameterNumber(
+                "STRIDE",
+                "Window step in scene pixels (default: the model's)",
+                QgsProcessingParameterNumber.Integer,
+                optional=True,
+                minValue=1,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterBoolean(
+                "EXACT", "Tile classifiers: run every window on its own (slower, as the overviews)", False
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterFileDestination("OUTPUT", "Descriptor", "geomaml descriptor (*.geomaml)")
+        )
+        self.addOutput(QgsProcessingOutputRasterLayer("LAYER", "Live map"))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        runner.ensure_driver()
+        scene = scene_path(self, parameters, "INPUT", context)
+        model = os.path.abspath(self.parameterAsFile(parameters, "MODEL", context))
+        out = self.parameterAsFileOutput(parameters, "OUTPUT", context)
+        if not out.endswith(".geomaml"):
+            out += ".geomaml"
+        descriptor = {"model": model, "scene": os.path.abspath(scene) if os.path.exists(scene) else scene}
+        if parameters.get("STRIDE") is not None:
+            descriptor["stride"] = self.parameterAsInt(parameters, "STRIDE", context)
+        if self.parameterAsBool(parameters, "EXACT", context):
+            descriptor["exact"] = True
+        with open(out, "w", encoding="utf-8") as f:
+            json.dump(descriptor, f, indent=2)
+        layer = QgsRasterLayer(out, os.path.splitext(os.path.basename(out))[0], "gdal")
+        if not layer.isValid():
+            os.remove(out)
+            raise QgsProcessingException(
+                f"GDAL could not open {out} (model {model} on {scene}); run geomaml map with "
+                "the same model and scene to see why"
+            )
+        apply_style(layer, model_card(model, feedback)["classes"])
+        style = os.path.splitext(out)[0] + ".qml"
+        message, ok = layer.saveNamedStyle(style)
+        if not ok:
+            raise QgsProcessingException(f"could not write the style {style}: {message}")
+        feedback.pushInfo(f"wrote {out} and its style {style}")
+        if context.project() is not None:
+            context.temporaryLayerStore().addMapLayer(layer)
+            context.addLayerToLoadOnCompletion(
+                layer.id(), QgsProcessingContext.LayerDetails(layer.name(), context.project(), "LAYER")
+            )
+        return {"OUTPUT": out, "LAYER": layer.id()}

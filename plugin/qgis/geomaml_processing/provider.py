@@ -2,7 +2,7 @@
 
 from qgis.core import QgsProcessingProvider
 
-from .algorithms import AdaptAndMap, Assess, MapRaster, ModelCard
+from .algorithms import AdaptAndMap, Assess, LiveLayer, MapRaster, ModelCard
 
 
 class GeomamlProvider(QgsProcessingProvider):
@@ -16,5 +16,5 @@ class GeomamlProvider(QgsProcessingProvider):
         return "geomaml few-shot land-cover mapping"
 
     def loadAlgorithms(self):  # noqa: N802
-        for alg in (AdaptAndMap(), MapRaster(), Assess(), ModelCard()):
+        for alg in (AdaptAndMap(), MapRaster(), Assess(), ModelCard(), LiveLayer()):
             self.addAlgorithm(alg)

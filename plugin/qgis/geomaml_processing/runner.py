@@ -37,6 +37,30 @@ def executable():
     )
 
 
+def ensure_driver():
+    """Makes GDAL (and so QGIS) see the GEOMAML driver: if it is not registered,
+    looks for gdal_GeoMAML.so beside the executable (target/gdalplugins for a
+    build tree, `make plugin`) and registers it. Raises QgsProcessingException when
+    there is none."""
+    from osgeo import gdal
+
+    if gdal.GetDriverByName("GEOMAML") is not None:
+        return
+    here = os.path.dirname(os.path.realpath(executable()))
+    for folder in (os.path.join(here, "..", "gdalplugins"), here):
+        if os.path.isfile(os.path.join(folder, "gdal_GeoMAML.so")):
+            paths = [p for p in (gdal.GetConfigOption("GDAL_DRIVER_PATH"), os.path.abspath(folder)) if p]
+            gdal.SetConfigOption("GDAL_DRIVER_PATH", os.pathsep.join(paths))
+            gdal.AllRegister()
+            if gdal.GetDriverByName("GEOMAML") is not None:
+                return
+    raise QgsProcessingException(
+        "GDAL has no GEOMAML driver: build it with `make plugin` (it is looked for in "
+        "target/gdalplugins beside the executable) or start QGIS with GDAL_DRIVER_PATH "
+        "set to its folder"
+    )
+
+
 def run(args, feedback, span=(0.0, 100.0)):
     """Runs `geomaml ARGS`; returns its standard output (text).
 
