@@ -9,7 +9,8 @@ setup:
 demo: setup
 	./scripts/demo.sh
 
-test: setup plugin
+test: setup plugin cli
+	cargo test --release -p geomaml-cli
 	cargo test --release
 	cargo test --release -p geomaml-gdal
 	cargo test --release --no-default-features --lib
@@ -18,7 +19,7 @@ test: setup plugin
 # geomaml in real QGIS (headless PyQGIS from Debian's python3-qgis): the driver's
 # layers and the Processing provider of plugin/qgis.
 .PHONY: qgis-test qgis-plugin
-qgis-test: plugin
+qgis-test: plugin cli
 	PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 tests/qgis/test_qgis.py
 
 # The QGIS plugin as a zip for Plugins > Manage and Install Plugins > Install from ZIP.
@@ -39,6 +40,14 @@ schemas:
 
 bench: setup
 	cargo bench
+
+# `geomaml`, the executable without libtorch (cli/); `cargo build --release` builds
+# `geomaml-train` (with libtorch), to which it hands the training commands. Built by a
+# cargo run of its own: built together, cargo would unify the library's features and
+# link libtorch into both.
+.PHONY: cli
+cli:
+	cargo build --release -p geomaml-cli
 
 # The GDAL plugin: builds plugin/ (release) and installs it as
 # target/gdalplugins/gdal_GeoMAML.so. Use it with

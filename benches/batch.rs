@@ -85,7 +85,7 @@ fn main() {
     let list = dir.join("scenes.txt");
     std::fs::write(&list, manifest).unwrap();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let bin = env!("CARGO_BIN_EXE_geomaml");
+    let bin = env!("CARGO_BIN_EXE_geomaml-train");
     for processes in [1usize, 2, 4] {
         let out = dir.join(format!("maps-{processes}"));
         let _ = std::fs::remove_dir_all(&out);

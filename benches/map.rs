@@ -130,7 +130,7 @@ fn main() {
         };
         let run_geomaml = |out: &Path, extra: &[&str]| {
             timed(
-                Command::new(env!("CARGO_BIN_EXE_geomaml"))
+                Command::new(env!("CARGO_BIN_EXE_geomaml-train"))
                     .args([
                         "map",
                         "--overwrite",

@@ -23,10 +23,11 @@ pack)
     stage=$(mktemp -d)
     trap 'rm -rf "$stage"' EXIT
     mkdir -p "$stage/lib" "$stage/share/proj"
-    strip -o "$stage/geomaml" target/release/geomaml
+    # The executable with libtorch, under the name the run step uses.
+    strip -o "$stage/geomaml" target/release/geomaml-train
     # Every shared library geomaml links except libtorch/CUDA (the GPU machine's
     # PyTorch has them) and the C/C++ runtime (the machine's own is newer).
-    ldd target/release/geomaml | awk '/=> \//{print $1" "$3}' |
+    ldd target/release/geomaml-train | awk '/=> \//{print $1" "$3}' |
         grep -v -E '^(libtorch|libc10|libcudart|libcusparse|libcufft|libcufile|libcublas|libcurand|libcudnn|libcupti|libnccl|libnv|libgomp|libc\.so|libm\.so|libdl\.so|libpthread\.so|librt\.so|libstdc|libgcc_s|ld-linux)' |
         awk '{print $2}' | xargs cp -L -t "$stage/lib/"
     cp /usr/share/proj/proj.db "$stage/share/proj/"

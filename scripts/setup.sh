@@ -10,7 +10,8 @@
 #     every clone: ${GEOMAML_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/geomaml}/venv.
 #   - .cargo/config.toml (git-ignored) pointing cargo at that libtorch, so plain
 #     `cargo build` and `cargo test` work afterwards.
-#   - cargo build --release.
+#   - cargo build --release (geomaml-train, with libtorch) and
+#     cargo build --release -p geomaml-cli (geomaml, without it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -74,5 +75,7 @@ fi
 if [ "${GEOMAML_SETUP_NO_BUILD:-0}" != 1 ]; then
   say "building (the first build compiles libtorch's C++ wrapper: a few minutes)"
   cargo build --release --quiet
+  # `geomaml` without libtorch, in a cargo run of its own (see the Makefile's `cli`).
+  cargo build --release --quiet -p geomaml-cli
 fi
-say "ready: target/release/geomaml"
+say "ready: target/release/geomaml (and target/release/geomaml-train, with libtorch)"

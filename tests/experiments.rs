@@ -23,7 +23,7 @@ fn experiment(data: &Path, out: &Path, config: &Path, extra: &[&str]) -> Command
         .arg(data)
         .arg(out)
         .args(extra)
-        .env("GEOMAML", env!("CARGO_BIN_EXE_geomaml"))
+        .env("GEOMAML", env!("CARGO_BIN_EXE_geomaml-train"))
         .env("TRAIN_CONFIG", config)
         .env("DEVICE", "cpu")
         .env("OMP_NUM_THREADS", "1")

@@ -202,7 +202,7 @@ fn an_unknown_output_format_is_refused_before_any_work() {
 fn the_analyst_loop_runs_on_the_sample_scene() {
     let (_, model) = pretrain_on_sample(3, 1);
     let dir = tempfile::tempdir().unwrap();
-    let exe = PathBuf::from(env!("CARGO_BIN_EXE_geomaml"));
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_geomaml-train"));
     let example = exe.parent().unwrap().join("examples").join("analyst_loop");
     assert!(example.exists(), "build the example: {}", example.display());
     let out = dir.path().join("loop");

@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 
 /// The `geomaml` binary under test.
 pub fn geomaml() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_geomaml"))
+    Command::new(env!("CARGO_BIN_EXE_geomaml-train"))
 }
 
 /// Path of a file under sample_data/.

@@ -9,6 +9,7 @@ mod adapt;
 mod assess;
 mod catalog;
 mod doctor;
+pub mod entry;
 mod evaluate;
 mod export;
 mod info;
