@@ -1,13 +1,9 @@
 //! `geomaml evaluate CATALOG --model M [--model M2 ...|random] --shots 0,1,2,5,10 -o DIR`:
 //! few-shot evaluation on meta-test tasks (Russwurm et al. 2020, figure 5).
 //!
-//! Writes `report.json` (schema `eval_report.schema.json`), `curves.csv`,
-//! `curves.svg` and `curves.png` into DIR; with `--trajectories` also
-//! `trajectories.json`, `trajectories_pca.svg`/`.png` and
-//! `trajectories_loss.svg`/`.png` (section 6.3 of the paper, see
-//! [`crate::eval::trajectories`]). All are written at the end, so a failed run
-//! leaves no folder behind.
-//! Needs the `train` feature (libtorch); without it the command explains that.
+//! The options become a checked [`crate::eval::run::EvaluatePlan`]; the work is
+//! [`crate::eval::run::evaluate`]. Needs the `train` feature (libtorch); without it
+//! the command explains that.
 
 use crate::error::Result;
 use clap::{Args, ValueEnum};
@@ -98,31 +94,13 @@ impl EvaluateArgs {
         Err(super::feature_missing("evaluate", "train"))
     }
 
-    /// Evaluates every model and writes the outputs.
+    /// The checked plan of these options.
     #[cfg(feature = "train")]
-    pub fn run(&self) -> Result<ExitCode> {
-        use crate::bands::default_normalisation;
-        use crate::catalog::classes::{deepglobe, dfc2020};
-        use crate::catalog::{Catalog, DatasetKind, Split};
+    fn plan(&self) -> Result<crate::eval::run::EvaluatePlan> {
+        use crate::catalog::Split;
         use crate::error::Error;
-        use crate::eval::few_shot::{self, Adaptation, EvalConfig, EvalModel, Grid};
-        use crate::eval::plot::svg_to_png;
-        use crate::eval::trajectories::{self, TaskOrigin};
-        use crate::index::sampler::DEEPGLOBE_TASK_CLASSES;
-        use crate::index::{
-            LoaderOptions, SamplerConfig, Splits, TaskKind, TaskLoader, TaskSampler, TileIndex,
-        };
-        use crate::train::checkpoint::choose_spec;
-        use crate::train::device::device_name;
-        use crate::train::{parse_device, DataInfo, TrainConfig};
-        use std::io::IsTerminal;
-        use std::path::Path;
-        use std::time::Instant;
+        use crate::eval::few_shot::{Adaptation, Grid};
 
-        if let Some(n) = self.threads {
-            crate::train::device::set_threads(n)?;
-        }
-        let started = Instant::now();
         let split: Split = self
             .split
             .parse()
@@ -190,285 +168,36 @@ impl EvaluateArgs {
                 "must be at least 1 (or fix --inner-lr and --inner-steps)",
             ));
         }
-        // Refuse a non-empty output folder before any work.
-        let out = &self.output;
-        if out.exists() {
-            if !out.is_dir() {
-                return Err(Error::config(
-                    "--output",
-                    format!("{} exists and is not a folder", out.display()),
-                ));
-            }
-            let non_empty = std::fs::read_dir(out)
-                .map_err(|e| Error::io(out, e))?
-                .next()
-                .is_some();
-            if non_empty && !self.overwrite {
-                return Err(Error::OutputExists { path: out.clone() });
-            }
-        }
-        let device = parse_device(&self.device)?;
-
-        let catalog = Catalog::load(&self.catalog)?;
-        let catalog_name = self.catalog.display().to_string();
-        let (classes, segmentation) = match catalog.kind {
-            DatasetKind::Sen12ms => (dfc2020(), false),
-            DatasetKind::Deepglobe => (
-                deepglobe()
-                    .into_iter()
-                    .filter(|c| DEEPGLOBE_TASK_CLASSES.contains(&c.id))
-                    .collect(),
-                true,
-            ),
-        };
-
-        // Models: checkpoints first (they fix the bands), then `random`.
-        let mut models: Vec<EvalModel> = Vec::new();
-        let mut names: Vec<String> = Vec::new();
-        let unique = |base: String, names: &mut Vec<String>| {
-            let mut name = base.clone();
-            let mut i = 2;
-            while names.contains(&name) {
-                name = format!("{base}-{i}");
-                i += 1;
-            }
-            names.push(name.clone());
-            name
-        };
-        let mut slots: Vec<Option<EvalModel>> = Vec::new();
-        for m in &self.models {
-            if m == "random" {
-                slots.push(None);
-                continue;
-            }
-            let path = Path::new(m);
-            let stem = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().to_string())
-                .unwrap_or_else(|| m.clone());
-            let model = EvalModel::from_checkpoint(path, unique(stem, &mut names), device)?;
-            let spec = model.params.spec();
-            if spec.tile_size != catalog.tile_size as usize {
-                return Err(Error::model(
-                    path,
-                    format!(
-                        "trained on {} px tiles, the catalog has {} px tiles",
-                        spec.tile_size, catalog.tile_size
-                    ),
-                ));
-            }
-            if spec.is_segmentation() != segmentation {
-                return Err(Error::model(
-                    path,
-                    format!(
-                        "a {} model cannot be evaluated on a {} catalog",
-                        if spec.is_segmentation() {
-                            "segmentation"
-                        } else {
-                            "classification"
-                        },
-                        catalog.kind
-                    ),
-                ));
-            }
-            if let Some(first) = slots.iter().flatten().next() {
-                if first.bands != model.bands {
-                    return Err(Error::model(
-                        path,
-                        format!(
-                            "reads bands {:?}, model `{}` reads {:?}; evaluate models of one band set together",
-                            model.bands, first.name, first.bands
-                        ),
-                    ));
-                }
-            }
-            slots.push(Some(model));
-        }
-        let mut options = LoaderOptions::for_kind(catalog.kind);
-        if let Some(first) = slots.iter().flatten().next() {
-            options.bands = first.bands.clone();
-        }
-        let loader = TaskLoader::new(&catalog, options)?;
-        // `random` starts from the network the checkpoints have (width, depth), so only
-        // the weights differ; without checkpoints, from what `train` would build.
-        let template = slots
-            .iter()
-            .flatten()
-            .next()
-            .map(|m| m.params.spec().clone());
-        for slot in slots {
-            match slot {
-                Some(m) => models.push(m),
-                None => {
-                    let bands = loader.bands().to_vec();
-                    let info = DataInfo {
-                        normalisation: bands.iter().map(|b| default_normalisation(b)).collect(),
-                        bands: bands.clone(),
-                        classes: classes.clone(),
-                        tile_size: catalog.tile_size as usize,
-                        segmentation,
-                        resolution_m: if segmentation { 0.5 } else { 10.0 },
-                        catalog: Some(catalog_name.clone()),
-                    };
-                    let mut spec = choose_spec(&TrainConfig::default(), &info)?;
-                    if let Some(t) = &template {
-                        spec.width = t.width;
-                        spec.depth = t.depth;
-                    }
-                    let mut m = EvalModel::random(&spec, &classes, bands, device, self.seed)?;
-                    m.name = unique("random".into(), &mut names);
-                    models.push(m);
-                }
-            }
-        }
-
-        // Tasks: the same for every model and shot count.
-        let strategy = self.splits.strategy();
-        let splits = Splits::for_catalog(&catalog, &strategy)?;
-        let index = TileIndex::new(&catalog, &splits);
-        let max_shot = *shots.last().expect("checked non-empty");
-        let sampler_for = |split: Split| {
-            TaskSampler::new(
-                &index,
-                SamplerConfig {
-                    way: self.way,
-                    shot: max_shot,
-                    query: self.query,
-                    split: Some(split),
-                },
-            )
-        };
-        let hint = "lower --shots (its largest value), --query or --way, or use a catalog with more tiles per class";
-        let sampler = sampler_for(split).map_err(|e| {
-            Error::catalog(
-                &self.catalog,
-                format!("cannot draw meta-{split} tasks with {max_shot} shots and {} queries per class: {e}; {hint}", self.query),
-            )
-        })?;
-        let kind = sampler.kind();
-        // Drawn like `few_shot::load_tasks`, keeping each task's region.
-        let drawn = sampler.sample_many(self.tasks, self.seed)?;
-        let origins: Vec<TaskOrigin> = drawn
-            .iter()
-            .map(|t| TaskOrigin {
-                region: t.region,
-                season: t.season,
-            })
-            .collect();
-        let tasks = drawn
-            .iter()
-            .map(|t| loader.load(t))
-            .collect::<Result<Vec<_>>>()?;
-        let val = if searching {
-            let val_sampler = sampler_for(Split::Val).map_err(|e| {
-                Error::catalog(
-                    &self.catalog,
-                    format!("the grid search needs meta-val tasks with {max_shot} shots and {} queries per class: {e}; {hint}, or fix --inner-lr and --inner-steps", self.query),
-                )
-            })?;
-            few_shot::load_tasks(
-                &val_sampler,
-                &loader,
-                self.grid_tasks,
-                self.seed ^ 0x5641_4c00,
-            )?
-        } else {
-            Vec::new()
-        };
-        let way = if kind == TaskKind::Segmentation {
-            DEEPGLOBE_TASK_CLASSES.len()
-        } else {
-            self.way
-        };
-
-        let cfg = EvalConfig { shots, adaptation };
-        let alphas = trajectories::alphas();
-        let per_model = few_shot::work(&cfg, tasks.len(), val.len())
-            + if self.trajectories {
-                2 * tasks.len() as u64
-            } else {
-                0
-            };
-        let bar = if std::io::stderr().is_terminal() {
-            indicatif::ProgressBar::new(per_model * models.len() as u64)
-        } else {
-            indicatif::ProgressBar::hidden()
-        };
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{elapsed_precise} [{bar:30}] {pos}/{len} adaptations {msg}",
-            )
-            .expect("valid template")
-            .progress_chars("=> "),
-        );
-        let mut results = Vec::with_capacity(models.len());
-        let mut paths = Vec::new();
-        for m in &models {
-            bar.set_message(m.name.clone());
-            let tick = || bar.inc(1);
-            let result = few_shot::evaluate_model(m, &tasks, &val, kind, &cfg, &classes, &tick)?;
-            if self.trajectories {
-                bar.set_message(format!("{} trajectories", m.name));
-                // The settings the evaluation used at the largest shot count.
-                let last = result.results.last().expect("checked non-empty");
-                let settings = (last.inner_lr.unwrap_or(0.0), last.inner_steps);
-                paths.push(trajectories::model_trajectories(
-                    m, &tasks, &origins, settings, &alphas, &tick,
-                )?);
-            }
-            results.push(result);
-        }
-        bar.finish_and_clear();
-        let report = few_shot::report(
-            &catalog_name,
-            kind,
+        Ok(crate::eval::run::EvaluatePlan {
+            catalog: self.catalog.clone(),
+            models: self.models.clone(),
+            shots,
+            tasks: self.tasks,
+            way: self.way,
+            query: self.query,
             split,
-            (way, self.query, tasks.len(), self.seed),
-            &cfg,
-            val.len(),
-            classes,
-            results,
-            device_name(device),
-            started.elapsed().as_secs_f64(),
-        );
+            strategy: self.splits.strategy(),
+            adaptation,
+            grid_tasks: self.grid_tasks,
+            seed: self.seed,
+            device: self.device.clone(),
+            trajectories: self.trajectories,
+            output: self.output.clone(),
+            overwrite: self.overwrite,
+        })
+    }
 
-        // Everything rendered before the first file is written.
-        let json = serde_json::to_string_pretty(&report).expect("reports serialise") + "\n";
-        let curves = few_shot::curves_svg(&report);
-        let mut files: Vec<(&str, Vec<u8>)> = vec![
-            ("report.json", json.into_bytes()),
-            ("curves.csv", few_shot::curves_csv(&report).into_bytes()),
-            ("curves.png", svg_to_png(&curves)?),
-            ("curves.svg", curves.into_bytes()),
-        ];
-        let mut summary = String::new();
-        if self.trajectories {
-            let t = trajectories::report(
-                &catalog_name,
-                kind,
-                split,
-                way,
-                max_shot,
-                self.seed,
-                alphas,
-                paths,
-            );
-            summary = trajectories::summary(&t);
-            let json = serde_json::to_string_pretty(&t).expect("reports serialise") + "\n";
-            let pca = trajectories::pca_svg(&t);
-            let loss = trajectories::loss_svg(&t);
-            files.push(("trajectories.json", json.into_bytes()));
-            files.push(("trajectories_pca.png", svg_to_png(&pca)?));
-            files.push(("trajectories_pca.svg", pca.into_bytes()));
-            files.push(("trajectories_loss.png", svg_to_png(&loss)?));
-            files.push(("trajectories_loss.svg", loss.into_bytes()));
+    /// Evaluates every model, writes the outputs and prints the table.
+    #[cfg(feature = "train")]
+    pub fn run(&self) -> Result<ExitCode> {
+        use crate::eval::few_shot;
+        if let Some(n) = self.threads {
+            crate::train::device::set_threads(n)?;
         }
-        std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-        for (name, bytes) in &files {
-            crate::output::write_atomic(out.join(name), bytes, self.overwrite)?;
-        }
-        eprint!("{}", few_shot::table(&report));
-        for m in &report.models {
+        let plan = self.plan()?;
+        let done = crate::eval::run::evaluate(&plan)?;
+        eprint!("{}", few_shot::table(&done.report));
+        for m in &done.report.models {
             let chosen: Vec<String> = m
                 .results
                 .iter()
@@ -481,18 +210,15 @@ impl EvaluateArgs {
                 eprintln!("{}: {}", m.name, chosen.join(", "));
             }
         }
-        eprint!("{summary}");
+        eprint!("{}", done.summary);
         eprintln!(
-            "{} tasks of split {split}, {:.1} s on {}; wrote {} to {}",
-            report.tasks,
-            report.seconds,
-            report.device,
-            files
-                .iter()
-                .map(|(name, _)| *name)
-                .collect::<Vec<_>>()
-                .join(", "),
-            out.display()
+            "{} tasks of split {}, {:.1} s on {}; wrote {} to {}",
+            done.report.tasks,
+            plan.split,
+            done.report.seconds,
+            done.report.device,
+            done.written.join(", "),
+            self.output.display()
         );
         Ok(ExitCode::SUCCESS)
     }

@@ -8,6 +8,9 @@ pub mod assess;
 #[cfg(feature = "train")]
 pub mod few_shot;
 pub mod plot;
+/// `geomaml evaluate` as one call on a checked plan.
+#[cfg(feature = "train")]
+pub mod run;
 /// SVG scatter and continuous-axis line charts for the trajectory figures.
 pub mod scatter;
 /// Adaptation insight: PCA of adapted weights, loss along the support gradient.

@@ -1,0 +1,384 @@
+//! `geomaml evaluate` as one library call: [`evaluate`] on a validated
+//! [`EvaluatePlan`] loads the models and the meta-test tasks, evaluates every model
+//! at every shot count (few-shot evaluation of Russwurm et al. 2020, figure 5), and
+//! writes `report.json`, `curves.csv`, `curves.svg`, `curves.png` and, with
+//! trajectories, `trajectories.json` and its figures, all at the end so a failed run
+//! leaves no folder behind.
+
+use crate::bands::default_normalisation;
+use crate::catalog::classes::{deepglobe, dfc2020};
+use crate::catalog::{Catalog, DatasetKind, Split};
+use crate::error::{Error, Result};
+use crate::eval::few_shot::{self, Adaptation, EvalConfig, EvalModel, EvalReport};
+use crate::eval::plot::svg_to_png;
+use crate::eval::trajectories::{self, TaskOrigin};
+use crate::index::sampler::DEEPGLOBE_TASK_CLASSES;
+use crate::index::{
+    LoaderOptions, SamplerConfig, SplitStrategy, Splits, TaskKind, TaskLoader, TaskSampler,
+    TileIndex,
+};
+use crate::train::checkpoint::choose_spec;
+use crate::train::device::device_name;
+use crate::train::{parse_device, DataInfo, TrainConfig};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// A checked `geomaml evaluate` request (built from the command line by
+/// `cli::evaluate`, which validates every value it holds).
+#[derive(Debug, Clone)]
+pub struct EvaluatePlan {
+    /// catalog.json written by `geomaml catalog`.
+    pub catalog: PathBuf,
+    /// Checkpoints (.safetensors) to evaluate, or `random` for the randomly
+    /// initialised network.
+    pub models: Vec<String>,
+    /// Shot counts, sorted, distinct, at least one.
+    pub shots: Vec<usize>,
+    /// Meta-test tasks (the same for every model and shot count), at least 1.
+    pub tasks: usize,
+    /// Classes per task (ignored for DeepGlobe).
+    pub way: usize,
+    /// Query examples per class, at least 1.
+    pub query: usize,
+    /// Split the tasks come from.
+    pub split: Split,
+    /// How regions are split.
+    pub strategy: SplitStrategy,
+    /// Fixed settings or the grid searched on meta-validation tasks.
+    pub adaptation: Adaptation,
+    /// Meta-validation tasks of the grid search (at least 1 when searching).
+    pub grid_tasks: usize,
+    /// Seed of the task draw and of the random initialisation.
+    pub seed: u64,
+    /// `auto`, `cpu` or `cuda:N`.
+    pub device: String,
+    /// Also the adaptation trajectories at the largest shot count (above 0).
+    pub trajectories: bool,
+    /// Output folder.
+    pub output: PathBuf,
+    /// Write into an existing, non-empty output folder, replacing its files.
+    pub overwrite: bool,
+}
+
+/// What [`evaluate`] produced.
+#[derive(Debug)]
+pub struct Evaluation {
+    /// The report written as report.json.
+    pub report: EvalReport,
+    /// The trajectories' summary lines (empty without trajectories).
+    pub summary: String,
+    /// The files written into [`EvaluatePlan::output`].
+    pub written: Vec<&'static str>,
+}
+
+/// Runs the evaluation `plan` describes and writes its outputs.
+///
+/// # Errors
+/// An existing, non-empty output folder without `overwrite`, an unreadable catalog
+/// or checkpoint, models that do not fit the catalog (tile size, task kind) or each
+/// other (bands), too few tiles for the tasks, and failures writing the outputs.
+pub fn evaluate(plan: &EvaluatePlan) -> Result<Evaluation> {
+    let started = Instant::now();
+    let split = plan.split;
+    let shots = plan.shots.clone();
+    let adaptation = plan.adaptation.clone();
+    let searching = matches!(adaptation, Adaptation::Search { .. }) && shots.iter().any(|&k| k > 0);
+    // Refuse a non-empty output folder before any work.
+    let out = &plan.output;
+    if out.exists() {
+        if !out.is_dir() {
+            return Err(Error::config(
+                "--output",
+                format!("{} exists and is not a folder", out.display()),
+            ));
+        }
+        let non_empty = std::fs::read_dir(out)
+            .map_err(|e| Error::io(out, e))?
+            .next()
+            .is_some();
+        if non_empty && !plan.overwrite {
+            return Err(Error::OutputExists { path: out.clone() });
+        }
+    }
+    let device = parse_device(&plan.device)?;
+
+    let catalog = Catalog::load(&plan.catalog)?;
+    let catalog_name = plan.catalog.display().to_string();
+    let (classes, segmentation) = match catalog.kind {
+        DatasetKind::Sen12ms => (dfc2020(), false),
+        DatasetKind::Deepglobe => (
+            deepglobe()
+                .into_iter()
+                .filter(|c| DEEPGLOBE_TASK_CLASSES.contains(&c.id))
+                .collect(),
+            true,
+        ),
+    };
+
+    let (models, loader) = load_models(plan, &catalog, &classes, segmentation, device)?;
+
+    // Tasks: the same for every model and shot count.
+    let strategy = plan.strategy.clone();
+    let splits = Splits::for_catalog(&catalog, &strategy)?;
+    let index = TileIndex::new(&catalog, &splits);
+    let max_shot = *shots.last().expect("checked non-empty");
+    let sampler_for = |split: Split| {
+        TaskSampler::new(
+            &index,
+            SamplerConfig {
+                way: plan.way,
+                shot: max_shot,
+                query: plan.query,
+                split: Some(split),
+            },
+        )
+    };
+    let hint = "lower --shots (its largest value), --query or --way, or use a catalog with more tiles per class";
+    let sampler = sampler_for(split).map_err(|e| {
+        Error::catalog(
+            &plan.catalog,
+            format!("cannot draw meta-{split} tasks with {max_shot} shots and {} queries per class: {e}; {hint}", plan.query),
+        )
+    })?;
+    let kind = sampler.kind();
+    // Drawn like `few_shot::load_tasks`, keeping each task's region.
+    let drawn = sampler.sample_many(plan.tasks, plan.seed)?;
+    let origins: Vec<TaskOrigin> = drawn
+        .iter()
+        .map(|t| TaskOrigin {
+            region: t.region,
+            season: t.season,
+        })
+        .collect();
+    let tasks = drawn
+        .iter()
+        .map(|t| loader.load(t))
+        .collect::<Result<Vec<_>>>()?;
+    let val = if searching {
+        let val_sampler = sampler_for(Split::Val).map_err(|e| {
+            Error::catalog(
+                &plan.catalog,
+                format!("the grid search needs meta-val tasks with {max_shot} shots and {} queries per class: {e}; {hint}, or fix --inner-lr and --inner-steps", plan.query),
+            )
+        })?;
+        few_shot::load_tasks(
+            &val_sampler,
+            &loader,
+            plan.grid_tasks,
+            plan.seed ^ 0x5641_4c00,
+        )?
+    } else {
+        Vec::new()
+    };
+    let way = if kind == TaskKind::Segmentation {
+        DEEPGLOBE_TASK_CLASSES.len()
+    } else {
+        plan.way
+    };
+
+    let cfg = EvalConfig { shots, adaptation };
+    let alphas = trajectories::alphas();
+    let per_model = few_shot::work(&cfg, tasks.len(), val.len())
+        + if plan.trajectories {
+            2 * tasks.len() as u64
+        } else {
+            0
+        };
+    let bar = if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new(per_model * models.len() as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:30}] {pos}/{len} adaptations {msg}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    let mut results = Vec::with_capacity(models.len());
+    let mut paths = Vec::new();
+    for m in &models {
+        bar.set_message(m.name.clone());
+        let tick = || bar.inc(1);
+        let result = few_shot::evaluate_model(m, &tasks, &val, kind, &cfg, &classes, &tick)?;
+        if plan.trajectories {
+            bar.set_message(format!("{} trajectories", m.name));
+            // The settings the evaluation used at the largest shot count.
+            let last = result.results.last().expect("checked non-empty");
+            let settings = (last.inner_lr.unwrap_or(0.0), last.inner_steps);
+            paths.push(trajectories::model_trajectories(
+                m, &tasks, &origins, settings, &alphas, &tick,
+            )?);
+        }
+        results.push(result);
+    }
+    bar.finish_and_clear();
+    let report = few_shot::report(
+        &catalog_name,
+        kind,
+        split,
+        (way, plan.query, tasks.len(), plan.seed),
+        &cfg,
+        val.len(),
+        classes,
+        results,
+        device_name(device),
+        started.elapsed().as_secs_f64(),
+    );
+
+    // Everything rendered before the first file is written.
+    let json = serde_json::to_string_pretty(&report).expect("reports serialise") + "\n";
+    let curves = few_shot::curves_svg(&report);
+    let mut files: Vec<(&str, Vec<u8>)> = vec![
+        ("report.json", json.into_bytes()),
+        ("curves.csv", few_shot::curves_csv(&report).into_bytes()),
+        ("curves.png", svg_to_png(&curves)?),
+        ("curves.svg", curves.into_bytes()),
+    ];
+    let mut summary = String::new();
+    if plan.trajectories {
+        let t = trajectories::report(
+            &catalog_name,
+            kind,
+            split,
+            way,
+            max_shot,
+            plan.seed,
+            alphas,
+            paths,
+        );
+        summary = trajectories::summary(&t);
+        let json = serde_json::to_string_pretty(&t).expect("reports serialise") + "\n";
+        let pca = trajectories::pca_svg(&t);
+        let loss = trajectories::loss_svg(&t);
+        files.push(("trajectories.json", json.into_bytes()));
+        files.push(("trajectories_pca.png", svg_to_png(&pca)?));
+        files.push(("trajectories_pca.svg", pca.into_bytes()));
+        files.push(("trajectories_loss.png", svg_to_png(&loss)?));
+        files.push(("trajectories_loss.svg", loss.into_bytes()));
+    }
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    for (name, bytes) in &files {
+        crate::output::write_atomic(out.join(name), bytes, plan.overwrite)?;
+    }
+    Ok(Evaluation {
+        report,
+        summary,
+        written: files.iter().map(|(name, _)| *name).collect(),
+    })
+}
+
+/// The models of `plan` (checkpoints first: they fix the bands; then `random`, with
+/// the checkpoints' width and depth), checked against the catalog and each other,
+/// and the task loader for their bands.
+fn load_models<'c>(
+    plan: &EvaluatePlan,
+    catalog: &'c Catalog,
+    classes: &[crate::catalog::classes::ClassInfo],
+    segmentation: bool,
+    device: tch::Device,
+) -> Result<(Vec<EvalModel>, TaskLoader<'c>)> {
+    let catalog_name = plan.catalog.display().to_string();
+    let mut models: Vec<EvalModel> = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    let unique = |base: String, names: &mut Vec<String>| {
+        let mut name = base.clone();
+        let mut i = 2;
+        while names.contains(&name) {
+            name = format!("{base}-{i}");
+            i += 1;
+        }
+        names.push(name.clone());
+        name
+    };
+    let mut slots: Vec<Option<EvalModel>> = Vec::new();
+    for m in &plan.models {
+        if m == "random" {
+            slots.push(None);
+            continue;
+        }
+        let path = Path::new(m);
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_else(|| m.clone());
+        let model = EvalModel::from_checkpoint(path, unique(stem, &mut names), device)?;
+        let spec = model.params.spec();
+        if spec.tile_size != catalog.tile_size as usize {
+            return Err(Error::model(
+                path,
+                format!(
+                    "trained on {} px tiles, the catalog has {} px tiles",
+                    spec.tile_size, catalog.tile_size
+                ),
+            ));
+        }
+        if spec.is_segmentation() != segmentation {
+            return Err(Error::model(
+                path,
+                format!(
+                    "a {} model cannot be evaluated on a {} catalog",
+                    if spec.is_segmentation() {
+                        "segmentation"
+                    } else {
+                        "classification"
+                    },
+                    catalog.kind
+                ),
+            ));
+        }
+        if let Some(first) = slots.iter().flatten().next() {
+            if first.bands != model.bands {
+                return Err(Error::model(
+                    path,
+                    format!(
+                        "reads bands {:?}, model `{}` reads {:?}; evaluate models of one band set together",
+                        model.bands, first.name, first.bands
+                    ),
+                ));
+            }
+        }
+        slots.push(Some(model));
+    }
+    let mut options = LoaderOptions::for_kind(catalog.kind);
+    if let Some(first) = slots.iter().flatten().next() {
+        options.bands = first.bands.clone();
+    }
+    let loader = TaskLoader::new(catalog, options)?;
+    // `random` starts from the network the checkpoints have (width, depth), so only
+    // the weights differ; without checkpoints, from what `train` would build.
+    let template = slots
+        .iter()
+        .flatten()
+        .next()
+        .map(|m| m.params.spec().clone());
+    for slot in slots {
+        match slot {
+            Some(m) => models.push(m),
+            None => {
+                let bands = loader.bands().to_vec();
+                let info = DataInfo {
+                    normalisation: bands.iter().map(|b| default_normalisation(b)).collect(),
+                    bands: bands.clone(),
+                    classes: classes.to_vec(),
+                    tile_size: catalog.tile_size as usize,
+                    segmentation,
+                    resolution_m: if segmentation { 0.5 } else { 10.0 },
+                    catalog: Some(catalog_name.clone()),
+                };
+                let mut spec = choose_spec(&TrainConfig::default(), &info)?;
+                if let Some(t) = &template {
+                    spec.width = t.width;
+                    spec.depth = t.depth;
+                }
+                let mut m = EvalModel::random(&spec, classes, bands, device, plan.seed)?;
+                m.name = unique("random".into(), &mut names);
+                models.push(m);
+            }
+        }
+    }
+
+    Ok((models, loader))
+}
