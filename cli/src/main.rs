@@ -3,10 +3,12 @@
 //! Built from the library without the `train` feature, it starts in milliseconds and
 //! a fraction of the memory, and runs every command that does not compute with
 //! libtorch (`map` with an ONNX model, batch mapping, `assess`, `export`, `info`,
-//! `catalog`, `tasks`, `synth`, `schemas`). The others (`train`, `adapt`, `evaluate`,
-//! `map`/`suggest` adapting a `.safetensors` checkpoint, `doctor`) are handed to
+//! `catalog`, `tasks`, `synth`). The others (`train`, `adapt`, `evaluate`,
+//! `map`/`suggest` adapting a `.safetensors` checkpoint, `doctor`, `schemas`) are
+//! handed to
 //! `geomaml-train` beside this executable (or `GEOMAML_TRAIN_BIN`) by `exec`, with the
-//! same arguments, so they behave exactly as if run directly.
+//! same arguments, so they behave exactly as if run directly. Without
+//! `geomaml-train`, `doctor` reports on this executable alone.
 
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
@@ -37,6 +39,10 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if !train.is_file() && command == "doctor" {
+        // An installation without the training build: report on this one.
+        return geomaml::cli::entry::run_process();
+    }
     if !train.is_file() {
         eprintln!(
             "geomaml: `{command}` computes with libtorch, which is in `geomaml-train`, not found at {} \

@@ -135,8 +135,45 @@ fn without_geomaml_train_the_error_says_where_it_was_looked_for() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("Meta-train"));
     // Commands without libtorch need no geomaml-train.
     let out = Command::new(&alone)
-        .args(["schemas", "--help"])
+        .args(["assess", "--help"])
         .output()
         .unwrap();
     assert!(out.status.success());
+}
+
+#[test]
+fn doctor_without_geomaml_train_reports_on_this_executable() {
+    let dir = tempfile::tempdir().unwrap();
+    let alone = dir.path().join("geomaml");
+    std::fs::copy(lite(), &alone).unwrap();
+    let out = Command::new(&alone)
+        .arg("doctor")
+        .env_remove("GEOMAML_TRAIN_BIN")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("ONNX Runtime"), "{text}");
+    assert!(!text.contains("not found at"), "{text}");
+}
+
+#[test]
+fn schemas_are_the_full_set_written_by_geomaml_train() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("lite"), dir.path().join("train"));
+    run(Command::new(lite()).arg("schemas").arg(&a));
+    run(Command::new(train_bin()).arg("schemas").arg(&b));
+    let names = |d: &Path| {
+        let mut v: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(&a), names(&b));
+    assert!(names(&a).iter().any(|n| n.starts_with("train_config")));
 }

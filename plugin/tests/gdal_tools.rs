@@ -559,6 +559,19 @@ fn segmentation_overviews_are_the_map_of_non_overlapping_windows_subsampled() {
             want.len()
         );
     }
+    // Windows smaller than the overview factor: only those holding a kept pixel
+    // run, with the same result.
+    let small_tiles = model(env.path(), "unet8", Arch::Unet, 8);
+    let tiled8 = cli_map_with(
+        env.path(),
+        "tiled8.tif",
+        &small_tiles,
+        &s,
+        &["--stride", "8"],
+    );
+    let (size, f, pixels) = overview(&env, &connection(&small_tiles, &s), 3);
+    assert_eq!(f, 16);
+    assert_eq!(pixels, subsampled(&tiled8, f, size));
     // A raster smaller than a block gets one block of its own size.
     let small = scene(env.path(), "small.tif", &["B02", "B03", "B04"], (300, 200));
     let out = run(env.tool("gdalinfo").arg(connection(&m, &small)));

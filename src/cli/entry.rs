@@ -14,9 +14,11 @@ use std::process::ExitCode;
 pub fn computes_with_libtorch(args: &[OsString]) -> bool {
     match args.get(1).and_then(|a| a.to_str()) {
         Some("train" | "adapt" | "evaluate") => true,
-        Some("map" | "suggest") => args
-            .iter()
-            .any(|a| a.to_string_lossy().ends_with(".safetensors")),
+        Some("map" | "suggest") => args.iter().any(|a| {
+            std::path::Path::new(a)
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("safetensors"))
+        }),
         _ => false,
     }
 }
@@ -38,9 +40,15 @@ pub fn spin_limit(args: &[OsString]) -> Option<&'static str> {
 }
 
 /// Whether `geomaml` hands `args` to `geomaml-train`: the commands that compute with
-/// libtorch, and `doctor`, which reports on libtorch and CUDA.
+/// libtorch, `doctor` (which reports on libtorch and CUDA; `geomaml` runs its own
+/// when there is no `geomaml-train`) and `schemas` (the train config and evaluation
+/// report types are part of the training build).
 pub fn needs_libtorch(args: &[OsString]) -> bool {
-    computes_with_libtorch(args) || args.get(1).and_then(|a| a.to_str()) == Some("doctor")
+    computes_with_libtorch(args)
+        || matches!(
+            args.get(1).and_then(|a| a.to_str()),
+            Some("doctor" | "schemas")
+        )
 }
 
 /// Parses the command line, runs it, prints one `geomaml: ...` line on failure and
@@ -94,7 +102,16 @@ mod tests {
                 "s.tif",
             ],
             &["suggest", "--model", "m.safetensors", "s.tif"],
+            &[
+                "map",
+                "--model",
+                "M.SafeTensors",
+                "--labels",
+                "l.gpkg",
+                "s.tif",
+            ],
             &["doctor"],
+            &["schemas", "out"],
         ] {
             assert!(needs_libtorch(&args(a)), "{a:?}");
         }

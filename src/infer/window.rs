@@ -259,7 +259,9 @@ impl WindowMapper {
         );
         match self.plan.kind {
             MapKind::Classify => {
-                let plan = self.plan.overview(f, self.plan.block);
+                // A block of an overview covers about as much of the scene as a
+                // block of the map, so a read stays as large as the map's.
+                let plan = self.plan.overview(f, (self.plan.block / f).max(16));
                 Overview {
                     factor: f,
                     output,
@@ -304,10 +306,23 @@ impl WindowMapper {
             // region would read mostly pixels no window uses.
             return self.run_rows(&overview.plan, &block);
         }
-        let out = self.run(&overview.plan, block, false)?;
-        // Segmentation: keep every f-th pixel of the full-resolution block, whose
-        // origin is a multiple of f.
+        // Segmentation: only the windows that hold a pixel the overview keeps (every
+        // window when f <= tile).
         let f = overview.factor;
+        let (fi, t) = (f as isize, overview.plan.tile as isize);
+        let keeps = |w: isize, lo: isize, n: usize| {
+            // Whether [max(w, lo), min(w + t, lo + n)) holds a multiple of f.
+            let (a, b) = (w.max(lo), (w + t).min(lo + n as isize));
+            (a + fi - 1).div_euclid(fi) * fi < b
+        };
+        let (ox, oy) = (block.out.x, block.out.y);
+        let mut block = block;
+        block
+            .windows
+            .retain(|&(wx, wy)| keeps(wx, ox, bw) && keeps(wy, oy, bh));
+        let out = self.run(&overview.plan, block, false)?;
+        // Keep every f-th pixel of the full-resolution block, whose origin is a
+        // multiple of f.
         let (ow, oh) = (bw.div_ceil(f), bh.div_ceil(f));
         let pick = |plane: &[u8]| -> Vec<u8> {
             (0..oh)

@@ -203,7 +203,9 @@ class DriverLayers(unittest.TestCase):
         self.assertEqual(sizes, [(32, 32)])
         # Zoomed out 8x renders from an overview with the same colours.
         image = render(self.layer, (self.layer.width() // 8, self.layer.height() // 8))
-        self.assertTrue(colours(image) <= {c["color"] for c in FIX.card["classes"]})
+        seen = colours(image)
+        self.assertTrue(seen, "the zoomed-out image is empty")
+        self.assertTrue(seen <= {c["color"] for c in FIX.card["classes"]})
 
 
 class ProcessingAlgorithms(unittest.TestCase):
@@ -237,6 +239,8 @@ class ProcessingAlgorithms(unittest.TestCase):
                 "INPUT": SCENE,
                 "LABELS": LABELS,
                 "MODEL": FIX.checkpoint,
+                "CLASS_FIELD": "class",
+                "STRIDE": 8,
                 "CONFIDENCE": True,
                 "ADAPTED_MODEL": adapted,
                 "OUTPUT": out,
@@ -247,8 +251,11 @@ class ProcessingAlgorithms(unittest.TestCase):
         self.assertTrue(0.0 <= result["ESTIMATED_ACCURACY"] <= 1.0)
         self.assertTrue(os.path.isfile(result["CONFIDENCE_MAP"]))
         cli_model, cli_out = FIX.path("cli_adapted.onnx"), FIX.path("cli_adapted_map.tif")
-        geomaml("adapt", "--model", FIX.checkpoint, "--scene", SCENE, "--labels", LABELS, "-o", cli_model)
-        geomaml("map", "--model", cli_model, SCENE, "-o", cli_out)
+        geomaml(
+            "adapt", "--model", FIX.checkpoint, "--scene", SCENE, "--labels", LABELS,
+            "--class-field", "class", "-o", cli_model,
+        )
+        geomaml("map", "--model", cli_model, "--stride", 8, SCENE, "-o", cli_out)
         self.assertEqual(pixels(out), pixels(cli_out))
         # Added to the project, styled with exactly the model's classes.
         layers = [l for l in project.mapLayers().values() if l.source() == out]
@@ -314,13 +321,36 @@ class ProcessingAlgorithms(unittest.TestCase):
     def test_cancelling_stops_geomaml_without_output(self):
         from geomaml_processing import runner
 
+        # A scene of several blocks; cancelled once the first block is reported.
+        big = FIX.path("big_scene.tif")
+        ds = gdal.Translate(big, SCENE, width=1536, height=1536, resampleAlg="bilinear")
+        del ds
         feedback = QgsProcessingFeedback()
-        feedback.cancel()
-        out = FIX.path("cancelled.tif")
+        seen = []
+
+        def progressed(p):
+            seen.append(p)
+            if p > 0:
+                feedback.cancel()
+
+        feedback.progressChanged.connect(progressed)
+        folder = tempfile.mkdtemp(prefix="geomaml-cancel-")
+        out = os.path.join(folder, "cancelled.tif")
         with self.assertRaises(QgsProcessingException) as caught:
-            runner.run(["map", "--model", FIX.model, SCENE, "-o", out], feedback)
+            runner.run(["map", "--model", FIX.model, big, "-o", out], feedback)
         self.assertIn("cancelled", str(caught.exception))
-        self.assertFalse(os.path.exists(out))
+        self.assertTrue(seen and 0 < seen[0] < 100, seen)
+        # Neither the map nor a temporary file is left behind.
+        self.assertEqual(os.listdir(folder), [])
+
+    def test_failure_messages_are_geomamls_error_not_a_warning(self):
+        from geomaml_processing import runner
+
+        lines = ["geomaml: warning: x", "geomaml: scene.tif: bands do not match", "more"]
+        self.assertEqual(runner.failure_message(lines, 1), "geomaml: scene.tif: bands do not match")
+        usage = ["error: unexpected argument '--nope' found", "", "For more information, try '--help'."]
+        self.assertEqual(runner.failure_message(usage, 2), usage[0])
+        self.assertEqual(runner.failure_message([], 101), "geomaml stopped with exit status 101")
 
 
 class PluginInstall(unittest.TestCase):
@@ -339,6 +369,10 @@ import os, sys
 sys.path.insert(0, {plugins!r})
 from qgis.core import QgsApplication
 app = QgsApplication([], False); app.initQgis()
+from osgeo import gdal
+# GDAL_DRIVER_PATH is not set here: starting the plugin registers the driver found
+# beside the executable, so saved live layers open.
+assert gdal.GetDriverByName("GEOMAML") is None
 import qgis.utils
 qgis.utils.plugin_paths.insert(0, {plugins!r})
 qgis.utils.updateAvailablePlugins()
@@ -346,10 +380,7 @@ assert qgis.utils.loadPlugin("geomaml_processing"), "not loaded"
 assert qgis.utils.startProcessingPlugin("geomaml_processing"), "not started"
 p = QgsApplication.processingRegistry().providerById("geomaml")
 print(sorted(a.id() for a in p.algorithms()))
-# GDAL_DRIVER_PATH is not set here: the live layer finds the driver beside the
-# executable.
-from osgeo import gdal
-assert gdal.GetDriverByName("GEOMAML") is None
+assert gdal.GetDriverByName("GEOMAML") is not None, "driver not registered at start"
 sys.path.append("/usr/share/qgis/python/plugins")
 import processing
 from processing.core.Processing import Processing

@@ -3,6 +3,7 @@
 from qgis.core import QgsApplication
 
 from .provider import GeomamlProvider
+from .runner import register_driver_quietly
 
 
 class GeomamlPlugin:
@@ -11,6 +12,8 @@ class GeomamlPlugin:
         self.provider = None
 
     def initProcessing(self):  # noqa: N802 (QGIS's name)
+        # The GEOMAML GDAL driver, for live map layers in saved projects.
+        register_driver_quietly()
         self.provider = GeomamlProvider()
         QgsApplication.processingRegistry().addProvider(self.provider)
 

@@ -37,6 +37,17 @@ def executable():
     )
 
 
+def register_driver_quietly():
+    """[`ensure_driver`] at plugin start, so saved projects and descriptors opened
+    from the file dialog find the driver; a missing driver is only logged."""
+    from qgis.core import Qgis, QgsMessageLog
+
+    try:
+        ensure_driver()
+    except QgsProcessingException as e:
+        QgsMessageLog.logMessage(str(e), "geomaml", Qgis.Info)
+
+
 def ensure_driver():
     """Makes GDAL (and so QGIS) see the GEOMAML driver: if it is not registered,
     looks for gdal_GeoMAML.so beside the executable (target/gdalplugins for a
@@ -61,6 +72,21 @@ def ensure_driver():
     )
 
 
+def failure_message(lines, code):
+    """The line of geomaml's standard error that says why it failed: its
+    `geomaml: ...` error (not a warning), else a usage error (`error: ...`), else
+    the last line."""
+    for prefix in ("geomaml:", "error:"):
+        found = [
+            line
+            for line in lines
+            if line.startswith(prefix) and not line.startswith("geomaml: warning")
+        ]
+        if found:
+            return found[-1]
+    return lines[-1] if lines else f"geomaml stopped with exit status {code}"
+
+
 def run(args, feedback, span=(0.0, 100.0)):
     """Runs `geomaml ARGS`; returns its standard output (text).
 
@@ -79,6 +105,7 @@ def run(args, feedback, span=(0.0, 100.0)):
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
         text=True,
+        errors="replace",
         env=env,
     )
     lines = queue.Queue()
@@ -117,7 +144,7 @@ def run(args, feedback, span=(0.0, 100.0)):
             feedback.setProgress(lo + (hi - lo) * done / total)
             continue
         errors.append(line)
-        if line.startswith("warning"):
+        if line.startswith("geomaml: warning") or line.startswith("warning"):
             feedback.pushWarning(line)
         else:
             feedback.pushInfo(line)
@@ -125,8 +152,6 @@ def run(args, feedback, span=(0.0, 100.0)):
         t.join()
     code = proc.wait()
     if code != 0:
-        message = next((e for e in reversed(errors) if e.startswith("geomaml:")), None)
-        message = message or (errors[-1] if errors else f"exit status {code}")
-        raise QgsProcessingException(message)
+        raise QgsProcessingException(failure_message(errors, code))
     feedback.setProgress(hi)
     return "\n".join(stdout)
