@@ -5,6 +5,24 @@
 
 use std::path::PathBuf;
 
+/// The underlying error of an [`Error`] (GDAL's, PROJ's, ONNX Runtime's, ...), kept
+/// as its [`std::error::Error::source`] so callers can walk the chain.
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// `": reason"` and `": cause"`, each when present: the message after the path.
+fn detail(reason: &str, cause: &Option<Cause>) -> String {
+    let mut s = String::new();
+    if !reason.is_empty() {
+        s.push_str(": ");
+        s.push_str(reason);
+    }
+    if let Some(c) = cause {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+    }
+    s
+}
+
 /// Result alias used throughout the library.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -12,36 +30,48 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A raster could not be opened, read or written.
-    #[error("{}: {reason}", path.display())]
+    #[error("{}{}", path.display(), detail(reason, cause))]
     Raster {
         /// The raster at fault.
         path: PathBuf,
         /// What failed.
         reason: String,
+        /// The underlying error, when there is one.
+        #[source]
+        cause: Option<Cause>,
     },
     /// A dataset tree or catalog file is unusable.
-    #[error("{}: {reason}", path.display())]
+    #[error("{}{}", path.display(), detail(reason, cause))]
     Catalog {
         /// The file or folder at fault.
         path: PathBuf,
         /// What failed.
         reason: String,
+        /// The underlying error, when there is one.
+        #[source]
+        cause: Option<Cause>,
     },
     /// Labels (GeoJSON or any OGR vector) are unusable.
-    #[error("{}: {reason}", path.display())]
+    #[error("{}{}", path.display(), detail(reason, cause))]
     Labels {
         /// The label file at fault.
         path: PathBuf,
         /// What failed.
         reason: String,
+        /// The underlying error, when there is one.
+        #[source]
+        cause: Option<Cause>,
     },
     /// A model file (checkpoint, ONNX) is unusable or does not fit the data.
-    #[error("{}: {reason}", path.display())]
+    #[error("{}{}", path.display(), detail(reason, cause))]
     Model {
         /// The model file at fault.
         path: PathBuf,
         /// What failed.
         reason: String,
+        /// The underlying error, when there is one.
+        #[source]
+        cause: Option<Cause>,
     },
     /// Input bands do not match what the model expects.
     #[error("bands do not match the model: expected {expected:?}, got {got:?}")]
@@ -87,32 +117,88 @@ pub enum Error {
 }
 
 impl Error {
-    /// Builds a [`Error::Raster`] from any displayable cause.
+    /// Builds a [`Error::Raster`] from a message.
     pub fn raster(path: impl Into<PathBuf>, reason: impl std::fmt::Display) -> Self {
         Error::Raster {
             path: path.into(),
             reason: reason.to_string(),
+            cause: None,
         }
     }
-    /// Builds a [`Error::Catalog`] from any displayable cause.
+    /// Builds a [`Error::Raster`] from what was being done (`context`, may be empty)
+    /// and the error that stopped it, kept as the source.
+    pub fn raster_source(
+        path: impl Into<PathBuf>,
+        context: impl std::fmt::Display,
+        cause: impl Into<Cause>,
+    ) -> Self {
+        Error::Raster {
+            path: path.into(),
+            reason: context.to_string(),
+            cause: Some(cause.into()),
+        }
+    }
+    /// Builds a [`Error::Catalog`] from a message.
     pub fn catalog(path: impl Into<PathBuf>, reason: impl std::fmt::Display) -> Self {
         Error::Catalog {
             path: path.into(),
             reason: reason.to_string(),
+            cause: None,
         }
     }
-    /// Builds a [`Error::Labels`] from any displayable cause.
+    /// Builds a [`Error::Catalog`] from what was being done (`context`, may be empty)
+    /// and the error that stopped it, kept as the source.
+    pub fn catalog_source(
+        path: impl Into<PathBuf>,
+        context: impl std::fmt::Display,
+        cause: impl Into<Cause>,
+    ) -> Self {
+        Error::Catalog {
+            path: path.into(),
+            reason: context.to_string(),
+            cause: Some(cause.into()),
+        }
+    }
+    /// Builds a [`Error::Labels`] from a message.
     pub fn labels(path: impl Into<PathBuf>, reason: impl std::fmt::Display) -> Self {
         Error::Labels {
             path: path.into(),
             reason: reason.to_string(),
+            cause: None,
         }
     }
-    /// Builds a [`Error::Model`] from any displayable cause.
+    /// Builds a [`Error::Labels`] from what was being done (`context`, may be empty)
+    /// and the error that stopped it, kept as the source.
+    pub fn labels_source(
+        path: impl Into<PathBuf>,
+        context: impl std::fmt::Display,
+        cause: impl Into<Cause>,
+    ) -> Self {
+        Error::Labels {
+            path: path.into(),
+            reason: context.to_string(),
+            cause: Some(cause.into()),
+        }
+    }
+    /// Builds a [`Error::Model`] from a message.
     pub fn model(path: impl Into<PathBuf>, reason: impl std::fmt::Display) -> Self {
         Error::Model {
             path: path.into(),
             reason: reason.to_string(),
+            cause: None,
+        }
+    }
+    /// Builds a [`Error::Model`] from what was being done (`context`, may be empty)
+    /// and the error that stopped it, kept as the source.
+    pub fn model_source(
+        path: impl Into<PathBuf>,
+        context: impl std::fmt::Display,
+        cause: impl Into<Cause>,
+    ) -> Self {
+        Error::Model {
+            path: path.into(),
+            reason: context.to_string(),
+            cause: Some(cause.into()),
         }
     }
     /// Builds a [`Error::Config`] from any displayable cause.
@@ -145,5 +231,17 @@ mod tests {
     fn messages_name_the_file() {
         let e = Error::raster("scene.tif", "band 3 unreadable");
         assert_eq!(e.to_string(), "scene.tif: band 3 unreadable");
+    }
+
+    #[test]
+    fn causes_are_kept_as_sources_and_shown_once() {
+        use std::error::Error as _;
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let e = Error::model_source("m.onnx", "reading the card", io);
+        assert_eq!(e.to_string(), "m.onnx: reading the card: no such file");
+        assert_eq!(e.source().unwrap().to_string(), "no such file");
+        let e = Error::raster_source("s.tif", "", std::io::Error::other("boom"));
+        assert_eq!(e.to_string(), "s.tif: boom");
+        assert!(Error::raster("s.tif", "x").source().is_none());
     }
 }

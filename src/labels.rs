@@ -122,7 +122,7 @@ fn pick_layer<'d>(ds: &'d gdal::Dataset, path: &Path, opts: &LabelOptions) -> Re
         });
     }
     if names.len() == 1 {
-        return ds.layer(0).map_err(|e| Error::labels(path, e));
+        return ds.layer(0).map_err(|e| Error::labels_source(path, "", e));
     }
     let with_class: Vec<usize> = (0..names.len())
         .filter(|&i| {
@@ -131,7 +131,7 @@ fn pick_layer<'d>(ds: &'d gdal::Dataset, path: &Path, opts: &LabelOptions) -> Re
         })
         .collect();
     match with_class.as_slice() {
-        [one] => ds.layer(*one).map_err(|e| Error::labels(path, e)),
+        [one] => ds.layer(*one).map_err(|e| Error::labels_source(path, "", e)),
         [] => Err(Error::labels(
             path,
             format!(
@@ -172,7 +172,7 @@ pub fn read_labels(
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let sha256 = format!("{:x}", Sha256::digest(&bytes));
     let ds = gdal::Dataset::open(path)
-        .map_err(|e| Error::labels(path, format!("cannot open as vector data: {e}")))?;
+        .map_err(|e| Error::labels_source(path, "cannot open as vector data", e))?;
     let mut layer = pick_layer(&ds, path, opts)?;
     let layer_name = layer.name();
     let source = layer.spatial_ref().ok_or_else(|| {
@@ -190,7 +190,7 @@ pub fn read_labels(
         ));
     }
     let target = SpatialRef::from_wkt(target_crs)
-        .map_err(|e| Error::labels(path, format!("the raster's CRS is unusable: {e}")))?;
+        .map_err(|e| Error::labels_source(path, "the raster's CRS is unusable", e))?;
     let source_name = source.name().unwrap_or_else(|| "its CRS".into());
     let target_name = target.name().unwrap_or_else(|| "the raster's CRS".into());
     let transform = CoordTransform::new(&gis_order(source), &gis_order(target)).map_err(|e| {
@@ -200,7 +200,7 @@ pub fn read_labels(
         )
     })?;
     let field = class_field_of(&layer, opts.class_field.as_deref())
-        .map_err(|e| Error::labels(path, format!("layer `{layer_name}`: {e}")))?;
+        .map_err(|e| Error::labels_source(path, format!("layer `{layer_name}`"), e))?;
 
     let mut labels = Vec::new();
     let mut warnings = Vec::new();
@@ -208,7 +208,7 @@ pub fn read_labels(
         let fid = feature.fid().unwrap_or(0);
         let value = feature
             .field_as_string(field)
-            .map_err(|e| Error::labels(path, format!("feature {fid}: {e}")))?
+            .map_err(|e| Error::labels_source(path, format!("feature {fid}"), e))?
             .ok_or_else(|| Error::labels(path, format!("feature {fid} has no class value")))?;
         let class = find_class(legend, &value).cloned().ok_or_else(|| {
             let names: Vec<String> = legend
@@ -247,7 +247,7 @@ pub fn read_labels(
         })?;
         let geometry = geom
             .to_geo()
-            .map_err(|e| Error::labels(path, format!("feature {fid}: {e}")))?;
+            .map_err(|e| Error::labels_source(path, format!("feature {fid}"), e))?;
         labels.push(Label {
             class,
             geometry,

@@ -279,13 +279,23 @@ impl PendingOutput {
         };
         let text = |r: String| r.replace(&temp, &fin);
         match err {
-            Error::Raster { path, reason } => Error::Raster {
+            Error::Raster {
+                path,
+                reason,
+                cause,
+            } => Error::Raster {
                 path: fix(path),
                 reason: text(reason),
+                cause,
             },
-            Error::Model { path, reason } => Error::Model {
+            Error::Model {
+                path,
+                reason,
+                cause,
+            } => Error::Model {
                 path: fix(path),
                 reason: text(reason),
+                cause,
             },
             Error::Io { path, source } => Error::Io {
                 path: fix(path),

@@ -284,7 +284,7 @@ fn stac_scenes(
     model_bands: &[String],
 ) -> Result<Vec<Scene>> {
     let root: Item = serde_json::from_str(text)
-        .map_err(|e| Error::catalog(path, format!("not a STAC Item or ItemCollection: {e}")))?;
+        .map_err(|e| Error::catalog_source(path, "not a STAC Item or ItemCollection", e))?;
     let items = match root.kind.as_str() {
         "FeatureCollection" => root.features,
         "Feature" => vec![root],

@@ -46,7 +46,7 @@ impl Catalog {
         let path = path.as_ref();
         let text = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         let cat: Catalog = serde_json::from_slice(&text)
-            .map_err(|e| Error::catalog(path, format!("not a geomaml catalog: {e}")))?;
+            .map_err(|e| Error::catalog_source(path, "not a geomaml catalog", e))?;
         if cat.version != CATALOG_VERSION {
             return Err(Error::catalog(
                 path,
@@ -58,7 +58,8 @@ impl Catalog {
 
     /// Writes the catalog atomically; an existing file is replaced only with `overwrite`.
     pub fn save(&self, path: impl AsRef<Path>, overwrite: bool) -> Result<PathBuf> {
-        let bytes = serde_json::to_vec(self).map_err(|e| Error::catalog(path.as_ref(), e))?;
+        let bytes =
+            serde_json::to_vec(self).map_err(|e| Error::catalog_source(path.as_ref(), "", e))?;
         crate::output::write_atomic(path, &bytes, overwrite)
     }
 

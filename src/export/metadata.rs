@@ -125,7 +125,7 @@ pub fn card_of(model: &ModelProto, path: &Path) -> Result<ModelCard> {
         .ok_or_else(|| {
             Error::model(path, format!("has no model card (metadata key {CARD_KEY})"))
         })?;
-    ModelCard::from_json(&json.value).map_err(|e| Error::model(path, e))
+    ModelCard::from_json(&json.value).map_err(|e| Error::model_source(path, "", e))
 }
 
 /// Reads the model card of an ONNX file.

@@ -85,7 +85,7 @@ pub fn export_file_as(
     let path = path.as_ref();
     let bytes = to_model_as(ckpt, form)
         .map(|m| m.encode_to_vec())
-        .map_err(|e| Error::model(path, e))?;
+        .map_err(|e| Error::model_source(path, "", e))?;
     crate::output::write_atomic(path, &bytes, overwrite)
 }
 

@@ -119,7 +119,7 @@ impl Predictor {
         let card = metadata::card_of(&proto, &path)?;
         check_declared_shapes(&proto, &card, &path)?;
         let session = session_from_bytes(&bytes, threads)
-            .map_err(|e| Error::model(&path, format!("ONNX Runtime: {e}")))?;
+            .map_err(|e| Error::model_source(&path, "ONNX Runtime", e))?;
         if !session.outputs().iter().any(|o| o.name() == PROBABILITIES) {
             return Err(Error::model(
                 &path,
@@ -163,7 +163,7 @@ impl Predictor {
             batch.into_dyn(),
             output,
         )
-        .map_err(|e| Error::model(&self.path, e))
+        .map_err(|e| Error::model_source(&self.path, "", e))
     }
 }
 

@@ -65,11 +65,11 @@ impl SharedCnn {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         let model = metadata::decode_model(&bytes, path)?;
         let feature = format!("blocks.{}/pool", level - 1);
-        let (trunk, tail) =
-            split_at(&model, &feature, card.spec.width).map_err(|e| Error::model(path, e))?;
+        let (trunk, tail) = split_at(&model, &feature, card.spec.width)
+            .map_err(|e| Error::model_source(path, "", e))?;
         let session = |m: &crate::export::proto::ModelProto| {
             session_from_bytes(&m.encode_to_vec(), threads)
-                .map_err(|e| Error::model(path, format!("ONNX Runtime: {e}")))
+                .map_err(|e| Error::model_source(path, "ONNX Runtime", e))
         };
         Ok(Some(SharedCnn {
             path: path.to_path_buf(),
@@ -85,10 +85,10 @@ impl SharedCnn {
     pub fn features(&mut self, region: ArrayView3<'_, f32>) -> Result<Array3<f32>> {
         let x = region.insert_axis(Axis(0)).into_dyn();
         let f = run_session(&mut self.trunk, crate::export::INPUT, x, &self.feature)
-            .map_err(|e| Error::model(&self.path, e))?;
+            .map_err(|e| Error::model_source(&self.path, "", e))?;
         let f = f
             .into_dimensionality::<Ix4>()
-            .map_err(|e| Error::model(&self.path, e))?;
+            .map_err(|e| Error::model_source(&self.path, "", e))?;
         Ok(f.index_axis_move(Axis(0), 0))
     }
 
@@ -100,9 +100,9 @@ impl SharedCnn {
             crops.into_dyn(),
             PROBABILITIES,
         )
-        .map_err(|e| Error::model(&self.path, e))?;
+        .map_err(|e| Error::model_source(&self.path, "", e))?;
         p.into_dimensionality::<Ix2>()
-            .map_err(|e| Error::model(&self.path, e))
+            .map_err(|e| Error::model_source(&self.path, "", e))
     }
 }
 

@@ -133,9 +133,9 @@ impl OutFile {
             let target = final_out.temp_path();
             crate::gdal_messages::take_failures();
             let src = gdal::Dataset::open(staging.temp_path())
-                .map_err(|e| Error::raster(staging.temp_path(), e))?;
-            let driver =
-                DriverManager::get_driver_by_name("COG").map_err(|e| Error::raster(target, e))?;
+                .map_err(|e| Error::raster_source(staging.temp_path(), "", e))?;
+            let driver = DriverManager::get_driver_by_name("COG")
+                .map_err(|e| Error::raster_source(target, "", e))?;
             let mut opts = RasterCreationOptions::new();
             for o in [
                 "COMPRESS=DEFLATE",
@@ -150,7 +150,7 @@ impl OutFile {
                 Error::raster(final_out.final_path(), format!("writing the COG: {e}"))
             })?;
             out.close()
-                .map_err(|e| Error::raster(target, format!("closing: {e}")))?;
+                .map_err(|e| Error::raster_source(target, "closing", e))?;
             if let Some(last) = crate::gdal_messages::take_failures().last() {
                 return Err(Error::raster(
                     target,
@@ -242,7 +242,7 @@ impl MapSink {
             &card.classes,
             nodata,
         )
-        .map_err(|e| Error::raster(&target, e))?;
+        .map_err(|e| Error::raster_source(&target, "", e))?;
         // A percent file beside the map, one band per name.
         let percent_file = |companion: PathBuf, names: Vec<String>| -> Result<OutFile> {
             let orphan = killed_midway && is_probability_file_of(&companion, path);

@@ -65,7 +65,7 @@ impl Checkpoint {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes)
-            .map_err(|e| Error::model(path, format!("not a safetensors file: {e}")))?;
+            .map_err(|e| Error::model_source(path, "not a safetensors file", e))?;
         let mut extra: BTreeMap<String, String> = meta
             .metadata()
             .clone()
@@ -75,9 +75,10 @@ impl Checkpoint {
         let card_json = extra
             .remove(CARD_KEY)
             .ok_or_else(|| Error::model(path, "has no model card (metadata key geomaml.card)"))?;
-        let card = ModelCard::from_json(&card_json).map_err(|e| Error::model(path, e))?;
-        let st =
-            safetensors::SafeTensors::deserialize(&bytes).map_err(|e| Error::model(path, e))?;
+        let card =
+            ModelCard::from_json(&card_json).map_err(|e| Error::model_source(path, "", e))?;
+        let st = safetensors::SafeTensors::deserialize(&bytes)
+            .map_err(|e| Error::model_source(path, "", e))?;
         let mut tensors = NamedTensors::new();
         for (name, view) in st.tensors() {
             if view.dtype() != Dtype::F32 {
@@ -104,14 +105,16 @@ impl Checkpoint {
             tensors,
             extra,
         };
-        ckpt.validate().map_err(|e| Error::model(path, e))?;
+        ckpt.validate()
+            .map_err(|e| Error::model_source(path, "", e))?;
         Ok(ckpt)
     }
 
     /// Writes the checkpoint atomically (never overwrites unless `overwrite`).
     pub fn save(&self, path: impl AsRef<Path>, overwrite: bool) -> Result<()> {
         let path = path.as_ref();
-        self.validate().map_err(|e| Error::model(path, e))?;
+        self.validate()
+            .map_err(|e| Error::model_source(path, "", e))?;
         let bytes: BTreeMap<&str, Vec<u8>> = self
             .tensors
             .iter()
@@ -133,7 +136,8 @@ impl Checkpoint {
             .collect();
         let mut meta: HashMap<String, String> = self.extra.clone().into_iter().collect();
         meta.insert(CARD_KEY.into(), self.card.to_json());
-        let data = safetensors::serialize(views, Some(meta)).map_err(|e| Error::model(path, e))?;
+        let data = safetensors::serialize(views, Some(meta))
+            .map_err(|e| Error::model_source(path, "", e))?;
         crate::output::write_atomic(path, &data, overwrite)?;
         Ok(())
     }

@@ -43,9 +43,9 @@ pub fn band_means(
     for (i, &b) in bands.iter().enumerate() {
         let band = ds
             .rasterband(b)
-            .map_err(|e| Error::raster(path, format!("band {b}: {e}")))?;
+            .map_err(|e| Error::raster_source(path, format!("band {b}"), e))?;
         band.read_into_slice::<f32>((0, 0), (w, h), buffer, &mut raw, None)
-            .map_err(|e| Error::raster(path, format!("band {b}: {e}")))?;
+            .map_err(|e| Error::raster_source(path, format!("band {b}"), e))?;
         let (mut sum, mut count) = (0f64, 0usize);
         for (v, ok) in raw.iter().zip(&valid) {
             let p = unscale[i].apply(*v);

@@ -42,10 +42,10 @@ impl Validity {
         for &b in bands {
             let band = ds
                 .rasterband(b)
-                .map_err(|e| Error::raster(path, format!("band {b}: {e}")))?;
+                .map_err(|e| Error::raster_source(path, format!("band {b}"), e))?;
             let flags = band
                 .mask_flags()
-                .map_err(|e| Error::raster(path, format!("band {b} mask: {e}")))?;
+                .map_err(|e| Error::raster_source(path, format!("band {b} mask"), e))?;
             let kind = if flags.is_all_valid() {
                 BandMask::AllValid
             } else if flags.is_per_dataset() {
@@ -86,10 +86,10 @@ impl Validity {
             }
             let band = ds
                 .rasterband(b)
-                .map_err(|e| Error::raster(path, format!("band {b}: {e}")))?;
+                .map_err(|e| Error::raster_source(path, format!("band {b}"), e))?;
             let mask = band
                 .open_mask_band()
-                .map_err(|e| Error::raster(path, format!("band {b} mask: {e}")))?;
+                .map_err(|e| Error::raster_source(path, format!("band {b} mask"), e))?;
             mask.read_into_slice::<u8>(
                 (inside.x, inside.y),
                 (inside.width, inside.height),
@@ -97,7 +97,9 @@ impl Validity {
                 &mut buf,
                 None,
             )
-            .map_err(|e| Error::raster(path, format!("band {b} mask, window {inside}: {e}")))?;
+            .map_err(|e| {
+                Error::raster_source(path, format!("band {b} mask, window {inside}"), e)
+            })?;
             for (v, m) in valid.iter_mut().zip(&buf) {
                 *v &= *m != 0;
             }

@@ -42,8 +42,7 @@ impl Raster {
         if !s.starts_with("/vsi") && !path.exists() {
             return Err(Error::raster(&path, "no such file"));
         }
-        let ds =
-            Dataset::open(&path).map_err(|e| Error::raster(&path, format!("cannot open: {e}")))?;
+        let ds = Dataset::open(&path).map_err(|e| Error::raster_source(&path, "cannot open", e))?;
         if ds.raster_count() == 0 {
             return Err(Error::raster(&path, "has no raster bands"));
         }
@@ -171,7 +170,7 @@ impl Raster {
             let band = self
                 .ds
                 .rasterband(b)
-                .map_err(|e| Error::raster(&self.path, format!("band {b}: {e}")))?;
+                .map_err(|e| Error::raster_source(&self.path, format!("band {b}"), e))?;
             band.read_into_slice::<f32>(
                 (inside.x, inside.y),
                 (inside.width, inside.height),
@@ -179,7 +178,9 @@ impl Raster {
                 &mut buf,
                 None,
             )
-            .map_err(|e| Error::raster(&self.path, format!("band {b}, window {inside}: {e}")))?;
+            .map_err(|e| {
+                Error::raster_source(&self.path, format!("band {b}, window {inside}"), e)
+            })?;
             let (ox, oy) = (
                 (inside.x - window.x) as usize,
                 (inside.y - window.y) as usize,

@@ -92,19 +92,19 @@ impl GeoTiffWriter {
         let path = path.as_ref().to_path_buf();
         // Failures GDAL reported before this file existed are not about it.
         crate::gdal_messages::take_failures();
-        let driver =
-            DriverManager::get_driver_by_name("GTiff").map_err(|e| Error::raster(&path, e))?;
+        let driver = DriverManager::get_driver_by_name("GTiff")
+            .map_err(|e| Error::raster_source(&path, "", e))?;
         let opts = options.creation_options(width, height)?;
         let mut ds = driver
             .create_with_band_type_with_options::<T, _>(&path, width, height, bands, &opts)
-            .map_err(|e| Error::raster(&path, format!("cannot create: {e}")))?;
+            .map_err(|e| Error::raster_source(&path, "cannot create", e))?;
         match georef {
             Georef::Affine { gt, crs } => {
                 ds.set_geo_transform(&gt.0)
-                    .map_err(|e| Error::raster(&path, e))?;
+                    .map_err(|e| Error::raster_source(&path, "", e))?;
                 if !crs.is_empty() {
                     ds.set_projection(crs)
-                        .map_err(|e| Error::raster(&path, e))?;
+                        .map_err(|e| Error::raster_source(&path, "", e))?;
                 }
             }
             Georef::Gcps { gcps, crs } => {
@@ -113,7 +113,7 @@ impl GeoTiffWriter {
                 } else {
                     gdal::spatial_ref::SpatialRef::from_wkt(crs)
                 }
-                .map_err(|e| Error::raster(&path, format!("GCP CRS: {e}")))?;
+                .map_err(|e| Error::raster_source(&path, "GCP CRS", e))?;
                 let list = gcps
                     .iter()
                     .map(|g| gdal::Gcp {
@@ -127,7 +127,7 @@ impl GeoTiffWriter {
                     })
                     .collect();
                 ds.set_gcps(list, &srs)
-                    .map_err(|e| Error::raster(&path, format!("writing GCPs: {e}")))?;
+                    .map_err(|e| Error::raster_source(&path, "writing GCPs", e))?;
             }
         }
         Ok(GeoTiffWriter { path, ds })
@@ -143,9 +143,9 @@ impl GeoTiffWriter {
         let mut band = self
             .ds
             .rasterband(b)
-            .map_err(|e| Error::raster(&self.path, e))?;
+            .map_err(|e| Error::raster_source(&self.path, "", e))?;
         band.set_no_data_value(Some(nodata))
-            .map_err(|e| Error::raster(&self.path, e))
+            .map_err(|e| Error::raster_source(&self.path, "", e))
     }
 
     /// Sets band `b`'s description (its name in GDAL tools).
@@ -153,9 +153,9 @@ impl GeoTiffWriter {
         let mut band = self
             .ds
             .rasterband(b)
-            .map_err(|e| Error::raster(&self.path, e))?;
+            .map_err(|e| Error::raster_source(&self.path, "", e))?;
         band.set_description(name)
-            .map_err(|e| Error::raster(&self.path, e))
+            .map_err(|e| Error::raster_source(&self.path, "", e))
     }
 
     /// Gives band `b` a palette with each class's colour at its id.
@@ -168,7 +168,7 @@ impl GeoTiffWriter {
         let mut band = self
             .ds
             .rasterband(b)
-            .map_err(|e| Error::raster(&self.path, e))?;
+            .map_err(|e| Error::raster_source(&self.path, "", e))?;
         band.set_color_table(&ct);
         Ok(())
     }
@@ -177,7 +177,7 @@ impl GeoTiffWriter {
     pub fn set_metadata(&mut self, key: &str, value: &str) -> Result<()> {
         self.ds
             .set_metadata_item(key, value, "")
-            .map_err(|e| Error::raster(&self.path, e))
+            .map_err(|e| Error::raster_source(&self.path, "", e))
     }
 
     /// Writes `data` (row-major, `w` x `h`) into band `b` at `(x, y)`.
@@ -191,10 +191,10 @@ impl GeoTiffWriter {
         let mut band = self
             .ds
             .rasterband(b)
-            .map_err(|e| Error::raster(&self.path, e))?;
+            .map_err(|e| Error::raster_source(&self.path, "", e))?;
         let mut buf = Buffer::new((w, h), data);
         band.write((x as isize, y as isize), (w, h), &mut buf)
-            .map_err(|e| Error::raster(&self.path, format!("band {b}: {e}")))
+            .map_err(|e| Error::raster_source(&self.path, format!("band {b}"), e))
     }
 
     /// Flushes and closes the file, then checks it: GDAL reports write errors (a
@@ -206,9 +206,9 @@ impl GeoTiffWriter {
         let mut ds = self.ds;
         let flushed = ds.flush_cache();
         ds.close()
-            .map_err(|e| Error::raster(&path, format!("closing: {e}")))?;
+            .map_err(|e| Error::raster_source(&path, "closing", e))?;
         let failures = crate::gdal_messages::take_failures();
-        flushed.map_err(|e| Error::raster(&path, format!("writing: {e}")))?;
+        flushed.map_err(|e| Error::raster_source(&path, "writing", e))?;
         if let Some(last) = failures.last() {
             return Err(Error::raster(&path, format!("writing failed: {last}")));
         }

@@ -301,7 +301,7 @@ fn centre_validity(scene: &Path, w: usize, h: usize) -> Result<Vec<bool>> {
         let band = raster
             .dataset()
             .rasterband(b)
-            .map_err(|e| Error::raster(scene, format!("band {b}: {e}")))?;
+            .map_err(|e| Error::raster_source(scene, format!("band {b}"), e))?;
         let mask = band
             .open_mask_band()
             .and_then(|m| {
@@ -312,7 +312,7 @@ fn centre_validity(scene: &Path, w: usize, h: usize) -> Result<Vec<bool>> {
                     Some(gdal::raster::ResampleAlg::NearestNeighbour),
                 )
             })
-            .map_err(|e| Error::raster(scene, format!("band {b}: reading its mask: {e}")))?;
+            .map_err(|e| Error::raster_source(scene, format!("band {b}: reading its mask"), e))?;
         for (v, &m) in valid.iter_mut().zip(mask.data()) {
             *v &= m != 0;
         }

@@ -52,7 +52,7 @@ impl<'a> CatalogSource<'a> {
             split: Some(split),
         };
         let train = TaskSampler::new(index, config(Split::Train))
-            .map_err(|e| Error::catalog(catalog_path, format!("no meta-training tasks: {e}")))?;
+            .map_err(|e| Error::catalog_source(catalog_path, "no meta-training tasks", e))?;
         let val = TaskSampler::new(index, config(Split::Val)).map_err(|e| e.to_string());
         let (classes, resolution_m, segmentation) = match catalog.kind {
             DatasetKind::Sen12ms => (dfc2020(), 10.0, false),

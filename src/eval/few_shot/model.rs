@@ -72,7 +72,8 @@ impl EvalModel {
                 format!("trained with method `{method}`; evaluate knows maml, pretrain and random"),
             )
         })?;
-        let params = Params::from_checkpoint(&ckpt, device).map_err(|e| Error::model(path, e))?;
+        let params =
+            Params::from_checkpoint(&ckpt, device).map_err(|e| Error::model_source(path, "", e))?;
         Ok(EvalModel {
             name,
             path: Some(path.display().to_string()),
