@@ -86,6 +86,17 @@ pub struct ModelCard {
     pub adaptation: Option<AdaptationRecord>,
 }
 
+/// Why a stored model card is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum CardError {
+    /// Not a card's JSON.
+    #[error("invalid model card: {0}")]
+    Json(#[from] serde_json::Error),
+    /// A card whose fields contradict each other (see [`ModelCard::validate`]).
+    #[error("{0}")]
+    Invalid(String),
+}
+
 impl ModelCard {
     /// The card of an untrained model: `spec` reading `bands` (normalised as the
     /// paper does) into `classes`, with the paper's inner loop (0.32 x 1 step) and
@@ -148,10 +159,9 @@ impl ModelCard {
     }
 
     /// Parses a card stored under [`CARD_KEY`] and validates it.
-    pub fn from_json(s: &str) -> Result<Self, String> {
-        let card: ModelCard =
-            serde_json::from_str(s).map_err(|e| format!("invalid model card: {e}"))?;
-        card.validate()?;
+    pub fn from_json(s: &str) -> Result<Self, CardError> {
+        let card: ModelCard = serde_json::from_str(s)?;
+        card.validate().map_err(CardError::Invalid)?;
         Ok(card)
     }
 
@@ -285,6 +295,7 @@ pub(crate) mod tests {
         card.bands.pop();
         assert!(ModelCard::from_json(&card.to_json())
             .unwrap_err()
+            .to_string()
             .contains("bands"));
     }
 

@@ -35,8 +35,28 @@ pub fn crs_definition(raster: &Raster) -> Option<String> {
     (!wkt.trim().is_empty()).then_some(wkt)
 }
 
-/// Footprint of `window` of a raster georeferenced by `gt` in `crs`, in EPSG:4326.
-pub fn bbox_wgs84(crs: &str, gt: &GeoTransform, window: PixelWindow) -> Result<[f64; 4], String> {
+/// Why a footprint could not be computed.
+#[derive(Debug, thiserror::Error)]
+pub enum FootprintError {
+    /// PROJ does not know the CRS.
+    #[error("CRS not understood by PROJ: {0}")]
+    Crs(#[from] proj::ProjCreateError),
+    /// PROJ could not reproject the corners.
+    #[error("reprojecting to EPSG:4326: {0}")]
+    Reproject(#[from] proj::ProjError),
+    /// The reprojected box is not finite (outside the CRS's area of use).
+    #[error("footprint does not reproject to EPSG:4326")]
+    NotFinite,
+}
+
+/// Footprint `[west, south, east, north]` in degrees (EPSG:4326) of `window` of a
+/// raster georeferenced by `gt` in `crs` (densified edges, PROJ's
+/// `proj_trans_bounds`).
+pub fn bbox_wgs84(
+    crs: &str,
+    gt: &GeoTransform,
+    window: PixelWindow,
+) -> Result<[f64; 4], FootprintError> {
     let (x0, y0) = (window.x as f64, window.y as f64);
     let (x1, y1) = (x0 + window.width as f64, y0 + window.height as f64);
     let corners = [
@@ -55,18 +75,15 @@ pub fn bbox_wgs84(crs: &str, gt: &GeoTransform, window: PixelWindow) -> Result<[
     TRANSFORMERS.with(|cache| {
         let mut cache = cache.borrow_mut();
         if !cache.contains_key(crs) {
-            let p = Proj::new_known_crs(crs, "EPSG:4326", None)
-                .map_err(|e| format!("CRS not understood by PROJ: {e}"))?;
+            let p = Proj::new_known_crs(crs, "EPSG:4326", None)?;
             cache.insert(crs.to_string(), p);
         }
         let p = &cache[crs];
-        let out = p
-            .transform_bounds(l, b, r, t, DENSIFY)
-            .map_err(|e| format!("reprojecting to EPSG:4326: {e}"))?;
+        let out = p.transform_bounds(l, b, r, t, DENSIFY)?;
         if out.iter().all(|v| v.is_finite()) {
             Ok(out)
         } else {
-            Err("footprint does not reproject to EPSG:4326".into())
+            Err(FootprintError::NotFinite)
         }
     })
 }

@@ -271,8 +271,8 @@ fn cut_patch(
                 }
             }
             let (label, purity, reason) = majority(&hist, options.min_valid_fraction);
-            let bbox =
-                footprint::bbox_wgs84(&crs, &gt, window).map_err(|e| fail("bad_crs", lcp, e))?;
+            let bbox = footprint::bbox_wgs84(&crs, &gt, window)
+                .map_err(|e| fail("bad_crs", lcp, e.to_string()))?;
             tiles.push(TileRecord {
                 season: Some(season),
                 region: scene,

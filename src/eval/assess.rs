@@ -126,10 +126,7 @@ pub fn assess_raster(map_path: &Path, reference_path: &Path) -> Result<Assessmen
         None
     } else {
         Some(crs_transform(&map_crs, &ref_crs).map_err(|e| {
-            Error::raster(
-                reference_path,
-                format!("cannot reproject from the map's CRS: {e}"),
-            )
+            Error::raster_source(reference_path, "cannot reproject from the map's CRS", e)
         })?)
     };
     let k = ((mgt.pixel_size() / rgt.pixel_size()).round() as usize).clamp(1, 8);
@@ -227,13 +224,16 @@ pub fn assess_raster(map_path: &Path, reference_path: &Path) -> Result<Assessmen
 
 /// An OGR transformation between two CRSs given as WKT, in longitude/easting-first
 /// order; an error (not a panic) for CRSs that cannot be related, such as local ones.
-fn crs_transform(from: &str, to: &str) -> std::result::Result<CoordTransform, String> {
+fn crs_transform(
+    from: &str,
+    to: &str,
+) -> std::result::Result<CoordTransform, gdal::errors::GdalError> {
     let srs = |wkt: &str| {
-        let mut s = SpatialRef::from_wkt(wkt).map_err(|e| e.to_string())?;
+        let mut s = SpatialRef::from_wkt(wkt)?;
         s.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
-        Ok::<_, String>(s)
+        Ok::<_, gdal::errors::GdalError>(s)
     };
-    CoordTransform::new(&srs(from)?, &srs(to)?).map_err(|e| e.to_string())
+    CoordTransform::new(&srs(from)?, &srs(to)?)
 }
 
 fn same_crs(a: &Raster, b: &Raster) -> bool {
