@@ -45,7 +45,7 @@ fn main() -> ExitCode {
     }
     if !train.is_file() {
         eprintln!(
-            "geomaml: `{command}` computes with libtorch, which is in `geomaml-train`, not found at {} \
+            "geomaml: `{command}` needs `geomaml-train` (geomaml with libtorch), not found at {} \
              (build it with `cargo build --release`, or set GEOMAML_TRAIN_BIN)",
             train.display()
         );
