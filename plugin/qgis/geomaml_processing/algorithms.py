@@ -102,15 +102,25 @@ class GeomamlAlgorithm(QgsProcessingAlgorithm):
             del _STYLERS[:-16]
             context.layerToLoadOnCompletionDetails(path).setPostProcessor(styler)
 
-    @staticmethod
-    def map_args(params):
-        """`geomaml map` options shared by the mapping algorithms."""
+    def map_options(self, parameters, context):
+        """`geomaml map` options of the STRIDE and CONFIDENCE parameters."""
         args = []
-        if params.get("stride"):
-            args += ["--stride", int(params["stride"])]
-        if params.get("confidence"):
+        if parameters.get("STRIDE") is not None:
+            args += ["--stride", self.parameterAsInt(parameters, "STRIDE", context)]
+        if self.parameterAsBool(parameters, "CONFIDENCE", context):
             args.append("--confidence")
         return args
+
+
+def stride_parameter():
+    """The optional window step of the mapping algorithms."""
+    return QgsProcessingParameterNumber(
+        "STRIDE",
+        "Window step in scene pixels (default: the model's)",
+        QgsProcessingParameterNumber.Integer,
+        optional=True,
+        minValue=1,
+    )
 
 
 def scene_path(alg, parameters, name, context):
@@ -163,15 +173,7 @@ class AdaptAndMap(GeomamlAlgorithm):
         self.addParameter(
             QgsProcessingParameterFile("MODEL", "Meta-trained model", extension="safetensors")
         )
-        self.addParameter(
-            QgsProcessingParameterNumber(
-                "STRIDE",
-                "Window step in scene pixels (default: the model's)",
-                QgsProcessingParameterNumber.Integer,
-                optional=True,
-                minValue=1,
-            )
-        )
+        self.addParameter(stride_parameter())
         self.addParameter(
             QgsProcessingParameterBoolean("CONFIDENCE", "Also write a confidence raster", False)
         )
@@ -199,14 +201,7 @@ class AdaptAndMap(GeomamlAlgorithm):
         if feedback.isCanceled():
             return {}
         feedback.pushInfo("Mapping the scene")
-        opts = self.map_args(
-            {
-                "stride": self.parameterAsInt(parameters, "STRIDE", context)
-                if parameters.get("STRIDE") is not None
-                else None,
-                "confidence": self.parameterAsBool(parameters, "CONFIDENCE", context),
-            }
-        )
+        opts = self.map_options(parameters, context)
         runner.run(["map", "--overwrite", "--model", adapted, scene, "-o", output] + opts, feedback, span=(40, 100))
         self.style_output(output, model_card(adapted, feedback)["classes"], context)
         estimate = report.get("cross_validated_accuracy")
@@ -236,15 +231,7 @@ class MapRaster(GeomamlAlgorithm):
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(QgsProcessingParameterRasterLayer("INPUT", "Scene"))
         self.addParameter(QgsProcessingParameterFile("MODEL", "Model", extension="onnx"))
-        self.addParameter(
-            QgsProcessingParameterNumber(
-                "STRIDE",
-                "Window step in scene pixels (default: the model's)",
-                QgsProcessingParameterNumber.Integer,
-                optional=True,
-                minValue=1,
-            )
-        )
+        self.addParameter(stride_parameter())
         self.addParameter(
             QgsProcessingParameterBoolean("CONFIDENCE", "Also write a confidence raster", False)
         )
@@ -255,14 +242,7 @@ class MapRaster(GeomamlAlgorithm):
         scene = scene_path(self, parameters, "INPUT", context)
         model = self.parameterAsFile(parameters, "MODEL", context)
         output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
-        opts = self.map_args(
-            {
-                "stride": self.parameterAsInt(parameters, "STRIDE", context)
-                if parameters.get("STRIDE") is not None
-                else None,
-                "confidence": self.parameterAsBool(parameters, "CONFIDENCE", context),
-            }
-        )
+        opts = self.map_options(parameters, context)
         runner.run(["map", "--overwrite", "--model", model, scene, "-o", output] + opts, feedback)
         self.style_output(output, model_card(model, feedback)["classes"], context)
         results = {"OUTPUT": output}
@@ -446,15 +426,7 @@ class LiveLayer(GeomamlAlgorithm):
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(QgsProcessingParameterRasterLayer("INPUT", "Scene"))
         self.addParameter(QgsProcessingParameterFile("MODEL", "Model", extension="onnx"))
-        self.addParameter(
-            QgsProcessingParameterNumber(
-                "STRIDE",
-                "Window step in scene pixels (default: the model's)",
-                QgsProcessingParameterNumber.Integer,
-                optional=True,
-                minValue=1,
-            )
-        )
+        self.addParameter(stride_parameter())
         self.addParameter(
             QgsProcessingParameterBoolean(
                 "EXACT", "Tile classifiers: run every window on its own (slower, as the overviews)", False
