@@ -7,8 +7,8 @@
 //! 128 px tiles, 15 bands, read through `TaskLoader` (files in the page cache).
 
 use geomaml::catalog::{self, PixelWindow, ScanOptions, Season, Sources, Split, TileRecord};
-use geomaml::index::{LoaderOptions, SamplerConfig, Splits, TaskLoader, TaskSampler, TileIndex};
 use geomaml::raster::{GeoTiffWriter, GeoTransform, WriterOptions};
+use geomaml::tasks::{LoaderOptions, SamplerConfig, Splits, TaskLoader, TaskSampler, TileIndex};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::path::Path;

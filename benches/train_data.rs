@@ -21,11 +21,11 @@ mod common;
 
 use common::{arg, num};
 use geomaml::catalog::{self, Catalog, ScanOptions, Split};
-use geomaml::index::{
+use geomaml::model::TaskTensors;
+use geomaml::tasks::{
     LoaderOptions, SamplerConfig, SplitStrategy, Splits, TaskBatch, TaskLoader, TaskSampler,
     TileIndex,
 };
-use geomaml::model::TaskTensors;
 use geomaml::train::log::LogRecord;
 use geomaml::train::{train, CatalogSource, DataInfo, RunOptions, TaskSource, TrainConfig};
 use rand::SeedableRng;

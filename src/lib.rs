@@ -13,7 +13,7 @@
 //! ```
 //!
 //! Modules that need libtorch sit behind the `train` feature; ONNX Runtime behind
-//! `infer`. Catalog, index, raster, synth and the ONNX writer need neither.
+//! `infer`. Catalog, tasks, raster, synth and the ONNX writer need neither.
 
 #![deny(missing_docs)]
 
@@ -21,7 +21,7 @@
 pub mod adapt;
 pub mod bands;
 #[cfg(feature = "infer")]
-pub mod batch;
+pub mod bulk;
 pub mod card;
 pub mod catalog;
 pub mod cli;
@@ -29,7 +29,6 @@ pub mod error;
 pub mod eval;
 pub mod export;
 pub mod gdal_messages;
-pub mod index;
 #[cfg(feature = "infer")]
 pub mod infer;
 pub mod labels;
@@ -43,6 +42,7 @@ pub mod schemas;
 #[cfg(feature = "infer")]
 pub mod suggest;
 pub mod synth;
+pub mod tasks;
 #[cfg(feature = "train")]
 pub mod train;
 

@@ -14,8 +14,8 @@ pub fn all() -> Vec<(&'static str, Schema)> {
             schema_for!(crate::card::ModelCard),
         ),
         ("catalog.schema.json", schema_for!(crate::catalog::Catalog)),
-        ("task.schema.json", schema_for!(crate::index::Task)),
-        ("split.schema.json", schema_for!(crate::index::SplitFile)),
+        ("task.schema.json", schema_for!(crate::tasks::Task)),
+        ("split.schema.json", schema_for!(crate::tasks::SplitFile)),
     ];
     // The training config lives with the tch code (feature `train`).
     #[cfg(feature = "train")]

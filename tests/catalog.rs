@@ -6,11 +6,11 @@ use crate::util::*;
 use gdal::spatial_ref::SpatialRef;
 use gdal::DriverManager;
 use geomaml::catalog::{Catalog, Split};
-use geomaml::index::{
+use geomaml::raster::{GeoTiffWriter, GeoTransform, Raster, Window, WriterOptions};
+use geomaml::tasks::{
     load_task, LoaderOptions, SamplerConfig, SplitStrategy, Splits, TaskSampler, TileIndex,
     IGNORE_INDEX,
 };
-use geomaml::raster::{GeoTiffWriter, GeoTransform, Raster, Window, WriterOptions};
 use serde_json::Value;
 use std::path::Path;
 

@@ -7,7 +7,7 @@
 
 use crate::util::*;
 use geomaml::catalog::{Catalog, Split};
-use geomaml::index::{SplitStrategy, Splits};
+use geomaml::tasks::{SplitStrategy, Splits};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;

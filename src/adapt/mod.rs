@@ -316,9 +316,9 @@ fn targets(shots: &Shots, ids: &[u16], outputs: &[usize], card: &ModelCard) -> A
     if card.spec.is_segmentation() {
         shots.pixel_class_ids.mapv(|id| {
             if id == 0 {
-                crate::index::IGNORE_INDEX
+                crate::tasks::IGNORE_INDEX
             } else {
-                out_of(id).unwrap_or(crate::index::IGNORE_INDEX)
+                out_of(id).unwrap_or(crate::tasks::IGNORE_INDEX)
             }
         })
     } else {

@@ -8,10 +8,10 @@
 
 use crate::card::ModelCard;
 use crate::error::{Error, Result};
-use crate::index::IGNORE_INDEX;
 use crate::labels::{LabelPixel, LabelSet};
 use crate::pixels::PixelReader;
 use crate::raster::{PixelLocator, Window};
+use crate::tasks::IGNORE_INDEX;
 use ndarray::{s, Array2, Array4};
 use rand::{Rng, SeedableRng};
 

@@ -1,7 +1,7 @@
 //! `geomaml map --model M.onnx SCENE.tif -o MAP.tif`: a georeferenced land-cover map.
 //!
 //! With `--manifest SCENES -o OUT_DIR` it maps many scenes (batch mode, see
-//! [`crate::batch`]): COGs plus sidecars in OUT_DIR, idempotent, sharded with
+//! [`crate::bulk`]): COGs plus sidecars in OUT_DIR, idempotent, sharded with
 //! `--shard I/N` or the array index of Kubernetes, Slurm or AWS Batch.
 
 use crate::error::Result;
@@ -168,7 +168,7 @@ impl MapArgs {
     /// Batch mode: every scene of the manifest (this shard's) into the folder -o.
     #[cfg(feature = "infer")]
     fn run_batch(&self, manifest: &std::path::Path) -> Result<ExitCode> {
-        use crate::batch::{run_batch, BatchConfig, MapOptions, Shard};
+        use crate::bulk::{run_batch, BatchConfig, MapOptions, Shard};
         use crate::Error;
         if self.adapt.labels.is_some() {
             return Err(Error::config(

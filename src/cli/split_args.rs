@@ -1,7 +1,7 @@
 //! The split options that `tasks`, `train` and `evaluate` share, so a run can be
 //! trained and evaluated on the same random or clustered split without a split file.
 
-use crate::index::SplitStrategy;
+use crate::tasks::SplitStrategy;
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 

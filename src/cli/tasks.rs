@@ -3,7 +3,7 @@
 use super::split_args::SplitArgs;
 use crate::catalog::{Catalog, Split};
 use crate::error::{Error, Result};
-use crate::index::{SamplerConfig, Splits, TaskSampler, TileIndex};
+use crate::tasks::{SamplerConfig, Splits, TaskSampler, TileIndex};
 use clap::Args;
 use std::io::Write;
 use std::path::PathBuf;

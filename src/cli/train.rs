@@ -121,7 +121,7 @@ impl TrainArgs {
     #[cfg(feature = "train")]
     pub fn run(&self) -> Result<ExitCode> {
         use crate::catalog::Catalog;
-        use crate::index::{Splits, TileIndex};
+        use crate::tasks::{Splits, TileIndex};
         use crate::train::config::Selection;
         use crate::train::{train, CatalogSource, Method, RunOptions, TrainConfig};
 

@@ -12,8 +12,8 @@ use crate::error::{Error, Result};
 use crate::eval::few_shot::{self, Adaptation, EvalConfig, EvalModel, EvalReport};
 use crate::eval::plot::svg_to_png;
 use crate::eval::trajectories::{self, TaskOrigin};
-use crate::index::sampler::DEEPGLOBE_TASK_CLASSES;
-use crate::index::{
+use crate::tasks::sampler::DEEPGLOBE_TASK_CLASSES;
+use crate::tasks::{
     LoaderOptions, SamplerConfig, SplitStrategy, Splits, TaskKind, TaskLoader, TaskSampler,
     TileIndex,
 };

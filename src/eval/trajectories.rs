@@ -31,12 +31,12 @@ use crate::error::{Error, Result};
 use crate::eval::few_shot::{step, EvalModel, Interval, Labelling};
 use crate::eval::plot::{line_chart_svg, Panel, Series};
 use crate::eval::scatter::{scatter_svg, ScatterPanel};
-use crate::index::{TaskBatch, TaskKind};
 use crate::model::functional::forward;
 use crate::model::layers::BnMode;
 use crate::model::loss::{accuracy, cross_entropy};
 use crate::model::params::Params;
 use crate::model::task_tensors::TaskTensors;
+use crate::tasks::{TaskBatch, TaskKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
@@ -734,10 +734,10 @@ mod tests {
         let (a, b2) = (m.tensors(&b).unwrap(), m.tensors(&c).unwrap());
         assert!(a.support_y.equal(&b2.support_y) && a.query_y.equal(&b2.query_y));
         let mut ignored = b.clone();
-        ignored.query_y[[0, 0]] = crate::index::IGNORE_INDEX;
+        ignored.query_y[[0, 0]] = crate::tasks::IGNORE_INDEX;
         assert_eq!(
             in_class_order(&ignored).query_y[[0, 0]],
-            crate::index::IGNORE_INDEX
+            crate::tasks::IGNORE_INDEX
         );
     }
 

@@ -1,10 +1,10 @@
 //! Losses and accuracy for both architectures, skipping unlabelled pixels.
 //!
 //! Labels are integer class indices: `[n, 1]` per tile for the classifier or
-//! `[n, h*w]` per pixel for the U-Net (the [`TaskBatch`](crate::index::TaskBatch)
-//! layout), with [`IGNORE_INDEX`](crate::index::IGNORE_INDEX) for pixels without a class.
+//! `[n, h*w]` per pixel for the U-Net (the [`TaskBatch`](crate::tasks::TaskBatch)
+//! layout), with [`IGNORE_INDEX`](crate::tasks::IGNORE_INDEX) for pixels without a class.
 
-use crate::index::IGNORE_INDEX;
+use crate::tasks::IGNORE_INDEX;
 use tch::{Kind, Reduction, Tensor};
 
 fn labels_for(logits: &Tensor, y: &Tensor) -> Tensor {

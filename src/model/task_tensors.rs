@@ -1,11 +1,11 @@
-//! A [`TaskBatch`](crate::index::TaskBatch) moved onto a device as tensors.
+//! A [`TaskBatch`](crate::tasks::TaskBatch) moved onto a device as tensors.
 //!
 //! MAML uses the task-local labels (0..way, re-drawn per task); the pretraining
 //! baseline maps them to fixed output indices of a legend, so that its model means
 //! the same class at each output for every task (the paper's 0-shot baseline).
 
 use crate::error::{Error, Result};
-use crate::index::{TaskBatch, IGNORE_INDEX};
+use crate::tasks::{TaskBatch, IGNORE_INDEX};
 use tch::{Device, Kind, Tensor};
 
 /// Support and query sets of one task as tensors.

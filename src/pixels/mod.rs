@@ -1,6 +1,6 @@
 //! The one pixel pipeline: a window of any GDAL raster becomes model input.
 //!
-//! Training ([`crate::index::TaskLoader`]), adaptation (`adapt`), mapping
+//! Training ([`crate::tasks::TaskLoader`]), adaptation (`adapt`), mapping
 //! (`geomaml map`, batch mapping) and the GDAL plugin read scene pixels only
 //! through [`PixelReader::read`], which gives a normalised `f32` array
 //! `[bands, height, width]` and a per-pixel validity mask. The steps, in order:

@@ -17,7 +17,7 @@
 //!    "Active Learning on a Budget", ICML 2022), whose point is that with a few
 //!    dozen labels typical examples help more than ambiguous ones.
 
-use crate::index::kmeans::{dist2, kmeans_with_centres};
+use crate::tasks::kmeans::{dist2, kmeans_with_centres};
 use std::collections::BTreeMap;
 
 /// A map's cells with the model's class probabilities.

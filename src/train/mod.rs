@@ -1,6 +1,6 @@
 //! Meta-training (MAML) and the pretraining baseline through libtorch (feature `train`).
 //!
-//! The data flow: a [`TaskSource`] yields few-shot [`TaskBatch`](crate::index::TaskBatch)es;
+//! The data flow: a [`TaskSource`] yields few-shot [`TaskBatch`](crate::tasks::TaskBatch)es;
 //! [`maml`] turns a meta-batch into a meta-gradient (Finn et al. 2017) and
 //! [`optim::Adam`] applies it; [`pretrain`] trains on the same batches with support
 //! and query merged; [`trainer`] runs the loop with meta-validation, the best

@@ -8,8 +8,8 @@
 //! batch; dropping the feed stops the thread once its current batch is read.
 
 use crate::error::{Error, Result};
-use crate::index::TaskBatch;
 use crate::model::task_tensors::TaskTensors;
+use crate::tasks::TaskBatch;
 use crate::train::source::{Split, TaskSource};
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::thread::Scope;

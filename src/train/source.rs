@@ -8,7 +8,7 @@
 use crate::bands::Normalisation;
 use crate::catalog::classes::ClassInfo;
 use crate::error::Result;
-use crate::index::TaskBatch;
+use crate::tasks::TaskBatch;
 use ndarray::{Array2, Array4};
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};

@@ -70,7 +70,7 @@ pub struct TrainSummary {
 }
 
 fn to_tensors(
-    batches: &[crate::index::TaskBatch],
+    batches: &[crate::tasks::TaskBatch],
     method: Method,
     legend: &[u16],
     device: Device,

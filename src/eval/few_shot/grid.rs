@@ -4,7 +4,7 @@
 
 use super::{first_shots, trajectory, EvalModel};
 use crate::error::{Error, Result};
-use crate::index::{TaskBatch, TaskKind};
+use crate::tasks::{TaskBatch, TaskKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 

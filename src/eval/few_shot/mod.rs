@@ -43,11 +43,11 @@ pub use report::{
 use crate::catalog::classes::ClassInfo;
 use crate::error::Result;
 use crate::eval::metrics::ConfusionMatrix;
-use crate::index::{TaskBatch, TaskKind, TaskLoader, TaskSampler, IGNORE_INDEX};
 use crate::model::functional::forward;
 use crate::model::layers::BnMode;
 use crate::model::params::Params;
 use crate::model::task_tensors::TaskTensors;
+use crate::tasks::{TaskBatch, TaskKind, TaskLoader, TaskSampler, IGNORE_INDEX};
 use crate::train::maml::{adapt, InnerSettings};
 use ndarray::Axis;
 use tch::{Device, Tensor};

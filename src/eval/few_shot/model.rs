@@ -4,11 +4,11 @@
 
 use crate::catalog::classes::ClassInfo;
 use crate::error::{Error, Result};
-use crate::index::TaskBatch;
 use crate::model::host::Checkpoint;
 use crate::model::params::Params;
 use crate::model::spec::ModelSpec;
 use crate::model::task_tensors::TaskTensors;
+use crate::tasks::TaskBatch;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::path::Path;

@@ -6,7 +6,7 @@ use crate::card::now_rfc3339;
 use crate::catalog::classes::ClassInfo;
 use crate::catalog::Split;
 use crate::eval::metrics::{ClassScores, ConfusionMatrix};
-use crate::index::TaskKind;
+use crate::tasks::TaskKind;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 

@@ -8,7 +8,7 @@
 //!
 //! ```no_run
 //! use geomaml::catalog::{Catalog, Split};
-//! use geomaml::index::{LoaderOptions, SamplerConfig, SplitStrategy, Splits, TaskLoader, TaskSampler, TileIndex};
+//! use geomaml::tasks::{LoaderOptions, SamplerConfig, SplitStrategy, Splits, TaskLoader, TaskSampler, TileIndex};
 //! use rand::SeedableRng;
 //!
 //! # fn main() -> geomaml::Result<()> {

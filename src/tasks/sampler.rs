@@ -285,8 +285,8 @@ impl<'a> TaskSampler<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::index::split::Splits;
-    use crate::index::tile_index::tests::tile;
+    use crate::tasks::split::Splits;
+    use crate::tasks::tile_index::tests::tile;
 
     /// Region 3 (train): patch p has classes 1..=5 on non-overlapping 1-degree boxes.
     fn index() -> TileIndex {
