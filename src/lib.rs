@@ -31,6 +31,8 @@ pub mod export;
 pub mod gdal_messages;
 #[cfg(feature = "infer")]
 pub mod infer;
+#[cfg(feature = "train")]
+pub mod inner_loop;
 pub mod labels;
 pub mod limits;
 pub mod model;

@@ -14,6 +14,7 @@ pub mod shots;
 
 use crate::card::{AdaptationRecord, ModelCard};
 use crate::error::{Error, Result};
+use crate::inner_loop::{adapt as inner_loop, InnerSettings};
 use crate::labels::{read_labels, LabelOptions};
 use crate::model::functional::forward;
 use crate::model::layers::BnMode;
@@ -22,7 +23,6 @@ use crate::model::{Checkpoint, HostTensor};
 use crate::pixels::{check_min_valid, BandInput, PixelReader};
 use crate::raster::band_match::{resolve_bands, scene_bands};
 use crate::raster::Raster;
-use crate::train::maml::{adapt as inner_loop, InnerSettings};
 use ndarray::{Array2, Axis};
 use serde::Serialize;
 use std::collections::BTreeMap;

@@ -11,11 +11,12 @@
 //! Statistics stay on the device until the step ends (no host round-trip inside).
 //! Groups of at most `group` tasks bound memory: a group's graph is alive at once.
 
+use crate::inner_loop::{gradient_step, InnerSettings};
 use crate::model::params::Params;
 use crate::model::stacked::{forward_stacked, Stacked, StackedBn};
 use crate::model::task_tensors::TaskTensors;
 use crate::tasks::IGNORE_INDEX;
-use crate::train::maml::{gradient_step, InnerSettings, TaskStats};
+use crate::train::maml::TaskStats;
 use tch::{Kind, Reduction, Tensor};
 
 /// Indices of `tasks` grouped by identical tensor shapes (first-appearance order),

@@ -43,12 +43,12 @@ pub use report::{
 use crate::catalog::classes::ClassInfo;
 use crate::error::Result;
 use crate::eval::metrics::ConfusionMatrix;
+use crate::inner_loop::{adapt, InnerSettings};
 use crate::model::functional::forward;
 use crate::model::layers::BnMode;
 use crate::model::params::Params;
 use crate::model::task_tensors::TaskTensors;
 use crate::tasks::{TaskBatch, TaskKind, TaskLoader, TaskSampler, IGNORE_INDEX};
-use crate::train::maml::{adapt, InnerSettings};
 use ndarray::Axis;
 use tch::{Device, Tensor};
 

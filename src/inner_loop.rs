@@ -1,0 +1,75 @@
+//! The inner loop: a few gradient steps of a model on a task's support set, giving
+//! the "fast weights" (Finn et al. 2017, Algorithm 2, inner update; Russwurm et al.
+//! 2020). Meta-training (`train`), adaptation to a scene (`adapt`) and few-shot
+//! evaluation (`eval`) all adapt with it; only meta-training asks for the second-
+//! order graph.
+
+use crate::model::functional::forward;
+use crate::model::layers::BnMode;
+use crate::model::loss::cross_entropy;
+use crate::model::params::Params;
+use tch::Tensor;
+
+/// How the inner loop adapts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InnerSettings {
+    /// Step size alpha.
+    pub lr: f64,
+    /// Gradient steps on the support set.
+    pub steps: usize,
+    /// Treat inner gradients as constants (first-order MAML).
+    pub first_order: bool,
+    /// Momentum for the running batch-norm statistics on the first support pass
+    /// (`None`: leave them).
+    pub bn_momentum: Option<f64>,
+}
+
+/// Fast weights after `steps` gradient steps on `(x, y)`; with `create_graph` they
+/// stay differentiable with respect to `params` to second order. Returns them with
+/// the loss before the first step.
+pub fn adapt(
+    params: &Params,
+    x: &Tensor,
+    y: &Tensor,
+    s: &InnerSettings,
+    create_graph: bool,
+) -> (Params, f64) {
+    let mut fast = params.with_trainable(params.trainable());
+    let mut first_loss = f64::NAN;
+    for step in 0..s.steps {
+        let bn = match (step, s.bn_momentum) {
+            (0, Some(momentum)) => BnMode::Track { momentum },
+            _ => BnMode::Batch,
+        };
+        let loss = cross_entropy(&forward(&fast, x, bn), y);
+        if step == 0 {
+            first_loss = f64::try_from(&loss).unwrap_or(f64::NAN);
+        }
+        let weights = fast.trainable();
+        fast = fast.with_trainable(gradient_step(&loss, &weights, s.lr, create_graph));
+    }
+    (fast, first_loss)
+}
+
+/// One inner step `w - lr * d loss / d w` for every tensor of `weights`; with
+/// `create_graph` the step stays differentiable (second order), else the gradient
+/// counts as a constant (first order).
+pub(crate) fn gradient_step(
+    loss: &Tensor,
+    weights: &[Tensor],
+    lr: f64,
+    create_graph: bool,
+) -> Vec<Tensor> {
+    let grads = Tensor::run_backward(&[loss], weights, create_graph, create_graph);
+    weights
+        .iter()
+        .zip(grads)
+        .map(|(w, g)| {
+            if create_graph {
+                w - g * lr
+            } else {
+                w - g.detach() * lr
+            }
+        })
+        .collect()
+}
