@@ -7,7 +7,7 @@
 //! adaptation should use, and where the model came from.
 
 use crate::bands::Normalisation;
-use crate::catalog::classes::ClassInfo;
+use crate::legend::ClassInfo;
 use crate::model::spec::ModelSpec;
 use serde::{Deserialize, Serialize};
 

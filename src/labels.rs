@@ -18,8 +18,8 @@
 //! pixel centres inside it, on a grid of a chosen spacing (so adaptation can cut
 //! windows inside it, and assessment can compare every pixel).
 
-use crate::catalog::classes::{find_class, ClassInfo};
 use crate::error::{Error, Result};
+use crate::legend::{find_class, ClassInfo};
 use crate::raster::PixelLocator;
 use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
 use gdal::vector::{Layer, LayerAccess};

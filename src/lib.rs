@@ -34,6 +34,7 @@ pub mod infer;
 #[cfg(feature = "train")]
 pub mod inner_loop;
 pub mod labels;
+pub mod legend;
 pub mod limits;
 pub mod model;
 pub mod output;

@@ -1,39 +1,11 @@
-//! Class legends: the simplified DFC2020 classes of Sen12MS and the DeepGlobe classes.
+//! The datasets' legends: the simplified DFC2020 classes of Sen12MS and the
+//! DeepGlobe classes (the legend type itself is [`crate::legend`]).
 //!
 //! Class ids are the ones users see in maps and label files. For Sen12MS they are the
 //! 1-based DFC2020 ids (0 = no data, never a class); for DeepGlobe 0..=5 with 6 as
 //! "unknown". A model's output index i maps to `legend.classes[i]`.
 
-use serde::{Deserialize, Serialize};
-
-/// One land-cover class: its id in label rasters, its name and its display colour.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct ClassInfo {
-    /// Id as written in label rasters and maps.
-    pub id: u16,
-    /// Human-readable name.
-    pub name: String,
-    /// Display colour as `#rrggbb`.
-    pub color: String,
-}
-
-impl ClassInfo {
-    fn new(id: u16, name: &str, color: &str) -> Self {
-        ClassInfo {
-            id,
-            name: name.into(),
-            color: color.into(),
-        }
-    }
-
-    /// The colour as RGB bytes (grey when the hex string is malformed).
-    pub fn rgb(&self) -> [u8; 3] {
-        let hex = self.color.trim_start_matches('#');
-        let byte =
-            |i: usize| u8::from_str_radix(hex.get(i..i + 2).unwrap_or("80"), 16).unwrap_or(128);
-        [byte(0), byte(2), byte(4)]
-    }
-}
+pub use crate::legend::{find_class, ClassInfo};
 
 /// IGBP value (0..=17) to simplified DFC2020 id (0 = no data).
 pub const IGBP_TO_DFC: [u8; 18] = [0, 1, 1, 1, 1, 1, 2, 2, 3, 3, 4, 5, 6, 7, 6, 8, 9, 10];
@@ -89,15 +61,6 @@ pub fn deepglobe_class_of(rgb: [u8; 3]) -> u8 {
         [false, false, false] => 6,
         _ => DEEPGLOBE_IGNORE,
     }
-}
-
-/// Finds a class in a legend by id (`"6"`) or by name, case-insensitively (`"croplands"`).
-pub fn find_class<'a>(legend: &'a [ClassInfo], key: &str) -> Option<&'a ClassInfo> {
-    let key = key.trim();
-    if let Ok(id) = key.parse::<u16>() {
-        return legend.iter().find(|c| c.id == id);
-    }
-    legend.iter().find(|c| c.name.eq_ignore_ascii_case(key))
 }
 
 #[cfg(test)]

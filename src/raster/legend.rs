@@ -5,8 +5,8 @@
 //! `assess` and other readers can resolve class names without the model.
 
 use super::{GeoTiffWriter, Raster};
-use crate::catalog::classes::ClassInfo;
 use crate::error::Result;
+use crate::legend::ClassInfo;
 use gdal::Metadata;
 
 /// Dataset metadata item holding the legend as a JSON list of classes.

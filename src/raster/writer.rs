@@ -1,8 +1,8 @@
 //! GeoTIFF writers: tiled, compressed, georeferenced, with nodata and colour tables.
 
 use super::{GeoTransform, Georef};
-use crate::catalog::classes::ClassInfo;
 use crate::error::{Error, Result};
+use crate::legend::ClassInfo;
 use gdal::raster::{
     Buffer, ColorEntry, ColorTable, GdalType, PaletteInterpretation, RasterCreationOptions,
 };
