@@ -163,6 +163,7 @@ fn gis_order(mut srs: SpatialRef) -> SpatialRef {
 
 /// Reads labels from `path`, resolving classes against `legend` and reprojecting
 /// to `target_crs` (WKT of the raster they will be placed on).
+#[allow(unsafe_code)]
 pub fn read_labels(
     path: &Path,
     opts: &LabelOptions,

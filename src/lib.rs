@@ -16,6 +16,9 @@
 //! `infer`. Catalog, tasks, raster, synth and the ONNX writer need neither.
 
 #![deny(missing_docs)]
+// Unsafe code only where a function says so (`#[allow(unsafe_code)]`), each use
+// with its SAFETY note: GDAL calls the gdal crate does not wrap, and signals.
+#![deny(unsafe_code)]
 
 #[cfg(feature = "train")]
 pub mod adapt;

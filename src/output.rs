@@ -48,6 +48,7 @@ pub fn remove_live_temporaries() {
 
 /// Removes this process's temporaries when it receives SIGINT or SIGTERM, then
 /// exits with 130 or 143 as a shell reports signals. Call once, early in `main`.
+#[allow(unsafe_code)]
 pub fn install_signal_cleanup() -> Result<()> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
@@ -120,6 +121,7 @@ pub fn remove_stale_temporaries(final_path: &Path) -> usize {
 }
 
 /// Moves `from` to `to` unless `to` exists (then [`Error::OutputExists`]).
+#[allow(unsafe_code)]
 fn move_no_replace(from: &Path, to: &Path) -> Result<()> {
     use std::os::unix::ffi::OsStrExt;
     let exists = || Error::OutputExists {

@@ -10,6 +10,8 @@
 //! same arguments, so they behave exactly as if run directly. Without
 //! `geomaml-train`, `doctor` reports on this executable alone.
 
+#![forbid(unsafe_code)]
+
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;

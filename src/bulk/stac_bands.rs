@@ -161,6 +161,7 @@ pub fn build_band_vrt(item: &str, bands: &[BandAsset], resolution: f64, dest: &s
 }
 
 /// Removes a VRT written by [`build_band_vrt`].
+#[allow(unsafe_code)]
 pub fn remove_vrt(dest: &str) {
     if let Ok(c) = std::ffi::CString::new(dest) {
         // SAFETY: a plain C call with a valid NUL-terminated path; a missing file

@@ -53,6 +53,7 @@ pub fn needs_libtorch(args: &[OsString]) -> bool {
 
 /// Parses the command line, runs it, prints one `geomaml: ...` line on failure and
 /// returns the exit code (see [`super`] for the codes).
+#[allow(unsafe_code)]
 pub fn run_process() -> ExitCode {
     use clap::Parser;
     // Output cut short by a closed pipe (`geomaml info --json | head`) ends the

@@ -6,6 +6,7 @@ use gdal::Dataset;
 
 /// Names band `b` (1-based) pixel values: value `id` is `classes[..].name` with
 /// that id, `nodata` is "no data" when it falls in the list, others are empty.
+#[allow(unsafe_code)]
 pub fn set_category_names(
     ds: &mut Dataset,
     b: usize,

@@ -11,6 +11,7 @@ use std::ffi::CStr;
 use std::path::Path;
 
 /// GDAL's name of the band's data type (`UInt16`, `Float32`, `CFloat32`, ...).
+#[allow(unsafe_code)]
 pub fn type_name(band: &RasterBand<'_>) -> String {
     // SAFETY: `c_rasterband` is a live band handle borrowed from its dataset;
     // GDALGetDataTypeName returns a static string (or null for unknown codes),

@@ -179,6 +179,7 @@ fn scale_and_offset_are_applied_before_the_card_normalisation() {
 }
 
 #[test]
+#[allow(unsafe_code)]
 fn complex_bands_are_refused_naming_band_and_type() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("slc.tif");

@@ -124,6 +124,7 @@ pub struct GcpTransformer {
 
 impl GcpTransformer {
     /// Fits GDAL's transformer to `gcps` (order chosen by GDAL from their number).
+    #[allow(unsafe_code)]
     pub fn new(path: &Path, gcps: &[Gcp]) -> Result<Self> {
         if gcps.len() < 3 {
             return Err(Error::raster(
@@ -165,6 +166,7 @@ impl GcpTransformer {
         Ok(GcpTransformer { handle })
     }
 
+    #[allow(unsafe_code)]
     fn transform(&self, to_pixel: bool, a: f64, b: f64) -> Option<(f64, f64)> {
         let (mut x, mut y, mut z, mut ok) = (a, b, 0.0f64, 0i32);
         // SAFETY: `handle` is a live GCP transformer (freed only in Drop); the
@@ -195,6 +197,7 @@ impl GcpTransformer {
 }
 
 impl Drop for GcpTransformer {
+    #[allow(unsafe_code)]
     fn drop(&mut self) {
         // SAFETY: created by GDALCreateGCPTransformer and destroyed once.
         unsafe { gdal_sys::GDALDestroyGCPTransformer(self.handle) }
