@@ -123,6 +123,7 @@ impl TrainArgs {
         use crate::catalog::Catalog;
         use crate::tasks::{Splits, TileIndex};
         use crate::train::config::Selection;
+        use crate::train::config::TrainOverrides;
         use crate::train::{train, CatalogSource, Method, RunOptions, TrainConfig};
 
         let mut inputs = vec![self.catalog.as_path()];
@@ -146,42 +147,35 @@ impl TrainArgs {
         if let Some(n) = self.threads {
             crate::train::device::set_threads(n)?;
         }
-        let mut cfg = match &self.config {
+        let base = match &self.config {
             Some(path) => TrainConfig::load(path)?,
             None => TrainConfig::default(),
         };
-        if let Some(m) = self.method {
-            cfg.method = match m {
+        let cfg = base.with_overrides(&TrainOverrides {
+            method: self.method.map(|m| match m {
                 MethodArg::Maml => Method::Maml,
                 MethodArg::Pretrain => Method::Pretrain,
-            };
-        }
-        cfg.way = self.way.unwrap_or(cfg.way);
-        cfg.shot = self.shot.unwrap_or(cfg.shot);
-        cfg.query = self.query.unwrap_or(cfg.query);
-        cfg.steps = self.steps.unwrap_or(cfg.steps);
-        cfg.meta_batch = self.meta_batch.unwrap_or(cfg.meta_batch);
-        cfg.inner_lr = self.inner_lr.unwrap_or(cfg.inner_lr);
-        cfg.inner_steps = self.inner_steps.unwrap_or(cfg.inner_steps);
-        cfg.first_order |= self.first_order;
-        cfg.task_group = self.task_group.or(cfg.task_group);
-        cfg.val_every = self.val_every.unwrap_or(cfg.val_every);
-        if let Some(s) = self.select {
-            cfg.select = match s {
+            }),
+            way: self.way,
+            shot: self.shot,
+            query: self.query,
+            steps: self.steps,
+            meta_batch: self.meta_batch,
+            inner_lr: self.inner_lr,
+            inner_steps: self.inner_steps,
+            first_order: self.first_order,
+            task_group: self.task_group,
+            val_every: self.val_every,
+            select: self.select.map(|s| match s {
                 SelectArg::Loss => Selection::Loss,
                 SelectArg::Accuracy => Selection::Accuracy,
                 SelectArg::Last => Selection::Last,
-            };
-        }
-        cfg.seed = self.seed.unwrap_or(cfg.seed);
-        cfg.prefetch = self.prefetch.unwrap_or(cfg.prefetch);
-        if let Some(d) = &self.device {
-            cfg.device = d.clone();
-        }
-        if let Some(b) = &self.bands {
-            cfg.bands = Some(crate::bands::parse_band_list(b));
-        }
-        cfg.validate()?;
+            }),
+            seed: self.seed,
+            prefetch: self.prefetch,
+            device: self.device.clone(),
+            bands: self.bands.as_deref().map(crate::bands::parse_band_list),
+        })?;
         // Fail on a missing device before reading any data.
         crate::train::parse_device(&cfg.device)?;
 

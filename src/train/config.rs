@@ -14,9 +14,7 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// Training method.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Method {
     /// Model-agnostic meta-learning (Finn et al. 2017).
@@ -27,9 +25,7 @@ pub enum Method {
 }
 
 /// Which parameters the model file keeps.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Selection {
     /// The lowest meta-validation loss.
@@ -150,7 +146,74 @@ impl Default for TrainConfig {
     }
 }
 
+/// Settings given on the command line over a config file: each `Some` (or `true`)
+/// replaces the config's value.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TrainOverrides {
+    /// `--method`.
+    pub method: Option<Method>,
+    /// `--way`.
+    pub way: Option<usize>,
+    /// `--shot`.
+    pub shot: Option<usize>,
+    /// `--query`.
+    pub query: Option<usize>,
+    /// `--steps`.
+    pub steps: Option<u64>,
+    /// `--meta-batch`.
+    pub meta_batch: Option<usize>,
+    /// `--inner-lr`.
+    pub inner_lr: Option<f64>,
+    /// `--inner-steps`.
+    pub inner_steps: Option<usize>,
+    /// `--first-order` (only turns first order on).
+    pub first_order: bool,
+    /// `--task-group`.
+    pub task_group: Option<usize>,
+    /// `--val-every`.
+    pub val_every: Option<u64>,
+    /// `--select`.
+    pub select: Option<Selection>,
+    /// `--seed`.
+    pub seed: Option<u64>,
+    /// `--prefetch`.
+    pub prefetch: Option<usize>,
+    /// `--device`.
+    pub device: Option<String>,
+    /// `--bands`, already split into names.
+    pub bands: Option<Vec<String>>,
+}
+
 impl TrainConfig {
+    /// This config with `o`'s settings applied, then validated.
+    ///
+    /// # Errors
+    /// Any value [`TrainConfig::validate`] refuses, naming its option.
+    pub fn with_overrides(mut self, o: &TrainOverrides) -> Result<Self> {
+        self.method = o.method.unwrap_or(self.method);
+        self.way = o.way.unwrap_or(self.way);
+        self.shot = o.shot.unwrap_or(self.shot);
+        self.query = o.query.unwrap_or(self.query);
+        self.steps = o.steps.unwrap_or(self.steps);
+        self.meta_batch = o.meta_batch.unwrap_or(self.meta_batch);
+        self.inner_lr = o.inner_lr.unwrap_or(self.inner_lr);
+        self.inner_steps = o.inner_steps.unwrap_or(self.inner_steps);
+        self.first_order |= o.first_order;
+        self.task_group = o.task_group.or(self.task_group);
+        self.val_every = o.val_every.unwrap_or(self.val_every);
+        self.select = o.select.unwrap_or(self.select);
+        self.seed = o.seed.unwrap_or(self.seed);
+        self.prefetch = o.prefetch.unwrap_or(self.prefetch);
+        if let Some(d) = &o.device {
+            self.device = d.clone();
+        }
+        if let Some(b) = &o.bands {
+            self.bands = Some(b.clone());
+        }
+        self.validate()?;
+        Ok(self)
+    }
+
     /// Reads a JSON config; errors name the file and the offending key.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
@@ -223,6 +286,41 @@ impl TrainConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn command_line_settings_replace_the_configs_and_are_validated() {
+        let base = TrainConfig {
+            shot: 5,
+            first_order: true,
+            select: Selection::Accuracy,
+            ..TrainConfig::default()
+        };
+        let cfg = base
+            .clone()
+            .with_overrides(&TrainOverrides {
+                way: Some(3),
+                steps: Some(7),
+                bands: Some(vec!["B02".into(), "B03".into()]),
+                ..TrainOverrides::default()
+            })
+            .unwrap();
+        assert_eq!((cfg.way, cfg.shot, cfg.steps), (3, 5, 7));
+        // Unset flags keep the config's values; --first-order only turns it on.
+        assert!(cfg.first_order);
+        assert_eq!(cfg.select, Selection::Accuracy);
+        assert_eq!(
+            cfg.bands.as_deref(),
+            Some(&["B02".to_string(), "B03".to_string()][..])
+        );
+        let err = base
+            .with_overrides(&TrainOverrides {
+                way: Some(0),
+                ..TrainOverrides::default()
+            })
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("way"), "{err}");
+    }
 
     #[test]
     fn defaults_are_the_papers_and_unknown_keys_fail() {
