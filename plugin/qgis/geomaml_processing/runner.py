@@ -1,8 +1,9 @@
 """Runs the geomaml executable for an algorithm: progress and cancellation through
 QGIS's feedback object, geomaml's own error message on failure.
 
-The executable is, in this order: the environment variable GEOMAML_BIN, the QGIS
-setting `geomaml/binary` (Settings > Options > Advanced), or `geomaml` on PATH.
+The executable is, in this order: the environment variable GEOMAML_BIN (QGIS:
+Settings > Options > System > Environment), the QGIS setting `geomaml/binary` (set
+from the Python console with QgsSettings().setValue), or `geomaml` on PATH.
 """
 
 import os
