@@ -108,8 +108,8 @@ def read(path):
 scene = gdal.Open(a.scene)
 sw, sh, sgt = scene.RasterXSize, scene.RasterYSize, scene.GetGeoTransform()
 del scene
-ids = [c for c in json.loads(gdal.Info(a.geomaml_map, format="json")["metadata"][""]["GEOMAML_CLASSES"])]
-class_ids = np.array([c["id"] for c in ids], dtype=np.int32)
+classes = json.loads(gdal.Info(a.geomaml_map, format="json")["metadata"][""]["GEOMAML_CLASSES"])
+class_ids = np.array([c["id"] for c in classes], dtype=np.int32)
 # Deepness's grid: the scene's extent at the model's resolution (here the scene's).
 if result.shape != (sh, sw):
     sys.exit(f"Deepness's map is {result.shape[::-1]} px, the scene {sw} x {sh}: compare on another grid")

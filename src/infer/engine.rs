@@ -96,23 +96,19 @@ impl Engine<'_> {
 
 /// Runs `windows` (top-left in source pixels) of a prepared block in batches; calls
 /// `each(window index, probabilities view [classes, ...])`.
-fn run_windows<'p>(
+fn run_windows(
     predictor: &mut Predictor,
-    source: impl Fn(usize) -> &'p Prepared,
+    p: &Prepared,
     windows: &[(usize, (isize, isize))],
     tile: usize,
     batch_size: usize,
     mut each: impl FnMut(usize, ndarray::ArrayViewD<'_, f32>),
 ) -> Result<()> {
-    let Some(&(first, _)) = windows.first() else {
-        return Ok(());
-    };
-    let bands = source(first).pixels.data.dim().0;
+    let data = &p.pixels.data;
+    let bands = data.dim().0;
     for chunk in windows.chunks(batch_size) {
         let mut batch = Array4::<f32>::zeros((chunk.len(), bands, tile, tile));
-        for (i, &(idx, (wx, wy))) in chunk.iter().enumerate() {
-            let p = source(idx);
-            let data = &p.pixels.data;
+        for (i, &(_, (wx, wy))) in chunk.iter().enumerate() {
             let (x0, y0) = (
                 (wx - p.block.read.x) as usize,
                 (wy - p.block.read.y) as usize,
@@ -206,82 +202,39 @@ pub(crate) fn margin(p: impl Iterator<Item = f32>) -> u8 {
     percent(a - b)
 }
 
-/// One classifier output cell: where its pixels were read, its window and the
-/// top-left of its cell (source pixels).
-struct Cell<'p> {
-    p: &'p Prepared,
-    window: (isize, isize),
-    origin: (isize, isize),
-}
-
-/// Class ids and, when asked for, percentages and confidence of a list of cells.
-pub(crate) struct Outputs {
-    pub(crate) classes: Vec<u8>,
-    pub(crate) probabilities: Option<Vec<u8>>,
-    pub(crate) confidence: Option<Vec<u8>>,
-}
-
 impl Engine<'_> {
     fn classify(&mut self, p: &Prepared) -> Result<(usize, Finished)> {
-        let bw = p.block.out.width;
-        let step = self.plan.cell_step() as isize;
-        let cells: Vec<Cell<'_>> = (0..p.block.windows.len())
-            .map(|i| Cell {
-                p,
-                window: p.block.windows[i],
-                origin: (
-                    (p.block.out.x + (i % bw) as isize) * step,
-                    (p.block.out.y + (i / bw) as isize) * step,
-                ),
-            })
-            .collect();
-        // Shared features line windows up at the stride; decimated plans
-        // (overviews) run every window on its own.
-        let shared_block = (self.plan.decimation == 1).then_some(p);
-        let (n, o) = self.classify_list(&cells, shared_block)?;
-        Ok((
-            n,
-            Finished {
-                block: p.block.clone(),
-                classes: o.classes,
-                probabilities: o.probabilities,
-                confidence: o.confidence,
-            },
-        ))
-    }
-
-    /// Classifies `cells`; with `shared_block` (the one block every cell was read
-    /// in) through shared feature maps when the engine has them.
-    fn classify_list(
-        &mut self,
-        cells: &[Cell<'_>],
-        shared_block: Option<&Prepared>,
-    ) -> Result<(usize, Outputs)> {
         let (plan, ids, nodata, batch_size) =
             (self.plan, &self.o.ids, self.o.nodata, self.o.batch_size);
-        let s = plan.stride;
+        let (bw, bh) = (p.block.out.width, p.block.out.height);
+        let (s, step) = (plan.stride, plan.cell_step() as isize);
         let (tile, min_valid) = (plan.tile, self.o.min_valid);
-        let n = cells.len();
         // A cell counts when at least half its in-raster pixels are valid and its
         // window passes `min_valid`.
-        let cell_valid = |c: &Cell<'_>| {
-            let ((cx, cy), (wx, wy)) = (c.origin, c.window);
-            c.p.pixels.valid_fraction(Window::new(cx, cy, s, s)) >= 0.5
-                && c.p.pixels.valid_fraction(Window::new(wx, wy, tile, tile)) >= min_valid
+        let cell_valid = |i: usize| {
+            let (cx, cy) = (
+                (p.block.out.x + (i % bw) as isize) * step,
+                (p.block.out.y + (i / bw) as isize) * step,
+            );
+            let (wx, wy) = p.block.windows[i];
+            p.pixels.valid_fraction(Window::new(cx, cy, s, s)) >= 0.5
+                && p.pixels.valid_fraction(Window::new(wx, wy, tile, tile)) >= min_valid
         };
-        let todo: Vec<(usize, (isize, isize))> = cells
+        let todo: Vec<(usize, (isize, isize))> = p
+            .block
+            .windows
             .iter()
+            .copied()
             .enumerate()
-            .filter(|(_, c)| cell_valid(c))
-            .map(|(i, c)| (i, c.window))
+            .filter(|(i, _)| cell_valid(*i))
             .collect();
         let k = ids.len();
-        let mut classes = vec![nodata; n];
+        let mut classes = vec![nodata; bw * bh];
         let mut probs = self
             .o
             .probabilities
-            .then(|| vec![PROBABILITY_NODATA; k * n]);
-        let mut conf = self.o.confidence.then(|| vec![PROBABILITY_NODATA; n]);
+            .then(|| vec![PROBABILITY_NODATA; k * bw * bh]);
+        let mut conf = self.o.confidence.then(|| vec![PROBABILITY_NODATA; bw * bh]);
         let each = |i: usize, pr: ndarray::ArrayViewD<'_, f32>| {
             classes[i] = ids[argmax(pr.iter().copied())];
             if let Some(out) = conf.as_mut() {
@@ -289,26 +242,22 @@ impl Engine<'_> {
             }
             if let Some(out) = probs.as_mut() {
                 for (c, v) in pr.iter().enumerate() {
-                    out[c * n + i] = percent(*v);
+                    out[c * bw * bh + i] = percent(*v);
                 }
             }
         };
-        match (self.shared.as_mut(), shared_block) {
-            (Some(sh), Some(p)) if !todo.is_empty() => {
+        match self.shared.as_mut() {
+            // Shared features line windows up at the stride; decimated plans
+            // (overviews) run every window on its own.
+            Some(sh) if !todo.is_empty() && plan.decimation == 1 => {
                 run_shared(sh, p, &todo, plan, batch_size, each)?
             }
-            _ => run_windows(
-                &mut self.predictor,
-                |i| cells[i].p,
-                &todo,
-                plan.tile,
-                batch_size,
-                each,
-            )?,
+            _ => run_windows(&mut self.predictor, p, &todo, plan.tile, batch_size, each)?,
         }
         Ok((
             todo.len(),
-            Outputs {
+            Finished {
+                block: p.block.clone(),
                 classes,
                 probabilities: probs,
                 confidence: conf,
@@ -343,7 +292,7 @@ impl Engine<'_> {
         let windows = &p.block.windows;
         run_windows(
             &mut self.predictor,
-            |_| p,
+            p,
             &todo,
             plan.tile,
             batch_size,

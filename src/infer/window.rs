@@ -135,12 +135,10 @@ pub struct Overview {
 }
 
 impl Overview {
-    /// Number of blocks `(across, down)`.
+    /// Number of blocks `(across, down)`: those of [`Overview::plan`], whose block
+    /// `k` is overview block `k`.
     pub fn grid(&self) -> (usize, usize) {
-        (
-            self.output.0.div_ceil(self.block),
-            self.output.1.div_ceil(self.block),
-        )
+        self.plan.grid()
     }
 }
 

@@ -113,46 +113,24 @@ pub fn suggest(cfg: &SuggestConfig) -> Result<SuggestSummary> {
         )?)),
         None => None,
     };
-    let card = crate::export::read_card(&cfg.model)?;
-    let tile = card.spec.tile_size;
-    let required = cfg
-        .required
-        .iter()
-        .map(|k| {
-            crate::catalog::classes::find_class(&card.classes, k)
-                .map(|c| c.id)
-                .ok_or_else(|| {
-                    Error::config(
-                        "--classes",
-                        format!("`{k}` is not a class of {}", cfg.model.display()),
-                    )
-                })
-        })
-        .collect::<Result<Vec<u16>>>()?;
 
-    // The map and its class probabilities, in a folder removed afterwards.
-    let work = tempfile::Builder::new()
-        .prefix("geomaml-suggest-")
-        .tempdir()
-        .map_err(|e| Error::io(std::env::temp_dir(), e))?;
-    let map_path = work.path().join("map.tif");
-    let summary = crate::infer::map_scene(&crate::infer::MapConfig {
-        model: cfg.model.clone(),
-        scene: cfg.scene.clone(),
-        output: map_path.clone(),
-        stride: cfg.stride,
-        batch_size: 64,
-        probabilities: true,
-        confidence: false,
-        cog: false,
-        bands: cfg.bands.clone(),
-        overwrite: false,
-        threads: cfg.threads,
-        progress: true,
-        exact: false,
-        min_valid: cfg.min_valid,
-    })?;
-    let (mut grid, map) = read_grid(&map_path, &card.classes)?;
+    // The map's classes and probabilities, computed in memory block by block.
+    let mut mapper = crate::infer::WindowMapper::open(
+        &cfg.model,
+        &cfg.scene,
+        &crate::infer::WindowOptions {
+            stride: cfg.stride,
+            bands: cfg.bands.clone(),
+            threads: cfg.threads,
+            probabilities: true,
+            min_valid: cfg.min_valid,
+            ..crate::infer::WindowOptions::default()
+        },
+    )?;
+    let card = mapper.card().clone();
+    let tile = card.spec.tile_size;
+    let required = required_classes(cfg, &card)?;
+    let mut grid = map_grid(&mut mapper, &card.classes)?;
     // A cell whose centre pixel is masked in any band is never suggested: the
     // analyst would be sent to a cloud or a gap.
     let valid = centre_validity(&cfg.scene, grid.width, grid.height)?;
@@ -162,21 +140,15 @@ pub fn suggest(cfg: &SuggestConfig) -> Result<SuggestSummary> {
     }
     // The map's cells are `stride` scene pixels; the last row and column may hang
     // over the scene's edge.
-    let stride = {
-        use gdal::Metadata;
-        map.dataset()
-            .metadata_item("GEOMAML_STRIDE", "")
-            .and_then(|v| v.parse::<f64>().ok())
-            .ok_or_else(|| Error::raster(map.path(), "has no GEOMAML_STRIDE"))?
-    };
-    let (scene_w, scene_h) = (summary.scene_size.0 as f64, summary.scene_size.1 as f64);
+    let stride = mapper.plan().stride as f64;
+    let (scene_w, scene_h) = (mapper.plan().source.0 as f64, mapper.plan().source.1 as f64);
     // Centre of the part of a cell inside the scene, in map cell units.
     let centre = |i: usize, extent: f64| {
         let (a, b) = (i as f64 * stride, ((i + 1) as f64 * stride).min(extent));
         (a + b) / 2.0 / stride
     };
-    let georef = map.georef()?;
-    let locator = georef.locator(map.path())?;
+    let georef = mapper.georef();
+    let locator = georef.locator(&cfg.scene)?;
 
     let mut labelled = Vec::new();
     let mut label_counts: BTreeMap<String, usize> = BTreeMap::new();
@@ -246,48 +218,71 @@ pub fn suggest(cfg: &SuggestConfig) -> Result<SuggestSummary> {
     })
 }
 
-/// The map's cells with their probabilities (`<map>.probabilities.tif`, percent per
-/// class band); cells where the map has nodata get NaN.
-fn read_grid(map_path: &Path, classes: &[ClassInfo]) -> Result<(CellGrid, Raster)> {
-    let map = Raster::open(map_path)?;
-    let (w, h) = map.size();
-    let nodata = map.nodata(1);
-    let ids = map.read_window(&[1], crate::raster::Window::new(0, 0, w, h), f32::NAN)?;
-    let probs = Raster::open(crate::infer::sink::probabilities_path(map_path))?;
+/// The ids of the classes `--classes` names (ids or names of the model's classes).
+fn required_classes(cfg: &SuggestConfig, card: &crate::card::ModelCard) -> Result<Vec<u16>> {
+    cfg.required
+        .iter()
+        .map(|k| {
+            crate::catalog::classes::find_class(&card.classes, k)
+                .map(|c| c.id)
+                .ok_or_else(|| {
+                    Error::config(
+                        "--classes",
+                        format!("`{k}` is not a class of {}", cfg.model.display()),
+                    )
+                })
+        })
+        .collect()
+}
+
+/// The map's cells with their probabilities (the percentages `geomaml map
+/// --probabilities` writes, as fractions), block by block with a progress bar;
+/// cells where the map has nodata get NaN.
+fn map_grid(mapper: &mut crate::infer::WindowMapper, classes: &[ClassInfo]) -> Result<CellGrid> {
+    let plan = mapper.plan().clone();
+    let (w, h) = plan.output;
     let k = classes.len();
-    if probs.band_count() != k {
-        return Err(Error::raster(
-            probs.path(),
-            format!("has {} bands for {k} classes", probs.band_count()),
-        ));
-    }
-    let bands: Vec<usize> = (1..=k).collect();
-    let p = probs.read_window(&bands, crate::raster::Window::new(0, 0, w, h), f32::NAN)?;
+    let nodata = mapper.nodata();
     let mut probabilities = vec![f32::NAN; w * h * k];
     let mut predicted = vec![0u16; w * h];
-    for row in 0..h {
-        for col in 0..w {
-            let id = ids[[0, row, col]];
-            if Some(id as f64) == nodata || !id.is_finite() {
+    let bar = crate::progress::bar(
+        plan.len() as u64,
+        "{msg} {bar:40} {pos}/{len} blocks, {elapsed} (eta {eta})",
+        "mapping".into(),
+        true,
+    );
+    for b in 0..plan.len() {
+        let out = plan.block(b).out;
+        let block = mapper.block_outputs(b)?;
+        let p = block
+            .probabilities
+            .as_deref()
+            .expect("probabilities were asked for");
+        let n = out.width * out.height;
+        for (i, &id) in block.classes.iter().enumerate() {
+            if id == nodata {
                 continue;
             }
-            predicted[row * w + col] = id as u16;
+            let (row, col) = (
+                out.y as usize + i / out.width,
+                out.x as usize + i % out.width,
+            );
+            predicted[row * w + col] = u16::from(id);
             let cell = (row * w + col) * k;
             for c in 0..k {
-                probabilities[cell + c] = p[[c, row, col]] / 100.0;
+                probabilities[cell + c] = f32::from(p[c * n + i]) / 100.0;
             }
         }
+        bar.inc(1);
     }
-    Ok((
-        CellGrid {
-            width: w,
-            height: h,
-            class_ids: classes.iter().map(|c| c.id).collect(),
-            probabilities,
-            predicted,
-        },
-        map,
-    ))
+    bar.finish_and_clear();
+    Ok(CellGrid {
+        width: w,
+        height: h,
+        class_ids: classes.iter().map(|c| c.id).collect(),
+        probabilities,
+        predicted,
+    })
 }
 
 /// Whether the scene pixel at each map cell's centre is valid in every band (GDAL's
