@@ -1,7 +1,8 @@
 //! `geomaml suggest`: where to label next, as a point layer.
 //!
-//! The scene is mapped with the model into a temporary folder (the same engine,
-//! nodata rules and `--min-valid` as `geomaml map`, with class probabilities), the
+//! The scene is mapped with the model in memory block by block
+//! ([`crate::infer::WindowMapper`]: the same engine, blocks, nodata rules and
+//! `--min-valid` as `geomaml map`, with class probabilities), the
 //! cells are chosen by [`select::choose`], and the chosen cell centres are written
 //! with OGR as GeoJSON or GeoPackage (by the output's extension), in the scene's
 //! CRS or the one asked for, with the model's guess and its confidence.
