@@ -3,7 +3,8 @@
 //! Every parameter and batch-norm buffer becomes an initializer under its checkpoint
 //! name (`blocks.0.conv.weight`), so a graph can be checked against the spec by
 //! name. Batch norm uses the frozen running statistics (`training_mode = 0`) with
-//! [`BN_EPS`]. Value and node names are `<layer>/<op>` (`blocks.3/pool`, `dec1/up`),
+//! [`BN_EPS`]. Value and node names are `<layer>/<op>` (`blocks.3/pool`, `dec1.up/up`; see
+//! [`value_name`]),
 //! so a consumer can find a layer's output by name.
 //!
 //! Input `input` `[batch, bands, T, T]` (`batch` symbolic; height and width fixed to
@@ -20,13 +21,12 @@ use super::proto::{
     attribute_type, float_tensor_type, AttributeProto, Dimension, GraphProto, NodeProto,
     TensorProto, ValueInfoProto, DATA_TYPE_FLOAT, DATA_TYPE_INT64,
 };
-use crate::model::spec::{Arch, ModelSpec, BN_EPS};
+use crate::model::arch::{value_name, Layers, Op};
+use crate::model::spec::{ModelSpec, BN_EPS};
 use crate::model::NamedTensors;
 
 /// Name of the graph input.
 pub const INPUT: &str = "input";
-/// Name of the logits output.
-pub const LOGITS: &str = "logits";
 /// Name of the softmax output.
 pub const PROBABILITIES: &str = "probabilities";
 
@@ -44,7 +44,8 @@ pub enum Form {
     Deepness,
 }
 
-/// Accumulates nodes and initializers while a network is traced.
+/// Accumulates nodes and initializers while an architecture's description runs on
+/// it (the [`Layers`] implementation below).
 pub struct GraphBuilder<'a> {
     tensors: &'a NamedTensors,
     nodes: Vec<NodeProto>,
@@ -149,61 +150,6 @@ impl<'a> GraphBuilder<'a> {
         out.into()
     }
 
-    /// `Conv` with `{prefix}.weight/bias`, stride 1, "same" padding for odd kernels.
-    pub fn conv(&mut self, x: &str, prefix: &str, kernel: usize) -> String {
-        let (w, b) = (
-            self.weight(&format!("{prefix}.weight")),
-            self.weight(&format!("{prefix}.bias")),
-        );
-        let p = (kernel / 2) as i64;
-        let k = kernel as i64;
-        let attrs = vec![
-            ints("kernel_shape", &[k, k]),
-            ints("pads", &[p, p, p, p]),
-            ints("strides", &[1, 1]),
-        ];
-        self.node(
-            "Conv",
-            vec![x.into(), w, b],
-            &format!("{prefix}/conv"),
-            attrs,
-        )
-    }
-
-    /// `BatchNormalization` in inference mode with `{prefix}.{weight,bias,running_mean,running_var}`.
-    pub fn batch_norm(&mut self, x: &str, prefix: &str) -> String {
-        let inputs = ["weight", "bias", "running_mean", "running_var"]
-            .iter()
-            .map(|s| self.weight(&format!("{prefix}.{s}")))
-            .collect::<Vec<_>>();
-        let mut all = vec![x.to_string()];
-        all.extend(inputs);
-        self.node(
-            "BatchNormalization",
-            all,
-            &format!("{prefix}/bn"),
-            vec![float("epsilon", BN_EPS as f32)],
-        )
-    }
-
-    /// `Relu`.
-    pub fn relu(&mut self, x: &str, prefix: &str) -> String {
-        self.node("Relu", vec![x.into()], &format!("{prefix}/relu"), vec![])
-    }
-
-    /// 2x2 `MaxPool` with stride 2 (floor mode, as PyTorch).
-    pub fn max_pool(&mut self, x: &str, prefix: &str) -> String {
-        let attrs = vec![ints("kernel_shape", &[2, 2]), ints("strides", &[2, 2])];
-        self.node("MaxPool", vec![x.into()], &format!("{prefix}/pool"), attrs)
-    }
-
-    /// conv -> batch norm -> ReLU, the unit both architectures repeat.
-    pub fn conv_bn_relu(&mut self, x: &str, conv: &str, bn: &str, out_prefix: &str) -> String {
-        let c = self.conv(x, conv, 3);
-        let b = self.batch_norm(&c, bn);
-        self.relu(&b, out_prefix)
-    }
-
     /// Finishes the graph with the given input and output types.
     pub fn finish(
         self,
@@ -230,70 +176,106 @@ fn value_info(name: &str, dims: Vec<Dimension>) -> ValueInfoProto {
     }
 }
 
-/// The paper CNN: `depth` x [conv 3x3 -> bn -> ReLU -> max-pool 2], global mean, linear head.
-fn cnn(spec: &ModelSpec, g: &mut GraphBuilder<'_>) -> String {
-    let mut x = FINITE_INPUT.to_string();
-    for i in 0..spec.depth {
-        let block = format!("blocks.{i}");
-        let r = g.conv_bn_relu(&x, &format!("{block}.conv"), &format!("{block}.bn"), &block);
-        x = g.max_pool(&r, &block);
-    }
-    let mean = g.node("GlobalAveragePool", vec![x], "head/mean", vec![]);
-    let flat = g.node("Flatten", vec![mean], "head/flatten", vec![int("axis", 1)]);
-    let (w, b) = (g.weight("head.weight"), g.weight("head.bias"));
-    g.node("Gemm", vec![flat, w, b], LOGITS, vec![int("transB", 1)])
-}
+/// The layer operations as ONNX nodes; a value is the name of a node's output,
+/// [`value_name`] of the operation.
+impl Layers for GraphBuilder<'_> {
+    type Value = String;
 
-/// Two [conv 3x3 -> bn -> ReLU] of a U-Net level.
-fn double_conv(g: &mut GraphBuilder<'_>, x: &str, level: &str) -> String {
-    let a = g.conv_bn_relu(
-        x,
-        &format!("{level}.conv1"),
-        &format!("{level}.bn1"),
-        &format!("{level}.1"),
-    );
-    g.conv_bn_relu(
-        &a,
-        &format!("{level}.conv2"),
-        &format!("{level}.bn2"),
-        &format!("{level}.2"),
-    )
-}
-
-/// The U-Net of `model::spec`: encoder, bottleneck `mid`, decoder with skip concat, 1x1 head.
-fn unet(spec: &ModelSpec, g: &mut GraphBuilder<'_>) -> String {
-    let mut x = FINITE_INPUT.to_string();
-    let mut skips = Vec::new();
-    for l in 0..spec.depth {
-        let level = format!("enc{l}");
-        let s = double_conv(g, &x, &level);
-        x = g.max_pool(&s, &level);
-        skips.push(s);
-    }
-    x = double_conv(g, &x, "mid");
-    for l in (0..spec.depth).rev() {
-        let level = format!("dec{l}");
+    fn conv(&mut self, x: &String, name: &str, _out: usize, kernel: usize) -> String {
         let (w, b) = (
-            g.weight(&format!("{level}.up.weight")),
-            g.weight(&format!("{level}.up.bias")),
+            self.weight(&format!("{name}.weight")),
+            self.weight(&format!("{name}.bias")),
+        );
+        let (k, p) = (kernel as i64, (kernel / 2) as i64);
+        let attrs = vec![
+            ints("kernel_shape", &[k, k]),
+            ints("pads", &[p, p, p, p]),
+            ints("strides", &[1, 1]),
+        ];
+        self.node(
+            "Conv",
+            vec![x.clone(), w, b],
+            &value_name(name, Op::Conv),
+            attrs,
+        )
+    }
+
+    fn batch_norm(&mut self, x: &String, name: &str) -> String {
+        let mut inputs = vec![x.clone()];
+        for part in ["weight", "bias", "running_mean", "running_var"] {
+            inputs.push(self.weight(&format!("{name}.{part}")));
+        }
+        let attrs = vec![float("epsilon", BN_EPS as f32)];
+        self.node(
+            "BatchNormalization",
+            inputs,
+            &value_name(name, Op::BatchNorm),
+            attrs,
+        )
+    }
+
+    fn relu(&mut self, x: &String, name: &str) -> String {
+        self.node("Relu", vec![x.clone()], &value_name(name, Op::Relu), vec![])
+    }
+
+    /// Floor mode, as PyTorch.
+    fn max_pool2(&mut self, x: &String, name: &str) -> String {
+        let attrs = vec![ints("kernel_shape", &[2, 2]), ints("strides", &[2, 2])];
+        self.node(
+            "MaxPool",
+            vec![x.clone()],
+            &value_name(name, Op::MaxPool),
+            attrs,
+        )
+    }
+
+    fn up_conv2(&mut self, x: &String, name: &str, _out: usize) -> String {
+        let (w, b) = (
+            self.weight(&format!("{name}.weight")),
+            self.weight(&format!("{name}.bias")),
         );
         let attrs = vec![ints("kernel_shape", &[2, 2]), ints("strides", &[2, 2])];
-        let up = g.node(
+        self.node(
             "ConvTranspose",
-            vec![x, w, b],
-            &format!("{level}/up"),
+            vec![x.clone(), w, b],
+            &value_name(name, Op::UpConv),
             attrs,
-        );
-        let cat = g.node(
-            "Concat",
-            vec![up, skips[l].clone()],
-            &format!("{level}/concat"),
-            vec![int("axis", 1)],
-        );
-        x = double_conv(g, &cat, &level);
+        )
     }
-    g.conv(&x, "head", 1);
-    g.node("Identity", vec!["head/conv".into()], LOGITS, vec![])
+
+    fn concat(&mut self, a: &String, b: &String, name: &str) -> String {
+        self.node(
+            "Concat",
+            vec![a.clone(), b.clone()],
+            &value_name(name, Op::Concat),
+            vec![int("axis", 1)],
+        )
+    }
+
+    /// `GlobalAveragePool` (`[n, c, 1, 1]`) then `Flatten`.
+    fn global_mean(&mut self, x: &String, name: &str) -> String {
+        let pooled = format!("{name}/mean_nc11");
+        let pooled = self.node("GlobalAveragePool", vec![x.clone()], &pooled, vec![]);
+        self.node(
+            "Flatten",
+            vec![pooled],
+            &value_name(name, Op::GlobalMean),
+            vec![int("axis", 1)],
+        )
+    }
+
+    fn linear(&mut self, x: &String, name: &str, _out: usize) -> String {
+        let (w, b) = (
+            self.weight(&format!("{name}.weight")),
+            self.weight(&format!("{name}.bias")),
+        );
+        self.node(
+            "Gemm",
+            vec![x.clone(), w, b],
+            &value_name(name, Op::Linear),
+            vec![int("transB", 1)],
+        )
+    }
 }
 
 /// `input` with NaN and ±inf replaced by 0.
@@ -310,11 +292,9 @@ fn finite_input(g: &mut GraphBuilder<'_>) {
 pub fn build_graph(spec: &ModelSpec, tensors: &NamedTensors, form: Form) -> GraphProto {
     let mut g = GraphBuilder::new(tensors);
     finite_input(&mut g);
-    let logits = match spec.arch {
-        Arch::Cnn => cnn(spec, &mut g),
-        Arch::Unet => unet(spec, &mut g),
-    };
-    let per_tile = spec.arch == Arch::Cnn && form == Form::Deepness;
+    let logits = spec.arch.build(spec, &mut g, FINITE_INPUT.to_string());
+    let per_pixel = spec.is_segmentation();
+    let per_tile = !per_pixel && form == Form::Deepness;
     let softmax_out = if per_tile {
         "head/probabilities"
     } else {
@@ -344,9 +324,10 @@ pub fn build_graph(spec: &ModelSpec, tensors: &NamedTensors, form: Form) -> Grap
         ],
     );
     let classes = Dimension::fixed(spec.num_classes);
-    let out_dims = match (spec.arch, form) {
-        (Arch::Cnn, Form::Native) => vec![batch, classes],
-        _ => vec![batch, classes, h, w],
+    let out_dims = if per_pixel || per_tile {
+        vec![batch, classes, h, w]
+    } else {
+        vec![batch, classes]
     };
     let outputs = vec![value_info(PROBABILITIES, out_dims)];
     let name = format!("geomaml_{:?}", spec.arch).to_lowercase();
@@ -357,6 +338,7 @@ pub fn build_graph(spec: &ModelSpec, tensors: &NamedTensors, form: Form) -> Grap
 mod tests {
     use super::*;
     use crate::export::random::random_tensors;
+    use crate::model::Arch;
 
     fn ops(g: &GraphProto) -> Vec<&str> {
         g.node.iter().map(|n| n.op_type.as_str()).collect()

@@ -12,7 +12,7 @@ pub mod proto;
 pub mod random;
 pub mod split;
 
-pub use graph::{build_graph, Form, INPUT, LOGITS, PROBABILITIES};
+pub use graph::{build_graph, Form, INPUT, PROBABILITIES};
 pub use metadata::{read_card, read_metadata, read_model};
 pub use random::{random_checkpoint, random_tensors};
 

@@ -3,12 +3,14 @@
 //!
 //! Classifier windows overlap by `1 - (stride/tile)^2` of their area (15/16 for the
 //! paper's 128 px windows at stride 32), so computing each window's early layers
-//! separately repeats most of the work. Here the model is cut after block `L-1`
-//! (`2^L` the largest power of two dividing the stride, at most `2^depth`): the
-//! trunk runs on the block's whole source region, and each window's tail (the
-//! remaining blocks, the mean and the linear head) runs on the `T/2^L`-square crop
-//! of the trunk's feature map at the window's position. Because every window
-//! starts at a multiple of `2^L` from the region's origin, pooling grids line up
+//! separately repeats most of the work. Here the model is cut at the deepest of its
+//! architecture's cut points ([`Cut`], derived from the description in
+//! `model::arch`) whose down-sampling `2^L` divides the stride (for the paper's CNN:
+//! after block `L-1`): the trunk runs on the block's whole source region, and each
+//! window's tail (for the CNN: the remaining blocks, the mean and the linear head)
+//! runs on the `T/2^L`-square crop of the trunk's feature map at the window's
+//! position. Because every window starts at a multiple of `2^L` from the region's
+//! origin, pooling grids line up
 //! exactly; the one difference from per-window inference is that a window's
 //! early convolutions see the real neighbouring pixels at its border where the
 //! per-window network sees zero padding. That changes the features within a few
@@ -19,7 +21,7 @@ use super::predictor::{run_session, session_from_bytes};
 use crate::card::ModelCard;
 use crate::error::{Error, Result};
 use crate::export::{metadata, split::split_at, PROBABILITIES};
-use crate::model::Arch;
+use crate::model::arch::{trace, Cut};
 use ndarray::{Array2, Array3, ArrayView3, ArrayView4, Axis, Ix2, Ix4};
 use ort::session::Session;
 use prost::Message;
@@ -45,11 +47,17 @@ impl std::fmt::Debug for SharedCnn {
 }
 
 impl SharedCnn {
-    /// The trunk depth `L` usable at `stride`, or `None` when sharing cannot line up
-    /// pooling grids (odd stride) or the model is not the CNN.
-    pub fn level(card: &ModelCard, stride: usize) -> Option<usize> {
-        let level = (stride.trailing_zeros() as usize).min(card.spec.depth);
-        (card.spec.arch == Arch::Cnn && stride > 0 && level > 0).then_some(level)
+    /// The cut usable at `stride`: the deepest whose down-sampling divides the
+    /// stride, or `None` when there is none (odd stride, or an architecture without
+    /// cut points such as the U-Net, whose skip connections cross every level).
+    pub fn cut(card: &ModelCard, stride: usize) -> Option<Cut> {
+        if stride == 0 {
+            return None;
+        }
+        trace(&card.spec)
+            .cuts
+            .into_iter()
+            .rfind(|c| stride % c.scale == 0)
     }
 
     /// Builds trunk and tail sessions from the model at `path` for `stride`.
@@ -59,13 +67,12 @@ impl SharedCnn {
         stride: usize,
         threads: usize,
     ) -> Result<Option<Self>> {
-        let Some(level) = Self::level(card, stride) else {
+        let Some(cut) = Self::cut(card, stride) else {
             return Ok(None);
         };
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         let model = metadata::decode_model(&bytes, path)?;
-        let feature = format!("blocks.{}/pool", level - 1);
-        let (trunk, tail) = split_at(&model, &feature, card.spec.width)
+        let (trunk, tail) = split_at(&model, &cut.value, cut.channels)
             .map_err(|e| Error::model_source(path, "", e))?;
         let session = |m: &crate::export::proto::ModelProto| {
             session_from_bytes(&m.encode_to_vec(), threads)
@@ -75,8 +82,8 @@ impl SharedCnn {
             path: path.to_path_buf(),
             trunk: session(&trunk)?,
             tail: session(&tail)?,
-            feature,
-            scale: 1 << level,
+            feature: cut.value,
+            scale: cut.scale,
         }))
     }
 
@@ -110,7 +117,7 @@ impl SharedCnn {
 mod tests {
     use super::*;
     use crate::card::tests::sample_card;
-    use crate::model::ModelSpec;
+    use crate::model::{Arch, ModelSpec};
 
     #[test]
     fn sharing_depth_follows_the_stride() {
@@ -119,11 +126,17 @@ mod tests {
             depth: 7,
             ..card.spec
         };
-        assert_eq!(SharedCnn::level(&card, 32), Some(5));
-        assert_eq!(SharedCnn::level(&card, 256), Some(7));
-        assert_eq!(SharedCnn::level(&card, 6), Some(1));
-        assert_eq!(SharedCnn::level(&card, 7), None);
+        let scale = |stride| SharedCnn::cut(&card, stride).map(|c| c.scale);
+        assert_eq!(scale(32), Some(32));
+        assert_eq!(scale(256), Some(128));
+        assert_eq!(scale(6), Some(2));
+        assert_eq!(scale(7), None);
+        assert_eq!(
+            SharedCnn::cut(&card, 32).unwrap().value,
+            "blocks.4/pool",
+            "the cut after block L-1 for 2^L = 32"
+        );
         card.spec.arch = Arch::Unet;
-        assert_eq!(SharedCnn::level(&card, 32), None);
+        assert!(SharedCnn::cut(&card, 32).is_none());
     }
 }

@@ -114,11 +114,6 @@ pub fn batch_norm(x: &Tensor, params: &Params, prefix: &str, mode: BnMode<'_>) -
     }
 }
 
-/// Rectified linear unit.
-pub fn relu(x: &Tensor) -> Tensor {
-    x.relu()
-}
-
 /// 2x2 max-pooling with stride 2.
 pub fn max_pool2(x: &Tensor) -> Tensor {
     x.max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false)
@@ -132,17 +127,6 @@ pub fn global_mean_pool(x: &Tensor) -> Tensor {
 /// Fully connected layer, `x @ weight^T + bias`.
 pub fn linear(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Tensor {
     x.linear(weight, Some(bias))
-}
-
-/// [conv 3x3 -> batch norm -> ReLU], the unit both architectures repeat.
-pub fn conv_bn_relu(x: &Tensor, params: &Params, conv: &str, bn: &str, mode: BnMode<'_>) -> Tensor {
-    let h = conv2d(
-        x,
-        params.get(&format!("{conv}.weight")),
-        params.get(&format!("{conv}.bias")),
-        1,
-    );
-    relu(&batch_norm(&h, params, bn, mode))
 }
 
 #[cfg(test)]

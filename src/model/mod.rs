@@ -1,18 +1,18 @@
 //! Models as functions over named parameters.
 //!
-//! `spec` (architecture, names, shapes) and `host` (checkpoints) need no tensor
-//! library; the forward passes need tch and sit behind the `train` feature.
+//! `arch` (each architecture written once against layer operations), `spec`
+//! (architecture and sizes) and `host` (checkpoints) need no tensor library; the tch
+//! forward passes (`functional` for one model, `stacked` for a meta-batch) sit
+//! behind the `train` feature.
 
+pub mod arch;
 pub mod host;
 pub mod spec;
 
 /// Batch-norm statistics estimated on data, for export.
 #[cfg(feature = "train")]
 pub mod bn_stats;
-/// The paper's CNN classifier.
-#[cfg(feature = "train")]
-pub mod cnn;
-/// The functional-model interface and architecture dispatch.
+/// One model's forward pass in tch.
 #[cfg(feature = "train")]
 pub mod functional;
 /// Layers as pure functions.
@@ -30,9 +30,6 @@ pub mod stacked;
 /// Task batches as tensors.
 #[cfg(feature = "train")]
 pub mod task_tensors;
-/// The U-Net segmentation network.
-#[cfg(feature = "train")]
-pub mod unet;
 
 pub use host::{Checkpoint, HostTensor, NamedTensors};
 pub use spec::{Arch, ModelSpec};
@@ -40,7 +37,7 @@ pub use spec::{Arch, ModelSpec};
 #[cfg(feature = "train")]
 pub use bn_stats::estimate_bn_stats;
 #[cfg(feature = "train")]
-pub use functional::{forward, FunctionalModel};
+pub use functional::forward;
 #[cfg(feature = "train")]
 pub use layers::BnMode;
 #[cfg(feature = "train")]

@@ -1,23 +1,14 @@
-//! `ModelSpec`: the architecture of a model, independent of any tensor library.
+//! `ModelSpec`: the architecture and shape of a model, independent of any tensor
+//! library.
 //!
-//! The spec fixes parameter names and shapes, so the tch forward pass
-//! (`model::cnn`, `model::unet`), checkpoints and the ONNX writer agree by
-//! construction. Two architectures:
-//!
-//! - `Cnn`, the paper's classifier (Russwurm et al. 2020): `depth` blocks of
-//!   [conv 3x3 (padding 1) -> batch norm -> ReLU -> max-pool 2], then the mean over
-//!   the remaining pixels (1x1 for 128 px and 7 blocks, so it equals the paper's
-//!   flatten) and a linear head. Names: `blocks.{i}.conv.{weight,bias}`,
-//!   `blocks.{i}.bn.{weight,bias}`, `head.{weight,bias}`.
-//! - `Unet` (Ronneberger et al. 2015): encoder levels `enc{l}` (l < depth), each two
-//!   [conv 3x3 -> bn -> ReLU] then max-pool 2; a bottleneck `mid`; decoder levels
-//!   `dec{l}` (l = depth-1 .. 0), each a 2x2 stride-2 transposed conv `up`
-//!   (c_{l+1} -> c_l), concatenation [up, skip] and two [conv 3x3 -> bn -> ReLU];
-//!   a 1x1 conv `head`. Level l has `width * 2^l` channels.
-//!
-//! Batch-norm layers carry running statistics as buffers `*.bn*.running_{mean,var}`
-//! (not parameters): MAML runs with batch statistics, and the frozen statistics
-//! for export are estimated on the user's data. Batch-norm epsilon is [`BN_EPS`].
+//! The layers, parameter names and shapes of each architecture are written once in
+//! [`model::arch`](crate::model::arch) (`cnn.rs`, `unet.rs`); the spec names the
+//! architecture and its sizes, and [`ModelSpec::tensors`] is what that description
+//! implies, so the tch passes, checkpoints and the ONNX writer agree by
+//! construction. Batch-norm layers carry running statistics as buffers
+//! `*.running_{mean,var}` (not parameters): MAML runs with batch statistics, and the
+//! frozen statistics for export are estimated on the user's data. Batch-norm
+//! epsilon is [`BN_EPS`].
 
 use serde::{Deserialize, Serialize};
 
@@ -70,20 +61,21 @@ impl ModelSpec {
             arch: Arch::Cnn,
             in_channels,
             num_classes,
-            width: 64,
-            depth: 7,
+            width: crate::model::arch::cnn::WIDTH,
+            depth: crate::model::arch::cnn::MAX_DEPTH,
             tile_size: 128,
         }
     }
 
-    /// A U-Net with four levels and 32 channels at the first level.
+    /// A U-Net with four levels and 32 channels at the first level (see
+    /// [`arch::unet`](crate::model::arch::unet)).
     pub fn default_unet(in_channels: usize, num_classes: usize, tile_size: usize) -> Self {
         ModelSpec {
             arch: Arch::Unet,
             in_channels,
             num_classes,
-            width: 32,
-            depth: 4,
+            width: crate::model::arch::unet::WIDTH,
+            depth: crate::model::arch::unet::MAX_DEPTH,
             tile_size,
         }
     }
@@ -117,7 +109,7 @@ impl ModelSpec {
 
     /// Whether the model outputs one class per pixel (`true`) or per tile.
     pub fn is_segmentation(&self) -> bool {
-        self.arch == Arch::Unet
+        crate::model::arch::trace(self).per_pixel
     }
 
     /// Channels at U-Net level `l`.
@@ -125,37 +117,10 @@ impl ModelSpec {
         self.width << l
     }
 
-    /// All tensors in a fixed order: parameters and batch-norm buffers.
+    /// All tensors in a fixed (forward) order: parameters and batch-norm buffers,
+    /// as the architecture's description names and shapes them.
     pub fn tensors(&self) -> Vec<TensorSpec> {
-        let mut t = Vec::new();
-        match self.arch {
-            Arch::Cnn => {
-                let mut cin = self.in_channels;
-                for i in 0..self.depth {
-                    conv(&mut t, &format!("blocks.{i}.conv"), cin, self.width, 3);
-                    bn(&mut t, &format!("blocks.{i}.bn"), self.width);
-                    cin = self.width;
-                }
-                param(&mut t, "head.weight", vec![self.num_classes, self.width]);
-                param(&mut t, "head.bias", vec![self.num_classes]);
-            }
-            Arch::Unet => {
-                let mut cin = self.in_channels;
-                for l in 0..self.depth {
-                    double_conv(&mut t, &format!("enc{l}"), cin, self.level_width(l));
-                    cin = self.level_width(l);
-                }
-                double_conv(&mut t, "mid", cin, self.level_width(self.depth));
-                for l in (0..self.depth).rev() {
-                    let (hi, lo) = (self.level_width(l + 1), self.level_width(l));
-                    param(&mut t, &format!("dec{l}.up.weight"), vec![hi, lo, 2, 2]);
-                    param(&mut t, &format!("dec{l}.up.bias"), vec![lo]);
-                    double_conv(&mut t, &format!("dec{l}"), 2 * lo, lo);
-                }
-                conv(&mut t, "head", self.width, self.num_classes, 1);
-            }
-        }
-        t
+        crate::model::arch::trace(self).tensors
     }
 
     /// Number of trainable parameters.
@@ -166,38 +131,6 @@ impl ModelSpec {
             .map(|t| t.shape.iter().product::<usize>())
             .sum()
     }
-}
-
-fn param(t: &mut Vec<TensorSpec>, name: &str, shape: Vec<usize>) {
-    t.push(TensorSpec {
-        name: name.into(),
-        shape,
-        trainable: true,
-    });
-}
-
-fn conv(t: &mut Vec<TensorSpec>, prefix: &str, cin: usize, cout: usize, k: usize) {
-    param(t, &format!("{prefix}.weight"), vec![cout, cin, k, k]);
-    param(t, &format!("{prefix}.bias"), vec![cout]);
-}
-
-fn bn(t: &mut Vec<TensorSpec>, prefix: &str, c: usize) {
-    param(t, &format!("{prefix}.weight"), vec![c]);
-    param(t, &format!("{prefix}.bias"), vec![c]);
-    for buf in ["running_mean", "running_var"] {
-        t.push(TensorSpec {
-            name: format!("{prefix}.{buf}"),
-            shape: vec![c],
-            trainable: false,
-        });
-    }
-}
-
-fn double_conv(t: &mut Vec<TensorSpec>, prefix: &str, cin: usize, cout: usize) {
-    conv(t, &format!("{prefix}.conv1"), cin, cout, 3);
-    bn(t, &format!("{prefix}.bn1"), cout);
-    conv(t, &format!("{prefix}.conv2"), cout, cout, 3);
-    bn(t, &format!("{prefix}.bn2"), cout);
 }
 
 #[cfg(test)]

@@ -11,8 +11,10 @@
 //! pass does. The head gives `[T, n, classes]` (CNN) or `[T, n, classes, h, w]`
 //! (U-Net). Every task must bring the same number of images `n`.
 
+use crate::model::arch::Layers;
+use crate::model::layers::{global_mean_pool, max_pool2};
 use crate::model::params::Params;
-use crate::model::spec::{Arch, BN_EPS};
+use crate::model::spec::BN_EPS;
 use std::collections::HashMap;
 use tch::{Kind, Tensor};
 
@@ -185,61 +187,6 @@ fn track(x: &Tensor, m: &Stacked<'_>, prefix: &str, momentum: f64) {
     }
 }
 
-fn conv_bn_relu(
-    x: &Tensor,
-    m: &Stacked<'_>,
-    conv_name: &str,
-    bn_name: &str,
-    bn: StackedBn,
-) -> Tensor {
-    batch_norm(&conv(x, m, conv_name, 1), m, bn_name, bn).relu()
-}
-
-fn max_pool2(x: &Tensor) -> Tensor {
-    x.max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false)
-}
-
-fn cnn(m: &Stacked<'_>, x: &Tensor, bn: StackedBn) -> Tensor {
-    let t = m.tasks;
-    let mut h = x.shallow_clone();
-    for i in 0..m.base.spec().depth {
-        h = conv_bn_relu(
-            &h,
-            m,
-            &format!("blocks.{i}.conv"),
-            &format!("blocks.{i}.bn"),
-            bn,
-        );
-        h = max_pool2(&h);
-    }
-    let n = h.size()[0];
-    // [n, T*c] -> [T, n, c], then each task's own head: one batched matmul.
-    let pooled = h
-        .mean_dim(&[2i64, 3][..], false, None::<Kind>)
-        .view([n, t, -1])
-        .transpose(0, 1);
-    m.w("head.bias")
-        .unsqueeze(1)
-        .baddbmm(&pooled, &m.w("head.weight").transpose(1, 2), 1.0, 1.0)
-}
-
-fn double_conv(x: &Tensor, m: &Stacked<'_>, prefix: &str, bn: StackedBn) -> Tensor {
-    let h = conv_bn_relu(
-        x,
-        m,
-        &format!("{prefix}.conv1"),
-        &format!("{prefix}.bn1"),
-        bn,
-    );
-    conv_bn_relu(
-        &h,
-        m,
-        &format!("{prefix}.conv2"),
-        &format!("{prefix}.bn2"),
-        bn,
-    )
-}
-
 /// Per task `[up, skip]` along channels, keeping the task-major layout.
 fn cat_per_task(a: &Tensor, b: &Tensor, tasks: i64) -> Tensor {
     let (sa, sb) = (a.size(), b.size());
@@ -248,37 +195,72 @@ fn cat_per_task(a: &Tensor, b: &Tensor, tasks: i64) -> Tensor {
     Tensor::cat(&[a5, b5], 2).view([sa[0], -1, sa[2], sa[3]])
 }
 
-fn unet(m: &Stacked<'_>, x: &Tensor, bn: StackedBn) -> Tensor {
-    let depth = m.base.spec().depth;
-    let mut skips = Vec::with_capacity(depth);
-    let mut h = x.shallow_clone();
-    for l in 0..depth {
-        let s = double_conv(&h, m, &format!("enc{l}"), bn);
-        h = max_pool2(&s);
-        skips.push(s);
+/// The layer operations on `T` stacked models (activations `[n, T*c, h, w]`).
+struct StackedLayers<'m, 'a> {
+    m: &'m Stacked<'a>,
+    bn: StackedBn,
+}
+
+impl Layers for StackedLayers<'_, '_> {
+    type Value = Tensor;
+
+    fn conv(&mut self, x: &Tensor, name: &str, _out: usize, kernel: usize) -> Tensor {
+        conv(x, self.m, name, (kernel / 2) as i64)
     }
-    h = double_conv(&h, m, "mid", bn);
-    for l in (0..depth).rev() {
-        let up = conv_transpose2x2(&h, m, &format!("dec{l}.up"));
-        h = double_conv(
-            &cat_per_task(&up, &skips[l], m.tasks),
-            m,
-            &format!("dec{l}"),
-            bn,
-        );
+
+    fn batch_norm(&mut self, x: &Tensor, name: &str) -> Tensor {
+        batch_norm(x, self.m, name, self.bn)
     }
-    let out = conv(&h, m, "head", 0);
-    let s = out.size();
-    out.view([s[0], m.tasks, -1, s[2], s[3]]).transpose(0, 1)
+
+    fn relu(&mut self, x: &Tensor, _name: &str) -> Tensor {
+        x.relu()
+    }
+
+    fn max_pool2(&mut self, x: &Tensor, _name: &str) -> Tensor {
+        max_pool2(x)
+    }
+
+    fn up_conv2(&mut self, x: &Tensor, name: &str, _out: usize) -> Tensor {
+        conv_transpose2x2(x, self.m, name)
+    }
+
+    fn concat(&mut self, a: &Tensor, b: &Tensor, _name: &str) -> Tensor {
+        cat_per_task(a, b, self.m.tasks)
+    }
+
+    /// `[n, T*c, h, w]` -> `[n, T*c]`.
+    fn global_mean(&mut self, x: &Tensor, _name: &str) -> Tensor {
+        global_mean_pool(x)
+    }
+
+    /// `[n, T*c]` -> `[T, n, c]`, then each task's own weights: one batched matmul
+    /// giving `[T, n, out]`.
+    fn linear(&mut self, x: &Tensor, name: &str, _out: usize) -> Tensor {
+        let m = self.m;
+        let n = x.size()[0];
+        let per_task = x.view([n, m.tasks, -1]).transpose(0, 1);
+        m.w(&format!("{name}.bias")).unsqueeze(1).baddbmm(
+            &per_task,
+            &m.w(&format!("{name}.weight")).transpose(1, 2),
+            1.0,
+            1.0,
+        )
+    }
 }
 
 /// Logits of every stacked model on its own images: `x` is `[T, n, bands, h, w]`;
 /// the result is `[T, n, classes]` or `[T, n, classes, h, w]`.
 pub fn forward_stacked(m: &Stacked<'_>, x: &Tensor, bn: StackedBn) -> Tensor {
-    let x = interleave(x);
-    match m.base.spec().arch {
-        Arch::Cnn => cnn(m, &x, bn),
-        Arch::Unet => unet(m, &x, bn),
+    let spec = m.base.spec();
+    let out = spec
+        .arch
+        .build(spec, &mut StackedLayers { m, bn }, interleave(x));
+    if out.dim() == 4 {
+        // Per-pixel output `[n, T*classes, h, w]` -> `[T, n, classes, h, w]`.
+        let s = out.size();
+        out.view([s[0], m.tasks, -1, s[2], s[3]]).transpose(0, 1)
+    } else {
+        out
     }
 }
 

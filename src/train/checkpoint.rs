@@ -31,10 +31,7 @@ pub fn choose_spec(cfg: &TrainConfig, info: &DataInfo) -> Result<ModelSpec> {
     } else {
         Arch::Cnn
     });
-    let (width, max_depth) = match arch {
-        Arch::Cnn => (64, 7),
-        Arch::Unet => (32, 4),
-    };
+    let (width, max_depth) = arch.default_shape();
     // Segmentation support shots are half-size crops: they must fit too.
     let edge = if info.segmentation {
         info.tile_size / 2
