@@ -28,6 +28,7 @@ pub mod bulk;
 pub mod card;
 pub mod catalog;
 pub mod cli;
+pub mod doctor;
 pub mod error;
 pub mod eval;
 pub mod export;

@@ -4,6 +4,11 @@
 //! [`crate::bulk`]): COGs plus sidecars in OUT_DIR, idempotent, sharded with
 //! `--shard I/N` or the array index of Kubernetes, Slurm or AWS Batch.
 
+#[cfg(feature = "infer")]
+mod adapted;
+#[cfg(feature = "infer")]
+mod manifest;
+
 use crate::error::Result;
 use clap::Args;
 use std::path::PathBuf;
@@ -163,123 +168,6 @@ impl MapArgs {
         self.scene
             .as_ref()
             .ok_or_else(|| crate::Error::config("SCENE", "give the scene to map, or --manifest"))
-    }
-
-    /// Batch mode: every scene of the manifest (this shard's) into the folder -o.
-    #[cfg(feature = "infer")]
-    fn run_batch(&self, manifest: &std::path::Path) -> Result<ExitCode> {
-        use crate::bulk::{run_batch, BatchConfig, MapOptions, Shard};
-        use crate::Error;
-        if self.adapt.labels.is_some() {
-            return Err(Error::config(
-                "--labels",
-                "adapts one model to one scene; with --manifest, adapt first (geomaml adapt -o M.onnx) and map with --model M.onnx",
-            ));
-        }
-        if self.overwrite {
-            return Err(Error::config(
-                "--overwrite",
-                "with --manifest, use --force to map scenes that are done again",
-            ));
-        }
-        let shard = Shard::resolve(self.shard.as_deref(), self.shards, |k| {
-            std::env::var(k).ok()
-        })?;
-        let cfg = BatchConfig {
-            model: self.model.clone(),
-            manifest: manifest.to_path_buf(),
-            asset: self.asset.clone(),
-            out_dir: self.output.clone(),
-            shard,
-            force: self.force,
-            options: MapOptions {
-                stride: self.stride,
-                bands: self.bands.clone(),
-                exact: self.exact,
-                probabilities: self.probabilities,
-                confidence: self.confidence,
-                min_valid: self.adapt.min_valid,
-            },
-            batch_size: self.batch_size,
-            threads: self.threads,
-        };
-        let s = run_batch(&cfg)?;
-        eprintln!(
-            "shard {}: {} mapped, {} skipped, {} failed of {} scenes in {:.1} s; summary {}",
-            s.shard,
-            s.mapped,
-            s.skipped,
-            s.failed,
-            s.scenes,
-            s.seconds,
-            s.summary.display()
-        );
-        if self.json {
-            println!("{}", serde_json::to_string(&s).expect("summary serialises"));
-        }
-        if s.failed > 0 {
-            // The run itself finished: a scheduler can tell this from a crash (1).
-            eprintln!(
-                "geomaml: {} of {} scenes failed (see {})",
-                s.failed,
-                s.scenes,
-                s.summary.display()
-            );
-            return Ok(ExitCode::from(super::EXIT_SOME_FAILED));
-        }
-        Ok(ExitCode::SUCCESS)
-    }
-
-    /// Adapts a .safetensors model with --labels, exported to a temporary .onnx;
-    /// also returns what to run once the map is written (the accuracy estimate).
-    #[cfg(feature = "infer")]
-    fn adapted_model(&self) -> Result<Option<(crate::output::PendingOutput, AfterMap)>> {
-        use crate::Error;
-        let is_checkpoint = self
-            .model
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("safetensors"));
-        match (&self.adapt.labels, is_checkpoint) {
-            (None, false) => Ok(None),
-            (Some(_), false) => Err(Error::config(
-                "--labels",
-                format!(
-                    "adapts a meta-trained .safetensors model; {} is not one",
-                    self.model.display()
-                ),
-            )),
-            (None, true) => Err(Error::config(
-                "--model",
-                format!(
-                    "{} is a checkpoint: give --labels to adapt it, or export it to .onnx first",
-                    self.model.display()
-                ),
-            )),
-            #[cfg(feature = "train")]
-            (Some(labels), true) => {
-                let mut adapted = super::adapt::run_adaptation(
-                    &self.adapt,
-                    &self.model,
-                    self.scene()?,
-                    labels,
-                    self.bands.clone(),
-                )?;
-                let stem = self
-                    .output
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().to_string())
-                    .unwrap_or_default();
-                let temp = crate::output::PendingOutput::new(
-                    self.output.with_file_name(format!("{stem}.adapted.onnx")),
-                    true,
-                )?;
-                crate::export::export_file(&adapted.checkpoint, temp.temp_path(), false)?;
-                let after: AfterMap = Box::new(move || super::adapt::report_accuracy(&mut adapted));
-                Ok(Some((temp, after)))
-            }
-            #[cfg(not(feature = "train"))]
-            (Some(_), true) => Err(super::feature_missing("map --labels", "train")),
-        }
     }
 
     /// Without the `infer` feature: a clear error.

@@ -120,30 +120,9 @@ impl TrainArgs {
     /// Trains and prints a summary on stderr.
     #[cfg(feature = "train")]
     pub fn run(&self) -> Result<ExitCode> {
-        use crate::catalog::Catalog;
-        use crate::tasks::{Splits, TileIndex};
-        use crate::train::config::Selection;
-        use crate::train::config::TrainOverrides;
-        use crate::train::{train, CatalogSource, Method, RunOptions, TrainConfig};
+        use crate::train::config::{Selection, TrainOverrides};
+        use crate::train::{train_catalog, Method, RunOptions, TrainConfig, TrainPlan};
 
-        let mut inputs = vec![self.catalog.as_path()];
-        inputs.extend(self.config.as_deref());
-        let stem = self
-            .output
-            .file_stem()
-            .map(|s| s.to_string_lossy().to_string())
-            .unwrap_or_default();
-        let log = self
-            .log
-            .clone()
-            .unwrap_or_else(|| self.output.with_file_name(format!("{stem}.log.jsonl")));
-        for out in [
-            self.output.clone(),
-            crate::train::checkpoint::last_path(&self.output),
-            log,
-        ] {
-            crate::output::refuse_input(&out, &inputs)?;
-        }
         if let Some(n) = self.threads {
             crate::train::device::set_threads(n)?;
         }
@@ -176,30 +155,21 @@ impl TrainArgs {
             device: self.device.clone(),
             bands: self.bands.as_deref().map(crate::bands::parse_band_list),
         })?;
-        // Fail on a missing device before reading any data.
-        crate::train::parse_device(&cfg.device)?;
-
-        let catalog = Catalog::load(&self.catalog)?;
-        let strategy = self.splits.strategy();
-        let splits = Splits::for_catalog(&catalog, &strategy)?;
-        let index = TileIndex::new(&catalog, &splits);
-        let name = self.catalog.display().to_string();
-        let mut source = CatalogSource::new(
-            &catalog,
-            &name,
-            &index,
-            cfg.bands.clone(),
-            (cfg.way, cfg.shot, cfg.query),
-            cfg.seed,
-        )?;
-        let opts = RunOptions {
-            out: self.output.clone(),
-            log: self.log.clone(),
-            resume: self.resume.clone(),
-            overwrite: self.overwrite,
-            progress: true,
+        let plan = TrainPlan {
+            catalog: self.catalog.clone(),
+            config_file: self.config.clone(),
+            config: cfg,
+            splits: self.splits.strategy(),
+            run: RunOptions {
+                out: self.output.clone(),
+                log: self.log.clone(),
+                resume: self.resume.clone(),
+                overwrite: self.overwrite,
+                progress: true,
+            },
         };
-        let s = train(&cfg, &mut source, &opts)?;
+        let s = train_catalog(&plan)?;
+        let cfg = &plan.config;
         eprintln!(
             "trained {} for {} steps on {} ({:.2} tasks/s)",
             cfg.method.as_str(),

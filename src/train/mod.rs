@@ -17,6 +17,7 @@ pub mod maml;
 pub mod optim;
 pub mod prefetch;
 pub mod pretrain;
+pub mod run;
 pub mod source;
 pub mod trainer;
 
@@ -25,5 +26,6 @@ pub use catalog_source::CatalogSource;
 pub use config::{Method, TrainConfig};
 pub use device::parse_device;
 pub use maml::{adapt, evaluate_tasks, meta_gradient, InnerSettings, TaskStats};
+pub use run::{train_catalog, TrainPlan};
 pub use source::{DataInfo, Split, TaskSource};
 pub use trainer::{train, RunOptions, TrainSummary};

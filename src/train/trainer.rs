@@ -48,6 +48,25 @@ pub struct RunOptions {
     pub progress: bool,
 }
 
+impl RunOptions {
+    /// The JSONL log: `log`, or `<out stem>.log.jsonl` beside the model.
+    pub fn log_path(&self) -> PathBuf {
+        self.log.clone().unwrap_or_else(|| {
+            let stem = self
+                .out
+                .file_stem()
+                .map(|s| s.to_string_lossy().to_string())
+                .unwrap_or_default();
+            self.out.with_file_name(format!("{stem}.log.jsonl"))
+        })
+    }
+
+    /// Every file a run writes: the model, its resume state and the log.
+    pub fn outputs(&self) -> [PathBuf; 3] {
+        [self.out.clone(), last_path(&self.out), self.log_path()]
+    }
+}
+
 /// What a finished run reports.
 #[derive(Debug, Clone)]
 pub struct TrainSummary {
@@ -106,14 +125,7 @@ fn train_in<'s>(
     let device = parse_device(&cfg.device)?;
     let info = source.info().clone();
     let last = last_path(&opts.out);
-    let log_path = opts.log.clone().unwrap_or_else(|| {
-        let stem = opts
-            .out
-            .file_stem()
-            .map(|s| s.to_string_lossy().to_string())
-            .unwrap_or_default();
-        opts.out.with_file_name(format!("{stem}.log.jsonl"))
-    });
+    let log_path = opts.log_path();
     if opts.resume.is_none() && !opts.overwrite {
         for p in [&opts.out, &last] {
             if p.exists() {

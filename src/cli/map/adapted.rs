@@ -1,0 +1,58 @@
+//! `geomaml map --model M.safetensors --labels L`: adapt, then map.
+
+use super::{AfterMap, MapArgs};
+use crate::error::Result;
+
+impl MapArgs {
+    /// Adapts a .safetensors model with --labels, exported to a temporary .onnx;
+    /// also returns what to run once the map is written (the accuracy estimate).
+    pub(super) fn adapted_model(&self) -> Result<Option<(crate::output::PendingOutput, AfterMap)>> {
+        use crate::Error;
+        let is_checkpoint = self
+            .model
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("safetensors"));
+        match (&self.adapt.labels, is_checkpoint) {
+            (None, false) => Ok(None),
+            (Some(_), false) => Err(Error::config(
+                "--labels",
+                format!(
+                    "adapts a meta-trained .safetensors model; {} is not one",
+                    self.model.display()
+                ),
+            )),
+            (None, true) => Err(Error::config(
+                "--model",
+                format!(
+                    "{} is a checkpoint: give --labels to adapt it, or export it to .onnx first",
+                    self.model.display()
+                ),
+            )),
+            #[cfg(feature = "train")]
+            (Some(labels), true) => {
+                let mut adapted = crate::cli::adapt::run_adaptation(
+                    &self.adapt,
+                    &self.model,
+                    self.scene()?,
+                    labels,
+                    self.bands.clone(),
+                )?;
+                let stem = self
+                    .output
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().to_string())
+                    .unwrap_or_default();
+                let temp = crate::output::PendingOutput::new(
+                    self.output.with_file_name(format!("{stem}.adapted.onnx")),
+                    true,
+                )?;
+                crate::export::export_file(&adapted.checkpoint, temp.temp_path(), false)?;
+                let after: AfterMap =
+                    Box::new(move || crate::cli::adapt::report_accuracy(&mut adapted));
+                Ok(Some((temp, after)))
+            }
+            #[cfg(not(feature = "train"))]
+            (Some(_), true) => Err(crate::cli::feature_missing("map --labels", "train")),
+        }
+    }
+}
