@@ -10,6 +10,7 @@
 //! i-th labelled class (by id) takes output i; a pretrained model keeps each
 //! class's legend position.
 
+pub mod estimate;
 pub mod shots;
 
 use crate::card::{AdaptationRecord, ModelCard};
@@ -29,10 +30,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use tch::{Device, Tensor};
 
+pub use estimate::AccuracyEstimate;
+use estimate::HoldOut;
 pub use shots::{cut_shots, unlabelled_windows, Shots};
-
-/// Most folds cross-validation runs (leave-one-out below this many shots).
-const MAX_FOLDS: usize = 10;
 
 /// What to adapt, on what.
 #[derive(Debug, Clone)]
@@ -57,8 +57,8 @@ pub struct AdaptOptions {
     pub inner_steps: Option<usize>,
     /// Unlabelled scene windows for batch-norm statistics.
     pub bn_windows: usize,
-    /// Estimate accuracy by cross-validation over the shots.
-    pub cross_validate: bool,
+    /// How to estimate accuracy over the labels once the model is written.
+    pub estimate: AccuracyEstimate,
     /// Where to compute.
     pub device: Device,
     /// Seed for window draws.
@@ -80,6 +80,8 @@ pub struct AdaptReport {
     pub support_accuracy: f64,
     /// Cross-validated accuracy over the shots, and the number of folds.
     pub cross_validated_accuracy: Option<(f64, usize)>,
+    /// How it was estimated.
+    pub estimate: AccuracyEstimate,
     /// Warnings worth reading (classes with one label only, ...).
     pub warnings: Vec<String>,
 }
@@ -95,35 +97,14 @@ pub struct Adapted {
     holdout: Option<HoldOut>,
 }
 
-/// The inputs of the cross-validated accuracy estimate, kept so that the adapted
-/// model can be written before the estimate is computed.
-#[derive(Debug)]
-struct HoldOut {
-    params: Params,
-    shots: Shots,
-    targets: Array2<i64>,
-    unlabelled: ndarray::Array4<f32>,
-    settings: InnerSettings,
-    device: Device,
-}
-
 impl Adapted {
-    /// The cross-validated accuracy over the labels (leave-one-out up to
-    /// [`MAX_FOLDS`] labels, that many folds beyond) and the number of folds, also
-    /// recorded in the report. `None` when it was not asked for or there are fewer
-    /// than three shots. It costs several adaptations, so callers write the model
-    /// first and call this after.
+    /// The held-out accuracy over the labels ([`AccuracyEstimate`]) and the number
+    /// of folds, also recorded in the report. `None` when it was not asked for or
+    /// there are fewer than three shots. Callers write the model first and call
+    /// this after.
     pub fn estimate_accuracy(&mut self) -> Result<Option<(f64, usize)>> {
         if let Some(h) = self.holdout.take() {
-            let cv = cross_validate(
-                &h.params,
-                &h.shots,
-                &h.targets,
-                &h.unlabelled,
-                &h.settings,
-                h.device,
-            )?;
-            self.report.cross_validated_accuracy = Some(cv);
+            self.report.cross_validated_accuracy = Some(h.run()?);
         }
         Ok(self.report.cross_validated_accuracy)
     }
@@ -287,14 +268,16 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
             inner_steps: settings.steps,
         },
     );
-    let holdout = (opts.cross_validate && shots.x.shape()[0] >= 3).then(|| HoldOut {
-        params,
-        shots,
-        targets,
-        unlabelled,
-        settings,
-        device: opts.device,
-    });
+    let holdout =
+        (opts.estimate != AccuracyEstimate::Off && shots.x.shape()[0] >= 3).then(|| HoldOut {
+            how: opts.estimate,
+            params,
+            shots,
+            targets,
+            unlabelled,
+            settings,
+            device: opts.device,
+        });
     Ok(Adapted {
         checkpoint,
         report: AdaptReport {
@@ -304,6 +287,7 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
             support_loss: (loss_before, loss_after),
             support_accuracy: acc_after,
             cross_validated_accuracy: None,
+            estimate: opts.estimate,
             warnings,
         },
         holdout,
@@ -344,59 +328,6 @@ fn bn_batches(support: &Tensor, unlabelled: &ndarray::Array4<f32>, device: Devic
         }
     }
     batches
-}
-
-/// Accuracy on held-out shots: leave-one-out up to [`MAX_FOLDS`] shots, else that
-/// many folds. Each fold adapts on the rest, freezes batch-norm statistics like the
-/// exported model, and predicts its held-out shots.
-fn cross_validate(
-    params: &Params,
-    shots: &Shots,
-    targets: &Array2<i64>,
-    unlabelled: &ndarray::Array4<f32>,
-    settings: &InnerSettings,
-    device: Device,
-) -> Result<(f64, usize)> {
-    let n = shots.x.shape()[0];
-    let folds = n.min(MAX_FOLDS);
-    let (mut correct, mut total) = (0f64, 0f64);
-    for f in 0..folds {
-        let held: Vec<usize> = (0..n).filter(|i| i % folds == f).collect();
-        let kept: Vec<usize> = (0..n).filter(|i| i % folds != f).collect();
-        let pick = |idx: &[usize]| {
-            (
-                to_tensor(&shots.x.select(Axis(0), idx), device),
-                targets.select(Axis(0), idx),
-            )
-        };
-        let (xk, yk) = pick(&kept);
-        let (xh, yh) = pick(&held);
-        let yk = Tensor::from_slice(yk.as_standard_layout().as_slice().unwrap())
-            .view([kept.len() as i64, -1])
-            .to_device(device);
-        let yh = Tensor::from_slice(yh.as_standard_layout().as_slice().unwrap())
-            .view([held.len() as i64, -1])
-            .to_device(device);
-        let (fast, _) = inner_loop(params, &xk, &yk, settings, false);
-        let fast = fast.with_trainable(fast.trainable().iter().map(|t| t.detach()).collect());
-        let frozen =
-            crate::model::bn_stats::estimate_bn_stats(&fast, &bn_batches(&xk, unlabelled, device))?;
-        let acc = tch::no_grad(|| {
-            crate::model::loss::accuracy(&forward(&frozen, &xh, BnMode::Frozen), &yh)
-        });
-        if acc.is_finite() {
-            correct += acc * held.len() as f64;
-            total += held.len() as f64;
-        }
-    }
-    Ok((
-        if total > 0.0 {
-            correct / total
-        } else {
-            f64::NAN
-        },
-        folds,
-    ))
 }
 
 /// The adapted checkpoint: head rows of the labelled classes only, their legend

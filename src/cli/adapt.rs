@@ -37,6 +37,10 @@ pub struct AdaptFlags {
     /// Skip the cross-validated accuracy estimate over the labels.
     #[arg(long)]
     pub no_cross_validation: bool,
+    /// Cross-validate adapting the whole network per fold, as the model was (one
+    /// adaptation per fold), not its last layer only (see docs/analyst_loop.md).
+    #[arg(long, conflicts_with = "no_cross_validation")]
+    pub full_cross_validation: bool,
     /// Where to compute: auto, cpu or cuda:N.
     #[arg(long, default_value = "auto")]
     pub device: String,
@@ -123,11 +127,11 @@ pub(crate) fn report_accuracy(adapted: &mut crate::adapt::Adapted) -> Result<()>
     let t0 = std::time::Instant::now();
     if let Some((acc, folds)) = adapted.estimate_accuracy()? {
         let shots = adapted.report.shots_per_class.values().sum::<usize>();
-        let how = if folds == shots {
-            "leave-one-out".to_string()
-        } else {
-            format!("{folds}-fold")
+        let folds = match folds == shots {
+            true => "leave-one-out".to_string(),
+            false => format!("{folds}-fold"),
         };
+        let how = format!("{folds}, {}", adapted.report.estimate.describe());
         eprintln!(
             "held-out accuracy over the labels ({how}): {:.1}% ({:.1} s)",
             100.0 * acc,
@@ -161,7 +165,10 @@ pub(crate) fn run_adaptation(
         inner_lr: flags.inner_lr,
         inner_steps: flags.inner_steps,
         bn_windows: flags.bn_windows,
-        cross_validate: !flags.no_cross_validation,
+        estimate: crate::adapt::AccuracyEstimate::from_flags(
+            !flags.no_cross_validation,
+            flags.full_cross_validation,
+        ),
         device: crate::train::device::parse_device(&flags.device)?,
         seed: flags.seed,
     };
