@@ -168,7 +168,7 @@ pub fn trace(spec: &ModelSpec) -> Traced {
         let crossed = t.nodes[k + 1..]
             .iter()
             .flat_map(|n| &n.inputs)
-            .any(|&i| i != node.out.id && i <= node.out.id);
+            .any(|&i| i < node.out.id);
         if node.op == Op::MaxPool && !crossed {
             cuts.push(Cut {
                 value: node.name.clone(),
