@@ -94,7 +94,7 @@ impl EvaluateArgs {
         Err(super::feature_missing("evaluate", "train"))
     }
 
-    /// The checked plan of these options.
+    /// The plan of these options (checked by [`crate::eval::run::evaluate`]).
     #[cfg(feature = "train")]
     fn plan(&self) -> Result<crate::eval::run::EvaluatePlan> {
         use crate::catalog::Split;
@@ -108,66 +108,23 @@ impl EvaluateArgs {
         let mut shots = self.shots.clone();
         shots.sort_unstable();
         shots.dedup();
-        if shots.is_empty() {
-            return Err(Error::config("--shots", "give at least one shot count"));
-        }
-        if self.tasks == 0 {
-            return Err(Error::config("--tasks", "must be at least 1"));
-        }
-        if self.query == 0 {
-            return Err(Error::config("--query", "must be at least 1"));
-        }
         let adaptation = match (self.inner_lr, self.inner_steps) {
-            (Some(lr), Some(steps)) => {
-                if !(lr.is_finite() && lr >= 0.0) {
-                    return Err(Error::config("--inner-lr", "must be a finite number >= 0"));
-                }
-                Adaptation::Fixed { lr, steps }
-            }
+            (Some(lr), Some(steps)) => Adaptation::Fixed { lr, steps },
             _ => {
-                let mut grid = match self.grid {
-                    GridArg::Small => Grid::small(),
-                    GridArg::Paper => Grid::paper(),
+                let (base, name) = match self.grid {
+                    GridArg::Small => (Grid::small(), "small"),
+                    GridArg::Paper => (Grid::paper(), "paper"),
                 };
-                let mut name = match self.grid {
-                    GridArg::Small => "small",
-                    GridArg::Paper => "paper",
+                let custom = self.grid_lrs.is_some() || self.grid_steps.is_some();
+                Adaptation::Search {
+                    name: if custom { "custom" } else { name }.into(),
+                    grid: Grid {
+                        lrs: self.grid_lrs.clone().unwrap_or(base.lrs),
+                        steps: self.grid_steps.clone().unwrap_or(base.steps),
+                    },
                 }
-                .to_string();
-                if let Some(lrs) = &self.grid_lrs {
-                    if lrs.is_empty() || lrs.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
-                        return Err(Error::config("--grid-lrs", "give finite step sizes >= 0"));
-                    }
-                    grid.lrs = lrs.clone();
-                    name = "custom".into();
-                }
-                if let Some(steps) = &self.grid_steps {
-                    if steps.is_empty() {
-                        return Err(Error::config(
-                            "--grid-steps",
-                            "give at least one step count",
-                        ));
-                    }
-                    grid.steps = steps.clone();
-                    name = "custom".into();
-                }
-                Adaptation::Search { name, grid }
             }
         };
-        if self.trajectories && shots.last() == Some(&0) {
-            return Err(Error::config(
-                "--trajectories",
-                "adapts at the largest shot count; add a count above 0 to --shots",
-            ));
-        }
-        let searching =
-            matches!(adaptation, Adaptation::Search { .. }) && shots.iter().any(|&k| k > 0);
-        if searching && self.grid_tasks == 0 {
-            return Err(Error::config(
-                "--grid-tasks",
-                "must be at least 1 (or fix --inner-lr and --inner-steps)",
-            ));
-        }
         Ok(crate::eval::run::EvaluatePlan {
             catalog: self.catalog.clone(),
             models: self.models.clone(),

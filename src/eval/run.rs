@@ -24,8 +24,8 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// A checked `geomaml evaluate` request (built from the command line by
-/// `cli::evaluate`, which validates every value it holds).
+/// A `geomaml evaluate` request; [`EvaluatePlan::check`] (run by [`evaluate`])
+/// refuses values it cannot run, naming the option.
 #[derive(Debug, Clone)]
 pub struct EvaluatePlan {
     /// catalog.json written by `geomaml catalog`.
@@ -61,6 +61,52 @@ pub struct EvaluatePlan {
     pub overwrite: bool,
 }
 
+impl EvaluatePlan {
+    /// Refuses a plan that cannot run: no shot counts, no tasks or queries, a
+    /// negative or non-finite step size, an empty grid, trajectories without a shot
+    /// count above 0, a grid search without meta-validation tasks.
+    pub fn check(&self) -> Result<()> {
+        let rule = |ok: bool, option: &str, what: &str| match ok {
+            true => Ok(()),
+            false => Err(Error::config(option, what)),
+        };
+        let step_size = |v: &f64| v.is_finite() && *v >= 0.0;
+        rule(
+            !self.shots.is_empty(),
+            "--shots",
+            "give at least one shot count",
+        )?;
+        rule(self.tasks > 0, "--tasks", "must be at least 1")?;
+        rule(self.query > 0, "--query", "must be at least 1")?;
+        match &self.adaptation {
+            Adaptation::Fixed { lr, .. } => {
+                rule(step_size(lr), "--inner-lr", "must be a finite number >= 0")?
+            }
+            Adaptation::Search { grid, .. } => {
+                let lrs_ok = !grid.lrs.is_empty() && grid.lrs.iter().all(step_size);
+                rule(lrs_ok, "--grid-lrs", "give finite step sizes >= 0")?;
+                rule(
+                    !grid.steps.is_empty(),
+                    "--grid-steps",
+                    "give at least one step count",
+                )?;
+            }
+        }
+        let largest = self.shots.iter().max().copied().unwrap_or(0);
+        rule(
+            !self.trajectories || largest > 0,
+            "--trajectories",
+            "adapts at the largest shot count; add a count above 0 to --shots",
+        )?;
+        let searching = matches!(self.adaptation, Adaptation::Search { .. }) && largest > 0;
+        rule(
+            !searching || self.grid_tasks > 0,
+            "--grid-tasks",
+            "must be at least 1 (or fix --inner-lr and --inner-steps)",
+        )
+    }
+}
+
 /// What [`evaluate`] produced.
 #[derive(Debug)]
 pub struct Evaluation {
@@ -79,6 +125,7 @@ pub struct Evaluation {
 /// or checkpoint, models that do not fit the catalog (tile size, task kind) or each
 /// other (bands), too few tiles for the tasks, and failures writing the outputs.
 pub fn evaluate(plan: &EvaluatePlan) -> Result<Evaluation> {
+    plan.check()?;
     let started = Instant::now();
     let split = plan.split;
     let shots = plan.shots.clone();
