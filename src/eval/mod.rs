@@ -8,11 +8,13 @@ pub mod assess;
 #[cfg(feature = "train")]
 pub mod few_shot;
 pub mod plot;
+pub mod png;
 /// `geomaml evaluate` as one call on a checked plan.
 #[cfg(feature = "train")]
 pub mod run;
 /// SVG scatter and continuous-axis line charts for the trajectory figures.
 pub mod scatter;
+pub(crate) mod svg;
 /// Adaptation insight: PCA of adapted weights, loss along the support gradient.
 #[cfg(feature = "train")]
 pub mod trajectories;

@@ -10,7 +10,7 @@ use crate::catalog::classes::{deepglobe, dfc2020};
 use crate::catalog::{Catalog, DatasetKind, Split};
 use crate::error::{Error, Result};
 use crate::eval::few_shot::{self, Adaptation, EvalConfig, EvalModel, EvalReport};
-use crate::eval::plot::svg_to_png;
+use crate::eval::png::svg_to_png;
 use crate::eval::trajectories::{self, TaskOrigin};
 use crate::tasks::sampler::DEEPGLOBE_TASK_CLASSES;
 use crate::tasks::{

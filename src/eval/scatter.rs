@@ -4,7 +4,7 @@
 //! at every measured x as in [`crate::eval::plot`], which suits a few shot counts
 //! but not 21 step sizes). No plotting dependency.
 
-use crate::eval::plot::{
+use crate::eval::svg::{
     axes, escape, span, svg_header, Frame, XTicks, COLOURS as COLOUR_PALETTE, MARGIN_L, PANEL_W,
 };
 use std::fmt::Write;
