@@ -10,6 +10,7 @@
 pub mod manifest;
 pub mod run;
 pub mod shard;
+pub mod sidecar;
 pub mod stac_bands;
 
 pub use manifest::{read_manifest, read_manifest_for, Scene};
