@@ -20,7 +20,8 @@
 //! folder), `--inner-steps N` (default 20), `--strategies suggest,random` (default both).
 
 use gdal::Dataset;
-use geomaml::eval::plot::{line_chart_svg, svg_to_png, Panel, Series};
+use geomaml::eval::plot::{line_chart_svg, Panel, Series};
+use geomaml::eval::png::svg_to_png;
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -95,6 +95,9 @@ pub enum CardError {
     /// A card whose fields contradict each other (see [`ModelCard::validate`]).
     #[error("{0}")]
     Invalid(String),
+    /// A spec no network can have.
+    #[error(transparent)]
+    Model(#[from] crate::model::spec::InvalidModel),
 }
 
 impl ModelCard {
@@ -127,28 +130,31 @@ impl ModelCard {
     }
 
     /// Checks internal consistency: band and class counts match the spec.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), CardError> {
         self.spec.validate()?;
         if self.bands.len() != self.spec.in_channels || self.normalisation.len() != self.bands.len()
         {
-            return Err(format!(
+            return Err(CardError::Invalid(format!(
                 "card lists {} bands and {} normalisations for a model of {} input channels",
                 self.bands.len(),
                 self.normalisation.len(),
                 self.spec.in_channels
-            ));
+            )));
         }
         let mut ids: Vec<u16> = self.classes.iter().map(|c| c.id).collect();
         ids.sort_unstable();
         if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
-            return Err(format!("card lists class id {} twice", w[0]));
+            return Err(CardError::Invalid(format!(
+                "card lists class id {} twice",
+                w[0]
+            )));
         }
         if self.classes.len() != self.spec.num_classes {
-            return Err(format!(
+            return Err(CardError::Invalid(format!(
                 "card lists {} classes for a model of {} outputs",
                 self.classes.len(),
                 self.spec.num_classes
-            ));
+            )));
         }
         Ok(())
     }
@@ -161,7 +167,7 @@ impl ModelCard {
     /// Parses a card stored under [`CARD_KEY`] and validates it.
     pub fn from_json(s: &str) -> Result<Self, CardError> {
         let card: ModelCard = serde_json::from_str(s)?;
-        card.validate().map_err(CardError::Invalid)?;
+        card.validate()?;
         Ok(card)
     }
 

@@ -9,6 +9,18 @@ use std::path::PathBuf;
 /// as its [`std::error::Error::source`] so callers can walk the chain.
 pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 
+/// A name that is not one of the accepted ones (a season, a split, a dataset kind).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} `{value}` (expected {expected})")]
+pub struct UnknownName {
+    /// What the name should name (`season`).
+    pub what: &'static str,
+    /// The name given.
+    pub value: String,
+    /// The accepted names, in words.
+    pub expected: &'static str,
+}
+
 /// `": reason"` and `": cause"`, each when present: the message after the path.
 fn detail(reason: &str, cause: &Option<Cause>) -> String {
     let mut s = String::new();

@@ -85,23 +85,48 @@ pub struct LabelPixel {
     pub fid: u64,
 }
 
+/// A label layer without the class field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NoClassField {
+    /// `--class-field` names a field the layer does not have.
+    #[error("no field `{wanted}` (fields: {})", fields.join(", "))]
+    Named {
+        /// The field asked for.
+        wanted: String,
+        /// The layer's fields.
+        fields: Vec<String>,
+    },
+    /// None of [`CLASS_FIELDS`] is there.
+    #[error(
+        "no class field found (tried {}; fields: {}); pass --class-field",
+        CLASS_FIELDS.join(", "),
+        fields.join(", ")
+    )]
+    Default {
+        /// The layer's fields.
+        fields: Vec<String>,
+    },
+}
+
 /// The class field of `layer`: `wanted`, else the first of [`CLASS_FIELDS`].
-fn class_field_of(layer: &Layer<'_>, wanted: Option<&str>) -> std::result::Result<usize, String> {
+fn class_field_of(
+    layer: &Layer<'_>,
+    wanted: Option<&str>,
+) -> std::result::Result<usize, NoClassField> {
     let names: Vec<String> = layer.defn().fields().map(|f| f.name()).collect();
     match wanted {
         Some(f) => names
             .iter()
             .position(|n| n == f)
-            .ok_or_else(|| format!("no field `{f}` (fields: {})", names.join(", "))),
+            .ok_or(NoClassField::Named {
+                wanted: f.into(),
+                fields: names.clone(),
+            }),
         None => CLASS_FIELDS
             .iter()
             .find_map(|want| names.iter().position(|n| n.eq_ignore_ascii_case(want)))
-            .ok_or_else(|| {
-                format!(
-                    "no class field found (tried {}; fields: {}); pass --class-field",
-                    CLASS_FIELDS.join(", "),
-                    names.join(", ")
-                )
+            .ok_or(NoClassField::Default {
+                fields: names.clone(),
             }),
     }
 }

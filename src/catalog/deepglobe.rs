@@ -159,23 +159,29 @@ pub fn scan(root: &Path, options: &ScanOptions) -> Result<Catalog> {
 
 type ImageError = (&'static str, String, String);
 
+/// A band that could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("band {band}: {source}")]
+pub(crate) struct BandReadError {
+    band: usize,
+    source: gdal::errors::GdalError,
+}
+
 /// Reads `bands` (1-based) of a whole raster as bytes, `[band][row * w + col]`.
 pub(crate) fn read_u8(
     r: &Raster,
     bands: &[usize],
     out: (usize, usize),
-) -> std::result::Result<Vec<Vec<u8>>, String> {
+) -> std::result::Result<Vec<Vec<u8>>, BandReadError> {
     let size = r.size();
     bands
         .iter()
         .map(|&b| {
-            let band = r
-                .dataset()
-                .rasterband(b)
-                .map_err(|e| format!("band {b}: {e}"))?;
+            let failed = |source| BandReadError { band: b, source };
+            let band = r.dataset().rasterband(b).map_err(failed)?;
             let buf = band
                 .read_as::<u8>((0, 0), size, out, None)
-                .map_err(|e| format!("band {b}: {e}"))?;
+                .map_err(failed)?;
             Ok(buf.into_shape_and_vec().1)
         })
         .collect()
@@ -208,9 +214,11 @@ fn cut_image(
             format!("is {:?} px but its image is {:?}", msk.size(), (w, h)),
         ));
     }
-    let rgb = read_u8(&msk, &[1, 2, 3], (w, h)).map_err(|e| ("unreadable", rel(mask), e))?;
+    let rgb =
+        read_u8(&msk, &[1, 2, 3], (w, h)).map_err(|e| ("unreadable", rel(mask), e.to_string()))?;
     let small = ((w / 8).max(1), (h / 8).max(1));
-    let thumb = read_u8(&img, &[1, 2, 3], small).map_err(|e| ("unreadable", rel(sat), e))?;
+    let thumb =
+        read_u8(&img, &[1, 2, 3], small).map_err(|e| ("unreadable", rel(sat), e.to_string()))?;
     let mean_rgb = [0, 1, 2].map(|b| {
         thumb[b].iter().map(|&v| v as f64).sum::<f64>() as f32 / thumb[b].len() as f32 / 255.0
     });

@@ -29,14 +29,16 @@ impl std::fmt::Display for DatasetKind {
 }
 
 impl std::str::FromStr for DatasetKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = crate::error::UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.to_ascii_lowercase().as_str() {
             "sen12ms" => Ok(DatasetKind::Sen12ms),
             "deepglobe" => Ok(DatasetKind::Deepglobe),
-            other => Err(format!(
-                "unknown dataset kind `{other}` (expected sen12ms or deepglobe)"
-            )),
+            other => Err(crate::error::UnknownName {
+                what: "dataset kind",
+                value: other.into(),
+                expected: "sen12ms or deepglobe",
+            }),
         }
     }
 }

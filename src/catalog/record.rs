@@ -44,13 +44,15 @@ impl Season {
 }
 
 impl std::str::FromStr for Season {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = crate::error::UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
         Season::ALL
             .into_iter()
             .find(|x| x.name().eq_ignore_ascii_case(s))
-            .ok_or_else(|| {
-                format!("unknown season `{s}` (expected spring, summer, fall or winter)")
+            .ok_or_else(|| crate::error::UnknownName {
+                what: "season",
+                value: s.into(),
+                expected: "spring, summer, fall or winter",
             })
     }
 }

@@ -32,15 +32,17 @@ pub enum Split {
 }
 
 impl std::str::FromStr for Split {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = crate::error::UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.to_ascii_lowercase().as_str() {
             "train" | "meta-train" => Ok(Split::Train),
             "val" | "valid" | "validation" | "meta-val" => Ok(Split::Val),
             "test" | "holdout" | "meta-test" => Ok(Split::Test),
-            other => Err(format!(
-                "unknown split `{other}` (expected train, val or test)"
-            )),
+            other => Err(crate::error::UnknownName {
+                what: "split",
+                value: other.into(),
+                expected: "train, val or test",
+            }),
         }
     }
 }

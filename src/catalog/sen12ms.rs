@@ -77,7 +77,7 @@ pub fn parse_name(name: &str) -> std::result::Result<ParsedName<'_>, NameError> 
         .ok_or_else(unknown)?;
     let season: Season = season
         .parse()
-        .map_err(|e: String| ("unknown_season", format!("{name}: {e}")))?;
+        .map_err(|e: crate::error::UnknownName| ("unknown_season", format!("{name}: {e}")))?;
     Ok(ParsedName {
         season,
         modality,

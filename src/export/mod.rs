@@ -16,6 +16,7 @@ pub use graph::{build_graph, Form, INPUT, PROBABILITIES};
 pub use metadata::{read_card, read_metadata, read_model};
 pub use random::{random_checkpoint, random_tensors};
 
+use crate::card::CardError;
 use crate::error::{Error, Result};
 use crate::model::Checkpoint;
 use prost::Message;
@@ -29,14 +30,17 @@ pub const IR_VERSION: i64 = 8;
 
 /// The ONNX model of a checkpoint in the form `geomaml map` reads; its card says
 /// `bn_frozen: true`.
-pub fn to_model(ckpt: &Checkpoint) -> std::result::Result<ModelProto, String> {
+pub fn to_model(ckpt: &Checkpoint) -> std::result::Result<ModelProto, CardError> {
     to_model_as(ckpt, Form::Native)
 }
 
 /// The ONNX model of a checkpoint with its output shaped for `form`. Deepness keys
 /// are written on every graph Deepness can run: the U-Net always, the CNN in the
 /// [`Form::Deepness`] form.
-pub fn to_model_as(ckpt: &Checkpoint, form: Form) -> std::result::Result<ModelProto, String> {
+///
+/// Errors: tensors that do not match the card's spec, or a card that contradicts
+/// itself.
+pub fn to_model_as(ckpt: &Checkpoint, form: Form) -> std::result::Result<ModelProto, CardError> {
     ckpt.validate()?;
     let mut card = ckpt.card.clone();
     card.bn_frozen = true;
@@ -66,7 +70,7 @@ pub fn to_model_as(ckpt: &Checkpoint, form: Form) -> std::result::Result<ModelPr
 }
 
 /// The serialised ONNX model of a checkpoint.
-pub fn to_onnx_bytes(ckpt: &Checkpoint) -> std::result::Result<Vec<u8>, String> {
+pub fn to_onnx_bytes(ckpt: &Checkpoint) -> std::result::Result<Vec<u8>, CardError> {
     Ok(to_model(ckpt)?.encode_to_vec())
 }
 

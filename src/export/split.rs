@@ -10,6 +10,20 @@
 use super::proto::{float_tensor_type, Dimension, GraphProto, ModelProto, ValueInfoProto};
 use std::collections::HashSet;
 
+/// Why a graph cannot be cut at a value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SplitError {
+    /// The model has no graph.
+    #[error("the model has no graph")]
+    NoGraph,
+    /// No node produces the value.
+    #[error("the graph has no value named {0}")]
+    NoValue(String),
+    /// A later node reads a value from before the cut (a skip connection).
+    #[error("the graph is not a chain at {0}: later nodes read earlier values")]
+    NotAChain(String),
+}
+
 /// The two halves of a model cut at `value`: `(trunk, tail)`. The trunk maps the
 /// original input to `value` (`[batch, channels, height, width]`, `channels` given),
 /// the tail maps `value` to the original outputs.
@@ -17,13 +31,13 @@ pub fn split_at(
     model: &ModelProto,
     value: &str,
     channels: usize,
-) -> Result<(ModelProto, ModelProto), String> {
-    let graph = model.graph.as_ref().ok_or("the model has no graph")?;
+) -> Result<(ModelProto, ModelProto), SplitError> {
+    let graph = model.graph.as_ref().ok_or(SplitError::NoGraph)?;
     let cut = graph
         .node
         .iter()
         .position(|n| n.output.iter().any(|o| o == value))
-        .ok_or_else(|| format!("the graph has no value named {value}"))?;
+        .ok_or_else(|| SplitError::NoValue(value.into()))?;
     let (head, rest) = graph.node.split_at(cut + 1);
     let produced: HashSet<&str> = head
         .iter()
@@ -34,9 +48,7 @@ pub fn split_at(
         .flat_map(|n| &n.input)
         .any(|i| produced.contains(i.as_str()) && i != value)
     {
-        return Err(format!(
-            "the graph is not a chain at {value}: later nodes read earlier values"
-        ));
+        return Err(SplitError::NotAChain(value.into()));
     }
     let dims = || {
         vec![

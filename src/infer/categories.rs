@@ -2,7 +2,37 @@
 
 use crate::catalog::classes::ClassInfo;
 use gdal::cpl::CslStringList;
+use gdal::errors::GdalError;
 use gdal::Dataset;
+
+/// Why the category names could not be set.
+#[derive(Debug, thiserror::Error)]
+pub enum CategoryError {
+    /// GDAL refused a name.
+    #[error("category name {name:?}: {source}")]
+    Name {
+        /// The class name.
+        name: String,
+        /// GDAL's error.
+        source: GdalError,
+    },
+    /// The band is not there.
+    #[error("band {band}: {source}")]
+    Band {
+        /// 1-based band.
+        band: usize,
+        /// GDAL's error.
+        source: GdalError,
+    },
+    /// GDALSetRasterCategoryNames failed.
+    #[error("setting category names of band {band} failed (CPLErr {code})")]
+    Set {
+        /// 1-based band.
+        band: usize,
+        /// GDAL's CPLErr code.
+        code: u32,
+    },
+}
 
 /// Names band `b` (1-based) pixel values: value `id` is `classes[..].name` with
 /// that id, `nodata` is "no data" when it falls in the list, others are empty.
@@ -12,7 +42,7 @@ pub fn set_category_names(
     b: usize,
     classes: &[ClassInfo],
     nodata: u8,
-) -> Result<(), String> {
+) -> Result<(), CategoryError> {
     let max = classes.iter().map(|c| c.id as usize).max().unwrap_or(0);
     let mut list = CslStringList::new();
     for v in 0..=max {
@@ -23,9 +53,14 @@ pub fn set_category_names(
             .map(|c| c.name.as_str())
             .unwrap_or(fallback);
         list.add_string(name)
-            .map_err(|e| format!("category name {name:?}: {e}"))?;
+            .map_err(|source| CategoryError::Name {
+                name: name.into(),
+                source,
+            })?;
     }
-    let band = ds.rasterband(b).map_err(|e| e.to_string())?;
+    let band = ds
+        .rasterband(b)
+        .map_err(|source| CategoryError::Band { band: b, source })?;
     // SAFETY: `band` borrows `ds`, so its handle is a live GDALRasterBandH for the
     // duration of the call; `list` is a NULL-terminated CSL list that outlives the
     // call, and GDALSetRasterCategoryNames copies it without taking ownership.
@@ -33,8 +68,9 @@ pub fn set_category_names(
     if rv == gdal_sys::CPLErr::CE_None {
         Ok(())
     } else {
-        Err(format!(
-            "setting category names of band {b} failed (CPLErr {rv})"
-        ))
+        Err(CategoryError::Set {
+            band: b,
+            code: rv as u32,
+        })
     }
 }

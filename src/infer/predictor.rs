@@ -189,15 +189,28 @@ pub(crate) fn run_session(
     input: &str,
     x: ArrayViewD<'_, f32>,
     output: &str,
-) -> std::result::Result<ArrayD<f32>, String> {
+) -> std::result::Result<ArrayD<f32>, SessionError> {
+    let at = |stage: &str| {
+        let stage = stage.to_string();
+        move |source| SessionError { stage, source }
+    };
     let contiguous = x.as_standard_layout();
-    let tensor =
-        TensorRef::from_array_view(contiguous.view()).map_err(|e| format!("input tensor: {e}"))?;
+    let tensor = TensorRef::from_array_view(contiguous.view()).map_err(at("input tensor"))?;
     let outputs = session
         .run(ort::inputs![input => tensor])
-        .map_err(|e| format!("inference failed: {e}"))?;
+        .map_err(at("inference failed"))?;
     let value = outputs[output]
         .try_extract_array::<f32>()
-        .map_err(|e| format!("reading {output}: {e}"))?;
+        .map_err(at(&format!("reading {output}")))?;
     Ok(value.to_owned())
+}
+
+/// ONNX Runtime failed at a stage of [`run_session`].
+#[derive(Debug, thiserror::Error)]
+#[error("{stage}: {source}")]
+pub struct SessionError {
+    /// What was being done.
+    pub stage: String,
+    /// ONNX Runtime's error.
+    pub source: ort::Error,
 }

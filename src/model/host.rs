@@ -36,23 +36,24 @@ pub struct Checkpoint {
 
 impl Checkpoint {
     /// Checks that every tensor the spec names is present with the right shape.
-    pub fn validate(&self) -> std::result::Result<(), String> {
+    pub fn validate(&self) -> std::result::Result<(), crate::model::spec::InvalidModel> {
+        use crate::model::spec::InvalidModel;
         for t in self.card.spec.tensors() {
             match self.tensors.get(&t.name) {
-                None => return Err(format!("tensor {} is missing", t.name)),
+                None => return Err(InvalidModel::MissingTensor(t.name)),
                 Some(h) if h.shape != t.shape => {
-                    return Err(format!(
-                        "tensor {} has shape {:?}, the card says {:?}",
-                        t.name, h.shape, t.shape
-                    ))
+                    return Err(InvalidModel::TensorShape {
+                        name: t.name,
+                        got: h.shape.clone(),
+                        want: t.shape,
+                    })
                 }
                 Some(h) if h.data.len() != t.shape.iter().product::<usize>() => {
-                    return Err(format!(
-                        "tensor {} has {} values for shape {:?}",
-                        t.name,
-                        h.data.len(),
-                        t.shape
-                    ))
+                    return Err(InvalidModel::TensorData {
+                        name: t.name,
+                        values: h.data.len(),
+                        shape: t.shape,
+                    })
                 }
                 _ => {}
             }

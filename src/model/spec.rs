@@ -15,6 +15,55 @@ use serde::{Deserialize, Serialize};
 /// Batch-norm epsilon used by training, export and inference alike.
 pub const BN_EPS: f64 = 1e-5;
 
+/// A model whose shape or tensors cannot be what its spec says.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidModel {
+    /// A zero size.
+    #[error("in_channels, num_classes, width and depth must be positive")]
+    ZeroSize,
+    /// A size above [`crate::limits`].
+    #[error("{name} {value} is above the limit of {max}")]
+    AboveLimit {
+        /// The spec field.
+        name: &'static str,
+        /// Its value.
+        value: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A tile the network cannot down-sample `depth` times.
+    #[error("tile_size {tile} must be a positive multiple of 2^depth = {factor}")]
+    TileSize {
+        /// The tile size.
+        tile: usize,
+        /// `2^depth`.
+        factor: usize,
+    },
+    /// A tensor the spec names is absent.
+    #[error("tensor {0} is missing")]
+    MissingTensor(String),
+    /// A tensor of another shape than the spec's.
+    #[error("tensor {name} has shape {got:?}, the card says {want:?}")]
+    TensorShape {
+        /// Tensor name.
+        name: String,
+        /// Its shape.
+        got: Vec<usize>,
+        /// The spec's shape.
+        want: Vec<usize>,
+    },
+    /// A tensor whose data does not fill its shape.
+    #[error("tensor {name} has {values} values for shape {shape:?}")]
+    TensorData {
+        /// Tensor name.
+        name: String,
+        /// Values present.
+        values: usize,
+        /// Its shape.
+        shape: Vec<usize>,
+    },
+}
+
 /// The two architectures geomaml trains.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -81,10 +130,10 @@ impl ModelSpec {
     }
 
     /// Checks that the shape is usable (non-zero sizes, tile divisible by 2^depth).
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), InvalidModel> {
         use crate::limits::{MAX_CHANNELS, MAX_DEPTH, MAX_TILE, MAX_WIDTH};
         if self.in_channels == 0 || self.num_classes == 0 || self.width == 0 || self.depth == 0 {
-            return Err("in_channels, num_classes, width and depth must be positive".into());
+            return Err(InvalidModel::ZeroSize);
         }
         for (name, v, max) in [
             ("in_channels", self.in_channels, MAX_CHANNELS),
@@ -94,15 +143,19 @@ impl ModelSpec {
             ("tile_size", self.tile_size, MAX_TILE),
         ] {
             if v > max {
-                return Err(format!("{name} {v} is above the limit of {max}"));
+                return Err(InvalidModel::AboveLimit {
+                    name,
+                    value: v,
+                    max,
+                });
             }
         }
         let factor = 1usize << self.depth;
         if self.tile_size < factor || self.tile_size % factor != 0 {
-            return Err(format!(
-                "tile_size {} must be a positive multiple of 2^depth = {factor}",
-                self.tile_size
-            ));
+            return Err(InvalidModel::TileSize {
+                tile: self.tile_size,
+                factor,
+            });
         }
         Ok(())
     }

@@ -21,7 +21,7 @@ use rayon::prelude::*;
 pub struct CatalogSource<'a> {
     info: DataInfo,
     train: TaskSampler<'a>,
-    val: std::result::Result<TaskSampler<'a>, String>,
+    val: Result<TaskSampler<'a>>,
     loader: TaskLoader<'a>,
     train_rng: ChaCha8Rng,
     val_rng: ChaCha8Rng,
@@ -53,7 +53,7 @@ impl<'a> CatalogSource<'a> {
         };
         let train = TaskSampler::new(index, config(Split::Train))
             .map_err(|e| Error::catalog_source(catalog_path, "no meta-training tasks", e))?;
-        let val = TaskSampler::new(index, config(Split::Val)).map_err(|e| e.to_string());
+        let val = TaskSampler::new(index, config(Split::Val));
         let (classes, resolution_m, segmentation) = match catalog.kind {
             DatasetKind::Sen12ms => (dfc2020(), 10.0, false),
             DatasetKind::Deepglobe => (
