@@ -265,7 +265,7 @@ fn suggested_labels(
 fn main() -> Result<(), Fail> {
     let a = parse()?;
     std::fs::create_dir_all(&a.out)?;
-    let known: Vec<u8> = geomaml::model::Checkpoint::load(&a.model)?
+    let known: Vec<u8> = geomaml::checkpoint::Checkpoint::load(&a.model)?
         .card
         .classes
         .iter()

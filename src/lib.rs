@@ -27,6 +27,7 @@ pub mod bands;
 pub mod bulk;
 pub mod card;
 pub mod catalog;
+pub mod checkpoint;
 pub mod cli;
 pub mod doctor;
 pub mod error;

@@ -14,13 +14,13 @@ pub mod estimate;
 pub mod shots;
 
 use crate::card::{AdaptationRecord, ModelCard};
+use crate::checkpoint::{Checkpoint, HostTensor};
 use crate::error::{Error, Result};
 use crate::inner_loop::{adapt as inner_loop, InnerSettings};
 use crate::labels::{read_labels, LabelOptions};
 use crate::model::functional::forward;
 use crate::model::layers::BnMode;
 use crate::model::params::Params;
-use crate::model::{Checkpoint, HostTensor};
 use crate::pixels::{check_min_valid, BandInput, PixelReader};
 use crate::raster::band_match::{resolve_bands, scene_bands};
 use crate::raster::Raster;
@@ -214,7 +214,7 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
         first_order: true,
         bn_momentum: None,
     };
-    let params = Params::from_checkpoint(&ckpt, opts.device)?;
+    let params = Params::load(&ckpt.card.spec, &ckpt.tensors, opts.device)?;
     let targets = targets(&shots, &ids, &outputs, card);
     let unlabelled = unlabelled_windows(&reader, card, opts.bn_windows, opts.seed)?;
 

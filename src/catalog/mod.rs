@@ -9,6 +9,7 @@
 //! [`Catalog::skipped`], never silently dropped.
 
 pub mod classes;
+pub mod dataset;
 pub mod deepglobe;
 mod file;
 pub mod footprint;
@@ -18,6 +19,7 @@ pub mod regions;
 pub mod sen12ms;
 mod summary;
 
+pub use dataset::Dataset;
 pub use deepglobe::ImageRecord;
 pub use file::{Catalog, CATALOG_VERSION};
 pub use kind::{scan, DatasetKind, ScanOptions};

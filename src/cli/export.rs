@@ -1,7 +1,7 @@
 //! `geomaml export MODEL.safetensors -o MODEL.onnx`: ONNX export with the model card.
 
+use crate::checkpoint::Checkpoint;
 use crate::error::Result;
-use crate::model::Checkpoint;
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;

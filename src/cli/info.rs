@@ -2,8 +2,8 @@
 //! exported model (.onnx).
 
 use crate::card::ModelCard;
+use crate::checkpoint::Checkpoint;
 use crate::error::Result;
-use crate::model::Checkpoint;
 use clap::Args;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

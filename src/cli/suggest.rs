@@ -118,7 +118,7 @@ impl SuggestArgs {
         let onnx = work.join("model.onnx");
         match &self.adapt.labels {
             None => {
-                let ckpt = crate::model::Checkpoint::load(&self.model)?;
+                let ckpt = crate::checkpoint::Checkpoint::load(&self.model)?;
                 crate::export::export_file(&ckpt, &onnx, false)?;
             }
             #[cfg(feature = "train")]

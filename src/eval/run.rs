@@ -6,8 +6,7 @@
 //! leaves no folder behind.
 
 use crate::bands::default_normalisation;
-use crate::catalog::classes::{deepglobe, dfc2020};
-use crate::catalog::{Catalog, DatasetKind, Split};
+use crate::catalog::{Catalog, Split};
 use crate::error::{Error, Result};
 use crate::eval::few_shot::{self, Adaptation, EvalConfig, EvalModel, EvalReport};
 use crate::eval::png::svg_to_png;
@@ -152,16 +151,8 @@ pub fn evaluate(plan: &EvaluatePlan) -> Result<Evaluation> {
 
     let catalog = Catalog::load(&plan.catalog)?;
     let catalog_name = plan.catalog.display().to_string();
-    let (classes, segmentation) = match catalog.kind {
-        DatasetKind::Sen12ms => (dfc2020(), false),
-        DatasetKind::Deepglobe => (
-            deepglobe()
-                .into_iter()
-                .filter(|c| DEEPGLOBE_TASK_CLASSES.contains(&c.id))
-                .collect(),
-            true,
-        ),
-    };
+    let dataset = catalog.kind.dataset();
+    let (classes, segmentation) = (dataset.task_classes(), dataset.per_pixel_labels());
 
     let (models, loader) = load_models(plan, &catalog, &classes, segmentation, device)?;
 

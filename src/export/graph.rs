@@ -21,9 +21,9 @@ use super::proto::{
     attribute_type, float_tensor_type, AttributeProto, Dimension, GraphProto, NodeProto,
     TensorProto, ValueInfoProto, DATA_TYPE_FLOAT, DATA_TYPE_INT64,
 };
+use crate::checkpoint::NamedTensors;
 use crate::model::arch::{value_name, Layers, Op};
 use crate::model::spec::{ModelSpec, BN_EPS};
-use crate::model::NamedTensors;
 
 /// Name of the graph input.
 pub const INPUT: &str = "input";

@@ -17,8 +17,8 @@ pub use metadata::{read_card, read_metadata, read_model};
 pub use random::{random_checkpoint, random_tensors};
 
 use crate::card::CardError;
+use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
-use crate::model::Checkpoint;
 use prost::Message;
 use proto::{ModelProto, OperatorSetIdProto};
 use std::path::{Path, PathBuf};

@@ -6,7 +6,8 @@
 //! ChaCha8 seeded by `seed`, so the same seed gives the same model everywhere.
 
 use crate::card::ModelCard;
-use crate::model::{Checkpoint, HostTensor, ModelSpec, NamedTensors};
+use crate::checkpoint::{Checkpoint, HostTensor, NamedTensors};
+use crate::model::ModelSpec;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;

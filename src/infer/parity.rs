@@ -32,7 +32,7 @@ fn max_probability_difference(spec: ModelSpec, size: usize, seed: u64) -> f32 {
         .predict(x.view())
         .unwrap();
 
-    let params = Params::from_checkpoint(&ckpt, tch::Device::Cpu).unwrap();
+    let params = Params::load(&ckpt.card.spec, &ckpt.tensors, tch::Device::Cpu).unwrap();
     let shape: Vec<i64> = x.shape().iter().map(|&d| d as i64).collect();
     let xt = tch::Tensor::from_slice(x.as_slice().unwrap()).reshape(&shape);
     let logits = tch::no_grad(|| forward(&params, &xt, BnMode::Frozen));
@@ -76,7 +76,7 @@ fn unet_probabilities_match_tch() {
 }
 
 /// A small CNN checkpoint of 3 bands and 4 classes on 16 px tiles.
-fn small_cnn(seed: u64) -> crate::model::Checkpoint {
+fn small_cnn(seed: u64) -> crate::checkpoint::Checkpoint {
     let mut card = sample_card();
     card.bands.truncate(3);
     card.normalisation.truncate(3);

@@ -1,13 +1,14 @@
 //! Models as functions over named parameters.
 //!
 //! `arch` (each architecture written once against layer operations), `spec`
-//! (architecture and sizes) and `host` (checkpoints) need no tensor library; the tch
+//! (architecture and sizes) need no tensor library (checkpoints are
+//! [`crate::checkpoint`]); the tch
 //! forward passes (`functional` for one model, `stacked` for a meta-batch) sit
 //! behind the `train` feature.
 
 pub mod arch;
-pub mod host;
 pub mod spec;
+pub mod tensors;
 
 /// Batch-norm statistics estimated on data, for export.
 #[cfg(feature = "train")]
@@ -31,8 +32,8 @@ pub mod stacked;
 #[cfg(feature = "train")]
 pub mod task_tensors;
 
-pub use host::{Checkpoint, HostTensor, NamedTensors};
 pub use spec::{Arch, ModelSpec};
+pub use tensors::{HostTensor, NamedTensors};
 
 #[cfg(feature = "train")]
 pub use bn_stats::estimate_bn_stats;

@@ -11,8 +11,8 @@
 //! so a seed gives the same model on every device.
 
 use crate::error::{Error, Result};
-use crate::model::host::{Checkpoint, HostTensor, NamedTensors};
 use crate::model::spec::ModelSpec;
+use crate::model::tensors::{HostTensor, NamedTensors};
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -105,10 +105,10 @@ impl Params {
         Ok(Self::assemble(spec, tensors))
     }
 
-    /// Loads the tensors of a checkpoint (f32 on `device`), trainable ones requiring
-    /// gradients.
-    pub fn from_checkpoint(ckpt: &Checkpoint, device: Device) -> Result<Self> {
-        let mut p = Self::from_named(&ckpt.card.spec, &ckpt.tensors, device, Kind::Float)?;
+    /// A stored model's tensors (a checkpoint's) as f32 on `device`, trainable ones
+    /// requiring gradients.
+    pub fn load(spec: &ModelSpec, named: &NamedTensors, device: Device) -> Result<Self> {
+        let mut p = Self::from_named(spec, named, device, Kind::Float)?;
         p.set_requires_grad(true);
         Ok(p)
     }

@@ -50,12 +50,8 @@ pub struct LoaderOptions {
 impl LoaderOptions {
     /// All 15 bands for Sen12MS, RGB for DeepGlobe; no augmentation.
     pub fn for_kind(kind: DatasetKind) -> Self {
-        let spec = match kind {
-            DatasetKind::Sen12ms => "all",
-            DatasetKind::Deepglobe => "rgb",
-        };
         LoaderOptions {
-            bands: bands::parse_band_list(spec),
+            bands: bands::parse_band_list(kind.dataset().default_bands()),
             augment: false,
             seed: 0,
         }

@@ -23,8 +23,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 
-/// DeepGlobe class ids a segmentation task predicts (Urban .. Barren).
-pub const DEEPGLOBE_TASK_CLASSES: [u16; 6] = [0, 1, 2, 3, 4, 5];
+pub use crate::catalog::dataset::DEEPGLOBE_TASK_CLASSES;
 
 /// Task shape and where tasks come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,10 +6,8 @@
 //! and only reported if validation is asked for.
 
 use crate::bands::default_normalisation;
-use crate::catalog::classes::{deepglobe, dfc2020};
-use crate::catalog::{Catalog, DatasetKind, Split};
+use crate::catalog::{Catalog, Split};
 use crate::error::{Error, Result};
-use crate::tasks::sampler::DEEPGLOBE_TASK_CLASSES;
 use crate::tasks::{LoaderOptions, SamplerConfig, TaskBatch, TaskLoader, TaskSampler, TileIndex};
 use crate::train::source::{DataInfo, TaskSource};
 use rand::SeedableRng;
@@ -54,17 +52,12 @@ impl<'a> CatalogSource<'a> {
         let train = TaskSampler::new(index, config(Split::Train))
             .map_err(|e| Error::catalog_source(catalog_path, "no meta-training tasks", e))?;
         let val = TaskSampler::new(index, config(Split::Val));
-        let (classes, resolution_m, segmentation) = match catalog.kind {
-            DatasetKind::Sen12ms => (dfc2020(), 10.0, false),
-            DatasetKind::Deepglobe => (
-                deepglobe()
-                    .into_iter()
-                    .filter(|c| DEEPGLOBE_TASK_CLASSES.contains(&c.id))
-                    .collect(),
-                0.5,
-                true,
-            ),
-        };
+        let dataset = catalog.kind.dataset();
+        let (classes, resolution_m, segmentation) = (
+            dataset.task_classes(),
+            dataset.resolution_m(),
+            dataset.per_pixel_labels(),
+        );
         let bands = loader.bands().to_vec();
         let info = DataInfo {
             normalisation: bands.iter().map(|b| default_normalisation(b)).collect(),

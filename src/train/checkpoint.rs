@@ -7,8 +7,8 @@
 //! checkpoints that `geomaml info` and export read.
 
 use crate::card::{now_rfc3339, InnerLoop, ModelCard, Provenance, CARD_VERSION};
+use crate::checkpoint::{Checkpoint, NamedTensors};
 use crate::error::{Error, Result};
-use crate::model::host::{Checkpoint, NamedTensors};
 use crate::model::params::Params;
 use crate::model::spec::{Arch, ModelSpec};
 use crate::train::config::TrainConfig;
@@ -142,7 +142,7 @@ pub struct Resumed {
 /// Loads a checkpoint to continue training on `device`.
 pub fn resume(path: &Path, device: Device) -> Result<Resumed> {
     let ckpt = Checkpoint::load(path)?;
-    let params = Params::from_checkpoint(&ckpt, device)?;
+    let params = Params::load(&ckpt.card.spec, &ckpt.tensors, device)?;
     let step = match ckpt.extra.get(STEP_KEY) {
         Some(s) => s
             .parse()

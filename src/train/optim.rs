@@ -5,8 +5,8 @@
 //! & Ba 2015 (Algorithm 1) with PyTorch's defaults: beta1 0.9, beta2 0.999,
 //! eps 1e-8, bias correction.
 
+use crate::checkpoint::NamedTensors;
 use crate::error::Result;
-use crate::model::host::NamedTensors;
 use crate::model::params::{host_to_tensor, tensor_to_host};
 use tch::Tensor;
 
@@ -77,7 +77,7 @@ impl Adam {
         }
         out.insert(
             "optim.step".into(),
-            crate::model::HostTensor {
+            crate::checkpoint::HostTensor {
                 shape: vec![1],
                 data: vec![self.step as f32],
             },

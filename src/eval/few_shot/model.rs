@@ -3,8 +3,8 @@
 //! with the legend's fixed indices.
 
 use crate::catalog::classes::ClassInfo;
+use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
-use crate::model::host::Checkpoint;
 use crate::model::params::Params;
 use crate::model::spec::ModelSpec;
 use crate::model::task_tensors::TaskTensors;
@@ -72,8 +72,8 @@ impl EvalModel {
                 format!("trained with method `{method}`; evaluate knows maml, pretrain and random"),
             )
         })?;
-        let params =
-            Params::from_checkpoint(&ckpt, device).map_err(|e| Error::model_source(path, "", e))?;
+        let params = Params::load(&ckpt.card.spec, &ckpt.tensors, device)
+            .map_err(|e| Error::model_source(path, "", e))?;
         Ok(EvalModel {
             name,
             path: Some(path.display().to_string()),

@@ -2,7 +2,7 @@
 //! resume, logs, validation.
 
 use super::*;
-use crate::model::host::Checkpoint;
+use crate::checkpoint::Checkpoint;
 use crate::train::source::{tests::info, DataInfo, RandomSource};
 
 fn config(steps: u64) -> TrainConfig {

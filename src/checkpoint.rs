@@ -1,27 +1,16 @@
-//! Named tensors on the host, and the safetensors checkpoint format.
+//! The safetensors checkpoint format.
 //!
 //! A checkpoint is a safetensors file holding every tensor of
-//! [`ModelSpec::tensors`](super::ModelSpec::tensors) as f32, with the model card as
+//! [`ModelSpec::tensors`](crate::model::ModelSpec::tensors) as f32, with the model card as
 //! JSON under [`CARD_KEY`](crate::card::CARD_KEY) in its metadata. Reading one
 //! needs no libtorch, so export, info and the plugin work without it.
 
 use crate::card::{ModelCard, CARD_KEY};
 use crate::error::{Error, Result};
+pub use crate::model::tensors::{HostTensor, NamedTensors};
 use safetensors::tensor::{Dtype, TensorView};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-
-/// A dense f32 tensor in row-major order.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HostTensor {
-    /// Shape (PyTorch layout).
-    pub shape: Vec<usize>,
-    /// Values, row-major.
-    pub data: Vec<f32>,
-}
-
-/// Tensors by name, in name order.
-pub type NamedTensors = BTreeMap<String, HostTensor>;
 
 /// A model as stored: its card and its tensors.
 #[derive(Debug, Clone)]
