@@ -11,7 +11,7 @@ demo: setup
 
 test: setup plugin cli
 	cargo test --release -p geomaml-cli
-	cargo test --release
+	GEOMAML_TEST_BIN=$(CURDIR)/target/release/geomaml cargo test --release
 	cargo test --release -p geomaml-gdal
 	cargo test --release --no-default-features --lib
 	$(MAKE) qgis-test
