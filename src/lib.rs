@@ -54,5 +54,29 @@ pub mod tasks;
 #[cfg(feature = "train")]
 pub mod train;
 
+// The library's entry points, one per step of the pipeline (each module's own
+// `pub use` lists the rest).
 pub use card::ModelCard;
+pub use catalog::{scan, Catalog, Dataset, DatasetKind, ScanOptions};
+pub use checkpoint::Checkpoint;
 pub use error::{Error, Result};
+pub use eval::{assess_labels, assess_raster, Assessment};
+pub use export::{export_file, Form};
+pub use labels::{read_labels, LabelOptions};
+pub use model::{Arch, ModelSpec};
+pub use raster::{GeoTransform, Georef};
+pub use tasks::{SplitStrategy, Splits, TaskBatch, TaskLoader, TaskSampler, TileIndex};
+
+#[cfg(feature = "train")]
+pub use adapt::{adapt, AccuracyEstimate, AdaptOptions, Adapted};
+#[cfg(feature = "train")]
+pub use eval::run::{evaluate, EvaluatePlan};
+#[cfg(feature = "train")]
+pub use train::{train_catalog, TrainConfig, TrainPlan};
+
+#[cfg(feature = "infer")]
+pub use bulk::{run_batch, BatchConfig};
+#[cfg(feature = "infer")]
+pub use infer::{map_scene, MapConfig, WindowMapper};
+#[cfg(feature = "infer")]
+pub use suggest::{suggest, SuggestConfig};
