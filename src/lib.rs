@@ -13,7 +13,9 @@
 //! ```
 //!
 //! Modules that need libtorch sit behind the `train` feature; ONNX Runtime behind
-//! `infer`. Catalog, tasks, raster, synth and the ONNX writer need neither.
+//! `infer`; the command line (clap) behind `cli`, which the executables enable and
+//! the GDAL plugin does not. Catalog, tasks, raster, synth and the ONNX writer need
+//! none of them.
 
 #![deny(missing_docs)]
 // Unsafe code only where a function says so (`#[allow(unsafe_code)]`), each use
@@ -28,6 +30,7 @@ pub mod bulk;
 pub mod card;
 pub mod catalog;
 pub mod checkpoint;
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod doctor;
 pub mod error;
