@@ -123,6 +123,16 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// Something geomaml builds on (libtorch, ONNX Runtime, GDAL, PROJ, the
+    /// operating system) failed at work that is not a user file's fault.
+    #[error("{what}{}", detail("", cause))]
+    Runtime {
+        /// What was being done.
+        what: String,
+        /// The underlying error.
+        #[source]
+        cause: Option<Cause>,
+    },
     /// Something else, already carrying its context.
     #[error("{0}")]
     Other(String),
@@ -213,6 +223,13 @@ impl Error {
             cause: Some(cause.into()),
         }
     }
+    /// Builds a [`Error::Runtime`] keeping `cause` as its source.
+    pub fn runtime_source(what: impl std::fmt::Display, cause: impl Into<Cause>) -> Self {
+        Error::Runtime {
+            what: what.to_string(),
+            cause: Some(cause.into()),
+        }
+    }
     /// Builds a [`Error::Config`] from any displayable cause.
     pub fn config(option: impl Into<String>, reason: impl std::fmt::Display) -> Self {
         Error::Config {
@@ -255,5 +272,11 @@ mod tests {
         let e = Error::raster_source("s.tif", "", std::io::Error::other("boom"));
         assert_eq!(e.to_string(), "s.tif: boom");
         assert!(Error::raster("s.tif", "x").source().is_none());
+        let e = Error::runtime_source(
+            "starting the signal thread",
+            std::io::Error::other("EAGAIN"),
+        );
+        assert_eq!(e.to_string(), "starting the signal thread: EAGAIN");
+        assert_eq!(e.source().unwrap().to_string(), "EAGAIN");
     }
 }

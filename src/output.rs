@@ -52,7 +52,7 @@ pub fn remove_live_temporaries() {
 pub fn install_signal_cleanup() -> Result<()> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
-        .map_err(|e| Error::Other(format!("installing signal handlers: {e}")))?;
+        .map_err(|e| Error::runtime_source("installing signal handlers", e))?;
     std::thread::Builder::new()
         .name("geomaml-signals".into())
         .spawn(move || {
@@ -65,7 +65,7 @@ pub fn install_signal_cleanup() -> Result<()> {
                 unsafe { libc::_exit(128 + sig) };
             }
         })
-        .map_err(|e| Error::Other(format!("starting the signal thread: {e}")))?;
+        .map_err(|e| Error::runtime_source("starting the signal thread", e))?;
     Ok(())
 }
 
@@ -304,6 +304,10 @@ impl PendingOutput {
                 source,
             },
             Error::Other(m) => Error::Other(text(m)),
+            Error::Runtime { what, cause } => Error::Runtime {
+                what: text(what),
+                cause,
+            },
             other => other,
         }
     }

@@ -60,7 +60,8 @@ impl TasksArgs {
         let tasks = sampler.sample_many(self.count, self.seed)?;
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         for t in &tasks {
-            let line = serde_json::to_string(t).map_err(|e| Error::Other(e.to_string()))?;
+            let line = serde_json::to_string(t)
+                .map_err(|e| Error::runtime_source("writing a task as JSON", e))?;
             if writeln!(out, "{line}").and_then(|_| out.flush()).is_err() {
                 return Ok(ExitCode::SUCCESS); // closed pipe (`| head`)
             }

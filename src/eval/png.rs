@@ -51,7 +51,7 @@ fn render_png(svg: &str, fontdb: Arc<fontdb::Database>) -> Result<Vec<u8>> {
         ..usvg::Options::default()
     };
     let tree = usvg::Tree::from_str(svg, &opt)
-        .map_err(|e| Error::Other(format!("cannot render the plot: invalid SVG: {e}")))?;
+        .map_err(|e| Error::runtime_source("cannot render the plot: invalid SVG", e))?;
     let size = tree
         .size()
         .to_int_size()
@@ -76,7 +76,7 @@ fn render_png(svg: &str, fontdb: Arc<fontdb::Database>) -> Result<Vec<u8>> {
     }
     pixmap
         .encode_png()
-        .map_err(|e| Error::Other(format!("cannot encode the plot as PNG: {e}")))
+        .map_err(|e| Error::runtime_source("cannot encode the plot as PNG", e))
 }
 
 #[cfg(test)]

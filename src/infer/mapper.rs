@@ -86,7 +86,7 @@ pub fn map_scene(cfg: &MapConfig) -> Result<MapSummary> {
     // blocks are read once (plus a halo), so a small cache is enough.
     if std::env::var_os("GDAL_CACHEMAX").is_none() {
         gdal::config::set_config_option("GDAL_CACHEMAX", GDAL_CACHE_MB)
-            .map_err(|e| Error::Other(format!("setting GDAL_CACHEMAX: {e}")))?;
+            .map_err(|e| Error::runtime_source("setting GDAL_CACHEMAX", e))?;
     }
     crate::limits::check_range("--batch-size", cfg.batch_size, crate::limits::MAX_BATCH)?;
     crate::limits::check_threads("--threads", cfg.threads)?;

@@ -170,17 +170,19 @@ impl Predictor {
 /// A session over ONNX bytes with `threads` intra-op threads (0 = default).
 pub(crate) fn session_from_bytes(bytes: &[u8], threads: usize) -> Result<Session> {
     let env = runtime::environment()?;
-    let ort_err = |e: ort::Error| Error::Other(e.to_string());
+    let ort_err = |what: &'static str| move |e| Error::runtime_source(what, e);
     let mut builder = Session::builder(&env)
-        .map_err(ort_err)?
+        .map_err(ort_err("ONNX Runtime session"))?
         .with_optimization_level(GraphOptimizationLevel::Level3)
-        .map_err(|e| Error::Other(e.to_string()))?;
+        .map_err(|e| Error::runtime_source("ONNX Runtime optimisation level", e.to_string()))?;
     if threads > 0 {
         builder = builder
             .with_intra_threads(threads)
-            .map_err(|e| Error::Other(e.to_string()))?;
+            .map_err(|e| Error::runtime_source("ONNX Runtime threads", e.to_string()))?;
     }
-    builder.commit_from_memory(bytes).map_err(ort_err)
+    builder
+        .commit_from_memory(bytes)
+        .map_err(ort_err("loading the ONNX model"))
 }
 
 /// Runs `session` on one f32 input and returns one output, as owned arrays.

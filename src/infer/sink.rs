@@ -144,7 +144,7 @@ impl OutFile {
                 "BLOCKSIZE=256",
             ] {
                 opts.add_string(o)
-                    .map_err(|e| Error::Other(format!("creation option {o}: {e}")))?;
+                    .map_err(|e| Error::runtime_source(format!("creation option {o}"), e))?;
             }
             let out = src.create_copy(&driver, target, &opts).map_err(|e| {
                 Error::raster(final_out.final_path(), format!("writing the COG: {e}"))

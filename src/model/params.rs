@@ -253,7 +253,7 @@ pub fn host_to_tensor(h: &HostTensor, device: Device, kind: Kind) -> Result<Tens
         .and_then(|t| t.f_reshape(&shape))
         .and_then(|t| t.f_to_device(device))
         .and_then(|t| t.f_to_kind(kind))
-        .map_err(|e| Error::Other(format!("creating a tensor of shape {shape:?}: {e}")))?;
+        .map_err(|e| Error::runtime_source(format!("creating a tensor of shape {shape:?}"), e))?;
     Ok(t)
 }
 

@@ -28,7 +28,7 @@ fn images(a: &ndarray::Array4<f32>, device: Device, kind: Kind) -> Result<Tensor
         .and_then(|t| t.f_reshape(&shape))
         .and_then(|t| t.f_to_device(device))
         .and_then(|t| t.f_to_kind(kind))
-        .map_err(|e| Error::Other(format!("moving a batch of {shape:?} to {device:?}: {e}")))
+        .map_err(|e| Error::runtime_source(format!("moving a batch of {shape:?} to {device:?}"), e))
 }
 
 fn labels(a: &ndarray::Array2<i64>, map: Option<&[i64]>, device: Device) -> Result<Tensor> {
@@ -42,7 +42,7 @@ fn labels(a: &ndarray::Array2<i64>, map: Option<&[i64]>, device: Device) -> Resu
     Tensor::f_from_slice(&data)
         .and_then(|t| t.f_reshape([a.nrows() as i64, a.ncols() as i64]))
         .and_then(|t| t.f_to_device(device))
-        .map_err(|e| Error::Other(format!("moving labels to {device:?}: {e}")))
+        .map_err(|e| Error::runtime_source(format!("moving labels to {device:?}"), e))
 }
 
 impl TaskTensors {

@@ -50,7 +50,7 @@ impl WriterOptions {
         let mut list = RasterCreationOptions::new();
         for o in &opts {
             list.add_string(o)
-                .map_err(|e| Error::Other(format!("creation option {o}: {e}")))?;
+                .map_err(|e| Error::runtime_source(format!("creation option {o}"), e))?;
         }
         Ok(list)
     }

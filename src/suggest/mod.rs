@@ -326,7 +326,7 @@ fn write_points(
     crs_wkt: &str,
     out_srs: Option<SpatialRef>,
 ) -> Result<()> {
-    let fail = |what: &str, e: gdal::errors::GdalError| Error::Other(format!("{what}: {e}"));
+    let fail = |what: &str, e: gdal::errors::GdalError| Error::runtime_source(what, e);
     let scene_srs =
         gis_order(SpatialRef::from_wkt(crs_wkt).map_err(|e| fail("the scene's CRS", e))?);
     let transform = match &out_srs {

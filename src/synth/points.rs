@@ -109,14 +109,16 @@ pub fn to_geojson(
     epsg: u32,
     legend: &[ClassInfo],
 ) -> Result<serde_json::Value> {
-    let to_wgs84 = proj::Proj::new_known_crs(&format!("EPSG:{epsg}"), "EPSG:4326", None)
-        .map_err(|e| Error::Other(format!("PROJ cannot build EPSG:{epsg} -> EPSG:4326: {e}")))?;
+    let to_wgs84 =
+        proj::Proj::new_known_crs(&format!("EPSG:{epsg}"), "EPSG:4326", None).map_err(|e| {
+            Error::runtime_source(format!("PROJ cannot build EPSG:{epsg} -> EPSG:4326"), e)
+        })?;
     let mut features = Vec::new();
     for p in points {
         let (x, y) = gt.apply(p.col as f64 + 0.5, p.row as f64 + 0.5);
         let (lon, lat) = to_wgs84
             .convert((x, y))
-            .map_err(|e| Error::Other(format!("PROJ: {e}")))?;
+            .map_err(|e| Error::runtime_source("PROJ", e))?;
         let name = legend
             .iter()
             .find(|c| c.id == p.class as u16)

@@ -155,7 +155,8 @@ pub fn generate(out: &Path, opts: &SceneOptions, overwrite: bool) -> Result<Scen
         },
     )?;
     let geojson = to_geojson(&points, &gt, site.epsg, &legend)?;
-    let text = serde_json::to_string_pretty(&geojson).map_err(|e| Error::Other(e.to_string()))?;
+    let text = serde_json::to_string_pretty(&geojson)
+        .map_err(|e| Error::runtime_source("writing the labels as GeoJSON", e))?;
     write_atomic(root.join("labels.geojson"), text.as_bytes(), false)?;
     tree.commit()?;
     Ok(SceneSummary {

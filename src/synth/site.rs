@@ -43,11 +43,11 @@ impl Site {
         let epsg = region.utm_epsg();
         let to_utm = proj::Proj::new_known_crs("EPSG:4326", &format!("EPSG:{epsg}"), None)
             .map_err(|e| {
-                Error::Other(format!("PROJ cannot build EPSG:4326 -> EPSG:{epsg}: {e}"))
+                Error::runtime_source(format!("PROJ cannot build EPSG:4326 -> EPSG:{epsg}"), e)
             })?;
-        let (e, n) = to_utm
-            .convert((region.lon, region.lat))
-            .map_err(|err| Error::Other(format!("PROJ cannot project region {id}: {err}")))?;
+        let (e, n) = to_utm.convert((region.lon, region.lat)).map_err(|err| {
+            Error::runtime_source(format!("PROJ cannot project region {id}"), err)
+        })?;
         let origin = (
             (e / PIXEL_M).round() * PIXEL_M,
             (n / PIXEL_M).round() * PIXEL_M,
@@ -92,7 +92,7 @@ impl Site {
 pub fn crs_wkt(epsg: u32) -> Result<String> {
     gdal::spatial_ref::SpatialRef::from_epsg(epsg)
         .and_then(|s| s.to_wkt())
-        .map_err(|e| Error::Other(format!("EPSG:{epsg}: {e}")))
+        .map_err(|e| Error::runtime_source(format!("EPSG:{epsg}"), e))
 }
 
 #[cfg(test)]

@@ -103,7 +103,7 @@ impl<'a, T: Send + 'a> Feed<'a, T> {
                     }
                 }
             })
-            .map_err(|e| Error::Other(format!("starting the task reader thread: {e}")))?;
+            .map_err(|e| Error::runtime_source("starting the task reader thread", e))?;
         Ok(Feed {
             inner: Inner::Ahead(rx),
             left: steps,
@@ -162,7 +162,7 @@ fn map_tasks(
     what: &str,
     f: impl Fn(&Tensor) -> std::result::Result<Tensor, tch::TchError>,
 ) -> Result<Vec<TaskTensors>> {
-    let err = |e: tch::TchError| Error::Other(format!("{what}: {e}"));
+    let err = |e: tch::TchError| Error::runtime_source(what, e);
     tasks
         .into_iter()
         .map(|t| {

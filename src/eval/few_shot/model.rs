@@ -114,7 +114,7 @@ impl EvalModel {
                 TaskTensors::from_batch_in_legend(batch, &self.legend, device, Kind::Float)
             }
         }
-        .map_err(|e| Error::Other(format!("model `{}`: {e}", self.name)))
+        .map_err(|e| Error::runtime_source(format!("model `{}`", self.name), e))
     }
 
     /// The outputs that answer for the task's classes 0..way, in task order.
