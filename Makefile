@@ -11,7 +11,8 @@ demo: setup
 
 test: setup plugin cli
 	cargo test --release -p geomaml-cli
-	GEOMAML_TEST_BIN=$(CURDIR)/target/release/geomaml cargo test --release
+	GEOMAML_TEST_BIN=$(CURDIR)/target/release/geomaml \
+	  GEOMAML_TRAIN_BIN=$(CURDIR)/target/release/geomaml-train cargo test --release
 	cargo test --release -p geomaml-gdal
 	cargo test --release --no-default-features --lib
 	$(MAKE) qgis-test

@@ -95,7 +95,7 @@ pub enum CardError {
     /// A card whose fields contradict each other (see [`ModelCard::validate`]).
     #[error("{0}")]
     Invalid(String),
-    /// A spec no network can have.
+    /// A spec no network can have, or tensors that do not fit the spec.
     #[error(transparent)]
     Model(#[from] crate::model::spec::InvalidModel),
 }

@@ -304,9 +304,13 @@ impl PendingOutput {
                 source,
             },
             Error::Other(m) => Error::Other(text(m)),
+            // GDAL's messages name the file it was writing: the temporary.
             Error::Runtime { what, cause } => Error::Runtime {
                 what: text(what),
-                cause,
+                cause: cause.map(|c| match c.to_string() {
+                    m if m.contains(&temp) => text(m).into(),
+                    _ => c,
+                }),
             },
             other => other,
         }
@@ -353,6 +357,19 @@ pub fn write_atomic(path: impl AsRef<Path>, bytes: &[u8], overwrite: bool) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_name_the_output_not_its_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("next.geojson");
+        let out = PendingOutput::new(&target, false).unwrap();
+        let temp = out.temp_path().display().to_string();
+        let gdal = format!("Failed to create GeoJSON datasource: {temp}");
+        let e = out.user_error(Error::runtime_source("creating the layer", gdal));
+        let shown = e.to_string();
+        assert!(!shown.contains(&temp), "{shown}");
+        assert!(shown.contains(&target.display().to_string()), "{shown}");
+    }
 
     #[test]
     fn uncommitted_outputs_leave_nothing_behind() {

@@ -10,7 +10,15 @@ use std::process::{Command, Output};
 /// this package's `geomaml-train`, which runs every command itself (0.6 s to start).
 pub fn geomaml() -> Command {
     match std::env::var_os("GEOMAML_TEST_BIN") {
-        Some(exe) => Command::new(exe),
+        Some(exe) => {
+            let path = Path::new(&exe);
+            assert!(
+                path.is_file(),
+                "GEOMAML_TEST_BIN={} is not a file: build it with `make cli`",
+                path.display()
+            );
+            Command::new(exe)
+        }
         None => Command::new(env!("CARGO_BIN_EXE_geomaml-train")),
     }
 }

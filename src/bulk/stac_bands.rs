@@ -118,7 +118,7 @@ pub fn nodata_number(v: &serde_json::Value) -> Option<f64> {
 /// `resolution` metres per pixel when the assets are in a projected CRS (their
 /// finest resolution otherwise). Errors name the item.
 pub fn build_band_vrt(item: &str, bands: &[BandAsset], resolution: f64, dest: &str) -> Result<()> {
-    let err = |what: String| Error::runtime_source(format!("STAC item {item:?}"), what);
+    let err = |what: String| Error::Other(format!("STAC item {item:?}: {what}"));
     let sources: Vec<Dataset> = bands
         .iter()
         .map(|b| {

@@ -194,11 +194,10 @@ fn train_in<'s>(
 
     let val_tasks = if cfg.val_every > 0 {
         let batches = source.sample(Split::Val, cfg.val_tasks).map_err(|e| {
-            Error::runtime_source(
-                "drawing meta-validation tasks (pass --val-every 0 to train without \
-                 validation, or ask for smaller tasks with --way/--shot/--query)",
-                e,
-            )
+            Error::Other(format!(
+                "drawing meta-validation tasks: {e} (pass --val-every 0 to train without \
+                 validation, or ask for smaller tasks with --way/--shot/--query)"
+            ))
         })?;
         to_tensors(&batches, cfg.method, &legend, device)?
     } else {
