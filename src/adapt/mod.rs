@@ -287,9 +287,10 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
             support_loss: (loss_before, loss_after),
             support_accuracy: acc_after,
             cross_validated_accuracy: None,
-            estimate: match holdout {
-                Some(_) => opts.estimate,
-                None => AccuracyEstimate::Off,
+            estimate: if holdout.is_some() {
+                opts.estimate
+            } else {
+                AccuracyEstimate::Off
             },
             warnings,
         },

@@ -126,12 +126,12 @@ impl AdaptArgs {
 pub(crate) fn report_accuracy(adapted: &mut crate::adapt::Adapted) -> Result<()> {
     let t0 = std::time::Instant::now();
     if let Some((acc, folds)) = adapted.estimate_accuracy()? {
-        let shots = adapted.report.shots_per_class.values().sum::<usize>();
-        let folds = match folds == shots {
-            true => "leave-one-out".to_string(),
-            false => format!("{folds}-fold"),
+        let what = adapted.report.estimate.describe();
+        let how = if folds == adapted.report.shots_per_class.values().sum::<usize>() {
+            format!("leave-one-out, {what}")
+        } else {
+            format!("{folds}-fold, {what}")
         };
-        let how = format!("{folds}, {}", adapted.report.estimate.describe());
         eprintln!(
             "held-out accuracy over the labels ({how}): {:.1}% ({:.1} s)",
             100.0 * acc,

@@ -61,6 +61,12 @@ pub struct EvaluatePlan {
 }
 
 impl EvaluatePlan {
+    /// Whether adaptation settings are searched on meta-validation tasks: a grid,
+    /// and a shot count above 0 to adapt at.
+    pub fn searching(&self) -> bool {
+        matches!(self.adaptation, Adaptation::Search { .. }) && self.shots.iter().any(|&k| k > 0)
+    }
+
     /// Refuses a plan that cannot run: no shot counts, no tasks or queries, a
     /// negative or non-finite step size, an empty grid, trajectories without a shot
     /// count above 0, a grid search without meta-validation tasks.
@@ -97,9 +103,8 @@ impl EvaluatePlan {
             "--trajectories",
             "adapts at the largest shot count; add a count above 0 to --shots",
         )?;
-        let searching = matches!(self.adaptation, Adaptation::Search { .. }) && largest > 0;
         rule(
-            !searching || self.grid_tasks > 0,
+            !self.searching() || self.grid_tasks > 0,
             "--grid-tasks",
             "must be at least 1 (or fix --inner-lr and --inner-steps)",
         )
@@ -129,7 +134,7 @@ pub fn evaluate(plan: &EvaluatePlan) -> Result<Evaluation> {
     let split = plan.split;
     let shots = plan.shots.clone();
     let adaptation = plan.adaptation.clone();
-    let searching = matches!(adaptation, Adaptation::Search { .. }) && shots.iter().any(|&k| k > 0);
+    let searching = plan.searching();
     // Refuse a non-empty output folder before any work.
     let out = &plan.output;
     if out.exists() {

@@ -12,10 +12,12 @@ use crate::model::layers::{
 use crate::model::params::Params;
 use tch::Tensor;
 
-/// The layer operations on one model's tensors, batch norm in mode `bn`.
+/// The layer operations on one model's tensors, batch norm in mode `bn`; the
+/// input of the layer named [`HEAD`] is kept in `head_input`.
 struct Single<'p, 'b> {
     params: &'p Params,
     bn: BnMode<'b>,
+    head_input: Option<Tensor>,
 }
 
 impl Single<'_, '_> {
@@ -25,12 +27,19 @@ impl Single<'_, '_> {
             self.params.get(&format!("{name}.bias")),
         )
     }
+
+    fn keep_head_input(&mut self, x: &Tensor, name: &str) {
+        if name == HEAD {
+            self.head_input = Some(x.shallow_clone());
+        }
+    }
 }
 
 impl Layers for Single<'_, '_> {
     type Value = Tensor;
 
     fn conv(&mut self, x: &Tensor, name: &str, _out: usize, kernel: usize) -> Tensor {
+        self.keep_head_input(x, name);
         let (w, b) = self.weight_bias(name);
         conv2d(x, w, b, (kernel / 2) as i64)
     }
@@ -61,49 +70,9 @@ impl Layers for Single<'_, '_> {
     }
 
     fn linear(&mut self, x: &Tensor, name: &str, _out: usize) -> Tensor {
+        self.keep_head_input(x, name);
         let (w, b) = self.weight_bias(name);
         linear(x, w, b)
-    }
-}
-
-/// Records the input of the layer named `head` while a description runs.
-struct HeadInput<'p, 'b> {
-    inner: Single<'p, 'b>,
-    features: Option<Tensor>,
-}
-
-impl Layers for HeadInput<'_, '_> {
-    type Value = Tensor;
-
-    fn conv(&mut self, x: &Tensor, name: &str, out: usize, kernel: usize) -> Tensor {
-        if name == HEAD {
-            self.features = Some(x.shallow_clone());
-        }
-        self.inner.conv(x, name, out, kernel)
-    }
-    fn batch_norm(&mut self, x: &Tensor, name: &str) -> Tensor {
-        self.inner.batch_norm(x, name)
-    }
-    fn relu(&mut self, x: &Tensor, name: &str) -> Tensor {
-        self.inner.relu(x, name)
-    }
-    fn max_pool2(&mut self, x: &Tensor, name: &str) -> Tensor {
-        self.inner.max_pool2(x, name)
-    }
-    fn up_conv2(&mut self, x: &Tensor, name: &str, out: usize) -> Tensor {
-        self.inner.up_conv2(x, name, out)
-    }
-    fn concat(&mut self, a: &Tensor, b: &Tensor, name: &str) -> Tensor {
-        self.inner.concat(a, b, name)
-    }
-    fn global_mean(&mut self, x: &Tensor, name: &str) -> Tensor {
-        self.inner.global_mean(x, name)
-    }
-    fn linear(&mut self, x: &Tensor, name: &str, out: usize) -> Tensor {
-        if name == HEAD {
-            self.features = Some(x.shallow_clone());
-        }
-        self.inner.linear(x, name, out)
     }
 }
 
@@ -111,12 +80,13 @@ impl Layers for HeadInput<'_, '_> {
 /// `x`: `[n, c]` for a classifier, `[n, c, h, w]` for a segmentation network.
 pub fn head_input(params: &Params, x: &Tensor, bn: BnMode<'_>) -> Tensor {
     let spec = params.spec();
-    let mut l = HeadInput {
-        inner: Single { params, bn },
-        features: None,
+    let mut l = Single {
+        params,
+        bn,
+        head_input: None,
     };
     let _ = spec.arch.build(spec, &mut l, x.shallow_clone());
-    l.features
+    l.head_input
         .expect("every architecture ends in a layer named head")
 }
 
@@ -135,8 +105,15 @@ pub fn head_logits(features: &Tensor, w: &Tensor, b: &Tensor) -> Tensor {
 /// segmentation network.
 pub fn forward(params: &Params, x: &Tensor, bn: BnMode<'_>) -> Tensor {
     let spec = params.spec();
-    spec.arch
-        .build(spec, &mut Single { params, bn }, x.shallow_clone())
+    spec.arch.build(
+        spec,
+        &mut Single {
+            params,
+            bn,
+            head_input: None,
+        },
+        x.shallow_clone(),
+    )
 }
 
 #[cfg(test)]
