@@ -9,7 +9,9 @@
 //! meta-trained model on all labels so far (`geomaml adapt`), maps the scene and
 //! scores the map against the truth (`geomaml assess`). Writes `rounds.csv` (one
 //! line per map), `summary.csv` (mean and standard deviation over scenes and seeds
-//! per strategy and label count) and `loop.svg`/`loop.png`.
+//! per strategy and label count), `edges.csv` (accuracy by the distance of a map
+//! cell's centre to the nearest truth pixel of another class: where the errors are)
+//! and `loop.svg`/`loop.png`.
 //!
 //! ```sh
 //! cargo run --release --example analyst_loop -- --model out/demo/maml.safetensors \
@@ -17,7 +19,10 @@
 //! ```
 //!
 //! Other options: `--geomaml PATH` (default: the `geomaml` beside this example's
-//! folder), `--inner-steps N` (default 20), `--strategies suggest,random` (default both).
+//! folder), `--inner-steps N` (default 20), `--strategies suggest,random,oracle`
+//! (default `suggest,random`). `oracle` is a reference, not a strategy: it labels
+//! random pixels where the last map is wrong, which only someone holding the truth
+//! can do, to show how much knowing the map's errors would be worth.
 
 use gdal::Dataset;
 use geomaml::eval::plot::{line_chart_svg, Panel, Series};
@@ -76,6 +81,15 @@ fn parse() -> Result<Args, Fail> {
             other => return Err(format!("unknown option {other}").into()),
         }
     }
+    if let Some(s) = a
+        .strategies
+        .iter()
+        .find(|s| !["suggest", "random", "oracle"].contains(&s.as_str()))
+    {
+        return Err(
+            format!("--strategies: unknown strategy `{s}` (suggest, random, oracle)").into(),
+        );
+    }
     if a.model.as_os_str().is_empty() || a.scenes.is_empty() {
         return Err("give --model M.safetensors and at least one --scene DIR".into());
     }
@@ -89,6 +103,50 @@ struct Truth {
     classes: Vec<u8>,
     gt: [f64; 6],
     wkt: String,
+    /// Per pixel, the distance in pixels (Chebyshev) to the nearest pixel of another
+    /// class: 1 on a class edge.
+    edge_distance: Vec<u32>,
+}
+
+/// Upper bounds (pixels) of the distance-to-edge bands the maps are scored in.
+const EDGE_BANDS: [u32; 4] = [2, 5, 10, u32::MAX];
+
+/// Chebyshev distance to the nearest pixel of another class, by two chamfer passes
+/// over the 8-neighbourhood (exact for this metric).
+fn edge_distance(classes: &[u8], w: usize) -> Vec<u32> {
+    let h = classes.len() / w;
+    let at = |x: isize, y: isize| -> Option<usize> {
+        (x >= 0 && y >= 0 && (x as usize) < w && (y as usize) < h)
+            .then(|| y as usize * w + x as usize)
+    };
+    let mut d = vec![u32::MAX / 2; classes.len()];
+    for y in 0..h as isize {
+        for x in 0..w as isize {
+            let i = y as usize * w + x as usize;
+            let edge = (-1..=1).any(|dy| {
+                (-1..=1).any(|dx| at(x + dx, y + dy).is_some_and(|j| classes[j] != classes[i]))
+            });
+            if edge {
+                d[i] = 1;
+            }
+        }
+    }
+    let passes: [(&[(isize, isize)], bool); 2] = [
+        (&[(-1, -1), (0, -1), (1, -1), (-1, 0)], false),
+        (&[(1, 1), (0, 1), (-1, 1), (1, 0)], true),
+    ];
+    for (neighbours, backwards) in passes {
+        for k in 0..classes.len() {
+            let i = if backwards { classes.len() - 1 - k } else { k };
+            let (x, y) = ((i % w) as isize, (i / w) as isize);
+            for &(dx, dy) in neighbours {
+                if let Some(j) = at(x + dx, y + dy) {
+                    d[i] = d[i].min(d[j] + 1);
+                }
+            }
+        }
+    }
+    d
 }
 
 impl Truth {
@@ -101,6 +159,7 @@ impl Truth {
         Ok(Truth {
             scene: dir.join("scene.tif"),
             width: w,
+            edge_distance: edge_distance(classes.data(), w),
             classes: classes.data().to_vec(),
             gt: ds.geo_transform()?,
             wkt: ds.spatial_ref()?.to_wkt()?,
@@ -115,6 +174,40 @@ impl Truth {
             return None;
         }
         Some(self.classes[row as usize * self.width + col as usize]).filter(|&c| c != 0)
+    }
+
+    /// The map at `map` scored per distance-to-edge band ([`EDGE_BANDS`]): (correct,
+    /// scored) cells, each cell judged by the truth pixel under its centre.
+    fn by_edge_distance(&self, map: &Path) -> Result<[(usize, usize); 4], Fail> {
+        let ds = Dataset::open(map)?;
+        let (w, h) = ds.raster_size();
+        let gt = ds.geo_transform()?;
+        let cells = ds
+            .rasterband(1)?
+            .read_as::<u8>((0, 0), (w, h), (w, h), None)?;
+        let mut out = [(0, 0); 4];
+        for (k, &m) in cells.data().iter().enumerate() {
+            let (x, y) = (
+                gt[0] + ((k % w) as f64 + 0.5) * gt[1],
+                gt[3] + ((k / w) as f64 + 0.5) * gt[5],
+            );
+            let col = ((x - self.gt[0]) / self.gt[1]).floor();
+            let row = ((y - self.gt[3]) / self.gt[5]).floor();
+            if m == 0 || col < 0.0 || row < 0.0 || col as usize >= self.width {
+                continue;
+            }
+            let i = row as usize * self.width + col as usize;
+            if i >= self.classes.len() || self.classes[i] == 0 {
+                continue;
+            }
+            let band = EDGE_BANDS
+                .iter()
+                .position(|&b| self.edge_distance[i] <= b)
+                .expect("the last band is unbounded");
+            out[band].0 += usize::from(m == self.classes[i]);
+            out[band].1 += 1;
+        }
+        Ok(out)
     }
 
     fn world(&self, i: usize) -> (f64, f64) {
@@ -158,8 +251,11 @@ fn run(cmd: &mut Command) -> Result<String, Fail> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Adapts on `labels`, maps, scores: (accuracy, kappa).
-fn score(a: &Args, t: &Truth, labels: &[Label], work: &Path) -> Result<(f64, f64), Fail> {
+/// A map's accuracy, kappa, and (correct, scored) cells per distance-to-edge band.
+type Score = (f64, f64, [(usize, usize); 4]);
+
+/// Adapts on `labels`, maps, scores.
+fn score(a: &Args, t: &Truth, labels: &[Label], work: &Path) -> Result<Score, Fail> {
     let (lab, onnx, map) = (
         work.join("labels.geojson"),
         work.join("adapted.onnx"),
@@ -196,6 +292,7 @@ fn score(a: &Args, t: &Truth, labels: &[Label], work: &Path) -> Result<(f64, f64
     Ok((
         v["overall_accuracy"].as_f64().unwrap_or(f64::NAN),
         v["kappa"].as_f64().unwrap_or(f64::NAN),
+        t.by_edge_distance(&map)?,
     ))
 }
 
@@ -213,6 +310,44 @@ fn random_labels(t: &Truth, have: &[Label], n: usize, rng: &mut impl Rng) -> Vec
         }
     }
     out
+}
+
+/// `n` random pixels where the last map disagrees with the truth: what an analyst
+/// who knew the map's errors would label (an upper reference, not a strategy).
+fn oracle_labels(
+    t: &Truth,
+    have: &[Label],
+    n: usize,
+    work: &Path,
+    rng: &mut impl Rng,
+) -> Result<Vec<Label>, Fail> {
+    let ds = Dataset::open(work.join("map.tif"))?;
+    let (w, h) = ds.raster_size();
+    let gt = ds.geo_transform()?;
+    let map = ds
+        .rasterband(1)?
+        .read_as::<u8>((0, 0), (w, h), (w, h), None)?;
+    let map_at = |i: usize| {
+        let (x, y) = t.world(i);
+        let (c, r) = ((x - gt[0]) / gt[1], (y - gt[3]) / gt[5]);
+        (c >= 0.0 && r >= 0.0 && (c as usize) < w && (r as usize) < h)
+            .then(|| map.data()[r as usize * w + c as usize])
+    };
+    let wrong: Vec<usize> = (0..t.classes.len())
+        .filter(|&i| t.classes[i] != 0 && map_at(i).is_some_and(|m| m != t.classes[i]))
+        .collect();
+    let mut out: Vec<Label> = Vec::new();
+    for _ in 0..n * 1000 {
+        if out.len() == n || wrong.is_empty() {
+            break;
+        }
+        let i = wrong[rng.random_range(0..wrong.len())];
+        let (x, y) = t.world(i);
+        if !have.iter().chain(&out).any(|l| l.0 == x && l.1 == y) {
+            out.push((x, y, t.classes[i]));
+        }
+    }
+    Ok(out)
 }
 
 /// `n` places from `geomaml suggest`, their classes read from the truth.
@@ -271,9 +406,11 @@ fn main() -> Result<(), Fail> {
         .iter()
         .map(|c| c.id as u8)
         .collect();
-    let mut rows = String::from("strategy,scene,seed,round,labels,accuracy,kappa\n");
-    // (strategy, labels) -> accuracies and kappas over scenes and seeds.
-    let mut results: BTreeMap<(String, usize), Vec<(f64, f64)>> = BTreeMap::new();
+    let mut rows = String::from(
+        "strategy,scene,seed,round,labels,accuracy,kappa,accuracy_edge_1_2,accuracy_edge_3_5,accuracy_edge_6_10,accuracy_edge_over_10\n",
+    );
+    // (strategy, round) -> scores over scenes and seeds.
+    let mut results: BTreeMap<(String, usize), Vec<Score>> = BTreeMap::new();
     for (s, dir) in a.scenes.iter().enumerate() {
         let t = Truth::open(dir)?;
         for seed in 0..a.seeds {
@@ -300,27 +437,34 @@ fn main() -> Result<(), Fail> {
                             "suggest" => {
                                 suggested_labels(&a, &t, &labels, a.per_round, seed, &work)?
                             }
+                            "oracle" => oracle_labels(&t, &labels, a.per_round, &work, &mut rng)?,
                             _ => random_labels(&t, &labels, a.per_round, &mut rng),
                         };
                         labels.extend(more);
                     }
-                    let (acc, kappa) = score(&a, &t, &labels, &work)?;
+                    let scored = score(&a, &t, &labels, &work)?;
+                    let (acc, kappa, edges) = scored;
                     eprintln!(
                         "{strategy:8} scene {} seed {seed} round {round}: {} labels, accuracy {:.1} %, kappa {kappa:.3}",
                         dir.display(),
                         labels.len(),
                         100.0 * acc
                     );
+                    let by_band: Vec<String> = edges
+                        .iter()
+                        .map(|&(ok, n)| format!("{:.4}", ok as f64 / n.max(1) as f64))
+                        .collect();
                     writeln!(
                         rows,
-                        "{strategy},{},{seed},{round},{},{acc:.4},{kappa:.4}",
+                        "{strategy},{},{seed},{round},{},{acc:.4},{kappa:.4},{}",
                         dir.display(),
-                        labels.len()
+                        labels.len(),
+                        by_band.join(",")
                     )?;
                     results
                         .entry((strategy.into(), round))
                         .or_default()
-                        .push((acc, kappa));
+                        .push(scored);
                 }
             }
         }
@@ -351,6 +495,32 @@ fn main() -> Result<(), Fail> {
         e.1.push((added as f64, km, ksd));
     }
     std::fs::write(a.out.join("summary.csv"), &summary)?;
+    // Where the errors are: accuracy per distance-to-edge band, cells pooled over
+    // scenes and seeds.
+    let mut edges = String::from("strategy,round,labels_added,band_px,cells_share,accuracy\n");
+    for ((strategy, round), v) in &results {
+        let total: usize = v.iter().flat_map(|r| r.2.iter().map(|b| b.1)).sum();
+        let mut lower = 1;
+        for (b, &upper) in EDGE_BANDS.iter().enumerate() {
+            let (ok, n) = v
+                .iter()
+                .fold((0, 0), |acc, r| (acc.0 + r.2[b].0, acc.1 + r.2[b].1));
+            let band = if upper == u32::MAX {
+                format!("{lower}+")
+            } else {
+                format!("{lower}-{upper}")
+            };
+            writeln!(
+                edges,
+                "{strategy},{round},{},{band},{:.4},{:.4}",
+                round * a.per_round,
+                n as f64 / total.max(1) as f64,
+                ok as f64 / n.max(1) as f64
+            )?;
+            lower = upper.saturating_add(1);
+        }
+    }
+    std::fs::write(a.out.join("edges.csv"), &edges)?;
     print!("{summary}");
     let panel = |title: &str, range: (f64, f64), pick: &dyn Fn(&(Curve, Curve)) -> Curve| Panel {
         title: title.into(),
@@ -373,8 +543,29 @@ fn main() -> Result<(), Fail> {
     std::fs::write(a.out.join("loop.svg"), &svg)?;
     std::fs::write(a.out.join("loop.png"), svg_to_png(&svg)?)?;
     eprintln!(
-        "wrote rounds.csv, summary.csv, loop.svg and loop.png to {}",
+        "wrote rounds.csv, summary.csv, edges.csv, loop.svg and loop.png to {}",
         a.out.display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::edge_distance;
+
+    #[test]
+    fn edge_distance_is_chebyshev_distance_to_another_class() {
+        // A 7 x 5 field of class 1 with one pixel of class 2 at (5, 2).
+        let (w, h) = (7, 5);
+        let mut classes = vec![1u8; w * h];
+        classes[2 * w + 5] = 2;
+        let d = edge_distance(&classes, w);
+        let at = |x: usize, y: usize| d[y * w + x];
+        assert_eq!(at(5, 2), 1); // the odd pixel: its neighbours differ
+        assert_eq!(at(4, 1), 1); // diagonal neighbour of it
+        assert_eq!(at(3, 2), 2);
+        assert_eq!(at(3, 0), 2); // max(|3-5|, |0-2|)
+        assert_eq!(at(0, 4), 5);
+        assert_eq!(at(0, 0), 5);
+    }
 }

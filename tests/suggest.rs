@@ -222,6 +222,8 @@ fn the_analyst_loop_runs_on_the_sample_scene() {
             "1",
             "--inner-steps",
             "2",
+            "--strategies",
+            "suggest,random,oracle",
         ])
         .arg("--out")
         .arg(&out)
@@ -238,8 +240,8 @@ fn the_analyst_loop_runs_on_the_sample_scene() {
         .skip(1)
         .map(|l| l.split(',').collect())
         .collect();
-    // Both strategies, rounds 0 and 1; round 0 is the same start for both.
-    assert_eq!(rows.len(), 4, "{summary}");
+    // Three strategies, rounds 0 and 1; round 0 is the same start for all.
+    assert_eq!(rows.len(), 6, "{summary}");
     let acc = |strategy: &str, round: &str| -> f64 {
         let r = rows
             .iter()
@@ -248,6 +250,7 @@ fn the_analyst_loop_runs_on_the_sample_scene() {
         r[3].parse().unwrap()
     };
     assert_eq!(acc("random", "0"), acc("suggest", "0"));
+    assert_eq!(acc("random", "0"), acc("oracle", "0"));
     for r in &rows {
         let a: f64 = r[3].parse().unwrap();
         assert!((0.0..=1.0).contains(&a), "{summary}");
@@ -265,5 +268,28 @@ fn the_analyst_loop_runs_on_the_sample_scene() {
     };
     assert_eq!(labels("random", "1"), labels("random", "0") + 3);
     assert_eq!(labels("suggest", "1"), labels("suggest", "0") + 3);
+    // The oracle finds 3 wrongly mapped pixels after 2 adaptation steps.
+    assert_eq!(labels("oracle", "1"), labels("oracle", "0") + 3);
+    // Accuracy by distance to a class edge: four bands per strategy and round whose
+    // shares of the scored cells add up to one.
+    let edges = std::fs::read_to_string(out.join("edges.csv")).unwrap();
+    let bands: Vec<Vec<&str>> = edges
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(bands.len(), 3 * 2 * 4, "{edges}");
+    for group in bands.chunks(4) {
+        let labels: Vec<&str> = group.iter().map(|r| r[3]).collect();
+        assert_eq!(labels, ["1-2", "3-5", "6-10", "11+"], "{edges}");
+        let share: f64 = group.iter().map(|r| r[4].parse::<f64>().unwrap()).sum();
+        assert!((share - 1.0).abs() < 1e-3, "{edges}");
+        for r in group {
+            assert!(
+                (0.0..=1.0).contains(&r[5].parse::<f64>().unwrap()),
+                "{edges}"
+            );
+        }
+    }
     assert!(std::fs::metadata(out.join("loop.png")).unwrap().len() > 1000);
 }
