@@ -3,15 +3,16 @@
 //! random, on scenes whose every pixel's class is known.
 //!
 //! Each scene folder holds `scene.tif` and `truth.tif` (as `geomaml synth scene`
-//! writes them). Per scene and seed, both strategies start from the same labels (one
+//! writes them). Per scene and seed, every strategy starts from the same labels (one
 //! random pixel per class of the truth that the model knows); each round adds
 //! `--per-round` labels whose classes are read from the truth, adapts the
 //! meta-trained model on all labels so far (`geomaml adapt`), maps the scene and
 //! scores the map against the truth (`geomaml assess`). Writes `rounds.csv` (one
 //! line per map), `summary.csv` (mean and standard deviation over scenes and seeds
-//! per strategy and label count), `edges.csv` (accuracy by the distance of a map
-//! cell's centre to the nearest truth pixel of another class: where the errors are)
-//! and `loop.svg`/`loop.png`.
+//! per strategy and nominal labels added), `edges.csv` (accuracy, judged as `geomaml
+//! assess` judges it, by the distance of a map cell to the nearest truth pixel of
+//! another class: where the errors are; empty where a band has no cell) and
+//! `loop.svg`/`loop.png`.
 //!
 //! ```sh
 //! cargo run --release --example analyst_loop -- --model out/demo/maml.safetensors \
@@ -21,8 +22,10 @@
 //! Other options: `--geomaml PATH` (default: the `geomaml` beside this example's
 //! folder), `--inner-steps N` (default 20), `--strategies suggest,random,oracle`
 //! (default `suggest,random`). `oracle` is a reference, not a strategy: it labels
-//! random pixels where the last map is wrong, which only someone holding the truth
-//! can do, to show how much knowing the map's errors would be worth.
+//! random pixels that the last map gets wrong, which only someone holding the truth
+//! can do, to show what labelling the map's errors is worth. It is no upper bound:
+//! a pixel is wrong when its cell's class differs from its own, so it favours the
+//! minority pixels of cells across class edges.
 
 use gdal::Dataset;
 use geomaml::eval::plot::{line_chart_svg, Panel, Series};
@@ -108,11 +111,21 @@ struct Truth {
     edge_distance: Vec<u32>,
 }
 
+/// `part / whole` with 4 decimals, or nothing when `whole` is 0 (a band without
+/// cells has no accuracy).
+fn share(part: usize, whole: usize) -> String {
+    if whole == 0 {
+        String::new()
+    } else {
+        format!("{:.4}", part as f64 / whole as f64)
+    }
+}
+
 /// Upper bounds (pixels) of the distance-to-edge bands the maps are scored in.
 const EDGE_BANDS: [u32; 4] = [2, 5, 10, u32::MAX];
 
-/// Chebyshev distance to the nearest pixel of another class, by two chamfer passes
-/// over the 8-neighbourhood (exact for this metric).
+/// Chebyshev distance to the nearest pixel of another class (nodata, 0, is none), by
+/// two chamfer passes over the 8-neighbourhood (exact for this metric).
 fn edge_distance(classes: &[u8], w: usize) -> Vec<u32> {
     let h = classes.len() / w;
     let at = |x: isize, y: isize| -> Option<usize> {
@@ -123,8 +136,12 @@ fn edge_distance(classes: &[u8], w: usize) -> Vec<u32> {
     for y in 0..h as isize {
         for x in 0..w as isize {
             let i = y as usize * w + x as usize;
+            // Nodata (0) is no class: the edge of the scene's valid area is not a
+            // class edge.
             let edge = (-1..=1).any(|dy| {
-                (-1..=1).any(|dx| at(x + dx, y + dy).is_some_and(|j| classes[j] != classes[i]))
+                (-1..=1).any(|dx| {
+                    at(x + dx, y + dy).is_some_and(|j| classes[j] != 0 && classes[j] != classes[i])
+                })
             });
             if edge {
                 d[i] = 1;
@@ -177,35 +194,54 @@ impl Truth {
     }
 
     /// The map at `map` scored per distance-to-edge band ([`EDGE_BANDS`]): (correct,
-    /// scored) cells, each cell judged by the truth pixel under its centre.
+    /// scored) cells. As `geomaml assess` does, a cell is judged against the truth
+    /// class most of its k x k sample points fall on (k: cell size over truth pixel
+    /// size; ties to the lower class id); its distance is the smallest of those
+    /// pixels' distances to another class. Map and truth nodata cells are skipped.
     fn by_edge_distance(&self, map: &Path) -> Result<[(usize, usize); 4], Fail> {
         let ds = Dataset::open(map)?;
         let (w, h) = ds.raster_size();
         let gt = ds.geo_transform()?;
-        let cells = ds
-            .rasterband(1)?
-            .read_as::<u8>((0, 0), (w, h), (w, h), None)?;
+        let band = ds.rasterband(1)?;
+        let nodata = band.no_data_value();
+        let cells = band.read_as::<u8>((0, 0), (w, h), (w, h), None)?;
+        let k = ((gt[1] / self.gt[1]).abs().round() as usize).clamp(1, 8);
+        let th = self.classes.len() / self.width;
         let mut out = [(0, 0); 4];
-        for (k, &m) in cells.data().iter().enumerate() {
-            let (x, y) = (
-                gt[0] + ((k % w) as f64 + 0.5) * gt[1],
-                gt[3] + ((k / w) as f64 + 0.5) * gt[5],
-            );
-            let col = ((x - self.gt[0]) / self.gt[1]).floor();
-            let row = ((y - self.gt[3]) / self.gt[5]).floor();
-            if m == 0 || col < 0.0 || row < 0.0 || col as usize >= self.width {
+        for (cell, &m) in cells.data().iter().enumerate() {
+            if nodata == Some(f64::from(m)) {
                 continue;
             }
-            let i = row as usize * self.width + col as usize;
-            if i >= self.classes.len() || self.classes[i] == 0 {
-                continue;
+            let (mut votes, mut nearest) = (BTreeMap::<u8, usize>::new(), u32::MAX);
+            for sy in 0..k {
+                for sx in 0..k {
+                    let x = gt[0] + ((cell % w) as f64 + (sx as f64 + 0.5) / k as f64) * gt[1];
+                    let y = gt[3] + ((cell / w) as f64 + (sy as f64 + 0.5) / k as f64) * gt[5];
+                    let col = ((x - self.gt[0]) / self.gt[1]).floor();
+                    let row = ((y - self.gt[3]) / self.gt[5]).floor();
+                    if col < 0.0 || row < 0.0 || col as usize >= self.width || row as usize >= th {
+                        continue;
+                    }
+                    let i = row as usize * self.width + col as usize;
+                    if self.classes[i] != 0 {
+                        *votes.entry(self.classes[i]).or_default() += 1;
+                        nearest = nearest.min(self.edge_distance[i]);
+                    }
+                }
             }
-            let band = EDGE_BANDS
+            let Some(truth) = votes
                 .iter()
-                .position(|&b| self.edge_distance[i] <= b)
+                .max_by_key(|(id, n)| (**n, std::cmp::Reverse(**id)))
+                .map(|(id, _)| *id)
+            else {
+                continue;
+            };
+            let b = EDGE_BANDS
+                .iter()
+                .position(|&b| nearest <= b)
                 .expect("the last band is unbounded");
-            out[band].0 += usize::from(m == self.classes[i]);
-            out[band].1 += 1;
+            out[b].0 += usize::from(m == truth);
+            out[b].1 += 1;
         }
         Ok(out)
     }
@@ -312,8 +348,9 @@ fn random_labels(t: &Truth, have: &[Label], n: usize, rng: &mut impl Rng) -> Vec
     out
 }
 
-/// `n` random pixels where the last map disagrees with the truth: what an analyst
-/// who knew the map's errors would label (an upper reference, not a strategy).
+/// `n` random pixels (of the truth's classes) that the last map, where it has a
+/// value, gives another class: labels on the map's errors, which only someone
+/// holding the truth can place (a reference, not a strategy).
 fn oracle_labels(
     t: &Truth,
     have: &[Label],
@@ -324,14 +361,15 @@ fn oracle_labels(
     let ds = Dataset::open(work.join("map.tif"))?;
     let (w, h) = ds.raster_size();
     let gt = ds.geo_transform()?;
-    let map = ds
-        .rasterband(1)?
-        .read_as::<u8>((0, 0), (w, h), (w, h), None)?;
+    let band = ds.rasterband(1)?;
+    let nodata = band.no_data_value();
+    let map = band.read_as::<u8>((0, 0), (w, h), (w, h), None)?;
     let map_at = |i: usize| {
         let (x, y) = t.world(i);
         let (c, r) = ((x - gt[0]) / gt[1], (y - gt[3]) / gt[5]);
         (c >= 0.0 && r >= 0.0 && (c as usize) < w && (r as usize) < h)
             .then(|| map.data()[r as usize * w + c as usize])
+            .filter(|&m| nodata != Some(f64::from(m)))
     };
     let wrong: Vec<usize> = (0..t.classes.len())
         .filter(|&i| t.classes[i] != 0 && map_at(i).is_some_and(|m| m != t.classes[i]))
@@ -450,10 +488,7 @@ fn main() -> Result<(), Fail> {
                         labels.len(),
                         100.0 * acc
                     );
-                    let by_band: Vec<String> = edges
-                        .iter()
-                        .map(|&(ok, n)| format!("{:.4}", ok as f64 / n.max(1) as f64))
-                        .collect();
+                    let by_band: Vec<String> = edges.iter().map(|&(ok, n)| share(ok, n)).collect();
                     writeln!(
                         rows,
                         "{strategy},{},{seed},{round},{},{acc:.4},{kappa:.4},{}",
@@ -512,10 +547,10 @@ fn main() -> Result<(), Fail> {
             };
             writeln!(
                 edges,
-                "{strategy},{round},{},{band},{:.4},{:.4}",
+                "{strategy},{round},{},{band},{},{}",
                 round * a.per_round,
-                n as f64 / total.max(1) as f64,
-                ok as f64 / n.max(1) as f64
+                share(n, total),
+                share(ok, n)
             )?;
             lower = upper.saturating_add(1);
         }

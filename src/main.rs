@@ -5,12 +5,12 @@
 use std::process::ExitCode;
 
 /// libgomp reads its wait policy once, when libtorch loads it (before `main`), so
-/// the spin limit of [`geomaml::cli::entry::spin_limit`] takes a restart of the
+/// the setting of [`geomaml::cli::entry::wait_policy`] takes a restart of the
 /// process with the variable set (`geomaml` sets it when it hands a command over).
-fn restart_with_spin_limit() {
+fn restart_with_wait_policy() {
     use std::os::unix::process::CommandExt;
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let Some(spins) = geomaml::cli::entry::spin_limit(&args) else {
+    let Some((variable, value)) = geomaml::cli::entry::wait_policy(&args) else {
         return;
     };
     let Ok(exe) = std::env::current_exe() else {
@@ -19,13 +19,13 @@ fn restart_with_spin_limit() {
     let err = std::process::Command::new(exe)
         .arg0(&args[0])
         .args(&args[1..])
-        .env("GOMP_SPINCOUNT", spins)
+        .env(variable, value)
         .exec();
     // `exec` returns only when it failed: carry on with libgomp's default.
-    eprintln!("geomaml: warning: could not restart with GOMP_SPINCOUNT={spins}: {err}");
+    eprintln!("geomaml: warning: could not restart with {variable}={value}: {err}");
 }
 
 fn main() -> ExitCode {
-    restart_with_spin_limit();
+    restart_with_wait_policy();
     geomaml::cli::entry::run_process()
 }

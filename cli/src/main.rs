@@ -55,8 +55,8 @@ fn main() -> ExitCode {
     }
     let mut cmd = std::process::Command::new(&train);
     cmd.arg0(&args[0]).args(&args[1..]);
-    if let Some(spins) = geomaml::cli::entry::spin_limit(&args) {
-        cmd.env("GOMP_SPINCOUNT", spins);
+    if let Some((variable, value)) = geomaml::cli::entry::wait_policy(&args) {
+        cmd.env(variable, value);
     }
     let err = cmd.exec();
     eprintln!("geomaml: cannot start {}: {err}", train.display());

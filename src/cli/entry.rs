@@ -23,20 +23,32 @@ pub fn computes_with_libtorch(args: &[OsString]) -> bool {
     }
 }
 
-/// Busy-wait iterations of libtorch's OpenMP threads before they sleep, for commands
-/// that compute with libtorch. libgomp's default (300,000) keeps idle threads
-/// spinning on cores that other processes need: with two CPU-bound processes
-/// beside it, `adapt` on the demo scene took 58.5 s instead of 12.8 s; with 10,000
-/// it took 32.9 s, and 12.6 s on an idle machine (PASSIVE: 25.5 s and 14.7 s).
-pub const GOMP_SPINCOUNT: &str = "10000";
-
-/// The `GOMP_SPINCOUNT` a process running `args` should start with: [`GOMP_SPINCOUNT`]
-/// for commands that compute with libtorch, unless the user set `OMP_WAIT_POLICY` or
-/// `GOMP_SPINCOUNT`; `None` otherwise.
-pub fn spin_limit(args: &[OsString]) -> Option<&'static str> {
+/// How libtorch's idle OpenMP threads wait, as the environment variable to set and
+/// its value, for commands that compute with libtorch. libgomp's default (300,000
+/// busy-wait iterations before a thread sleeps) keeps idle threads spinning on cores
+/// that other processes need.
+///
+/// - `adapt`, `evaluate`, and `map`/`suggest` with a checkpoint:
+///   `OMP_WAIT_POLICY=PASSIVE`, threads sleep at once, so beside other CPU-bound
+///   processes they slow down in proportion to the cores they lose, at a cost in
+///   idle speed (runs vary by about 25 %; see `docs/analyst_loop.md`). With two
+///   busy processes on 2 cores (`scripts/under_load.sh`, median of 3, one run):
+///   `adapt` 2.69 s idle and 4.23 s loaded (1.6x), `evaluate` 6.40 s and 10.10 s
+///   (1.6x); with 10,000 spins 1.78 s and 3.55 s (2.0x), 4.58 s and 14.08 s (3.1x).
+///   `map`/`suggest` adapt like `adapt` and were not measured apart.
+/// - `train`: `GOMP_SPINCOUNT=10000`, proportional either way and faster idle:
+///   see `docs/analyst_loop.md`.
+pub fn wait_policy(args: &[OsString]) -> Option<(&'static str, &'static str)> {
     let user_set = std::env::var_os("OMP_WAIT_POLICY").is_some()
         || std::env::var_os("GOMP_SPINCOUNT").is_some();
-    (!user_set && computes_with_libtorch(args)).then_some(GOMP_SPINCOUNT)
+    if user_set || !computes_with_libtorch(args) {
+        return None;
+    }
+    match args.get(1).and_then(|a| a.to_str()) {
+        Some("adapt" | "evaluate" | "map" | "suggest") => Some(("OMP_WAIT_POLICY", "PASSIVE")),
+        Some("train") => Some(("GOMP_SPINCOUNT", "10000")),
+        _ => None,
+    }
 }
 
 /// Whether `geomaml` hands `args` to `geomaml-train`: the commands that compute with
@@ -86,6 +98,31 @@ mod tests {
             .chain(a.iter().copied())
             .map(OsString::from)
             .collect()
+    }
+
+    #[test]
+    fn adaptation_commands_sleep_at_once_and_training_spins_briefly() {
+        if std::env::var_os("OMP_WAIT_POLICY").is_some()
+            || std::env::var_os("GOMP_SPINCOUNT").is_some()
+        {
+            return; // the user's setting wins; nothing to choose
+        }
+        let passive = Some(("OMP_WAIT_POLICY", "PASSIVE"));
+        assert_eq!(
+            wait_policy(&args(&["adapt", "--model", "m.safetensors"])),
+            passive
+        );
+        assert_eq!(
+            wait_policy(&args(&["suggest", "--model", "m.safetensors", "s.tif"])),
+            passive
+        );
+        assert_eq!(wait_policy(&args(&["evaluate", "c.json"])), passive);
+        let brief = Some(("GOMP_SPINCOUNT", "10000"));
+        assert_eq!(wait_policy(&args(&["train", "c.json"])), brief);
+        assert_eq!(
+            wait_policy(&args(&["map", "--model", "m.onnx", "s.tif"])),
+            None
+        );
     }
 
     #[test]
