@@ -13,6 +13,9 @@ test: setup plugin cli
 	cargo test --release -p geomaml-cli
 	GEOMAML_TEST_BIN=$(CURDIR)/target/release/geomaml \
 	  GEOMAML_TRAIN_BIN=$(CURDIR)/target/release/geomaml-train cargo test --release
+	# The analyst-loop example's own unit tests (`cargo test` only builds examples,
+	# which the integration tests run).
+	cargo test --release --example analyst_loop
 	cargo test --release -p geomaml-gdal
 	cargo test --release --no-default-features --lib
 	$(MAKE) qgis-test
