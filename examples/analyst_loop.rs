@@ -183,14 +183,15 @@ impl Truth {
         })
     }
 
+    /// Index of the truth pixel under world point `(x, y)`, if inside.
+    fn index(&self, x: f64, y: f64) -> Option<usize> {
+        pixel_index(&self.gt, self.width, self.classes.len() / self.width, x, y)
+    }
+
     fn class_at(&self, x: f64, y: f64) -> Option<u8> {
-        let col = ((x - self.gt[0]) / self.gt[1]).floor();
-        let row = ((y - self.gt[3]) / self.gt[5]).floor();
-        let h = self.classes.len() / self.width;
-        if col < 0.0 || row < 0.0 || col as usize >= self.width || row as usize >= h {
-            return None;
-        }
-        Some(self.classes[row as usize * self.width + col as usize]).filter(|&c| c != 0)
+        self.index(x, y)
+            .map(|i| self.classes[i])
+            .filter(|&c| c != 0)
     }
 
     /// The map at `map` scored per distance-to-edge band ([`EDGE_BANDS`]): (correct,
@@ -198,32 +199,20 @@ impl Truth {
     /// class most of its k x k sample points fall on (k: cell size over truth pixel
     /// size; ties to the lower class id); its distance is the smallest of those
     /// pixels' distances to another class. Map and truth nodata cells are skipped.
-    fn by_edge_distance(&self, map: &Path) -> Result<[(usize, usize); 4], Fail> {
-        let ds = Dataset::open(map)?;
-        let (w, h) = ds.raster_size();
-        let gt = ds.geo_transform()?;
-        let band = ds.rasterband(1)?;
-        let nodata = band.no_data_value();
-        let cells = band.read_as::<u8>((0, 0), (w, h), (w, h), None)?;
-        let k = ((gt[1] / self.gt[1]).abs().round() as usize).clamp(1, 8);
-        let th = self.classes.len() / self.width;
+    fn by_edge_distance(&self, map: &MapGrid) -> [(usize, usize); 4] {
+        let k = ((map.gt[1] / self.gt[1]).abs().round() as usize).clamp(1, 8);
         let mut out = [(0, 0); 4];
-        for (cell, &m) in cells.data().iter().enumerate() {
-            if nodata == Some(f64::from(m)) {
+        for (cell, &m) in map.cells.iter().enumerate() {
+            if map.nodata == Some(f64::from(m)) {
                 continue;
             }
             let (mut votes, mut nearest) = (BTreeMap::<u8, usize>::new(), u32::MAX);
             for sy in 0..k {
                 for sx in 0..k {
-                    let x = gt[0] + ((cell % w) as f64 + (sx as f64 + 0.5) / k as f64) * gt[1];
-                    let y = gt[3] + ((cell / w) as f64 + (sy as f64 + 0.5) / k as f64) * gt[5];
-                    let col = ((x - self.gt[0]) / self.gt[1]).floor();
-                    let row = ((y - self.gt[3]) / self.gt[5]).floor();
-                    if col < 0.0 || row < 0.0 || col as usize >= self.width || row as usize >= th {
-                        continue;
-                    }
-                    let i = row as usize * self.width + col as usize;
-                    if self.classes[i] != 0 {
+                    let col = (cell % map.width) as f64 + (sx as f64 + 0.5) / k as f64;
+                    let row = (cell / map.width) as f64 + (sy as f64 + 0.5) / k as f64;
+                    let (x, y) = (map.gt[0] + col * map.gt[1], map.gt[3] + row * map.gt[5]);
+                    if let Some(i) = self.index(x, y).filter(|&i| self.classes[i] != 0) {
                         *votes.entry(self.classes[i]).or_default() += 1;
                         nearest = nearest.min(self.edge_distance[i]);
                     }
@@ -243,12 +232,55 @@ impl Truth {
             out[b].0 += usize::from(m == truth);
             out[b].1 += 1;
         }
-        Ok(out)
+        out
     }
 
     fn world(&self, i: usize) -> (f64, f64) {
         let (c, r) = ((i % self.width) as f64 + 0.5, (i / self.width) as f64 + 0.5);
         (self.gt[0] + c * self.gt[1], self.gt[3] + r * self.gt[5])
+    }
+}
+
+/// Index of the pixel under world point `(x, y)` in a `w` x `h` grid with
+/// geotransform `gt`, if inside.
+fn pixel_index(gt: &[f64; 6], w: usize, h: usize, x: f64, y: f64) -> Option<usize> {
+    let col = ((x - gt[0]) / gt[1]).floor();
+    let row = ((y - gt[3]) / gt[5]).floor();
+    (col >= 0.0 && row >= 0.0 && (col as usize) < w && (row as usize) < h)
+        .then(|| row as usize * w + col as usize)
+}
+
+/// A written map: its cells, grid and nodata value.
+struct MapGrid {
+    width: usize,
+    height: usize,
+    gt: [f64; 6],
+    nodata: Option<f64>,
+    cells: Vec<u8>,
+}
+
+impl MapGrid {
+    fn open(path: &Path) -> Result<Self, Fail> {
+        let ds = Dataset::open(path)?;
+        let (width, height) = ds.raster_size();
+        let band = ds.rasterband(1)?;
+        Ok(MapGrid {
+            width,
+            height,
+            gt: ds.geo_transform()?,
+            nodata: band.no_data_value(),
+            cells: band
+                .read_as::<u8>((0, 0), (width, height), (width, height), None)?
+                .data()
+                .to_vec(),
+        })
+    }
+
+    /// The map's class at world point `(x, y)`; `None` outside or on nodata.
+    fn class_at(&self, x: f64, y: f64) -> Option<u8> {
+        pixel_index(&self.gt, self.width, self.height, x, y)
+            .map(|i| self.cells[i])
+            .filter(|&m| self.nodata != Some(f64::from(m)))
     }
 }
 
@@ -290,8 +322,8 @@ fn run(cmd: &mut Command) -> Result<String, Fail> {
 /// A map's accuracy, kappa, and (correct, scored) cells per distance-to-edge band.
 type Score = (f64, f64, [(usize, usize); 4]);
 
-/// Adapts on `labels`, maps, scores.
-fn score(a: &Args, t: &Truth, labels: &[Label], work: &Path) -> Result<Score, Fail> {
+/// Adapts on `labels`, maps, scores; also returns the map.
+fn score(a: &Args, t: &Truth, labels: &[Label], work: &Path) -> Result<(Score, MapGrid), Fail> {
     let (lab, onnx, map) = (
         work.join("labels.geojson"),
         work.join("adapted.onnx"),
@@ -325,27 +357,45 @@ fn score(a: &Args, t: &Truth, labels: &[Label], work: &Path) -> Result<Score, Fa
         .arg(t.scene.with_file_name("truth.tif"))
         .arg(&map))?;
     let v: serde_json::Value = serde_json::from_str(&json)?;
-    Ok((
+    let map = MapGrid::open(&map)?;
+    let scored = (
         v["overall_accuracy"].as_f64().unwrap_or(f64::NAN),
         v["kappa"].as_f64().unwrap_or(f64::NAN),
-        t.by_edge_distance(&map)?,
-    ))
+        t.by_edge_distance(&map),
+    );
+    Ok((scored, map))
 }
 
-/// `n` random labelled pixels of the truth, away from the labels so far.
-fn random_labels(t: &Truth, have: &[Label], n: usize, rng: &mut impl Rng) -> Vec<Label> {
+/// Up to `n` labels at pixels `pick` gives for uniform draws from `0..draws`
+/// (`None`: draw again), away from the labels so far, classes read from the truth.
+fn draw_labels(
+    t: &Truth,
+    have: &[Label],
+    n: usize,
+    draws: usize,
+    pick: impl Fn(usize) -> Option<usize>,
+    rng: &mut impl Rng,
+) -> Vec<Label> {
     let mut out = Vec::new();
     for _ in 0..n * 1000 {
-        if out.len() == n {
+        if out.len() == n || draws == 0 {
             break;
         }
-        let i = rng.random_range(0..t.classes.len());
+        let Some(i) = pick(rng.random_range(0..draws)) else {
+            continue;
+        };
         let (x, y) = t.world(i);
-        if t.classes[i] != 0 && !have.iter().chain(&out).any(|l| l.0 == x && l.1 == y) {
+        if !have.iter().chain(&out).any(|l| l.0 == x && l.1 == y) {
             out.push((x, y, t.classes[i]));
         }
     }
     out
+}
+
+/// `n` random labelled pixels of the truth, away from the labels so far.
+fn random_labels(t: &Truth, have: &[Label], n: usize, rng: &mut impl Rng) -> Vec<Label> {
+    let pick = |i: usize| (t.classes[i] != 0).then_some(i);
+    draw_labels(t, have, n, t.classes.len(), pick, rng)
 }
 
 /// `n` random pixels (of the truth's classes) that the last map, where it has a
@@ -355,37 +405,16 @@ fn oracle_labels(
     t: &Truth,
     have: &[Label],
     n: usize,
-    work: &Path,
+    map: &MapGrid,
     rng: &mut impl Rng,
-) -> Result<Vec<Label>, Fail> {
-    let ds = Dataset::open(work.join("map.tif"))?;
-    let (w, h) = ds.raster_size();
-    let gt = ds.geo_transform()?;
-    let band = ds.rasterband(1)?;
-    let nodata = band.no_data_value();
-    let map = band.read_as::<u8>((0, 0), (w, h), (w, h), None)?;
-    let map_at = |i: usize| {
-        let (x, y) = t.world(i);
-        let (c, r) = ((x - gt[0]) / gt[1], (y - gt[3]) / gt[5]);
-        (c >= 0.0 && r >= 0.0 && (c as usize) < w && (r as usize) < h)
-            .then(|| map.data()[r as usize * w + c as usize])
-            .filter(|&m| nodata != Some(f64::from(m)))
-    };
+) -> Vec<Label> {
     let wrong: Vec<usize> = (0..t.classes.len())
-        .filter(|&i| t.classes[i] != 0 && map_at(i).is_some_and(|m| m != t.classes[i]))
+        .filter(|&i| {
+            let (x, y) = t.world(i);
+            t.classes[i] != 0 && map.class_at(x, y).is_some_and(|m| m != t.classes[i])
+        })
         .collect();
-    let mut out: Vec<Label> = Vec::new();
-    for _ in 0..n * 1000 {
-        if out.len() == n || wrong.is_empty() {
-            break;
-        }
-        let i = wrong[rng.random_range(0..wrong.len())];
-        let (x, y) = t.world(i);
-        if !have.iter().chain(&out).any(|l| l.0 == x && l.1 == y) {
-            out.push((x, y, t.classes[i]));
-        }
-    }
-    Ok(out)
+    draw_labels(t, have, n, wrong.len(), |i| Some(wrong[i]), rng)
 }
 
 /// `n` places from `geomaml suggest`, their classes read from the truth.
@@ -469,18 +498,24 @@ fn main() -> Result<(), Fail> {
                 std::fs::create_dir_all(&work)?;
                 let mut labels = start.clone();
                 let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed * 7919 + s as u64);
+                // The map of the round before, which the oracle reads.
+                let mut last_map: Option<MapGrid> = None;
                 for round in 0..=a.rounds {
                     if round > 0 {
                         let more = match strategy {
                             "suggest" => {
                                 suggested_labels(&a, &t, &labels, a.per_round, seed, &work)?
                             }
-                            "oracle" => oracle_labels(&t, &labels, a.per_round, &work, &mut rng)?,
+                            "oracle" => {
+                                let map = last_map.as_ref().expect("round 0 wrote a map");
+                                oracle_labels(&t, &labels, a.per_round, map, &mut rng)
+                            }
                             _ => random_labels(&t, &labels, a.per_round, &mut rng),
                         };
                         labels.extend(more);
                     }
-                    let scored = score(&a, &t, &labels, &work)?;
+                    let (scored, map) = score(&a, &t, &labels, &work)?;
+                    last_map = Some(map);
                     let (acc, kappa, edges) = scored;
                     eprintln!(
                         "{strategy:8} scene {} seed {seed} round {round}: {} labels, accuracy {:.1} %, kappa {kappa:.3}",

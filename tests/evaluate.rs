@@ -61,11 +61,7 @@ fn evaluate_writes_a_consistent_report_curves_and_plot() {
     assert_eq!(names, ["pretrain", "random"]);
     assert_eq!(models[0]["labels"], "legend");
     let csv = std::fs::read_to_string(out.join("curves.csv")).unwrap();
-    let rows: Vec<Vec<&str>> = csv
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').collect())
-        .collect();
+    let rows: Vec<Vec<&str>> = csv_rows(&csv);
     assert_eq!(rows.len(), 6);
     for (m, model) in models.iter().enumerate() {
         let results = model["results"].as_array().unwrap();

@@ -235,11 +235,7 @@ fn the_analyst_loop_runs_on_the_sample_scene() {
         String::from_utf8_lossy(&res.stderr)
     );
     let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
-    let rows: Vec<Vec<&str>> = summary
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').collect())
-        .collect();
+    let rows: Vec<Vec<&str>> = csv_rows(&summary);
     // Three strategies, rounds 0 and 1; round 0 is the same start for all.
     assert_eq!(rows.len(), 6, "{summary}");
     let acc = |strategy: &str, round: &str| -> f64 {
@@ -258,9 +254,8 @@ fn the_analyst_loop_runs_on_the_sample_scene() {
     let rounds = std::fs::read_to_string(out.join("rounds.csv")).unwrap();
     // Round 1 adds 3 labels to the start's one per class.
     let labels = |strategy: &str, round: &str| -> usize {
-        rounds
-            .lines()
-            .map(|l| l.split(',').collect::<Vec<_>>())
+        csv_rows(&rounds)
+            .into_iter()
             .find(|r| r[0] == strategy && r[3] == round)
             .unwrap()[4]
             .parse()
@@ -273,11 +268,7 @@ fn the_analyst_loop_runs_on_the_sample_scene() {
     // Accuracy by distance to a class edge: four bands per strategy and round whose
     // shares of the scored cells add up to one.
     let edges = std::fs::read_to_string(out.join("edges.csv")).unwrap();
-    let bands: Vec<Vec<&str>> = edges
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').collect())
-        .collect();
+    let bands: Vec<Vec<&str>> = csv_rows(&edges);
     assert_eq!(bands.len(), 3 * 2 * 4, "{edges}");
     for group in bands.chunks(4) {
         let labels: Vec<&str> = group.iter().map(|r| r[3]).collect();

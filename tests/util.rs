@@ -68,6 +68,15 @@ pub fn run_fail(cmd: &mut Command) -> String {
     stderr
 }
 
+/// The data rows of a comma-separated table without quoting (the header skipped),
+/// as geomaml's CSV outputs are.
+pub fn csv_rows(text: &str) -> Vec<Vec<&str>> {
+    text.lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect()
+}
+
 /// Lists a folder's entries (names), sorted.
 pub fn list_dir(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)

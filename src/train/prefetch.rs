@@ -302,13 +302,7 @@ mod tests {
             prefetch,
             ..TrainConfig::default()
         };
-        let opts = RunOptions {
-            out: dir.join(format!("{name}.safetensors")),
-            log: None,
-            resume: None,
-            overwrite: false,
-            progress: false,
-        };
+        let opts = RunOptions::new(dir.join(format!("{name}.safetensors")));
         train(&cfg, src, &opts).map(|_| ())
     }
 

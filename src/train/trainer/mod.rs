@@ -49,6 +49,18 @@ pub struct RunOptions {
 }
 
 impl RunOptions {
+    /// A new run writing `out`: the log beside it, no resume, existing outputs kept,
+    /// no progress bar.
+    pub fn new(out: impl Into<PathBuf>) -> Self {
+        RunOptions {
+            out: out.into(),
+            log: None,
+            resume: None,
+            overwrite: false,
+            progress: false,
+        }
+    }
+
     /// The JSONL log: `log`, or `<out stem>.log.jsonl` beside the model.
     pub fn log_path(&self) -> PathBuf {
         self.log.clone().unwrap_or_else(|| {

@@ -33,11 +33,9 @@ fn a_resumed_run_equals_the_uninterrupted_run() {
     let dir = tempfile::tempdir().unwrap();
     let run = |name: &str, steps: u64, resume: Option<PathBuf>| {
         let opts = RunOptions {
-            out: dir.path().join(format!("{name}.safetensors")),
-            log: None,
             resume,
             overwrite: true,
-            progress: false,
+            ..RunOptions::new(dir.path().join(format!("{name}.safetensors")))
         };
         let mut src = RandomSource::new(info(3, 8), 3, 2, 2, 1);
         train(&config(steps), &mut src, &opts).unwrap()
@@ -82,13 +80,7 @@ fn a_resumed_run_equals_the_uninterrupted_run() {
 fn maml_run_writes_model_resume_state_and_log_and_learns() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("m.safetensors");
-    let opts = RunOptions {
-        out: out.clone(),
-        log: None,
-        resume: None,
-        overwrite: false,
-        progress: false,
-    };
+    let opts = RunOptions::new(out.clone());
     let mut src = RandomSource::new(info(3, 8), 3, 2, 2, 1);
     let s = train(&config(10), &mut src, &opts).unwrap();
     assert_eq!(s.steps, 10);
@@ -133,13 +125,7 @@ fn maml_run_writes_model_resume_state_and_log_and_learns() {
 fn selection_keeps_the_most_accurate_or_the_last_validated_step() {
     for select in [Selection::Accuracy, Selection::Last] {
         let dir = tempfile::tempdir().unwrap();
-        let opts = RunOptions {
-            out: dir.path().join("m.safetensors"),
-            log: None,
-            resume: None,
-            overwrite: false,
-            progress: false,
-        };
+        let opts = RunOptions::new(dir.path().join("m.safetensors"));
         let cfg = TrainConfig {
             val_every: 2,
             select,
@@ -182,13 +168,7 @@ fn pretraining_uses_legend_labels_and_keeps_the_last_model_without_validation() 
         val_every: 0,
         ..config(3)
     };
-    let opts = RunOptions {
-        out: out.clone(),
-        log: None,
-        resume: None,
-        overwrite: false,
-        progress: false,
-    };
+    let opts = RunOptions::new(out.clone());
     let s = train(&cfg, &mut RandomSource::new(info(3, 8), 3, 2, 2, 1), &opts).unwrap();
     assert!(s.best.is_none());
     assert_eq!(
@@ -214,13 +194,7 @@ fn segmentation_tasks_train_a_unet_with_half_size_support_shots() {
             val_tasks: 2,
             ..config(2)
         };
-        let opts = RunOptions {
-            out: out.clone(),
-            log: None,
-            resume: None,
-            overwrite: false,
-            progress: false,
-        };
+        let opts = RunOptions::new(out.clone());
         let s = train(
             &cfg,
             &mut RandomSource::new(data.clone(), 3, 1, 1, 2),
