@@ -11,7 +11,6 @@ use crate::error::{Error, Result};
 use crate::eval::few_shot::{self, Adaptation, EvalConfig, EvalModel, EvalReport};
 use crate::eval::png::svg_to_png;
 use crate::eval::trajectories::{self, TaskOrigin};
-use crate::tasks::sampler::DEEPGLOBE_TASK_CLASSES;
 use crate::tasks::{
     LoaderOptions, SamplerConfig, SplitStrategy, Splits, TaskKind, TaskLoader, TaskSampler,
     TileIndex,
@@ -71,9 +70,12 @@ impl EvaluatePlan {
     /// negative or non-finite step size, an empty grid, trajectories without a shot
     /// count above 0, a grid search without meta-validation tasks.
     pub fn check(&self) -> Result<()> {
-        let rule = |ok: bool, option: &str, what: &str| match ok {
-            true => Ok(()),
-            false => Err(Error::config(option, what)),
+        let rule = |ok: bool, option: &str, what: &str| {
+            if ok {
+                Ok(())
+            } else {
+                Err(Error::config(option, what))
+            }
         };
         let step_size = |v: &f64| v.is_finite() && *v >= 0.0;
         rule(
@@ -214,8 +216,9 @@ pub fn evaluate(plan: &EvaluatePlan) -> Result<Evaluation> {
     } else {
         Vec::new()
     };
+    // A segmentation task predicts every task class of its dataset.
     let way = if kind == TaskKind::Segmentation {
-        DEEPGLOBE_TASK_CLASSES.len()
+        classes.len()
     } else {
         plan.way
     };

@@ -23,7 +23,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 
-pub use crate::catalog::dataset::DEEPGLOBE_TASK_CLASSES;
+use crate::catalog::dataset::DEEPGLOBE_TASK_CLASSES;
 
 /// Task shape and where tasks come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
