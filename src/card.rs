@@ -49,6 +49,15 @@ pub struct AdaptationRecord {
     pub inner_lr: f64,
     /// Inner-loop steps used.
     pub inner_steps: usize,
+    /// The label file's attribute the classes came from.
+    #[serde(default)]
+    pub class_field: String,
+    /// The `.qml`/`.clr` style beside the label file that named and coloured them.
+    #[serde(default)]
+    pub style: Option<String>,
+    /// Classes whose output rows were new, not rows of the model's head.
+    #[serde(default)]
+    pub new_head_rows: Vec<String>,
 }
 
 /// Inner-loop settings adaptation uses by default.

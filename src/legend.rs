@@ -33,11 +33,41 @@ impl ClassInfo {
     }
 }
 
-/// Finds a class in a legend by id (`"6"`) or by name, case-insensitively (`"croplands"`).
-pub fn find_class<'a>(legend: &'a [ClassInfo], key: &str) -> Option<&'a ClassInfo> {
-    let key = key.trim();
-    if let Ok(id) = key.parse::<u16>() {
-        return legend.iter().find(|c| c.id == id);
+/// A class value as compared with a legend: trimmed, case-insensitive, and an
+/// integer however written (`7`, `7.0`, `7.000000000000000` from a decimal
+/// Shapefile field) is that integer id. Values differing otherwise are different.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ClassKey {
+    /// An integer value (`7`, `7.0`).
+    Id(i64),
+    /// Any other value, trimmed and lower-cased.
+    Name(String),
+}
+
+impl ClassKey {
+    /// The key of a raw value.
+    pub fn of(raw: &str) -> ClassKey {
+        let t = raw.trim();
+        if let Ok(v) = t.parse::<f64>() {
+            if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 {
+                return ClassKey::Id(v as i64);
+            }
+        }
+        ClassKey::Name(t.to_lowercase())
     }
-    legend.iter().find(|c| c.name.eq_ignore_ascii_case(key))
+
+    /// Whether `class` is this value (by id for integers, by name otherwise).
+    pub fn matches(&self, class: &ClassInfo) -> bool {
+        match self {
+            ClassKey::Id(id) => i64::from(class.id) == *id,
+            ClassKey::Name(n) => class.name.trim().to_lowercase() == *n,
+        }
+    }
+}
+
+/// Finds a class in a legend by id (`"6"`, `"6.0"`) or by name, case-insensitively
+/// (`"croplands"`), under the rules of [`ClassKey`].
+pub fn find_class<'a>(legend: &'a [ClassInfo], key: &str) -> Option<&'a ClassInfo> {
+    let key = ClassKey::of(key);
+    legend.iter().find(|c| key.matches(c))
 }

@@ -65,7 +65,7 @@ pub use checkpoint::Checkpoint;
 pub use error::{Error, Result};
 pub use eval::{assess_labels, assess_raster, Assessment};
 pub use export::{export_file, Form};
-pub use labels::{read_labels, LabelOptions};
+pub use labels::{read_labels, ClassSource, LabelOptions};
 pub use model::{Arch, ModelSpec};
 pub use raster::{GeoTransform, Georef};
 pub use tasks::{SplitStrategy, Splits, TaskBatch, TaskLoader, TaskSampler, TileIndex};

@@ -7,6 +7,8 @@
 //! - `batch`: map --manifest (shards, resume, failures, /vsicurl/, STAC).
 //! - `catalog`: catalog, tasks and batch loading on generated Sen12MS/DeepGlobe trees.
 //! - `cli`: doctor, usage errors, exit codes.
+//! - `legend`: the analyst's own classes from label files (names, ids, decimal
+//!   fields, colours, styles) through adapt to maps, Deepness and assess.
 //! - `evaluate`: few-shot evaluation report, curves and plot on sample_data.
 //! - `faults`: full disks, signals, races, inputs as outputs, absurd values, closed
 //!   pipes, local CRSs, contradictory labels, diverging adaptation.
@@ -32,6 +34,8 @@ mod evaluate;
 mod experiments;
 #[cfg(all(feature = "train", feature = "infer"))]
 mod faults;
+#[cfg(all(feature = "train", feature = "infer"))]
+mod legend;
 #[cfg(feature = "infer")]
 mod map;
 #[cfg(all(feature = "train", feature = "infer"))]

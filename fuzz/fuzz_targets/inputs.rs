@@ -6,7 +6,7 @@
 #![no_main]
 
 use geomaml::catalog::classes::dfc2020;
-use geomaml::labels::{read_labels, LabelOptions};
+use geomaml::labels::{read_labels, ClassSource, LabelOptions};
 use geomaml::pixels::{BandInput, PixelReader};
 use geomaml::raster::Window;
 use libfuzzer_sys::fuzz_target;
@@ -47,7 +47,7 @@ fuzz_target!(|data: &[u8]| {
         }
         3 => {
             let p = scratch("geojson", body);
-            if let Ok(set) = read_labels(&p, &LabelOptions::default(), &dfc2020(), &utm_wkt()) {
+            if let Ok(set) = read_labels(&p, &LabelOptions::default(), ClassSource::Own { known: &dfc2020() }, &utm_wkt()) {
                 let gt = geomaml::raster::GeoTransform::north_up(500_000.0, 4_600_000.0, 10.0);
                 let _ = set.pixels(&geomaml::raster::PixelLocator::Affine(gt), 4);
             }

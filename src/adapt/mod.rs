@@ -11,13 +11,15 @@
 //! class's legend position.
 
 pub mod estimate;
+pub mod head;
 pub mod shots;
 
 use crate::card::{AdaptationRecord, ModelCard};
 use crate::checkpoint::{Checkpoint, HostTensor};
 use crate::error::{Error, Result};
 use crate::inner_loop::{adapt as inner_loop, InnerSettings};
-use crate::labels::{read_labels, LabelOptions};
+use crate::labels::{read_labels, ClassSource, LabelOptions};
+use crate::legend::{find_class, ClassInfo};
 use crate::model::functional::forward;
 use crate::model::layers::BnMode;
 use crate::model::params::Params;
@@ -68,6 +70,12 @@ pub struct AdaptOptions {
 /// What adaptation did, for the user.
 #[derive(Debug, Clone, Serialize)]
 pub struct AdaptReport {
+    /// The map's classes (id, name, colour), in output order.
+    pub classes: Vec<ClassInfo>,
+    /// Where the classes' names and colours came from, merged spellings.
+    pub legend_notes: Vec<String>,
+    /// Classes whose output rows are new (not in the model's head).
+    pub new_head_rows: Vec<String>,
     /// Shots per class name.
     pub shots_per_class: BTreeMap<String, usize>,
     /// Inner-loop step size used.
@@ -128,7 +136,9 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
     let labels = read_labels(
         &opts.labels,
         &opts.label_options,
-        &card.classes,
+        ClassSource::Own {
+            known: &card.classes,
+        },
         georef.crs(),
     )?;
     let at = georef.locator(&opts.scene)?;
@@ -137,66 +147,23 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
         BandInput::list(&bands, &card.bands, &card.normalisation),
     )?;
     let shots = cut_shots(&reader, &at, card, &labels, min_valid)?;
-
-    // Classes and their output indices.
-    let mut ids: Vec<u16> = shots.class_ids.clone();
-    ids.sort_unstable();
-    ids.dedup();
-    if let Some(wanted) = &opts.classes {
-        for w in wanted {
-            let class = crate::catalog::classes::find_class(&card.classes, w).ok_or_else(|| {
-                Error::config("--classes", format!("`{w}` is not in the model's legend"))
-            })?;
-            if !ids.contains(&class.id) {
-                return Err(Error::labels(
-                    &opts.labels,
-                    format!(
-                        "class {} has no label; every class needs at least one",
-                        class.name
-                    ),
-                ));
-            }
-        }
-    }
-    if ids.len() < 2 {
-        return Err(Error::labels(
-            &opts.labels,
-            "labels name fewer than two classes; a map needs at least two",
-        ));
-    }
-    let maml = card.provenance.method == "maml";
-    let outputs: Vec<usize> = if maml {
-        (0..ids.len()).collect()
-    } else {
-        ids.iter()
-            .map(|id| {
-                card.classes
-                    .iter()
-                    .position(|c| c.id == *id)
-                    .expect("labels resolved in legend")
-            })
-            .collect()
-    };
-    if outputs.iter().any(|&o| o >= card.spec.num_classes) {
-        return Err(Error::labels(
-            &opts.labels,
-            format!(
-                "{} classes labelled, the model has {} outputs",
-                ids.len(),
-                card.spec.num_classes
-            ),
-        ));
-    }
-    let name_of = |id: u16| {
-        card.classes
+    let classes = map_classes(opts, &labels.legend, &shots.class_ids)?;
+    let ids: Vec<u16> = classes.iter().map(|c| c.id).collect();
+    let head_plan = head::plan(card, &classes);
+    let grown = head::grow(
+        &ckpt,
+        &classes
             .iter()
-            .find(|c| c.id == id)
-            .map(|c| c.name.clone())
-            .unwrap_or_default()
-    };
+            .zip(&head_plan.outputs)
+            .filter(|(_, &o)| o >= card.spec.num_classes)
+            .map(|(c, _)| c.clone())
+            .collect::<Vec<_>>(),
+    );
+    let outputs = head_plan.outputs.clone();
     let mut shots_per_class = BTreeMap::new();
-    for &id in &shots.class_ids {
-        *shots_per_class.entry(name_of(id)).or_insert(0) += 1;
+    for c in &classes {
+        let n = shots.class_ids.iter().filter(|&&id| id == c.id).count();
+        shots_per_class.insert(c.name.clone(), n);
     }
     let mut warnings: Vec<String> = labels.warnings.clone();
     warnings.extend(
@@ -214,7 +181,7 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
         first_order: true,
         bn_momentum: None,
     };
-    let params = Params::load(&ckpt.card.spec, &ckpt.tensors, opts.device)?;
+    let params = Params::load(&grown.card.spec, &grown.tensors, opts.device)?;
     let targets = targets(&shots, &ids, &outputs, card);
     let unlabelled = unlabelled_windows(&reader, card, opts.bn_windows, opts.seed)?;
 
@@ -254,7 +221,7 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
     let checkpoint = head_for(
         &frozen,
         card,
-        &ids,
+        &classes,
         &outputs,
         AdaptationRecord {
             labels: opts.labels.display().to_string(),
@@ -266,6 +233,9 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
                 .collect(),
             inner_lr: settings.lr,
             inner_steps: settings.steps,
+            class_field: labels.class_field.clone(),
+            style: labels.style.as_ref().map(|p| p.display().to_string()),
+            new_head_rows: head_plan.new_rows.clone(),
         },
     );
     let holdout =
@@ -287,6 +257,9 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
             support_loss: (loss_before, loss_after),
             support_accuracy: acc_after,
             cross_validated_accuracy: None,
+            classes: classes.clone(),
+            legend_notes: labels.legend_notes.clone(),
+            new_head_rows: head_plan.new_rows,
             estimate: if holdout.is_some() {
                 opts.estimate
             } else {
@@ -334,12 +307,12 @@ fn bn_batches(support: &Tensor, unlabelled: &ndarray::Array4<f32>, device: Devic
     batches
 }
 
-/// The adapted checkpoint: head rows of the labelled classes only, their legend
-/// entries in output order, batch-norm statistics frozen.
+/// The adapted checkpoint: head rows of the analyst's classes only, in `classes`
+/// order, their legend, batch-norm statistics frozen.
 fn head_for(
     params: &Params,
     card: &ModelCard,
-    ids: &[u16],
+    classes: &[ClassInfo],
     outputs: &[usize],
     record: AdaptationRecord,
 ) -> Checkpoint {
@@ -356,17 +329,8 @@ fn head_for(
         tensors.insert(name.into(), HostTensor { shape, data });
     }
     let mut card = card.clone();
-    card.spec.num_classes = ids.len();
-    card.classes = ids
-        .iter()
-        .map(|id| {
-            card.classes
-                .iter()
-                .find(|c| c.id == *id)
-                .cloned()
-                .expect("legend class")
-        })
-        .collect();
+    card.spec.num_classes = classes.len();
+    card.classes = classes.to_vec();
     card.bn_frozen = true;
     card.inner_loop.lr = record.inner_lr;
     card.inner_loop.steps = record.inner_steps;
@@ -376,4 +340,69 @@ fn head_for(
         tensors,
         extra: BTreeMap::new(),
     }
+}
+
+/// The map's classes: those labelled (each with at least one shot), by id, or the
+/// `--classes` list in its order, which must then name every labelled class.
+fn map_classes(
+    opts: &AdaptOptions,
+    legend: &[ClassInfo],
+    shot_ids: &[u16],
+) -> Result<Vec<ClassInfo>> {
+    let labelled: Vec<ClassInfo> = legend
+        .iter()
+        .filter(|c| shot_ids.contains(&c.id))
+        .cloned()
+        .collect();
+    let list = |cs: &[ClassInfo]| {
+        cs.iter()
+            .map(|c| c.name.clone())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let classes = match &opts.classes {
+        None => labelled,
+        Some(wanted) => {
+            let mut out: Vec<ClassInfo> = Vec::new();
+            for w in wanted {
+                let c = find_class(&labelled, w).ok_or_else(|| {
+                    Error::config(
+                        "--classes",
+                        format!(
+                            "`{w}` has no label in {} (its labelled classes: {})",
+                            opts.labels.display(),
+                            list(&labelled)
+                        ),
+                    )
+                })?;
+                if out.iter().any(|o| o.id == c.id) {
+                    return Err(Error::config("--classes", format!("`{w}` is listed twice")));
+                }
+                out.push(c.clone());
+            }
+            let missing: Vec<ClassInfo> = labelled
+                .iter()
+                .filter(|c| !out.iter().any(|o| o.id == c.id))
+                .cloned()
+                .collect();
+            if !missing.is_empty() {
+                return Err(Error::config(
+                    "--classes",
+                    format!(
+                        "does not list {}, labelled in {}; list every class, or remove its labels",
+                        list(&missing),
+                        opts.labels.display()
+                    ),
+                ));
+            }
+            out
+        }
+    };
+    if classes.len() < 2 {
+        return Err(Error::labels(
+            &opts.labels,
+            "labels name fewer than two classes; a map needs at least two",
+        ));
+    }
+    Ok(classes)
 }

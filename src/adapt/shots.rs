@@ -62,9 +62,9 @@ pub fn cut_shots(
                     format!(
                         "features {} ({}) and {} ({}) label the same scene pixel ({}, {}) with different classes; fix or remove one",
                         q.fid,
-                        class_name(card, &q),
+                        class_name(&labels.legend, &q),
                         p.fid,
-                        class_name(card, p),
+                        class_name(&labels.legend, p),
                         p.col,
                         p.row
                     ),
@@ -82,7 +82,7 @@ pub fn cut_shots(
                 format!(
                     "feature {} ({}) lies outside the scene {}",
                     p.fid,
-                    class_name(card, p),
+                    class_name(&labels.legend, p),
                     scene.path().display()
                 ),
             ));
@@ -96,7 +96,7 @@ pub fn cut_shots(
                 format!(
                     "feature {} ({}) lies on nodata pixels of the scene {} ({})",
                     p.fid,
-                    class_name(card, p),
+                    class_name(&labels.legend, p),
                     scene.path().display(),
                     if px.is_valid(p.col, p.row) {
                         format!(
@@ -133,8 +133,8 @@ fn win_contains(w: &Window, p: &LabelPixel) -> bool {
         && p.row < w.y + w.height as isize
 }
 
-fn class_name(card: &ModelCard, p: &LabelPixel) -> String {
-    card.classes
+fn class_name(legend: &[crate::legend::ClassInfo], p: &LabelPixel) -> String {
+    legend
         .iter()
         .find(|c| c.id == p.class_id)
         .map(|c| c.name.clone())

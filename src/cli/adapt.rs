@@ -1,5 +1,6 @@
-//! `geomaml adapt`: few-shot adaptation of a meta-trained model to a new scene,
-//! exported to ONNX.
+//! `geomaml adapt`: few-shot adaptation of a meta-trained model to a new scene, in
+//! the analyst's own classes, written as ONNX (`.onnx`, also for Deepness) or as an
+//! adapted checkpoint (`.safetensors`).
 
 use crate::error::Result;
 use clap::Args;
@@ -63,9 +64,14 @@ pub struct AdaptArgs {
     bands: Option<String>,
     #[command(flatten)]
     flags: AdaptFlags,
-    /// The adapted model (.onnx).
+    /// The adapted model: `.onnx` (for `map`, the GDAL driver, QGIS) or
+    /// `.safetensors` (an adapted checkpoint that `map`, `export` and `info` take).
     #[arg(short, long)]
     output: PathBuf,
+    /// Write the ONNX model in the contract of the Deepness QGIS plugin (see
+    /// `geomaml export --deepness`); `-o` must end in .onnx.
+    #[arg(long)]
+    deepness: bool,
     /// Replace an existing output.
     #[arg(long)]
     overwrite: bool,
@@ -82,6 +88,7 @@ impl AdaptArgs {
         let mut inputs = vec![self.model.as_path(), self.scene.as_path()];
         inputs.extend(self.flags.labels.as_deref());
         crate::output::refuse_input(&self.output, &inputs)?;
+        let form = self.output_form()?;
         if self.output.exists() && !self.overwrite {
             return Err(Error::OutputExists {
                 path: self.output.clone(),
@@ -101,7 +108,17 @@ impl AdaptArgs {
         )?;
         // The model first: the accuracy estimate takes several adaptations and
         // must not hold it up.
-        crate::export::export_file(&adapted.checkpoint, &self.output, self.overwrite)?;
+        match form {
+            Some(form) => {
+                crate::export::export_file_as(
+                    &adapted.checkpoint,
+                    &self.output,
+                    self.overwrite,
+                    form,
+                )?;
+            }
+            None => adapted.checkpoint.save(&self.output, self.overwrite)?,
+        }
         eprintln!("wrote {}", self.output.display());
         report_accuracy(&mut adapted)?;
         if self.json {
@@ -111,6 +128,33 @@ impl AdaptArgs {
             );
         }
         Ok(ExitCode::SUCCESS)
+    }
+
+    /// The ONNX form `-o` asks for, or `None` for an adapted checkpoint; refuses any
+    /// other extension before the work starts.
+    #[cfg(feature = "train")]
+    fn output_form(&self) -> Result<Option<crate::export::Form>> {
+        let ext = self
+            .output
+            .extension()
+            .map(|e| e.to_string_lossy().to_lowercase())
+            .unwrap_or_default();
+        match (ext.as_str(), self.deepness) {
+            ("onnx", false) => Ok(Some(crate::export::Form::Native)),
+            ("onnx", true) => Ok(Some(crate::export::Form::Deepness)),
+            ("safetensors", false) => Ok(None),
+            ("safetensors", true) => Err(crate::error::Error::config(
+                "--deepness",
+                "writes ONNX: name the output .onnx (export the .safetensors later with geomaml export --deepness)",
+            )),
+            _ => Err(crate::error::Error::config(
+                "--output",
+                format!(
+                    "{}: name it .onnx (an ONNX model) or .safetensors (an adapted checkpoint)",
+                    self.output.display()
+                ),
+            )),
+        }
     }
 
     /// Without libtorch there is no adaptation.
@@ -174,6 +218,23 @@ pub(crate) fn run_adaptation(
     };
     let adapted = crate::adapt::adapt(&opts)?;
     let r = &adapted.report;
+    eprintln!(
+        "classes       {}",
+        r.classes
+            .iter()
+            .map(|c| format!("{}={} {}", c.id, c.name, c.color))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for n in &r.legend_notes {
+        eprintln!("note: {n}");
+    }
+    if !r.new_head_rows.is_empty() {
+        eprintln!(
+            "new output rows (not in the model's head, started from the mean of its rows): {}",
+            r.new_head_rows.join(", ")
+        );
+    }
     let shots: Vec<String> = r
         .shots_per_class
         .iter()

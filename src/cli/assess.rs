@@ -1,7 +1,7 @@
 //! `geomaml assess MAP.tif --reference REF`: accuracy of a land-cover map.
 
 use crate::error::{Error, Result};
-use crate::eval::{assess_labels, assess_raster};
+use crate::eval::{assess_labels, assess_raster, ClassMap};
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,6 +22,11 @@ pub struct AssessArgs {
     /// a class field].
     #[arg(long)]
     layer: Option<String>,
+    /// Which map class each reference class is, where they differ: `ref=map` pairs,
+    /// comma-separated (`"Wald=forest,3=water"`), or a file of one pair per line.
+    /// Names or ids on either side.
+    #[arg(long)]
+    class_map: Option<String>,
     /// Print the assessment as JSON on stdout instead of a table.
     #[arg(long)]
     json: bool,
@@ -41,14 +46,20 @@ impl AssessArgs {
             },
         )
         .is_ok();
+        let class_map = self
+            .class_map
+            .as_deref()
+            .map(ClassMap::parse)
+            .transpose()
+            .map_err(|e| Error::config("--class-map", e))?;
         let a = if is_raster {
-            assess_raster(&self.map, &self.reference)?
+            assess_raster(&self.map, &self.reference, class_map.as_ref())?
         } else {
             let opts = crate::labels::LabelOptions {
                 class_field: self.class_field.clone(),
                 layer: self.layer.clone(),
             };
-            assess_labels(&self.map, &self.reference, &opts)?
+            assess_labels(&self.map, &self.reference, &opts, class_map.as_ref())?
         };
         if self.json {
             println!(

@@ -6,10 +6,11 @@
 //! reference's pixel space (through PROJ when the CRSs differ). Only the overlap
 //! counts; nodata on either side is skipped and reported.
 
+use super::class_map::ClassMap;
 use super::metrics::{ConfusionMatrix, Scores};
 use crate::catalog::classes::ClassInfo;
 use crate::error::{Error, Result};
-use crate::labels::{read_labels, LabelOptions};
+use crate::labels::{read_labels, ClassSource, LabelOptions};
 use crate::raster::{Raster, Window};
 use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
 use serde::Serialize;
@@ -100,10 +101,25 @@ fn is_nodata(v: f64, nodata: Option<f64>, legend: &[ClassInfo]) -> bool {
     !v.is_finite() || Some(v) == nodata || (v == 0.0 && !legend.iter().any(|c| c.id == 0))
 }
 
-/// Assesses `map` against a reference raster.
-pub fn assess_raster(map_path: &Path, reference_path: &Path) -> Result<Assessment> {
+/// Assesses `map` against a reference raster; `class_map` says which map class each
+/// reference class is when their ids differ (then every reference class met must be
+/// mapped or be a class of the map, else the error names the rest).
+pub fn assess_raster(
+    map_path: &Path,
+    reference_path: &Path,
+    class_map: Option<&ClassMap>,
+) -> Result<Assessment> {
     let map = Raster::open(map_path)?;
     let reference = Raster::open(reference_path)?;
+    let map_legend = map.legend().unwrap_or_default();
+    let remap: BTreeMap<u16, u16> = match class_map {
+        Some(m) => m
+            .id_pairs(&reference.legend().unwrap_or_default(), &map_legend)
+            .map_err(|e| Error::config("--class-map", e))?
+            .into_iter()
+            .collect(),
+        None => BTreeMap::new(),
+    };
     // Ids resolve against the map's legend first, then the reference's.
     let mut legend = map.legend().unwrap_or_default();
     for c in reference.legend().unwrap_or_default() {
@@ -214,9 +230,37 @@ pub fn assess_raster(map_path: &Path, reference_path: &Path) -> Result<Assessmen
                         .max_by_key(|(id, n)| (**n, std::cmp::Reverse(**id)))
                         .map(|(id, _)| *id)
                         .unwrap();
+                    let truth = remap.get(&truth).copied().unwrap_or(truth);
                     *tally.pairs.entry((truth, predicted as u16)).or_insert(0) += 1;
                 }
             }
+        }
+    }
+    if class_map.is_some() {
+        let unmatched: std::collections::BTreeSet<u16> = tally
+            .pairs
+            .keys()
+            .map(|&(r, _)| r)
+            .filter(|r| !map_legend.iter().any(|c| c.id == *r))
+            .collect();
+        if !unmatched.is_empty() {
+            return Err(Error::config(
+                "--class-map",
+                format!(
+                    "reference classes {} of {} are neither mapped nor classes of the map ({})",
+                    unmatched
+                        .iter()
+                        .map(|i| i.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    reference_path.display(),
+                    map_legend
+                        .iter()
+                        .map(|c| format!("{} ({})", c.name, c.id))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
         }
     }
     tally.finish(map_path, reference_path, &legend)
@@ -249,6 +293,7 @@ pub fn assess_labels(
     map_path: &Path,
     labels_path: &Path,
     label_options: &LabelOptions,
+    class_map: Option<&ClassMap>,
 ) -> Result<Assessment> {
     let map = Raster::open(map_path)?;
     let legend = map.legend().ok_or_else(|| {
@@ -258,7 +303,20 @@ pub fn assess_labels(
         )
     })?;
     let georef = map.georef()?;
-    let labels = read_labels(labels_path, label_options, &legend, georef.crs())?;
+    // Mapped reference classes resolve first, as aliases of their map classes.
+    let mut known = match class_map {
+        Some(m) => m
+            .aliases(&legend)
+            .map_err(|e| Error::config("--class-map", e))?,
+        None => Vec::new(),
+    };
+    known.extend(legend.iter().cloned());
+    let labels = read_labels(
+        labels_path,
+        label_options,
+        ClassSource::Fixed(&known),
+        georef.crs(),
+    )?;
     let at = georef.locator(map_path)?;
     let (mw, mh) = map.size();
     let nodata = map.nodata(1);

@@ -4,6 +4,7 @@ pub mod metrics;
 
 pub use metrics::{ClassScores, ConfusionMatrix, Scores};
 pub mod assess;
+pub mod class_map;
 /// Few-shot evaluation of models on meta-test tasks (`geomaml evaluate`).
 #[cfg(feature = "train")]
 pub mod few_shot;
@@ -20,3 +21,4 @@ pub(crate) mod svg;
 pub mod trajectories;
 
 pub use assess::{assess_labels, assess_raster, Assessment};
+pub use class_map::ClassMap;

@@ -11,7 +11,7 @@ pub mod select;
 
 use crate::catalog::classes::ClassInfo;
 use crate::error::{Error, Result};
-use crate::labels::{read_labels, LabelOptions};
+use crate::labels::{read_labels, ClassSource, LabelOptions};
 use crate::raster::Raster;
 use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
 use gdal::vector::{FieldValue, Geometry, LayerAccess, LayerOptions, OGRFieldType};
@@ -154,7 +154,7 @@ pub fn suggest(cfg: &SuggestConfig) -> Result<SuggestSummary> {
     let mut labelled = Vec::new();
     let mut label_counts: BTreeMap<String, usize> = BTreeMap::new();
     if let Some((path, opts)) = &cfg.labels {
-        let set = read_labels(path, opts, &card.classes, georef.crs())?;
+        let set = read_labels(path, opts, ClassSource::Fixed(&card.classes), georef.crs())?;
         for w in &set.warnings {
             eprintln!("warning: {w}");
         }

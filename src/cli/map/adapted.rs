@@ -21,13 +21,23 @@ impl MapArgs {
                     self.model.display()
                 ),
             )),
-            (None, true) => Err(Error::config(
-                "--model",
-                format!(
-                    "{} is a checkpoint: give --labels to adapt it, or export it to .onnx first",
-                    self.model.display()
-                ),
-            )),
+            (None, true) => {
+                let ckpt = crate::checkpoint::Checkpoint::load(&self.model)?;
+                if ckpt.card.adaptation.is_none() {
+                    return Err(Error::config(
+                        "--model",
+                        format!(
+                            "{} is a checkpoint that was not adapted: give --labels to adapt it, \
+                             or export it to .onnx first",
+                            self.model.display()
+                        ),
+                    ));
+                }
+                // An adapted checkpoint (`adapt -o X.safetensors`): map it as its export.
+                let temp = self.temporary_onnx()?;
+                crate::export::export_file(&ckpt, temp.temp_path(), false)?;
+                Ok(Some((temp, Box::new(|| Ok(())))))
+            }
             #[cfg(feature = "train")]
             (Some(labels), true) => {
                 let mut adapted = crate::cli::adapt::run_adaptation(
@@ -37,15 +47,7 @@ impl MapArgs {
                     labels,
                     self.bands.clone(),
                 )?;
-                let stem = self
-                    .output
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().to_string())
-                    .unwrap_or_default();
-                let temp = crate::output::PendingOutput::new(
-                    self.output.with_file_name(format!("{stem}.adapted.onnx")),
-                    true,
-                )?;
+                let temp = self.temporary_onnx()?;
                 crate::export::export_file(&adapted.checkpoint, temp.temp_path(), false)?;
                 let after: AfterMap =
                     Box::new(move || crate::cli::adapt::report_accuracy(&mut adapted));
@@ -54,5 +56,18 @@ impl MapArgs {
             #[cfg(not(feature = "train"))]
             (Some(_), true) => Err(crate::cli::feature_missing("map --labels", "train")),
         }
+    }
+
+    /// A temporary `.onnx` beside the output for a model exported on the way.
+    fn temporary_onnx(&self) -> Result<crate::output::PendingOutput> {
+        let stem = self
+            .output
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default();
+        crate::output::PendingOutput::new(
+            self.output.with_file_name(format!("{stem}.adapted.onnx")),
+            true,
+        )
     }
 }

@@ -1,8 +1,11 @@
 //! Labelled points and polygons from any vector format GDAL/OGR reads (GeoJSON,
 //! GeoPackage, Shapefile, FlatGeobuf, KML, ...), reprojected to a raster's CRS.
 //!
-//! A label is a class (from a model's or map's legend, given in the file by name or
-//! id) and a geometry in the target CRS. What files people really have is handled:
+//! A label is a class and a geometry in the target CRS. The class is given in the file
+//! by name or id: the analyst's own classes for `adapt`, or a class of a fixed legend
+//! (a map's, an adapted model's) for `assess` and `suggest` ([`classes`]); colours come
+//! from a `color`/`colour` attribute or a QGIS style beside the file ([`style`]).
+//! What files people really have is handled:
 //!
 //! - **Layers**: `--layer` names one; without it a file with one layer uses it, and a
 //!   file with several uses the one layer that has a class field (an error lists the
@@ -18,14 +21,21 @@
 //! pixel centres inside it, on a grid of a chosen spacing (so adaptation can cut
 //! windows inside it, and assessment can compare every pixel).
 
+pub mod classes;
+pub mod style;
+
 use crate::error::{Error, Result};
-use crate::legend::{find_class, ClassInfo};
+use crate::legend::{find_class, ClassInfo, ClassKey};
 use crate::raster::PixelLocator;
+use classes::SeenClass;
+pub use classes::{own_legend, ClassSource, OwnLegend, MAX_CLASS_ID};
 use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
 use gdal::vector::{Layer, LayerAccess};
 use geo::{BoundingRect, Contains};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use style::{parse_colour, LabelStyle};
 
 /// Field names tried, in order, when no class field is given.
 pub const CLASS_FIELDS: [&str; 6] = [
@@ -66,6 +76,15 @@ pub struct LabelSet {
     pub layer: String,
     /// SHA-256 of the file's bytes (hex), for provenance.
     pub sha256: String,
+    /// The class field read.
+    pub class_field: String,
+    /// The classes the labels name, by id: the file's own (with
+    /// [`ClassSource::Own`]) or those of the fixed legend that occur.
+    pub legend: Vec<ClassInfo>,
+    /// Where the classes' names and colours came from, merged spellings.
+    pub legend_notes: Vec<String>,
+    /// The `.qml`/`.clr` style read beside the file, if any.
+    pub style: Option<PathBuf>,
     /// The labels, in file order.
     pub labels: Vec<Label>,
     /// Features skipped, each with the reason (no geometry, empty geometry).
@@ -186,13 +205,28 @@ fn gis_order(mut srs: SpatialRef) -> SpatialRef {
     srs
 }
 
-/// Reads labels from `path`, resolving classes against `legend` and reprojecting
-/// to `target_crs` (WKT of the raster they will be placed on).
+/// Field names holding a feature's display colour (`#rrggbb`), tried in order.
+pub const COLOUR_FIELDS: [&str; 2] = ["color", "colour"];
+
+/// One feature as read, before its class is resolved.
+struct RawLabel {
+    value: String,
+    geometry: geo::Geometry<f64>,
+    fid: u64,
+}
+
+/// Reads labels from `path`, resolving their classes as `classes` says (a fixed
+/// legend, or the file's own classes), reprojected to `target_crs` (WKT of the
+/// raster they will be placed on).
+///
+/// Errors name the file and the layer, feature, field or value at fault: no CRS, an
+/// unknown class (fixed legend), a colour attribute that is not `#rrggbb`, class ids
+/// a map cannot hold, an unreadable `.qml`/`.clr` beside the file.
 #[allow(unsafe_code)]
 pub fn read_labels(
     path: &Path,
     opts: &LabelOptions,
-    legend: &[ClassInfo],
+    classes: ClassSource<'_>,
     target_crs: &str,
 ) -> Result<LabelSet> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
@@ -227,28 +261,54 @@ pub fn read_labels(
     })?;
     let field = class_field_of(&layer, opts.class_field.as_deref())
         .map_err(|e| Error::labels_source(path, format!("layer `{layer_name}`"), e))?;
+    let field_names: Vec<String> = layer.defn().fields().map(|f| f.name()).collect();
+    let colour_field = COLOUR_FIELDS.iter().find_map(|want| {
+        field_names
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(want))
+    });
 
-    let mut labels = Vec::new();
+    let mut raw = Vec::new();
+    let mut seen: BTreeMap<ClassKey, SeenClass> = BTreeMap::new();
     let mut warnings = Vec::new();
     for feature in layer.features() {
         let fid = feature.fid().unwrap_or(0);
         let value = feature
             .field_as_string(field)
             .map_err(|e| Error::labels_source(path, format!("feature {fid}"), e))?
+            .filter(|v| !v.trim().is_empty())
             .ok_or_else(|| Error::labels(path, format!("feature {fid} has no class value")))?;
-        let class = find_class(legend, &value).cloned().ok_or_else(|| {
-            let names: Vec<String> = legend
-                .iter()
-                .map(|c| format!("{} ({})", c.name, c.id))
-                .collect();
-            Error::labels(
-                path,
-                format!(
-                    "feature {fid}: class `{value}` is not in the legend: {}",
-                    names.join(", ")
-                ),
-            )
-        })?;
+        let value = value.trim().to_string();
+        let colour = match colour_field {
+            Some(i) => feature
+                .field_as_string(i)
+                .map_err(|e| Error::labels_source(path, format!("feature {fid}"), e))?
+                .filter(|c| !c.trim().is_empty())
+                .map(|c| {
+                    parse_colour(&c).ok_or_else(|| {
+                        Error::labels(
+                            path,
+                            format!(
+                                "feature {fid}: colour `{c}` in field `{}` is not #rrggbb",
+                                field_names[i]
+                            ),
+                        )
+                    })
+                })
+                .transpose()?,
+            None => None,
+        };
+        let s = seen.entry(ClassKey::of(&value)).or_default();
+        if !s.spellings.contains(&value) {
+            s.spellings.push(value.clone());
+        }
+        match (&s.colour, colour) {
+            (None, c) => s.colour = c,
+            (Some(first), Some(c)) if *first != c && !s.other_colours.contains(&c) => {
+                s.other_colours.push(c)
+            }
+            _ => {}
+        }
         // OGR hands out a null geometry for GeoJSON `"geometry": null`, which the
         // gdal crate wraps as a geometry with a null handle.
         // SAFETY: reading the handle only, to compare it with null.
@@ -274,22 +334,77 @@ pub fn read_labels(
         let geometry = geom
             .to_geo()
             .map_err(|e| Error::labels_source(path, format!("feature {fid}"), e))?;
-        labels.push(Label {
-            class,
+        raw.push(RawLabel {
+            value,
             geometry,
             fid,
         });
     }
-    if labels.is_empty() {
+    if raw.is_empty() {
         return Err(Error::labels(
             path,
             format!("layer `{layer_name}` contains no feature with a geometry"),
         ));
     }
+    let (legend, legend_notes, style) = match classes {
+        ClassSource::Fixed(legend) => (legend.to_vec(), Vec::new(), None),
+        ClassSource::Own { known } => {
+            let style = LabelStyle::beside(path)
+                .map_err(|(p, e)| Error::labels_source(p, "the style beside the labels", e))?;
+            let own = own_legend(&seen, known, &style).map_err(|e| {
+                Error::labels_source(path, format!("field `{}`", field_names[field]), e)
+            })?;
+            let mut notes = own.notes;
+            if let Some(p) = &style.path {
+                notes.insert(
+                    0,
+                    format!(
+                        "names and colours of {} classes from {}",
+                        style.len(),
+                        p.display()
+                    ),
+                );
+            }
+            (own.classes, notes, style.path)
+        }
+    };
+    let labels = raw
+        .into_iter()
+        .map(|r| {
+            let class = find_class(&legend, &r.value).cloned().ok_or_else(|| {
+                let names: Vec<String> = legend
+                    .iter()
+                    .map(|c| format!("{} ({})", c.name, c.id))
+                    .collect();
+                Error::labels(
+                    path,
+                    format!(
+                        "feature {}: class `{}` is not in the legend: {}",
+                        r.fid,
+                        r.value,
+                        names.join(", ")
+                    ),
+                )
+            })?;
+            Ok(Label {
+                class,
+                geometry: r.geometry,
+                fid: r.fid,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let used: std::collections::BTreeSet<u16> = labels.iter().map(|l| l.class.id).collect();
     Ok(LabelSet {
         path: path.to_path_buf(),
         layer: layer_name,
+        class_field: field_names[field].clone(),
         sha256,
+        legend: legend
+            .into_iter()
+            .filter(|c| used.contains(&c.id))
+            .collect(),
+        legend_notes,
+        style,
         labels,
         warnings,
     })
@@ -390,7 +505,12 @@ mod tests {
     /// The labels of `p` (default layer and field, DFC legend) in EPSG:`epsg`.
     fn read_in(p: &Path, epsg: u32) -> Result<LabelSet> {
         let wkt = SpatialRef::from_epsg(epsg).unwrap().to_wkt().unwrap();
-        read_labels(p, &LabelOptions::default(), &dfc2020(), &wkt)
+        read_labels(
+            p,
+            &LabelOptions::default(),
+            ClassSource::Fixed(&dfc2020()),
+            &wkt,
+        )
     }
 
     fn write(dir: &Path, name: &str, text: &str) -> PathBuf {

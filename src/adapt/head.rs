@@ -1,0 +1,148 @@
+//! The output layer for the analyst's classes: which row of a model's head each class
+//! starts from, and new rows for classes the head has none for.
+//!
+//! - **MAML** models were meta-trained with task-local labels (each task shuffles its
+//!   classes over outputs `0..way`), so output i is simply the i-th class. Classes
+//!   beyond the head's rows start from the mean of the rows meta-training used: the
+//!   rows are exchangeable by construction, so their mean is the one initialisation
+//!   that favours no class (the argument of Ye & Chao, "How to train your MAML to
+//!   excel in few-shot classification", ICLR 2022, which meta-learns a single row
+//!   for all classes for the same reason).
+//! - **Pretrained** (and random) models have one row per class of their legend: a
+//!   class with the id and name of a legend class keeps its row; any other class gets
+//!   a new row, started from the mean of the legend's rows, and the report names it.
+
+use crate::card::ModelCard;
+use crate::checkpoint::{Checkpoint, HostTensor};
+use crate::legend::ClassInfo;
+
+/// Where each class's output comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeadPlan {
+    /// Output index of each class (in the grown head), in class order.
+    pub outputs: Vec<usize>,
+    /// Classes (names) whose rows are new.
+    pub new_rows: Vec<String>,
+}
+
+/// Plans the head rows of `classes` on a model of `card`.
+pub fn plan(card: &ModelCard, classes: &[ClassInfo]) -> HeadPlan {
+    let rows = card.spec.num_classes;
+    if card.provenance.method == "maml" {
+        return HeadPlan {
+            outputs: (0..classes.len()).collect(),
+            new_rows: classes.iter().skip(rows).map(|c| c.name.clone()).collect(),
+        };
+    }
+    let mut next = rows;
+    let mut new_rows = Vec::new();
+    let outputs = classes
+        .iter()
+        .map(|c| {
+            let same = |k: &ClassInfo| k.id == c.id && k.name.eq_ignore_ascii_case(c.name.trim());
+            card.classes.iter().position(same).unwrap_or_else(|| {
+                new_rows.push(c.name.clone());
+                next += 1;
+                next - 1
+            })
+        })
+        .collect();
+    HeadPlan { outputs, new_rows }
+}
+
+/// Rows of the head that meta-training or pretraining gave meaning to: a MAML
+/// model's first `way` rows (from its training config), every row otherwise.
+fn trained_rows(card: &ModelCard) -> usize {
+    let rows = card.spec.num_classes;
+    if card.provenance.method != "maml" {
+        return rows;
+    }
+    card.provenance
+        .config
+        .get("way")
+        .and_then(|w| w.as_u64())
+        .map_or(rows, |w| (w as usize).clamp(1, rows))
+}
+
+/// `ckpt` with `extra` head rows appended (each the mean of the trained rows), the
+/// spec and legend grown to match (`extra_classes` are listed for the new rows).
+pub fn grow(ckpt: &Checkpoint, extra_classes: &[ClassInfo]) -> Checkpoint {
+    let mut out = ckpt.clone();
+    if extra_classes.is_empty() {
+        return out;
+    }
+    let used = trained_rows(&ckpt.card);
+    for name in ["head.weight", "head.bias"] {
+        let t = &ckpt.tensors[name];
+        let row: usize = t.shape[1..].iter().product();
+        let mut mean = vec![0f32; row];
+        for r in 0..used {
+            for (m, v) in mean.iter_mut().zip(&t.data[r * row..(r + 1) * row]) {
+                *m += v / used as f32;
+            }
+        }
+        let mut data = t.data.clone();
+        for _ in extra_classes {
+            data.extend_from_slice(&mean);
+        }
+        let mut shape = t.shape.clone();
+        shape[0] += extra_classes.len();
+        out.tensors.insert(name.into(), HostTensor { shape, data });
+    }
+    out.card.spec.num_classes += extra_classes.len();
+    // Placeholder legend entries for the new rows; ids only need to be distinct here
+    // (the adapted card lists the analyst's classes).
+    let top = ckpt.card.classes.iter().map(|c| c.id).max().unwrap_or(0);
+    out.card
+        .classes
+        .extend(extra_classes.iter().enumerate().map(|(i, c)| ClassInfo {
+            id: top + 1 + i as u16,
+            ..c.clone()
+        }));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::classes::dfc2020;
+    use crate::model::spec::ModelSpec;
+
+    fn card(method: &str) -> ModelCard {
+        let mut c = ModelCard::untrained(ModelSpec::paper_cnn(2, 10), &["B02", "B03"], dfc2020());
+        c.provenance.method = method.into();
+        c.provenance.config = serde_json::json!({"way": 4});
+        c
+    }
+
+    fn class(id: u16, name: &str) -> ClassInfo {
+        ClassInfo::new(id, name, "#000000")
+    }
+
+    #[test]
+    fn pretrained_rows_are_kept_for_legend_classes_and_new_ones_appended() {
+        let classes = [
+            class(1, "forest"),
+            class(11, "oil palm"),
+            class(10, "Water"),
+            class(12, "burnt"),
+        ];
+        let p = plan(&card("pretrain"), &classes);
+        assert_eq!(p.outputs, vec![0, 10, 9, 11]);
+        assert_eq!(p.new_rows, vec!["oil palm", "burnt"]);
+        // An id of the legend under another name is not that legend class.
+        let p = plan(
+            &card("pretrain"),
+            &[class(6, "oil palm"), class(1, "Forest")],
+        );
+        assert_eq!(p.outputs, vec![10, 0]);
+    }
+
+    #[test]
+    fn maml_outputs_are_task_local_and_grow_past_the_head() {
+        let classes: Vec<ClassInfo> = (0..12).map(|i| class(20 + i, &format!("c{i}"))).collect();
+        let p = plan(&card("maml"), &classes);
+        assert_eq!(p.outputs, (0..12).collect::<Vec<_>>());
+        assert_eq!(p.new_rows, vec!["c10", "c11"]);
+    }
+}
