@@ -178,15 +178,19 @@ fn bad_labels_fail_with_one_clear_message() {
         "{err}"
     );
 
-    let unknown = points(
+    // Any name is a class of the analyst's; ids must fit a map's 8-bit class band.
+    let too_big = points(
         dir.path(),
-        "unknown.geojson",
+        "too_big.geojson",
         utm,
-        &[("Lava", 371_500.0, 5_257_500.0)],
+        &[
+            ("Lava", 371_500.0, 5_257_500.0),
+            ("300", 371_600.0, 5_257_500.0),
+        ],
     );
-    let err = adapt_fails(dir.path(), &scene, &unknown);
+    let err = adapt_fails(dir.path(), &scene, &too_big);
     assert!(
-        err.contains("Lava") && err.contains("not in the legend"),
+        err.contains("too_big.geojson") && err.contains("class id 300"),
         "{err}"
     );
 

@@ -169,10 +169,12 @@ mod tests {
     #[test]
     fn stale_temporaries_of_a_scene_are_removed() {
         let dir = tempfile::tempdir().unwrap();
+        // Process ids above Linux's PID_MAX_LIMIT (2^22): never a live process (small
+        // ones such as 9 are kernel threads on some machines).
         for n in [
-            ".s-0011aabb.tif.123.partial-s-0011aabb.tif",
-            ".s-0011aabb.tif.staging.tif.9.partial-s-0011aabb.tif.staging.tif",
-            ".t-0011aabb.tif.123.partial-t-0011aabb.tif",
+            ".s-0011aabb.tif.4194401.partial-s-0011aabb.tif",
+            ".s-0011aabb.tif.staging.tif.4194409.partial-s-0011aabb.tif.staging.tif",
+            ".t-0011aabb.tif.4194401.partial-t-0011aabb.tif",
             ".s-0011aabb.x-99999999.tif.1.partial-s-0011aabb.x-99999999.tif",
             "s-0011aabb.tif",
         ] {

@@ -6,6 +6,9 @@
 //! dataset metadata (`CLASS_<id>=<name>`, inside the TIFF). Nodata is 0, or 255
 //! when the legend uses id 0.
 //!
+//! A QGIS style `<stem>.qml` beside the map lists exactly its classes (see
+//! [`crate::raster::qml`]); a `.qml` there that geomaml did not write is kept.
+//!
 //! With probabilities, a second file `<stem>.probabilities.tif` on the same grid
 //! holds one band per class, the confidence in percent (0..=100, nodata 255),
 //! named `p_<class>`. (TIFF allows a colour table only on single-band files, so
@@ -196,6 +199,9 @@ impl Checked {
 /// The open map (and probability file) being written block by block.
 pub struct MapSink {
     classes: OutFile,
+    /// The QGIS style beside the map, written, not yet in place (none when a
+    /// `.qml` of the user's is there).
+    style: Option<PendingOutput>,
     probabilities: Option<OutFile>,
     confidence: Option<OutFile>,
     count: usize,
@@ -283,8 +289,21 @@ impl MapSink {
                 Ok(c)
             })
             .transpose()?;
+        let style_path = crate::raster::qml::style_path(path);
+        let style = if !style_path.exists() || crate::raster::qml::is_geomaml_style(&style_path) {
+            let out = PendingOutput::new(&style_path, true)?;
+            std::fs::write(
+                out.temp_path(),
+                crate::raster::qml::paletted_style(&card.classes),
+            )
+            .map_err(|e| Error::io(&style_path, e))?;
+            Some(out)
+        } else {
+            None
+        };
         Ok(MapSink {
             classes,
+            style,
             probabilities,
             confidence,
             count: card.classes.len(),
@@ -337,6 +356,9 @@ impl MapSink {
         let confidence = self.confidence.map(OutFile::close_checked).transpose()?;
         for extra in [probabilities, confidence].into_iter().flatten() {
             extra.commit()?;
+        }
+        if let Some(style) = self.style {
+            style.commit()?;
         }
         classes.commit()
     }

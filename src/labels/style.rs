@@ -124,7 +124,12 @@ fn label(s: Option<&str>) -> Option<String> {
 }
 
 fn parse_qml(text: &str) -> Result<BTreeMap<ClassKey, StyleEntry>, StyleError> {
-    let doc = roxmltree::Document::parse(text)?;
+    // QGIS writes its styles with a DOCTYPE.
+    let opts = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..Default::default()
+    };
+    let doc = roxmltree::Document::parse_with_options(text, opts)?;
     let mut out = BTreeMap::new();
     // Raster: paletted renderer entries.
     for e in doc.descendants().filter(|n| n.has_tag_name("paletteEntry")) {
@@ -243,7 +248,8 @@ mod tests {
 
     #[test]
     fn a_vector_qml_gives_labels_and_symbol_colours() {
-        let qml = r#"<qgis version="3.22.16"><renderer-v2 type="categorizedSymbol" attr="class">
+        let qml = r#"<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>
+<qgis version="3.22.16"><renderer-v2 type="categorizedSymbol" attr="class">
           <categories>
             <category value="forest" symbol="0" label="Forest stands" render="true"/>
             <category value="3" symbol="1" label="Cleared" render="true"/>

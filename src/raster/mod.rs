@@ -8,6 +8,7 @@ pub mod band_match;
 mod georef;
 mod geotransform;
 mod legend;
+pub mod qml;
 mod window;
 mod writer;
 

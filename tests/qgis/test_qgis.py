@@ -140,6 +140,47 @@ def setUpModule():  # noqa: N802 (unittest's name)
     FIX = Fixture()
 
 
+class MapFiles(unittest.TestCase):
+    """`geomaml map` files as QGIS layers: the style beside them lists exactly the
+    map's classes, in the analyst's own names when the model was adapted on them."""
+
+    def legend(self, path):
+        layer = QgsRasterLayer(path, "map", "gdal")
+        self.assertTrue(layer.isValid(), path)
+        self.assertEqual(type(layer.renderer()).__name__, "QgsPalettedRasterRenderer")
+        return [(c.value, c.label, c.color.name()) for c in layer.renderer().classes()]
+
+    def test_a_map_lists_exactly_its_classes(self):
+        # Without the style QGIS lists all 256 entries of the GeoTIFF's palette.
+        self.assertEqual(
+            self.legend(FIX.cli_map),
+            [(c["id"], c["name"], c["color"]) for c in FIX.card["classes"]],
+        )
+
+    def test_an_adapted_map_lists_the_analysts_own_classes(self):
+        # The sample labels under a survey's own names, one of them new to the model.
+        with open(LABELS) as f:
+            labels = json.load(f)
+        names = {"Forest": "forest", "Croplands": "fields", "Grassland": "meadow"}
+        for feature in labels["features"]:
+            c = feature["properties"]["class"]
+            feature["properties"]["class"] = names.get(c, "other " + c.lower())
+        own = FIX.path("own_labels.geojson")
+        with open(own, "w") as f:
+            json.dump(labels, f)
+        model, out = FIX.path("own.onnx"), FIX.path("own_map.tif")
+        geomaml(
+            "adapt", "--model", FIX.checkpoint, "--scene", SCENE, "--labels", own,
+            "--no-cross-validation", "-o", model,
+        )
+        geomaml("map", "--model", model, SCENE, "-o", out)
+        card = json.loads(geomaml("info", "--json", model))
+        want = [(c["id"], c["name"], c["color"]) for c in card["classes"]]
+        self.assertEqual(self.legend(out), want)
+        self.assertIn("meadow", [w[1] for w in want])
+        self.assertIn("forest", [w[1] for w in want])
+
+
 class DriverLayers(unittest.TestCase):
     """A GEOMAML descriptor as a QGIS layer."""
 
