@@ -168,14 +168,15 @@ fn twelve_made_up_classes_reach_the_map_with_their_names_and_distinct_colours() 
     let map = dir.path().join("map.tif");
     run_ok(&mut map_command(&onnx, &scene, &map, &["--probabilities"]));
     let classes = map_classes(&map);
-    // Ids above the model's legend (1..=4), in case-insensitive alphabetical order.
+    // Ids 1..=12 (none of the names is in the model's legend), in case-insensitive
+    // alphabetical order.
     let mut sorted = names.to_vec();
     sorted.sort_by_key(|n| n.to_lowercase());
     let got: Vec<(u64, &str)> = classes.iter().map(|(i, n, _)| (*i, n.as_str())).collect();
     let want: Vec<(u64, &str)> = sorted
         .iter()
         .enumerate()
-        .map(|(i, n)| (5 + i as u64, *n))
+        .map(|(i, n)| (1 + i as u64, *n))
         .collect();
     assert_eq!(got, want);
     let colours: std::collections::BTreeSet<&String> = classes.iter().map(|c| &c.2).collect();
@@ -292,8 +293,8 @@ fn a_geopackage_with_colours_colours_the_map_and_pretrained_rows_are_reported() 
         map_classes(&map),
         vec![
             (1, "Forest".into(), "#00aa00".into()),
+            (2, "cocoa".into(), "#7b3f00".into()),
             (3, "Savanna".into(), savanna),
-            (5, "cocoa".into(), "#7b3f00".into()),
         ]
     );
 }
@@ -328,7 +329,7 @@ fn outputs_by_extension_an_adapted_checkpoint_maps_and_exports_for_deepness() {
         .iter()
         .map(|c| c["name"].as_str().unwrap())
         .collect();
-    // `forest` takes the legend's id 1 (and its colour); the others go above it.
+    // `forest` takes the legend's id 1 (and its colour); the others the next ids.
     assert_eq!(names, ["forest", "dryout", "village"]);
 
     // map takes the adapted checkpoint as it is, and equals its ONNX export.
@@ -411,6 +412,75 @@ fn assess_maps_reference_classes_of_other_names_and_names_the_unmatched() {
     assert_eq!(a["overall_accuracy"], d["overall_accuracy"]);
 }
 
+#[test]
+fn raster_references_match_by_name_and_refuse_other_nomenclatures() {
+    let dir = tempfile::tempdir().unwrap();
+    let scene = scene(dir.path());
+    let labels = labels(dir.path(), "l.geojson", &["urban", "pasture"], 3);
+    let onnx = dir.path().join("a.onnx");
+    run_ok(&mut adapt(
+        &model(dir.path(), "maml"),
+        &scene,
+        &labels,
+        &onnx,
+    ));
+    let map = dir.path().join("map.tif");
+    run_ok(&mut map_command(&onnx, &scene, &map, &[]));
+    // The map's own ids: pasture 1, urban 2 (the model's Forest and Shrubland ids).
+    let ids: Vec<u64> = map_classes(&map).iter().map(|c| c.0).collect();
+    assert_eq!(ids, [1, 2]);
+    // A reference raster: the map's pixels under another legend.
+    let reference = |name: &str, legend: &str| {
+        let p = dir.path().join(name);
+        let st = Command::new("gdal_translate")
+            .args(["-q", "-mo"])
+            .arg(format!("GEOMAML_CLASSES={legend}"))
+            .arg(&map)
+            .arg(&p)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        p
+    };
+    let assess = |r: &Path, extra: &[&str]| {
+        let mut cmd = geomaml();
+        cmd.arg("assess")
+            .arg(&map)
+            .arg("--reference")
+            .arg(r)
+            .arg("--json")
+            .args(extra);
+        cmd
+    };
+    let oa = |out: std::process::Output| {
+        let a: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        a["overall_accuracy"].as_f64().unwrap()
+    };
+    // Same names, same ids: agreement.
+    let same = reference(
+        "same.tif",
+        r##"[{"id":1,"name":"Pasture","color":"#000000"},{"id":2,"name":"urban","color":"#000000"}]"##,
+    );
+    assert_eq!(oa(run_ok(&mut assess(&same, &[]))), 1.0);
+    // Another nomenclature on the same ids: refused, not scored by id.
+    let other = reference(
+        "other.tif",
+        r##"[{"id":1,"name":"Weide","color":"#000000"},{"id":2,"name":"Siedlung","color":"#000000"}]"##,
+    );
+    let err = run_fail(&mut assess(&other, &[]));
+    assert!(
+        err.contains("Weide") && err.contains("--class-map"),
+        "{err}"
+    );
+    let out = run_ok(&mut assess(
+        &other,
+        &["--class-map", "Weide=pasture,Siedlung=urban"],
+    ));
+    assert_eq!(oa(out), 1.0);
+    let err = run_fail(&mut assess(&other, &["--class-map", "Weide=pasture"]));
+    assert!(err.contains("Siedlung"), "{err}");
+}
+
 /// `labels` with each class renamed by `pairs`.
 fn labels_renamed(dir: &Path, labels: &Path, pairs: &[(&str, &str)]) -> PathBuf {
     let mut text = std::fs::read_to_string(labels).unwrap();
@@ -465,6 +535,6 @@ fn a_real_scene_maps_in_its_labellers_own_classes() {
     let map = dir.path().join("para.tif");
     run_ok(&mut map_command(&onnx, &scene, &map, &[]));
     let names: Vec<String> = map_classes(&map).into_iter().map(|c| c.1).collect();
-    // `forest` is the model legend's Forest (id 1); the others take ids above its 4 classes.
+    // `forest` is the model legend's Forest (id 1); the others take the next ids.
     assert_eq!(names, ["forest", "dryout", "village", "water"]);
 }

@@ -22,7 +22,8 @@ pub struct AssessArgs {
     /// a class field].
     #[arg(long)]
     layer: Option<String>,
-    /// Which map class each reference class is, where they differ: `ref=map` pairs,
+    /// Which map class each reference class is, where they differ (without it,
+    /// classes of a raster reference's legend match the map's by name, then by id): `ref=map` pairs,
     /// comma-separated (`"Wald=forest,3=water"`), or a file of one pair per line.
     /// Names or ids on either side.
     #[arg(long)]
@@ -61,6 +62,16 @@ impl AssessArgs {
             };
             assess_labels(&self.map, &self.reference, &opts, class_map.as_ref())?
         };
+        if self.json && !a.reference_only.is_empty() {
+            eprintln!(
+                "warning: the map has no class for reference classes {} (pass --class-map if it names them otherwise)",
+                a.reference_only
+                    .iter()
+                    .map(|c| format!("{} ({})", c.name, c.id))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
         if self.json {
             println!(
                 "{}",

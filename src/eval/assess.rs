@@ -38,6 +38,9 @@ pub struct Assessment {
     pub skipped_nodata: u64,
     /// Samples outside the other raster.
     pub outside_overlap: u64,
+    /// Reference classes met that the map's legend does not have: the map can never
+    /// be right there (a class it was not adapted to, or one it names otherwise).
+    pub reference_only: Vec<ClassInfo>,
 }
 
 /// Collects (reference id, predicted id) pairs, then builds the matrix.
@@ -91,6 +94,7 @@ impl Tally {
             confusion,
             skipped_nodata: self.nodata,
             outside_overlap: self.outside,
+            reference_only: Vec::new(),
         })
     }
 }
@@ -112,14 +116,24 @@ pub fn assess_raster(
     let map = Raster::open(map_path)?;
     let reference = Raster::open(reference_path)?;
     let map_legend = map.legend().unwrap_or_default();
-    let remap: BTreeMap<u16, u16> = match class_map {
+    let ref_legend = reference.legend().unwrap_or_default();
+    // Pairs given in --class-map, then the other reference classes by name.
+    let mut remap: BTreeMap<u16, u16> = match class_map {
         Some(m) => m
-            .id_pairs(&reference.legend().unwrap_or_default(), &map_legend)
+            .id_pairs(&ref_legend, &map_legend)
             .map_err(|e| Error::config("--class-map", e))?
             .into_iter()
             .collect(),
         None => BTreeMap::new(),
     };
+    let rest: Vec<ClassInfo> = ref_legend
+        .iter()
+        .filter(|c| !remap.contains_key(&c.id))
+        .cloned()
+        .collect();
+    for (r, m) in match_by_name(&rest, &map_legend, reference_path)? {
+        remap.insert(r, m);
+    }
     // Ids resolve against the map's legend first, then the reference's.
     let mut legend = map.legend().unwrap_or_default();
     for c in reference.legend().unwrap_or_default() {
@@ -236,34 +250,78 @@ pub fn assess_raster(
             }
         }
     }
-    if class_map.is_some() {
-        let unmatched: std::collections::BTreeSet<u16> = tally
-            .pairs
-            .keys()
-            .map(|&(r, _)| r)
-            .filter(|r| !map_legend.iter().any(|c| c.id == *r))
+    let unmatched: std::collections::BTreeSet<u16> = tally
+        .pairs
+        .keys()
+        .map(|&(r, _)| r)
+        .filter(|r| !map_legend.iter().any(|c| c.id == *r))
+        .collect();
+    if class_map.is_some() && !unmatched.is_empty() {
+        return Err(Error::config(
+            "--class-map",
+            format!(
+                "reference classes {} of {} are neither mapped nor classes of the map ({})",
+                unmatched
+                    .iter()
+                    .map(|i| i.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                reference_path.display(),
+                describe(&map_legend)
+            ),
+        ));
+    }
+    let mut assessment = tally.finish(map_path, reference_path, &legend)?;
+    if !map_legend.is_empty() {
+        assessment.reference_only = assessment
+            .classes
+            .iter()
+            .filter(|c| unmatched.contains(&c.id))
+            .cloned()
             .collect();
-        if !unmatched.is_empty() {
-            return Err(Error::config(
-                "--class-map",
+    }
+    Ok(assessment)
+}
+
+/// Reference id -> map id for classes both legends name alike under other ids;
+/// an error when one id names two different classes (the legends are other
+/// nomenclatures: `--class-map` says how they correspond).
+fn match_by_name(
+    reference: &[ClassInfo],
+    map: &[ClassInfo],
+    reference_path: &Path,
+) -> Result<BTreeMap<u16, u16>> {
+    let same = |a: &ClassInfo, b: &ClassInfo| a.name.trim().eq_ignore_ascii_case(b.name.trim());
+    let mut remap = BTreeMap::new();
+    for r in reference {
+        if let Some(m) = map.iter().find(|m| same(m, r)) {
+            if m.id != r.id {
+                remap.insert(r.id, m.id);
+            }
+        } else if let Some(m) = map.iter().find(|m| m.id == r.id) {
+            return Err(Error::raster(
+                reference_path,
                 format!(
-                    "reference classes {} of {} are neither mapped nor classes of the map ({})",
-                    unmatched
-                        .iter()
-                        .map(|i| i.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    reference_path.display(),
-                    map_legend
-                        .iter()
-                        .map(|c| format!("{} ({})", c.name, c.id))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    "its class {} is `{}` where the map's class {} is `{}`: pass --class-map \
+                     to say which map class each reference class is (map classes: {})",
+                    r.id,
+                    r.name,
+                    m.id,
+                    m.name,
+                    describe(map)
                 ),
             ));
         }
     }
-    tally.finish(map_path, reference_path, &legend)
+    Ok(remap)
+}
+
+fn describe(legend: &[ClassInfo]) -> String {
+    legend
+        .iter()
+        .map(|c| format!("{} ({})", c.name, c.id))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// An OGR transformation between two CRSs given as WKT, in longitude/easting-first
@@ -403,6 +461,17 @@ impl Assessment {
             self.skipped_nodata,
             self.outside_overlap
         );
+        if !self.reference_only.is_empty() {
+            s += &format!(
+                "warning: the map has no class for reference classes {}: its samples count as \
+                 errors (if the map names them otherwise, pass --class-map)\n",
+                self.reference_only
+                    .iter()
+                    .map(|c| format!("{} ({})", c.name, c.id))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
         s
     }
 }

@@ -21,8 +21,13 @@
 //! - an integer value is its own id (1..=254: 0 is a map's nodata value, and ids
 //!   must fit its 8-bit class band);
 //! - a name the model's legend has takes the legend's id;
-//! - every other name takes the next id above both the legend's largest id and the
-//!   largest integer value, in the names' case-insensitive alphabetical order.
+//! - every other name takes the smallest id no other class of the file has, in the
+//!   names' case-insensitive alphabetical order, so the ids stay dense (GDAL colour
+//!   tables run from 0 to the largest id, and QGIS lists every entry).
+//!
+//! An id may so mean another class than in the model's legend (`dryout` = 2 where
+//! the legend's 2 is Shrubland); maps carry their legend, and `assess` matches
+//! reference classes by name and refuses a reference that names an id otherwise.
 //!
 //! Output order (the map's probability bands, the model's outputs) is by id.
 
@@ -76,7 +81,7 @@ pub enum LegendError {
     #[error("class id {0} is outside 1..={MAX_CLASS_ID} (0 is no data in a map and its class band is 8-bit): renumber the classes, or give them names")]
     IdRange(i64),
     /// More classes than ids.
-    #[error("{0} classes do not fit into a map's ids (at most {MAX_CLASS_ID} new ids above the model's legend)")]
+    #[error("{0} classes do not fit into a map's 8-bit class ids (at most {MAX_CLASS_ID})")]
     TooMany(usize),
 }
 
@@ -91,14 +96,12 @@ pub fn own_legend(
     let mut out = OwnLegend::default();
     let mut classes: BTreeMap<u16, ClassInfo> = BTreeMap::new();
     let mut new_names: Vec<(&ClassKey, &SeenClass)> = Vec::new();
-    let mut top = known.iter().map(|c| c.id).max().unwrap_or(0);
     for (key, s) in seen {
         let ClassKey::Id(v) = key else { continue };
         let id = u16::try_from(*v)
             .ok()
             .filter(|&id| (1..=MAX_CLASS_ID).contains(&id))
             .ok_or(LegendError::IdRange(*v))?;
-        top = top.max(id);
         let known_class = known.iter().find(|c| c.id == id);
         let name = match (style.label_of(key), known_class) {
             (Some(label), _) => label.to_string(),
@@ -133,13 +136,13 @@ pub fn own_legend(
             None => new_names.push((key, s)),
         }
     }
-    // New names: case-insensitive alphabetical order (the keys' order), above `top`.
-    if usize::from(top) + new_names.len() > usize::from(MAX_CLASS_ID) {
-        return Err(LegendError::TooMany(classes.len() + new_names.len()));
-    }
-    for (i, (key, s)) in new_names.into_iter().enumerate() {
-        let id = top + 1 + i as u16;
-        out.ids.insert(key.clone(), id);
+    // New names, in case-insensitive alphabetical order (the keys' order), take the
+    // smallest ids no other class of the file has.
+    let taken: Vec<u16> = classes.keys().copied().collect();
+    let mut free = (1..=MAX_CLASS_ID).filter(|id| !taken.contains(id));
+    for (key, s) in new_names.iter() {
+        let id = free.next().ok_or(LegendError::TooMany(seen.len()))?;
+        out.ids.insert((*key).clone(), id);
         classes.insert(id, class(id, s.spellings[0].clone(), key, s, style, None));
     }
     for s in seen.values() {
@@ -240,7 +243,7 @@ mod tests {
     }
 
     #[test]
-    fn own_names_keep_known_ids_and_colours_and_new_ones_go_above() {
+    fn own_names_keep_known_ids_and_colours_and_new_ones_take_free_ids() {
         let dfc = dfc2020();
         let l = own_legend(
             &seen(&["village", "forest", "water", "dryout", "Village "]),
@@ -252,9 +255,9 @@ mod tests {
             names(&l),
             vec![
                 (1, "forest"),
-                (10, "water"),
-                (11, "dryout"),
-                (12, "village")
+                (2, "dryout"),
+                (3, "village"),
+                (10, "water")
             ]
         );
         let forest = dfc.iter().find(|c| c.id == 1).unwrap();
@@ -277,9 +280,14 @@ mod tests {
         assert_eq!(err, LegendError::IdRange(300));
         let err = own_legend(&seen(&["0", "1"]), &[], &LabelStyle::default()).unwrap_err();
         assert_eq!(err, LegendError::IdRange(0));
-        // Names beside integers go above the largest integer.
-        let l = own_legend(&seen(&["20", "reed"]), &dfc2020(), &LabelStyle::default()).unwrap();
-        assert_eq!(names(&l), vec![(20, "20"), (21, "reed")]);
+        // Names beside integers take the free ids.
+        let l = own_legend(
+            &seen(&["1", "3", "reed", "bog"]),
+            &[],
+            &LabelStyle::default(),
+        )
+        .unwrap();
+        assert_eq!(names(&l), vec![(1, "1"), (2, "bog"), (3, "3"), (4, "reed")]);
     }
 
     #[test]
@@ -288,7 +296,8 @@ mod tests {
         let refs: Vec<&str> = values.iter().map(String::as_str).collect();
         let l = own_legend(&seen(&refs), &dfc2020(), &LabelStyle::default()).unwrap();
         assert_eq!(l.classes.len(), 40);
-        assert_eq!(l.classes[0].id, 11);
+        assert_eq!(l.classes[0].id, 1);
+        assert_eq!(l.classes[39].id, 40);
         assert_eq!(l.classes[0].name, "type 00");
         let colours: std::collections::BTreeSet<_> = l.classes.iter().map(|c| &c.color).collect();
         assert_eq!(colours.len(), 40);
