@@ -1,7 +1,9 @@
 //! How accurate an adaptation is likely to be: accuracy over held-out labels.
 //!
-//! Cross-validation over the shots: leave-one-out up to [`MAX_FOLDS`] shots, that
-//! many folds beyond; each fold adapts on the other shots and predicts its own.
+//! Cross-validation over the shots on spatially separate folds ([`super::folds`]:
+//! each feature in one fold, features grouped by place), one fold per feature up to
+//! [`MAX_FOLDS`]; each fold adapts on the other shots and predicts its own. The same
+//! folds score a per-pixel baseline ([`super::baseline`]), the yardstick beside it.
 //! Two ways to adapt a fold:
 //!
 //! - [`AccuracyEstimate::Head`] (the default) keeps the meta-trained network below
@@ -15,6 +17,8 @@
 //! - [`AccuracyEstimate::Full`] adapts the whole network per fold, exactly as the
 //!   delivered model was adapted (each fold costs about one adaptation).
 
+use super::baseline::nearest_neighbour_accuracy;
+use super::folds::spatial_folds;
 use super::{bn_batches, to_tensor, Shots};
 use crate::error::Result;
 use crate::inner_loop::{adapt as inner_loop, gradient_step, InnerSettings};
@@ -77,10 +81,22 @@ pub(super) struct HoldOut {
 }
 
 impl HoldOut {
-    /// Accuracy over the held-out shots of every fold, and the number of folds.
-    pub fn run(self) -> Result<(f64, usize)> {
+    /// Accuracy over the held-out shots of every fold, the number of folds, and the
+    /// per-pixel baseline's accuracy on the same folds.
+    pub fn run(self) -> Result<(f64, usize, Option<f64>)> {
         let n = self.shots.x.shape()[0];
-        let folds = n.min(MAX_FOLDS);
+        let fold_of = spatial_folds(&self.shots.fids, &self.shots.positions, MAX_FOLDS);
+        let folds = fold_of.iter().max().map_or(0, |m| m + 1);
+        let centre = self.shots.x.shape()[2] / 2;
+        let values: Vec<Vec<f32>> = (0..n)
+            .map(|i| {
+                self.shots
+                    .x
+                    .slice(ndarray::s![i, .., centre, centre])
+                    .to_vec()
+            })
+            .collect();
+        let baseline = nearest_neighbour_accuracy(&values, &self.shots.class_ids, &fold_of);
         let x = to_tensor(&self.shots.x, self.device);
         let y = Tensor::from_slice(self.targets.as_standard_layout().as_slice().unwrap())
             .view([n as i64, -1])
@@ -92,8 +108,9 @@ impl HoldOut {
         let (mut correct, mut total) = (0f64, 0f64);
         for f in 0..folds {
             let pick = |keep: bool| {
-                let idx: Vec<i64> = (0..n as i64)
-                    .filter(|i| (*i as usize % folds == f) != keep)
+                let idx: Vec<i64> = (0..n)
+                    .filter(|&i| (fold_of[i] == f) != keep)
+                    .map(|i| i as i64)
                     .collect();
                 Tensor::from_slice(&idx).to_device(self.device)
             };
@@ -114,7 +131,7 @@ impl HoldOut {
         } else {
             f64::NAN
         };
-        Ok((acc, folds))
+        Ok((acc, folds, baseline))
     }
 
     /// Features below the last layer for every shot, with batch-norm statistics
@@ -213,6 +230,7 @@ mod tests {
                 class_ids: (0..n).map(|i| class(i) as u16 + 1).collect(),
                 pixel_class_ids: Array2::zeros((n, 64)),
                 fids: (0..n as u64).collect(),
+                positions: (0..n as isize).map(|i| (10 * i, 0)).collect(),
             },
             targets: Array2::from_shape_fn((n, 1), |(i, _)| class(i)),
             unlabelled: Array4::zeros((0, 2, 8, 8)),
@@ -229,10 +247,11 @@ mod tests {
     #[test]
     fn both_estimates_see_separable_classes_and_uninformative_labels() {
         for how in [AccuracyEstimate::Head, AccuracyEstimate::Full] {
-            let (acc, folds) = holdout(how, true).run().unwrap();
+            let (acc, folds, baseline) = holdout(how, true).run().unwrap();
             assert_eq!(folds, MAX_FOLDS);
             assert!(acc >= 0.9, "{how:?} on separable classes: {acc}");
-            let (acc, _) = holdout(how, false).run().unwrap();
+            assert_eq!(baseline, Some(1.0));
+            let (acc, _, _) = holdout(how, false).run().unwrap();
             assert!(acc <= 0.6, "{how:?} on labels that say nothing: {acc}");
         }
     }

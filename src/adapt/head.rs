@@ -3,11 +3,12 @@
 //!
 //! - **MAML** models were meta-trained with task-local labels (each task shuffles its
 //!   classes over outputs `0..way`), so output i is simply the i-th class. Classes
-//!   beyond the head's rows start from the mean of the rows meta-training used: the
-//!   rows are exchangeable by construction, so their mean is the one initialisation
-//!   that favours no class (the argument of Ye & Chao, "How to train your MAML to
-//!   excel in few-shot classification", ICLR 2022, which meta-learns a single row
-//!   for all classes for the same reason).
+//!   beyond the `way` rows meta-training used (rows past it were only ever pushed
+//!   down, as no task's class) start from the mean of those rows: the rows are
+//!   exchangeable by construction, so their mean is the one initialisation that
+//!   favours no class (the argument of Ye & Chao, "How to train your MAML to excel
+//!   in few-shot classification", ICLR 2022, which meta-learns a single row for all
+//!   classes for the same reason).
 //! - **Pretrained** (and random) models have one row per class of their legend: a
 //!   class with the id and name of a legend class keeps its row; any other class gets
 //!   a new row, started from the mean of the legend's rows, and the report names it.
@@ -29,9 +30,12 @@ pub struct HeadPlan {
 pub fn plan(card: &ModelCard, classes: &[ClassInfo]) -> HeadPlan {
     let rows = card.spec.num_classes;
     if card.provenance.method == "maml" {
+        let way = trained_rows(card);
         return HeadPlan {
-            outputs: (0..classes.len()).collect(),
-            new_rows: classes.iter().skip(rows).map(|c| c.name.clone()).collect(),
+            outputs: (0..classes.len())
+                .map(|i| if i < way { i } else { rows + i - way })
+                .collect(),
+            new_rows: classes.iter().skip(way).map(|c| c.name.clone()).collect(),
         };
     }
     let mut next = rows;
@@ -139,10 +143,28 @@ mod tests {
     }
 
     #[test]
-    fn maml_outputs_are_task_local_and_grow_past_the_head() {
+    fn maml_outputs_are_task_local_and_new_past_the_trained_way() {
         let classes: Vec<ClassInfo> = (0..12).map(|i| class(20 + i, &format!("c{i}"))).collect();
         let p = plan(&card("maml"), &classes);
-        assert_eq!(p.outputs, (0..12).collect::<Vec<_>>());
-        assert_eq!(p.new_rows, vec!["c10", "c11"]);
+        // Rows 0..4 (4-way meta-training) are kept; classes 4.. get rows after the
+        // head's 10.
+        let want: Vec<usize> = (0..4).chain(10..18).collect();
+        assert_eq!(p.outputs, want);
+        assert_eq!(p.new_rows.len(), 8);
+        assert_eq!(p.new_rows[0], "c4");
+        let c = card("maml");
+        let grown = grow(
+            &Checkpoint {
+                card: c.clone(),
+                tensors: crate::export::random_checkpoint(c, 1).tensors,
+                extra: Default::default(),
+            },
+            &classes[4..],
+        );
+        assert_eq!(grown.card.spec.num_classes, 18);
+        let w = &grown.tensors["head.bias"];
+        let mean = w.data[..4].iter().sum::<f32>() / 4.0;
+        assert!((w.data[10] - mean).abs() < 1e-6 && (w.data[17] - mean).abs() < 1e-6);
+        grown.validate().unwrap();
     }
 }

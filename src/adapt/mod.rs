@@ -10,7 +10,9 @@
 //! i-th labelled class (by id) takes output i; a pretrained model keeps each
 //! class's legend position.
 
+pub mod baseline;
 pub mod estimate;
+pub mod folds;
 pub mod head;
 pub mod shots;
 
@@ -86,8 +88,12 @@ pub struct AdaptReport {
     pub support_loss: (f64, f64),
     /// Support accuracy after adaptation.
     pub support_accuracy: f64,
-    /// Cross-validated accuracy over the shots, and the number of folds.
+    /// Cross-validated accuracy over the shots (spatially separate folds), and the
+    /// number of folds.
     pub cross_validated_accuracy: Option<(f64, usize)>,
+    /// The per-pixel baseline's (1-NN on the labelled pixels' band values) accuracy
+    /// on the same folds.
+    pub baseline_accuracy: Option<f64>,
     /// How it was estimated.
     pub estimate: AccuracyEstimate,
     /// Warnings worth reading (classes with one label only, ...).
@@ -112,7 +118,18 @@ impl Adapted {
     /// this after.
     pub fn estimate_accuracy(&mut self) -> Result<Option<(f64, usize)>> {
         if let Some(h) = self.holdout.take() {
-            self.report.cross_validated_accuracy = Some(h.run()?);
+            let (acc, folds, baseline) = h.run()?;
+            self.report.cross_validated_accuracy = Some((acc, folds));
+            self.report.baseline_accuracy = baseline;
+            if let Some(b) = baseline.filter(|&b| b > acc) {
+                self.report.warnings.push(format!(
+                    "a per-pixel nearest-neighbour classifier on the labels scores {:.1}% on the same \
+                     held-out places, the adapted model {:.1}%: the model may not suit this scene \
+                     (other bands, units or classes than it learnt), or the labels are too few",
+                    100.0 * b,
+                    100.0 * acc
+                ));
+            }
         }
         Ok(self.report.cross_validated_accuracy)
     }
@@ -185,10 +202,7 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
     let targets = targets(&shots, &ids, &outputs, card);
     let unlabelled = unlabelled_windows(&reader, card, opts.bn_windows, opts.seed)?;
 
-    let x = to_tensor(&shots.x, opts.device);
-    let y = Tensor::from_slice(targets.as_slice().expect("contiguous"))
-        .view([targets.nrows() as i64, -1])
-        .to_device(opts.device);
+    let (x, y) = inner_batch(&shots, &targets, &unlabelled, card, opts.device);
     let (fast, loss_before) = inner_loop(&params, &x, &y, &settings, false);
     let fast = fast.with_trainable(fast.trainable().iter().map(|t| t.detach()).collect());
     let (loss_after, acc_after) = tch::no_grad(|| {
@@ -215,7 +229,7 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
             ),
         ));
     }
-    let bn_batches = bn_batches(&x, &unlabelled, opts.device);
+    let bn_batches = bn_batches(&to_tensor(&shots.x, opts.device), &unlabelled, opts.device);
     let frozen = crate::model::bn_stats::estimate_bn_stats(&fast, &bn_batches)?;
 
     let checkpoint = head_for(
@@ -257,6 +271,7 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
             support_loss: (loss_before, loss_after),
             support_accuracy: acc_after,
             cross_validated_accuracy: None,
+            baseline_accuracy: None,
             classes: classes.clone(),
             legend_notes: labels.legend_notes.clone(),
             new_head_rows: head_plan.new_rows,
@@ -287,6 +302,33 @@ fn targets(shots: &Shots, ids: &[u16], outputs: &[usize], card: &ModelCard) -> A
             out_of(shots.class_ids[i]).expect("shot classes are in ids")
         })
     }
+}
+
+/// The inner loop's batch: the shots, and for per-pixel models also the unlabelled
+/// scene windows (targets ignored), so that batch norm normalises with statistics of
+/// the scene, as the frozen statistics of the delivered model will; statistics of
+/// the few shot windows alone would shift every class boundary once frozen.
+fn inner_batch(
+    shots: &Shots,
+    targets: &Array2<i64>,
+    unlabelled: &ndarray::Array4<f32>,
+    card: &ModelCard,
+    device: Device,
+) -> (Tensor, Tensor) {
+    let x = to_tensor(&shots.x, device);
+    let y = Tensor::from_slice(targets.as_standard_layout().as_slice().expect("contiguous"))
+        .view([targets.nrows() as i64, -1])
+        .to_device(device);
+    if !card.spec.is_segmentation() || unlabelled.shape()[0] == 0 {
+        return (x, y);
+    }
+    let u = to_tensor(unlabelled, device);
+    let ignore = Tensor::full(
+        [unlabelled.shape()[0] as i64, y.size()[1]],
+        crate::tasks::IGNORE_INDEX,
+        (tch::Kind::Int64, device),
+    );
+    (Tensor::cat(&[x, u], 0), Tensor::cat(&[y, ignore], 0))
 }
 
 fn to_tensor(a: &ndarray::Array4<f32>, device: Device) -> Tensor {

@@ -29,6 +29,8 @@ pub struct Shots {
     pub pixel_class_ids: Array2<u16>,
     /// Feature id each shot came from.
     pub fids: Vec<u64>,
+    /// Scene pixel (column, row) of each shot's centre label.
+    pub positions: Vec<(isize, isize)>,
 }
 
 /// Cuts one shot per label pixel (points; polygon pixels on a grid of
@@ -123,6 +125,7 @@ pub fn cut_shots(
         class_ids: all.iter().map(|p| p.class_id).collect(),
         pixel_class_ids: pixel_ids,
         fids: all.iter().map(|p| p.fid).collect(),
+        positions: all.iter().map(|p| (p.col, p.row)).collect(),
     })
 }
 

@@ -169,18 +169,23 @@ impl AdaptArgs {
 #[cfg(feature = "train")]
 pub(crate) fn report_accuracy(adapted: &mut crate::adapt::Adapted) -> Result<()> {
     let t0 = std::time::Instant::now();
+    let warned = adapted.report.warnings.len();
     if let Some((acc, folds)) = adapted.estimate_accuracy()? {
         let what = adapted.report.estimate.describe();
-        let how = if folds == adapted.report.shots_per_class.values().sum::<usize>() {
-            format!("leave-one-out, {what}")
-        } else {
-            format!("{folds}-fold, {what}")
-        };
         eprintln!(
-            "held-out accuracy over the labels ({how}): {:.1}% ({:.1} s)",
+            "held-out accuracy over the labels ({folds} spatial folds, {what}): {:.1}% ({:.1} s)",
             100.0 * acc,
             t0.elapsed().as_secs_f64()
         );
+        if let Some(b) = adapted.report.baseline_accuracy {
+            eprintln!(
+                "  per-pixel nearest neighbour on the same folds:       {:.1}%",
+                100.0 * b
+            );
+        }
+        for w in &adapted.report.warnings[warned..] {
+            eprintln!("warning: {w}");
+        }
     }
     Ok(())
 }

@@ -77,6 +77,11 @@ pub struct TrainArgs {
     /// Input bands by name or shorthand: `s2`, `s1,s2`, `B02,B03,B04,B08`.
     #[arg(long)]
     bands: Option<String>,
+    /// Architecture: `cnn` (the paper's tile classifier), `unet` (segmentation) or
+    /// `pixel` (maps every pixel; trained on point tasks) [default: cnn for Sen12MS,
+    /// unet for DeepGlobe].
+    #[arg(long, value_enum)]
+    arch: Option<ArchArg>,
     /// `auto`, `cpu` or `cuda:N`.
     #[arg(long)]
     device: Option<String>,
@@ -154,6 +159,7 @@ impl TrainArgs {
             prefetch: self.prefetch,
             device: self.device.clone(),
             bands: self.bands.as_deref().map(crate::bands::parse_band_list),
+            arch: self.arch.map(ArchArg::arch),
         })?;
         let plan = TrainPlan {
             catalog: self.catalog.clone(),
@@ -194,5 +200,24 @@ impl TrainArgs {
             s.log.display()
         );
         Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// `--arch` values.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ArchArg {
+    Cnn,
+    Unet,
+    Pixel,
+}
+
+impl ArchArg {
+    #[cfg_attr(not(feature = "train"), allow(dead_code))]
+    fn arch(self) -> crate::model::spec::Arch {
+        match self {
+            ArchArg::Cnn => crate::model::spec::Arch::Cnn,
+            ArchArg::Unet => crate::model::spec::Arch::Unet,
+            ArchArg::Pixel => crate::model::spec::Arch::Pixel,
+        }
     }
 }

@@ -253,12 +253,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             names(&l),
-            vec![
-                (1, "forest"),
-                (2, "dryout"),
-                (3, "village"),
-                (10, "water")
-            ]
+            vec![(1, "forest"), (2, "dryout"), (3, "village"), (10, "water")]
         );
         let forest = dfc.iter().find(|c| c.id == 1).unwrap();
         assert_eq!(l.classes[0].color, forest.color);

@@ -32,7 +32,9 @@ pub enum InvalidModel {
         max: usize,
     },
     /// A tile the network cannot down-sample `depth` times.
-    #[error("tile_size {tile} must be a positive multiple of 2^depth = {factor}")]
+    #[error(
+        "tile_size {tile} must be a positive multiple of the network's down-sampling, {factor}"
+    )]
     TileSize {
         /// The tile size.
         tile: usize,
@@ -64,7 +66,7 @@ pub enum InvalidModel {
     },
 }
 
-/// The two architectures geomaml trains.
+/// The architectures geomaml trains.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Arch {
@@ -72,6 +74,9 @@ pub enum Arch {
     Cnn,
     /// Segmentation network: one class per pixel (DeepGlobe).
     Unet,
+    /// Per-pixel mapping network: every pixel from its spectrum and a small
+    /// neighbourhood, at the imagery's resolution (maps from points).
+    Pixel,
 }
 
 /// Architecture and shape of a model.
@@ -84,9 +89,10 @@ pub struct ModelSpec {
     pub in_channels: usize,
     /// Number of output classes.
     pub num_classes: usize,
-    /// Hidden channels (CNN) or channels of the first level (U-Net).
+    /// Hidden channels (CNN, pixel network) or channels of the first level (U-Net).
     pub width: usize,
-    /// Number of conv blocks (CNN) or down-sampling levels (U-Net).
+    /// Number of conv blocks (CNN), down-sampling levels (U-Net) or 3x3 context
+    /// convolutions (pixel network).
     pub depth: usize,
     /// Input tile size in pixels (square).
     pub tile_size: usize,
@@ -129,7 +135,21 @@ impl ModelSpec {
         }
     }
 
-    /// Checks that the shape is usable (non-zero sizes, tile divisible by 2^depth).
+    /// The per-pixel network (see [`arch::pixel`](crate::model::arch::pixel)) with
+    /// its default width, context depth and map window.
+    pub fn default_pixel(in_channels: usize, num_classes: usize) -> Self {
+        ModelSpec {
+            arch: Arch::Pixel,
+            in_channels,
+            num_classes,
+            width: crate::model::arch::pixel::WIDTH,
+            depth: crate::model::arch::pixel::DEPTH,
+            tile_size: crate::model::arch::pixel::TILE,
+        }
+    }
+
+    /// Checks that the shape is usable (non-zero sizes, tile divisible by the
+    /// network's down-sampling, 2^depth for the CNN and the U-Net).
     pub fn validate(&self) -> Result<(), InvalidModel> {
         use crate::limits::{MAX_CHANNELS, MAX_DEPTH, MAX_TILE, MAX_WIDTH};
         if self.in_channels == 0 || self.num_classes == 0 || self.width == 0 || self.depth == 0 {
@@ -150,7 +170,7 @@ impl ModelSpec {
                 });
             }
         }
-        let factor = 1usize << self.depth;
+        let factor = crate::model::arch::trace(self).max_scale;
         if self.tile_size < factor || self.tile_size % factor != 0 {
             return Err(InvalidModel::TileSize {
                 tile: self.tile_size,

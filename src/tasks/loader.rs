@@ -8,13 +8,15 @@
 //! [`bands::default_normalisation`], invalid pixels given the raster's mean), the
 //! same pipeline `adapt` and `map` read scenes with. Labels are task-local indices
 //! `0..way`: `[n, 1]` per tile, or `[n, h*w]` per pixel with [`IGNORE_INDEX`] for
-//! Unknown, unmatched colours and classes outside the task. Optional augmentation
+//! Unknown, unmatched colours and classes outside the task; point tasks
+//! ([`super::points`]) keep a few labelled pixels per class. Optional augmentation
 //! flips and rotates each example (image and label map alike), seeded per example.
 
 use super::batch::{TaskBatch, IGNORE_INDEX};
+use super::points::{keep_points, PointLabels};
 use super::task::{Task, TaskItem, TaskKind};
 use crate::bands::{self, Normalisation};
-use crate::catalog::classes::deepglobe_class_of;
+use crate::catalog::classes::{deepglobe_class_of, igbp_to_dfc};
 use crate::catalog::{Catalog, DatasetKind};
 use crate::error::{Error, Result};
 use crate::pixels::{BandInput, PixelReader};
@@ -43,8 +45,11 @@ pub struct LoaderOptions {
     pub bands: Vec<String>,
     /// Random flips and 90-degree rotations per example.
     pub augment: bool,
-    /// Seed of the augmentation draws.
+    /// Seed of the augmentation and point draws.
     pub seed: u64,
+    /// Tile tasks of a dataset with per-pixel land cover (Sen12MS) as point tasks
+    /// ([`super::points`]), for models that map every pixel.
+    pub points: Option<PointLabels>,
 }
 
 impl LoaderOptions {
@@ -54,6 +59,7 @@ impl LoaderOptions {
             bands: bands::parse_band_list(kind.dataset().default_bands()),
             augment: false,
             seed: 0,
+            points: None,
         }
     }
 }
@@ -113,6 +119,11 @@ impl<'a> TaskLoader<'a> {
         })
     }
 
+    /// Loads tile tasks as point tasks from now on (or not, with `None`).
+    pub fn set_points(&mut self, points: Option<PointLabels>) {
+        self.options.points = points;
+    }
+
     /// Band names in output order.
     pub fn bands(&self) -> &[String] {
         &self.options.bands
@@ -125,12 +136,20 @@ impl<'a> TaskLoader<'a> {
             TaskKind::Segmentation => (self.catalog.tile_size as usize / 2).max(1),
         };
         let (support_x, support_y) = self.load_set(task, &task.support, 0, default_edge)?;
-        let (query_x, query_y) = self.load_set(
+        let (query_x, mut query_y) = self.load_set(
             task,
             &task.query,
             task.support.len(),
             self.catalog.tile_size as usize,
         )?;
+        let mut support_y = support_y;
+        if let (Some(p), TaskKind::Classification) = (self.options.points, task.kind) {
+            let first = task.support.first().map_or(0, |i| i.tile as u64);
+            let mut rng =
+                ChaCha8Rng::seed_from_u64(self.options.seed ^ ((task.region as u64) << 32) ^ first);
+            keep_points(&mut support_y, task.way(), p.support, &mut rng);
+            keep_points(&mut query_y, task.way(), p.query, &mut rng);
+        }
         Ok(TaskBatch {
             support_x,
             support_y,
@@ -167,7 +186,7 @@ impl<'a> TaskLoader<'a> {
             .enumerate()
             .map(|(i, item)| self.load_item(task, item, offset + i))
             .collect::<Result<_>>()?;
-        let per_pixel = task.kind == TaskKind::Segmentation;
+        let per_pixel = task.kind == TaskKind::Segmentation || self.options.points.is_some();
         let mut x = Array4::<f32>::zeros((items.len(), self.plan.len(), h, w));
         let mut y = Array2::<i64>::zeros((items.len(), if per_pixel { h * w } else { 1 }));
         for (n, (img, lab)) in examples.into_iter().enumerate() {
@@ -227,6 +246,19 @@ impl<'a> TaskLoader<'a> {
             }
         }
         let mut labels = match task.kind {
+            TaskKind::Classification if self.options.points.is_some() => {
+                let rel = rec.sources.lc.as_deref().ok_or_else(|| {
+                    Error::Other(format!("tile {} has no land-cover source", item.tile))
+                })?;
+                let lc = with_raster(&self.catalog.resolve(rel), |r| {
+                    r.read_window(&[1], window, 0.0)
+                })?;
+                Array2::from_shape_fn((h, w), |(r, c)| {
+                    let igbp = lc[[0, r, c]].clamp(0.0, 255.0) as u16;
+                    task.local_label(igbp_to_dfc(igbp) as u16)
+                        .map_or(IGNORE_INDEX, |l| l as i64)
+                })
+            }
             TaskKind::Classification => {
                 let class = item.label.or(rec.label);
                 let local = class.and_then(|c| task.local_label(c)).ok_or_else(|| {
@@ -264,7 +296,7 @@ impl<'a> TaskLoader<'a> {
                 if h == w { rng.random_range(0..4u8) } else { 0 },
             );
             img = augment(img.view(), flip, turns);
-            if task.kind == TaskKind::Segmentation {
+            if task.kind == TaskKind::Segmentation || self.options.points.is_some() {
                 let l3 = labels.insert_axis(Axis(0));
                 labels = augment(l3.view(), flip, turns).index_axis_move(Axis(0), 0);
             }
@@ -359,6 +391,7 @@ mod tests {
                 bands: bands::parse_band_list("VV,B04"),
                 augment: false,
                 seed: 0,
+                points: None,
             },
         );
         assert_eq!(
@@ -371,6 +404,7 @@ mod tests {
                 bands: vec!["R".into()],
                 augment: false,
                 seed: 0,
+                points: None,
             },
         );
         assert!(bad

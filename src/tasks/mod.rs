@@ -27,6 +27,7 @@
 pub mod batch;
 pub mod kmeans;
 pub mod loader;
+pub mod points;
 pub mod sampler;
 pub mod split;
 mod task;
@@ -35,6 +36,7 @@ pub mod tile_index;
 pub use batch::{TaskBatch, IGNORE_INDEX};
 pub use kmeans::kmeans;
 pub use loader::{load_task, LoaderOptions, TaskLoader};
+pub use points::PointLabels;
 pub use sampler::{SamplerConfig, TaskSampler};
 pub use split::{SplitFile, SplitStrategy, Splits};
 pub use task::{Task, TaskItem, TaskKind};

@@ -26,6 +26,16 @@ pub struct CatalogSource<'a> {
 }
 
 impl<'a> CatalogSource<'a> {
+    /// Point tasks instead of tile tasks ([`crate::tasks::points`]): per-pixel labels,
+    /// so the model must output per pixel.
+    pub fn with_points(mut self, points: Option<crate::tasks::PointLabels>) -> Self {
+        if points.is_some() {
+            self.info.segmentation = true;
+        }
+        self.loader.set_points(points);
+        self
+    }
+
     /// `way`-way `shot`-shot tasks with `query` query examples per class, reading
     /// `bands` (the dataset's default bands when `None`).
     #[allow(clippy::too_many_arguments)]

@@ -24,7 +24,8 @@ pub const BEST_KEY: &str = "geomaml.best_val_loss";
 
 /// The architecture for the data: the config's choice or the catalog's default
 /// (tiles -> CNN, pixels -> U-Net), with the largest depth (at most the paper's 7
-/// for the CNN, 4 for the U-Net) that divides the input size.
+/// for the CNN, 4 for the U-Net) that divides the input size; the pixel network's
+/// depth is its context convolutions (2 by default).
 pub fn choose_spec(cfg: &TrainConfig, info: &DataInfo) -> Result<ModelSpec> {
     let arch = cfg.arch.unwrap_or(if info.segmentation {
         Arch::Unet
@@ -38,7 +39,8 @@ pub fn choose_spec(cfg: &TrainConfig, info: &DataInfo) -> Result<ModelSpec> {
     } else {
         info.tile_size
     };
-    let fits = |d: usize| edge > 0 && edge % (1 << d) == 0;
+    // The pixel network does not down-sample: any depth fits any input.
+    let fits = |d: usize| edge > 0 && (arch == Arch::Pixel || edge % (1 << d) == 0);
     let depth = match cfg.depth {
         Some(d) => d,
         None => (1..=max_depth).rev().find(|&d| fits(d)).ok_or_else(|| {

@@ -9,6 +9,7 @@
 
 use crate::error::{Error, Result};
 use crate::model::spec::Arch;
+use crate::tasks::PointLabels;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -96,7 +97,11 @@ pub struct TrainConfig {
     /// Input bands by name (`["B02", "B03"]`); all bands of the catalog when absent.
     pub bands: Option<Vec<String>>,
     /// Architecture; follows the catalog (Sen12MS: cnn, DeepGlobe: unet) when absent.
+    /// `pixel` on Sen12MS trains on point tasks (see `points`).
     pub arch: Option<Arch>,
+    /// Point tasks (the pixel network on a dataset of labelled tiles): labelled
+    /// pixels per class in support and query sets; 5 and 100 when absent.
+    pub points: Option<PointLabels>,
     /// Hidden channels (CNN) or first-level channels (U-Net); architecture default
     /// when absent.
     pub width: Option<usize>,
@@ -136,6 +141,7 @@ impl Default for TrainConfig {
             select: Selection::Loss,
             bands: None,
             arch: None,
+            points: None,
             width: None,
             depth: None,
             seed: 0,
@@ -182,6 +188,8 @@ pub struct TrainOverrides {
     pub device: Option<String>,
     /// `--bands`, already split into names.
     pub bands: Option<Vec<String>>,
+    /// `--arch`.
+    pub arch: Option<Arch>,
 }
 
 impl TrainConfig {
@@ -210,6 +218,7 @@ impl TrainConfig {
         if let Some(b) = &o.bands {
             self.bands = Some(b.clone());
         }
+        self.arch = o.arch.or(self.arch);
         self.validate()?;
         Ok(self)
     }

@@ -4,6 +4,7 @@
 use super::{parse_device, train, CatalogSource, RunOptions, TrainConfig, TrainSummary};
 use crate::catalog::Catalog;
 use crate::error::Result;
+use crate::model::spec::Arch;
 use crate::tasks::{SplitStrategy, Splits, TileIndex};
 use std::path::PathBuf;
 
@@ -39,6 +40,9 @@ pub fn train_catalog(plan: &TrainPlan) -> Result<TrainSummary> {
     let splits = Splits::for_catalog(&catalog, &plan.splits)?;
     let index = TileIndex::new(&catalog, &splits);
     let name = plan.catalog.display().to_string();
+    // The pixel network learns from pixels: on tile-labelled data, point tasks.
+    let points = (cfg.arch == Some(Arch::Pixel) && !catalog.kind.dataset().per_pixel_labels())
+        .then(|| cfg.points.unwrap_or_default());
     let mut source = CatalogSource::new(
         &catalog,
         &name,
@@ -46,6 +50,7 @@ pub fn train_catalog(plan: &TrainPlan) -> Result<TrainSummary> {
         cfg.bands.clone(),
         (cfg.way, cfg.shot, cfg.query),
         cfg.seed,
-    )?;
+    )?
+    .with_points(points);
     train(cfg, &mut source, &plan.run)
 }

@@ -23,6 +23,7 @@
 //! `{name}/{op}` ([`value_name`]), which is how the ONNX graph names its values.
 
 pub mod cnn;
+pub mod pixel;
 pub mod trace;
 pub mod unet;
 
@@ -101,7 +102,7 @@ pub fn value_name(name: &str, op: Op) -> String {
     format!("{name}/{}", op.suffix())
 }
 
-/// [conv 3x3 -> batch norm -> ReLU], the unit both architectures repeat.
+/// [conv 3x3 -> batch norm -> ReLU], the unit every architecture repeats.
 pub fn conv_bn_relu<L: Layers>(
     l: &mut L,
     x: &L::Value,
@@ -121,6 +122,7 @@ impl Arch {
         match self {
             Arch::Cnn => cnn::build(spec, layers, input),
             Arch::Unet => unet::build(spec, layers, input),
+            Arch::Pixel => pixel::build(spec, layers, input),
         }
     }
 
@@ -129,6 +131,7 @@ impl Arch {
         match self {
             Arch::Cnn => (cnn::WIDTH, cnn::MAX_DEPTH),
             Arch::Unet => (unet::WIDTH, unet::MAX_DEPTH),
+            Arch::Pixel => (pixel::WIDTH, pixel::DEPTH),
         }
     }
 }

@@ -147,6 +147,8 @@ pub struct Traced {
     pub per_pixel: bool,
     /// The cut points, from the input towards the output.
     pub cuts: Vec<Cut>,
+    /// The largest down-sampling any value reaches: input sizes must be multiples.
+    pub max_scale: usize,
 }
 
 /// Traces the architecture of `spec`.
@@ -177,10 +179,12 @@ pub fn trace(spec: &ModelSpec) -> Traced {
             });
         }
     }
+    let max_scale = t.nodes.iter().map(|n| n.out.scale).max().unwrap_or(1);
     Traced {
         tensors: t.tensors,
         per_pixel: out.spatial,
         cuts,
+        max_scale,
     }
 }
 
