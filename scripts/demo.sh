@@ -4,11 +4,16 @@
 #   1. synthesise a Sen12MS-layout dataset (real regions, region-specific class
 #      appearance) and a scene of an unseen meta-test region with labelled points;
 #   2. catalog the dataset into 32 px tiles;
-#   3. meta-train a CNN with MAML, and pretrain the same CNN as the baseline;
+#   3. meta-train the per-pixel mapping network with MAML on point tasks, and
+#      pretrain the same network as the baseline;
 #   4. map the scene with the pretrained model as it is (no adaptation);
 #   5. adapt the MAML model (and, for comparison, fine-tune the pretrained one)
-#      from the scene's labelled points, and map the scene with each;
-#   6. assess every map against the scene's true labels.
+#      from the scene's labelled points, and map the scene with each, at the
+#      scene's resolution;
+#   6. assess every map against the scene's true labels, pixel by pixel, and put
+#      a Random Forest, an SVM and 1-NN on the same points beside it
+#      (scripts/map_benchmark.py; needs scikit-learn, which scripts/setup.sh
+#      installs).
 #
 # Outputs go to ${GEOMAML_DEMO_OUT:-out/demo}; steps whose outputs exist are redone
 # (everything is overwritten). GEOMAML_DEMO_STEPS sets the training steps.
@@ -17,7 +22,8 @@ cd "$(dirname "$0")/.."
 BIN="${GEOMAML:-target/release/geomaml}"
 OUT="${GEOMAML_DEMO_OUT:-out/demo}"
 STEPS="${GEOMAML_DEMO_STEPS:-200}"
-ADAPT_STEPS=20  # gradient steps on the labelled points, the same for both models
+ADAPT_STEPS=50  # gradient steps on the labelled points, the same for both models
+SKLEARN="${GEOMAML_SKLEARN:-${GEOMAML_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/geomaml}/sklearn}"
 SEED=7
 REGION=110   # a meta-test region: never seen in meta-training
 mkdir -p "$OUT"
@@ -41,11 +47,11 @@ timed "$BIN" synth scene "$OUT/scene" --region $REGION --size 512 --points 5 --s
 step "catalog (32 px tiles)"
 timed "$BIN" catalog "$OUT/sen12ms" -o "$OUT/catalog.json" --tile-size 32 --overwrite
 
-step "meta-train with MAML ($STEPS meta-steps, 4-way 2-shot, CPU)"
-timed "$BIN" train "$OUT/catalog.json" --method maml --steps "$STEPS" --val-every 50 \
+step "meta-train the per-pixel network with MAML ($STEPS meta-steps, 4-way point tasks: 5 labelled pixels per class, CPU)"
+timed "$BIN" train "$OUT/catalog.json" --arch pixel --method maml --steps "$STEPS" --val-every 50 \
   --device cpu --seed $SEED -o "$OUT/maml.safetensors" --overwrite
 step "pretrain the baseline ($STEPS steps on the same tasks)"
-timed "$BIN" train "$OUT/catalog.json" --method pretrain --steps "$STEPS" --val-every 50 \
+timed "$BIN" train "$OUT/catalog.json" --arch pixel --method pretrain --steps "$STEPS" --val-every 50 \
   --device cpu --seed $SEED -o "$OUT/pretrain.safetensors" --overwrite
 
 step "map without adaptation (pretrained model, 0 shots)"
@@ -64,11 +70,29 @@ timed "$BIN" map --model "$OUT/pretrain_finetuned.onnx" "$OUT/scene/scene.tif" -
 
 step "assess against the true labels ($OUT/scene/truth.tif)"
 "$BIN" assess "$OUT/map_maml.tif" --reference "$OUT/scene/truth.tif"
+step "the same points for a Random Forest, an SVM and 1-NN, scored per pixel on the same test pixels"
+peers=""
+if PYTHONPATH="$SKLEARN" /usr/bin/python3 -c "import sklearn" 2>/dev/null; then
+  PYTHONPATH="$SKLEARN" /usr/bin/python3 scripts/map_benchmark.py --geomaml "$BIN" \
+    --model "$OUT/maml.safetensors" --inner-steps "$ADAPT_STEPS" --out "$OUT/benchmark" \
+    --synthetic "$OUT/scene" --labels "$OUT/scene/labels.geojson" > "$OUT/benchmark.log"
+  peers=$(tail -n 1 "$OUT/benchmark/results.jsonl")
+else
+  echo "scikit-learn is not installed (scripts/setup.sh installs it): no peers beside geomaml" >&2
+fi
+pct() { /usr/bin/python3 -c "import json,sys; r=json.loads(sys.argv[1]); print('%.1f%%' % (100*r[sys.argv[2]]))" "$peers" "$1"; }
 {
   echo
-  echo "geomaml demo: maps of meta-test region $REGION, scored against its true labels"
-  printf '  %-44s %s\n' "pretrained, unadapted (0 shots)" "$(accuracy "$OUT/map_unadapted.tif")"
-  printf '  %-44s %s\n' "pretrained + fine-tuned on the labels" "$(accuracy "$OUT/map_finetuned.tif")"
-  printf '  %-44s %s\n' "MAML, adapted on the labels" "$(accuracy "$OUT/map_maml.tif")"
+  echo "geomaml demo: maps of meta-test region $REGION at the scene's 10 m pixels, scored against its true labels"
+  printf '  %-52s %s\n' "pretrained, unadapted (0 shots)" "$(accuracy "$OUT/map_unadapted.tif")"
+  printf '  %-52s %s\n' "pretrained + fine-tuned on the labels" "$(accuracy "$OUT/map_finetuned.tif")"
+  printf '  %-52s %s\n' "MAML, adapted on the labels" "$(accuracy "$OUT/map_maml.tif")"
+  if [ -n "$peers" ]; then
+    echo "  on test pixels more than 8 px from every label (scripts/map_benchmark.py):"
+    printf '  %-52s %s\n' "MAML, adapted on the labels" "$(pct geomaml)"
+    printf '  %-52s %s\n' "Random Forest (500 trees) on the same labels" "$(pct rf)"
+    printf '  %-52s %s\n' "SVM (RBF, C and gamma by cross-validation)" "$(pct svm)"
+    printf '  %-52s %s\n' "1-nearest neighbour" "$(pct knn)"
+  fi
   echo "  outputs: $OUT (map_*.tif, *.onnx, *.safetensors, *.log.jsonl)"
 } | tee "$OUT/summary.txt"

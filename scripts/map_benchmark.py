@@ -55,6 +55,7 @@ p.add_argument("--gap", type=int, default=8)
 p.add_argument("--inner-steps", type=int)
 p.add_argument("--peer", help="pixel_peer.py to run; default: the same peers fitted here")
 p.add_argument("--methods", default="rf,svm,knn")
+p.add_argument("--labels", help="one synthetic scene: adapt on this label file (its points) instead of draws")
 a = p.parse_args()
 os.makedirs(a.out, exist_ok=True)
 
@@ -171,6 +172,30 @@ def draw(names, feature, valid, seed):
     return train, test
 
 
+def given(path, names, info):
+    """Training pixels of a point label file (field `class`) and the test mask."""
+    gt, wkt, _, _ = info
+    vec = ogr.Open(path)
+    layer = vec.GetLayer(0)
+    srs = osr.SpatialReference(wkt=wkt)
+    srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    lsrs = layer.GetSpatialRef().Clone()
+    lsrs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    tr = osr.CoordinateTransformation(lsrs, srs)
+    train = []
+    for f in layer:
+        g = f.GetGeometryRef().Clone()
+        g.Transform(tr)
+        c = int(np.floor((g.GetX() - gt[0]) / gt[1]))
+        r = int(np.floor((g.GetY() - gt[3]) / gt[5]))
+        train.append((r, c, str(f.GetField("class")).strip()))
+    test = names != ""
+    yy, xx = np.mgrid[: names.shape[0], : names.shape[1]]
+    for r, c, _ in train:
+        test &= np.maximum(abs(yy - r), abs(xx - c)) > a.gap
+    return train, test
+
+
 def write_points(path, train, info):
     gt, wkt, _, _ = info
     if os.path.exists(path):
@@ -241,12 +266,16 @@ for folder, kind in scenes:
     scene = os.path.join(folder, "scene.tif")
     X, valid, info = read_scene(scene)
     names, feature = (reference_synthetic if kind == "synthetic" else reference_real)(folder, info)
-    for d in range(a.draws):
+    for d in range(1 if a.labels else a.draws):
         work = os.path.join(a.out, name, f"draw{d}")
         os.makedirs(work, exist_ok=True)
-        train, test = draw(names, feature, valid, 1000 * d + 17)
         points = os.path.join(work, "points.gpkg")
-        write_points(points, train, info)
+        if a.labels:
+            train, test = given(a.labels, names, info)
+            gdal.VectorTranslate(points, a.labels, format="GPKG", dstSRS=info[1], layerName="labels")
+        else:
+            train, test = draw(names, feature, valid, 1000 * d + 17)
+            write_points(points, train, info)
         onnx, gmap = os.path.join(work, "adapted.onnx"), os.path.join(work, "geomaml.tif")
         cmd = [a.geomaml, "adapt", "--model", a.model, "--scene", scene, "--labels", points,
                "--device", "cpu", "-o", onnx, "--overwrite", "--json"]

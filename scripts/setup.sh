@@ -5,6 +5,8 @@
 #   - Debian packages: GDAL, PROJ, clang (bindgen), pkg-config, GDAL's Python bindings,
 #     DejaVu fonts (text of the PNG plots), QGIS's Python bindings (headless QGIS
 #     tests; about 50 s and a few hundred MB, without the desktop).
+#   - scikit-learn 1.5.2 in the same cache folder (sklearn/), for the per-pixel
+#     peers the map benchmark and the demo compare maps with.
 #   - A Python venv with torch==2.11.0 and onnxruntime==1.31.1, the sources of
 #     libtorch and libonnxruntime (~5 GB), kept in a per-user cache folder shared by
 #     every clone: ${GEOMAML_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/geomaml}/venv.
@@ -19,7 +21,7 @@ CACHE="${GEOMAML_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/geomaml}"
 VENV="$CACHE/venv"
 TORCH_VERSION=2.11.0
 ORT_VERSION=1.31.1
-APT_PACKAGES=(libgdal-dev gdal-bin libproj-dev proj-bin libclang-dev clang pkg-config python3-gdal fonts-dejavu-core)
+APT_PACKAGES=(libgdal-dev gdal-bin libproj-dev proj-bin libclang-dev clang pkg-config python3-gdal python3-scipy fonts-dejavu-core)
 # QGIS's Python bindings (with its data providers) for the headless QGIS tests of
 # the GDAL driver and the Processing provider; without recommends, so no desktop.
 APT_LEAN_PACKAGES=(python3-qgis)
@@ -55,6 +57,18 @@ if [ ! -f "$stamp" ]; then
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
     "torch==$TORCH_VERSION" "onnxruntime==$ORT_VERSION" "onnx==1.23.2" "numpy==2.4.6"
   touch "$stamp"
+fi
+
+# scikit-learn for the per-pixel peers of the map benchmark and the demo
+# (scripts/map_benchmark.py, run with Debian's python3, whose numpy 1.24 GDAL's
+# bindings need: so without its dependencies, with Debian's scipy).
+SKLEARN="$CACHE/sklearn"
+if [ ! -f "$SKLEARN/.geomaml-sklearn-1.5.2" ]; then
+  say "installing scikit-learn 1.5.2 into $SKLEARN (for the map benchmark's peers)"
+  mkdir -p "$SKLEARN"
+  python3 -m pip install -q --disable-pip-version-check --no-deps --target "$SKLEARN" \
+    scikit-learn==1.5.2 joblib==1.4.2 threadpoolctl==3.5.0
+  touch "$SKLEARN/.geomaml-sklearn-1.5.2"
 fi
 
 SITE="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"

@@ -14,6 +14,8 @@
 //!   pipes, local CRSs, contradictory labels, diverging adaptation.
 //! - `train`: train (MAML, pretrain) and info on a generated Sen12MS tree.
 //! - `map`: export, info and map (ONNX models, land-cover GeoTIFFs).
+//! - `pixel`: the per-pixel mapping network, trained on point tasks, adapted and
+//!   mapped at the scene's resolution.
 //! - `scenes`: rasters and label files as GIS tools write them (masks, scale/offset,
 //!   complex bands, GCPs, labels with Z, multi-layer GeoPackages).
 //! - `suggest`: where to label next (points, CRS, spacing, classes, seeds).
@@ -38,6 +40,8 @@ mod faults;
 mod legend;
 #[cfg(feature = "infer")]
 mod map;
+#[cfg(all(feature = "train", feature = "infer"))]
+mod pixel;
 #[cfg(all(feature = "train", feature = "infer"))]
 mod scenes;
 #[cfg(all(feature = "train", feature = "infer"))]

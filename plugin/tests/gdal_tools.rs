@@ -257,6 +257,16 @@ fn gdal_translate_equals_geomaml_map_for_a_segmentation_map() {
 }
 
 #[test]
+fn gdal_translate_equals_geomaml_map_for_a_per_pixel_network() {
+    let env = Env::new();
+    let m = model(env.path(), "pixel", Arch::Pixel, 40);
+    let s = scene(env.path(), "scene.tif", &["B02", "B03", "B04"], (300, 170));
+    let ours = translate_and_compare_with_cli(&env, &m, &s);
+    // A map at the scene's resolution.
+    assert_eq!(Dataset::open(&ours).unwrap().raster_size(), (300, 170));
+}
+
+#[test]
 fn descriptor_file_opens_by_extension_with_map_options() {
     let env = Env::new();
     let m = model(env.path(), "cnn", Arch::Cnn, 16);

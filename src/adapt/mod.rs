@@ -372,6 +372,11 @@ fn head_for(
     }
     let mut card = card.clone();
     card.spec.num_classes = classes.len();
+    // The pixel network is fully convolutional: maps read larger windows than the
+    // tiles it learnt from.
+    if card.spec.arch == crate::model::spec::Arch::Pixel {
+        card.spec.tile_size = card.spec.tile_size.max(crate::model::arch::pixel::TILE);
+    }
     card.classes = classes.to_vec();
     card.bn_frozen = true;
     card.inner_loop.lr = record.inner_lr;

@@ -105,7 +105,7 @@ pub fn map_scene(cfg: &MapConfig) -> Result<MapSummary> {
         MapKind::Classify
     };
     let tile = card.spec.tile_size;
-    let stride = super::window::resolve_stride(kind, tile, cfg.stride)?;
+    let stride = super::window::resolve_stride(&card.spec, cfg.stride)?;
     let block_px = super::window::block_pixels(kind, tile, stride);
     let plan = Plan::new(kind, raster.size(), tile, stride, block_px);
     let shared = match (kind, cfg.exact) {

@@ -75,6 +75,21 @@ fn unet_probabilities_match_tch() {
     assert!(diff <= 1e-4, "max probability difference {diff}");
 }
 
+#[test]
+fn pixel_network_probabilities_match_tch() {
+    let spec = ModelSpec {
+        arch: Arch::Pixel,
+        in_channels: 5,
+        num_classes: 6,
+        width: 8,
+        depth: 2,
+        tile_size: 24,
+    };
+    let diff = max_probability_difference(spec, 24, 3);
+    eprintln!("pixel max |onnx - tch| = {diff:e}");
+    assert!(diff <= 1e-4, "max probability difference {diff}");
+}
+
 /// A small CNN checkpoint of 3 bands and 4 classes on 16 px tiles.
 fn small_cnn(seed: u64) -> crate::checkpoint::Checkpoint {
     let mut card = sample_card();

@@ -22,6 +22,7 @@ use super::sink::nodata_value;
 use super::Predictor;
 use crate::card::ModelCard;
 use crate::error::{Error, Result};
+use crate::model::spec::{Arch, ModelSpec};
 use crate::pixels::{check_min_valid, BandInput, PixelReader, MIN_VALID};
 use crate::raster::band_match::{resolve_bands, scene_bands};
 use crate::raster::{Georef, Raster, Window, LEGEND_KEY};
@@ -70,11 +71,16 @@ impl Default for WindowOptions {
     }
 }
 
-/// The stride `geomaml map` uses for `kind` and `tile` when none is given, checked.
-pub fn resolve_stride(kind: MapKind, tile: usize, stride: Option<usize>) -> Result<usize> {
-    let default = match kind {
-        MapKind::Classify => (tile / 4).max(1),
-        MapKind::Segment => (tile / 2).max(1),
+/// The stride `geomaml map` uses for a model of `spec` when none is given, checked:
+/// a quarter tile for classifiers, half a tile for the U-Net, and for the pixel
+/// network the tile less its receptive margin on both sides (`depth` px each), so
+/// every pixel is computed about once and seen whole by some window.
+pub fn resolve_stride(spec: &ModelSpec, stride: Option<usize>) -> Result<usize> {
+    let tile = spec.tile_size;
+    let default = match (spec.is_segmentation(), spec.arch) {
+        (false, _) => (tile / 4).max(1),
+        (true, Arch::Pixel) => tile.saturating_sub(2 * spec.depth).max(tile / 2).max(1),
+        (true, _) => (tile / 2).max(1),
     };
     let stride = stride.unwrap_or(default);
     // A classifier stride above the tile would leave pixels no window sees; a
@@ -209,7 +215,7 @@ impl WindowMapper {
             MapKind::Classify
         };
         let tile = card.spec.tile_size;
-        let stride = resolve_stride(kind, tile, opts.stride)?;
+        let stride = resolve_stride(&card.spec, opts.stride)?;
         let block_px = match (kind, opts.segment_block) {
             (MapKind::Segment, Some(b)) => {
                 crate::limits::check_range("segment block", b, 1 << 16)?;

@@ -216,6 +216,33 @@ mod tests {
     }
 
     #[test]
+    fn the_pixel_network_keeps_every_pixel_and_takes_any_tile() {
+        let spec = ModelSpec::default_pixel(15, 10);
+        assert!(spec.is_segmentation());
+        for tile in [7, 32, 33] {
+            assert!(ModelSpec {
+                tile_size: tile,
+                ..spec.clone()
+            }
+            .validate()
+            .is_ok());
+        }
+        // spectral 15*32+32, bn 64, 2 context convs (15*32*9+32, 32*32*9+32), 2 bn,
+        // fuse 64*32+32, bn, head 32*10+10.
+        let want = (15 * 32 + 32)
+            + 64
+            + (15 * 32 * 9 + 32)
+            + 64
+            + (32 * 32 * 9 + 32)
+            + 64
+            + (64 * 32 + 32)
+            + 64
+            + (32 * 10 + 10);
+        assert_eq!(spec.parameter_count(), want);
+        assert!(crate::model::arch::trace(&spec).cuts.is_empty());
+    }
+
+    #[test]
     fn unet_names_are_unique_and_tile_size_is_checked() {
         let spec = ModelSpec::default_unet(3, 7, 64);
         let names: std::collections::HashSet<_> =

@@ -26,8 +26,9 @@ use crate::model::spec::ModelSpec;
 pub const WIDTH: usize = 32;
 /// 3x3 context convolutions.
 pub const DEPTH: usize = 2;
-/// Map window of a new model, in pixels.
-pub const TILE: usize = 64;
+/// Map window of an adapted model, in pixels (any size works; larger windows
+/// waste less on their margins).
+pub const TILE: usize = 128;
 
 /// `[n, bands, h, w]` -> logits `[n, classes, h, w]`.
 pub fn build<L: Layers>(spec: &ModelSpec, l: &mut L, input: L::Value) -> L::Value {
