@@ -159,9 +159,21 @@ pub fn evaluate(plan: &EvaluatePlan) -> Result<Evaluation> {
     let catalog = Catalog::load(&plan.catalog)?;
     let catalog_name = plan.catalog.display().to_string();
     let dataset = catalog.kind.dataset();
-    let (classes, segmentation) = (dataset.task_classes(), dataset.per_pixel_labels());
+    // Pixel networks on a dataset of labelled tiles are evaluated on point tasks
+    // (per-pixel labels at a few points), as they were meta-trained.
+    let first = plan.models.iter().find(|m| m.as_str() != "random");
+    let points = match first {
+        // (An unreadable model is reported below, with the other models' checks.)
+        Some(m) if !dataset.per_pixel_labels() => crate::checkpoint::Checkpoint::load(m)
+            .is_ok_and(|c| c.card.spec.arch == crate::model::spec::Arch::Pixel),
+        _ => false,
+    };
+    let (classes, segmentation) = (dataset.task_classes(), dataset.per_pixel_labels() || points);
 
-    let (models, loader) = load_models(plan, &catalog, &classes, segmentation, device)?;
+    let (models, mut loader) = load_models(plan, &catalog, &classes, segmentation, device)?;
+    if points {
+        loader.set_points(Some(crate::tasks::PointLabels::default()));
+    }
 
     // Tasks: the same for every model and shot count.
     let strategy = plan.strategy.clone();
@@ -416,6 +428,7 @@ fn load_models<'c>(
                 };
                 let mut spec = choose_spec(&TrainConfig::default(), &info)?;
                 if let Some(t) = &template {
+                    spec.arch = t.arch;
                     spec.width = t.width;
                     spec.depth = t.depth;
                 }
