@@ -58,7 +58,8 @@ pub struct MapArgs {
     /// [default: tile/4 for classifiers, tile/2 for segmentation].
     #[arg(long)]
     stride: Option<usize>,
-    /// Windows per inference batch.
+    /// Windows per inference batch (per-pixel models: at most 131,072 pixels' worth,
+    /// 8 windows of 128 px).
     #[arg(long, default_value_t = 64)]
     batch_size: usize,
     /// Also write <stem>.probabilities.tif: one confidence band per class (percent,

@@ -143,7 +143,7 @@ pub fn map_scene(cfg: &MapConfig) -> Result<MapSummary> {
         shared,
         &plan,
         EngineOptions {
-            batch_size: cfg.batch_size,
+            batch_size: super::window::resolve_batch(&card.spec, cfg.batch_size),
             probabilities: cfg.probabilities,
             confidence: cfg.confidence,
             ids,

@@ -71,6 +71,20 @@ impl Default for WindowOptions {
     }
 }
 
+/// Source pixels a per-pixel model runs at once, at most: its activations are
+/// per pixel, so a batch of 64 windows of 128 px held 2 GB.
+pub const SEGMENT_BATCH_PIXELS: usize = 1 << 17;
+
+/// The windows per batch for a model of `spec`: `batch`, for per-pixel models at most
+/// [`SEGMENT_BATCH_PIXELS`] pixels' worth (at least one window).
+pub fn resolve_batch(spec: &ModelSpec, batch: usize) -> usize {
+    if spec.is_segmentation() {
+        batch.min((SEGMENT_BATCH_PIXELS / (spec.tile_size * spec.tile_size)).max(1))
+    } else {
+        batch
+    }
+}
+
 /// The stride `geomaml map` uses for a model of `spec` when none is given, checked:
 /// a quarter tile for classifiers, half a tile for the U-Net, and for the pixel
 /// network the tile less its receptive margin on both sides (`depth` px each), so
@@ -98,7 +112,7 @@ pub fn resolve_stride(spec: &ModelSpec, stride: Option<usize>) -> Result<usize> 
 pub fn block_pixels(kind: MapKind, tile: usize, stride: usize) -> usize {
     match kind {
         MapKind::Classify => 512.max(4 * stride),
-        MapKind::Segment => 1024.max(4 * tile),
+        MapKind::Segment => 512.max(4 * tile),
     }
 }
 
@@ -232,6 +246,7 @@ impl WindowMapper {
         };
         let inputs = BandInput::list(&bands, &card.bands, &card.normalisation);
         let reader = PixelReader::new(raster, inputs)?;
+        let batch_size = resolve_batch(&card.spec, opts.batch_size);
         Ok(WindowMapper {
             reader,
             georef,
@@ -241,7 +256,7 @@ impl WindowMapper {
             plan,
             min_valid,
             stride,
-            batch_size: opts.batch_size,
+            batch_size,
             probabilities: opts.probabilities,
             confidence: opts.confidence,
             predictor: Some(predictor),
