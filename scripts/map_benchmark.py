@@ -272,6 +272,8 @@ for folder, kind in scenes:
         points = os.path.join(work, "points.gpkg")
         if a.labels:
             train, test = given(a.labels, names, info)
+            if os.path.exists(points):
+                os.remove(points)
             gdal.VectorTranslate(points, a.labels, format="GPKG", dstSRS=info[1], layerName="labels")
         else:
             train, test = draw(names, feature, valid, 1000 * d + 17)

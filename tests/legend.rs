@@ -410,6 +410,20 @@ fn assess_maps_reference_classes_of_other_names_and_names_the_unmatched() {
     let d: serde_json::Value = serde_json::from_slice(&direct.stdout).unwrap();
     assert_eq!(a["confusion"], d["confusion"]);
     assert_eq!(a["overall_accuracy"], d["overall_accuracy"]);
+    // A survey of numeric codes: `2` is the map's urban id, but the class map says
+    // the survey's 2 is pasture.
+    let coded = labels_renamed(dir.path(), &labels, &[("urban", "7"), ("pasture", "2")]);
+    let out = run_ok(
+        geomaml()
+            .arg("assess")
+            .arg(&map)
+            .arg("--reference")
+            .arg(&coded)
+            .arg("--json")
+            .args(["--class-map", "7=urban,2=pasture"]),
+    );
+    let c: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(c["confusion"], d["confusion"]);
 }
 
 #[test]

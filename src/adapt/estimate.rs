@@ -187,7 +187,20 @@ impl HoldOut {
         yh: &Tensor,
     ) -> Result<f64> {
         let (xk, xh) = (x.index_select(0, kept), x.index_select(0, held));
-        let (fast, _) = inner_loop(&self.params, &xk, yk, &self.settings, false);
+        // Per-pixel models adapt with the unlabelled windows in the batch, as the
+        // delivered model did.
+        let (xi, yi) = if self.params.spec().is_segmentation() && self.unlabelled.shape()[0] > 0 {
+            let u = to_tensor(&self.unlabelled, self.device);
+            let ignore = Tensor::full(
+                [u.size()[0], yk.size()[1]],
+                crate::tasks::IGNORE_INDEX,
+                (tch::Kind::Int64, self.device),
+            );
+            (Tensor::cat(&[&xk, &u], 0), Tensor::cat(&[yk, &ignore], 0))
+        } else {
+            (xk.shallow_clone(), yk.shallow_clone())
+        };
+        let (fast, _) = inner_loop(&self.params, &xi, &yi, &self.settings, false);
         let fast = fast.with_trainable(fast.trainable().iter().map(|t| t.detach()).collect());
         let frozen = estimate_bn_stats(&fast, &bn_batches(&xk, &self.unlabelled, self.device))?;
         Ok(tch::no_grad(|| {

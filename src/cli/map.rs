@@ -55,7 +55,8 @@ pub struct MapArgs {
     #[arg(long, conflicts_with = "scene")]
     force: bool,
     /// Window step in scene pixels; classifiers write one class per step
-    /// [default: tile/4 for classifiers, tile/2 for segmentation].
+    /// [default: tile/4 for classifiers, tile/2 for the U-Net, the tile less 2 x its
+    /// context depth for the pixel network].
     #[arg(long)]
     stride: Option<usize>,
     /// Windows per inference batch (per-pixel models: at most 131,072 pixels' worth,

@@ -231,7 +231,10 @@ pub fn assess_raster(
                     any_inside = true;
                     let v = data[[0, (rr - win.y) as usize, (rc - win.x) as usize]] as f64;
                     if !is_nodata(v, ref_nd, &legend) {
-                        *votes.entry(v as u16).or_insert(0) += 1;
+                        let id = v as u16;
+                        *votes
+                            .entry(remap.get(&id).copied().unwrap_or(id))
+                            .or_insert(0) += 1;
                     }
                 }
                 if !any_inside {
@@ -244,7 +247,6 @@ pub fn assess_raster(
                         .max_by_key(|(id, n)| (**n, std::cmp::Reverse(**id)))
                         .map(|(id, _)| *id)
                         .unwrap();
-                    let truth = remap.get(&truth).copied().unwrap_or(truth);
                     *tally.pairs.entry((truth, predicted as u16)).or_insert(0) += 1;
                 }
             }
@@ -361,20 +363,18 @@ pub fn assess_labels(
         )
     })?;
     let georef = map.georef()?;
-    // Mapped reference classes resolve first, as aliases of their map classes.
-    let mut known = match class_map {
+    // Mapped reference values resolve first, to the map classes they stand for.
+    let aliases = match class_map {
         Some(m) => m
             .aliases(&legend)
             .map_err(|e| Error::config("--class-map", e))?,
         None => Vec::new(),
     };
-    known.extend(legend.iter().cloned());
-    let labels = read_labels(
-        labels_path,
-        label_options,
-        ClassSource::Fixed(&known),
-        georef.crs(),
-    )?;
+    let source = ClassSource::Aliased {
+        legend: &legend,
+        aliases: &aliases,
+    };
+    let labels = read_labels(labels_path, label_options, source, georef.crs())?;
     let at = georef.locator(map_path)?;
     let (mw, mh) = map.size();
     let nodata = map.nodata(1);

@@ -95,17 +95,12 @@ impl ClassMap {
             .collect()
     }
 
-    /// For a vector reference: aliases to put before the map's legend, so that a
-    /// reference value resolves to the map class it is mapped to.
-    pub fn aliases(&self, legend: &[ClassInfo]) -> Result<Vec<ClassInfo>, ClassMapError> {
+    /// For a vector reference: (reference value, the map class it stands for).
+    pub fn aliases(&self, legend: &[ClassInfo]) -> Result<Vec<(String, ClassInfo)>, ClassMapError> {
         Ok(self
             .targets(legend)?
             .into_iter()
-            .map(|(r, c)| ClassInfo {
-                id: c.id,
-                name: r.to_string(),
-                color: c.color.clone(),
-            })
+            .map(|(r, c)| (r.to_string(), c.clone()))
             .collect())
     }
 
@@ -160,7 +155,8 @@ mod tests {
         let m = ClassMap::parse("Wald = forest, 3=11").unwrap();
         assert_eq!(m.pairs.len(), 2);
         let aliases = m.aliases(&legend()).unwrap();
-        assert_eq!((aliases[0].id, aliases[0].name.as_str()), (1, "Wald"));
+        assert_eq!((aliases[0].0.as_str(), aliases[0].1.id), ("Wald", 1));
+        assert_eq!((aliases[1].0.as_str(), aliases[1].1.id), ("3", 11));
         let reference = vec![ClassInfo::new(7, "Wald", "#000000")];
         assert_eq!(
             m.id_pairs(&reference, &legend()).unwrap(),

@@ -168,6 +168,19 @@ pub fn evaluate(plan: &EvaluatePlan) -> Result<Evaluation> {
             .is_ok_and(|c| c.card.spec.arch == crate::model::spec::Arch::Pixel),
         _ => false,
     };
+    if points {
+        for m in plan.models.iter().filter(|m| m.as_str() != "random") {
+            if let Ok(c) = crate::checkpoint::Checkpoint::load(m) {
+                if c.card.spec.arch != crate::model::spec::Arch::Pixel {
+                    return Err(Error::model(
+                        m,
+                        "is not a pixel network: pixel networks are evaluated on point tasks, \
+                         so evaluate them with each other (and random) only",
+                    ));
+                }
+            }
+        }
+    }
     let (classes, segmentation) = (dataset.task_classes(), dataset.per_pixel_labels() || points);
 
     let (models, mut loader) = load_models(plan, &catalog, &classes, segmentation, device)?;

@@ -50,6 +50,14 @@ pub enum ClassSource<'a> {
         /// The model's legend.
         known: &'a [ClassInfo],
     },
+    /// A fixed legend, with values (names or ids, matched as [`ClassKey`]s) that
+    /// stand for one of its classes first (`assess --class-map`).
+    Aliased {
+        /// The legend.
+        legend: &'a [ClassInfo],
+        /// (value, the class it stands for).
+        aliases: &'a [(String, ClassInfo)],
+    },
 }
 
 /// One distinct class value of a label file, as it was read.

@@ -298,17 +298,6 @@ pub fn read_labels(
                 .transpose()?,
             None => None,
         };
-        let s = seen.entry(ClassKey::of(&value)).or_default();
-        if !s.spellings.contains(&value) {
-            s.spellings.push(value.clone());
-        }
-        match (&s.colour, colour) {
-            (None, c) => s.colour = c,
-            (Some(first), Some(c)) if *first != c && !s.other_colours.contains(&c) => {
-                s.other_colours.push(c)
-            }
-            _ => {}
-        }
         // OGR hands out a null geometry for GeoJSON `"geometry": null`, which the
         // gdal crate wraps as a geometry with a null handle.
         // SAFETY: reading the handle only, to compare it with null.
@@ -334,6 +323,18 @@ pub fn read_labels(
         let geometry = geom
             .to_geo()
             .map_err(|e| Error::labels_source(path, format!("feature {fid}"), e))?;
+        // Only features that are kept name classes (skipped ones take no id).
+        let s = seen.entry(ClassKey::of(&value)).or_default();
+        if !s.spellings.contains(&value) {
+            s.spellings.push(value.clone());
+        }
+        match (&s.colour, colour) {
+            (None, c) => s.colour = c,
+            (Some(first), Some(c)) if *first != c && !s.other_colours.contains(&c) => {
+                s.other_colours.push(c)
+            }
+            _ => {}
+        }
         raw.push(RawLabel {
             value,
             geometry,
@@ -346,8 +347,14 @@ pub fn read_labels(
             format!("layer `{layer_name}` contains no feature with a geometry"),
         ));
     }
+    let aliases: &[(String, ClassInfo)] = match classes {
+        ClassSource::Aliased { aliases, .. } => aliases,
+        _ => &[],
+    };
     let (legend, legend_notes, style) = match classes {
-        ClassSource::Fixed(legend) => (legend.to_vec(), Vec::new(), None),
+        ClassSource::Fixed(legend) | ClassSource::Aliased { legend, .. } => {
+            (legend.to_vec(), Vec::new(), None)
+        }
         ClassSource::Own { known } => {
             let style = LabelStyle::beside(path)
                 .map_err(|(p, e)| Error::labels_source(p, "the style beside the labels", e))?;
@@ -371,21 +378,27 @@ pub fn read_labels(
     let labels = raw
         .into_iter()
         .map(|r| {
-            let class = find_class(&legend, &r.value).cloned().ok_or_else(|| {
-                let names: Vec<String> = legend
-                    .iter()
-                    .map(|c| format!("{} ({})", c.name, c.id))
-                    .collect();
-                Error::labels(
-                    path,
-                    format!(
-                        "feature {}: class `{}` is not in the legend: {}",
-                        r.fid,
-                        r.value,
-                        names.join(", ")
-                    ),
-                )
-            })?;
+            let key = ClassKey::of(&r.value);
+            let alias = aliases.iter().find(|(a, _)| ClassKey::of(a) == key);
+            let class = alias
+                .map(|(_, c)| c)
+                .or_else(|| find_class(&legend, &r.value))
+                .cloned()
+                .ok_or_else(|| {
+                    let names: Vec<String> = legend
+                        .iter()
+                        .map(|c| format!("{} ({})", c.name, c.id))
+                        .collect();
+                    Error::labels(
+                        path,
+                        format!(
+                            "feature {}: class `{}` is not in the legend: {}",
+                            r.fid,
+                            r.value,
+                            names.join(", ")
+                        ),
+                    )
+                })?;
             Ok(Label {
                 class,
                 geometry: r.geometry,

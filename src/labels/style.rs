@@ -5,8 +5,9 @@
 //! - `.qml`: a vector layer's categorized renderer (`<category value=.. symbol=..
 //!   label=..>` with the symbol's fill colour, written by QGIS as `r,g,b,a`) or a
 //!   raster's paletted renderer (`<paletteEntry value=.. color=.. label=..>`).
-//! - `.clr`: one class per line, `value red green blue [label]` (the ArcGIS/GDAL
-//!   colour map text; lines starting with `#` are comments).
+//! - `.clr`: one class per line, `value red green blue [alpha] [label]` (the
+//!   ArcGIS/GDAL colour map text; an integer after the colour is its alpha; lines
+//!   starting with `#` are comments).
 //! - The palette: Kelly's 20 colours of maximum contrast (K. L. Kelly, "Twenty-two
 //!   colors of maximum contrast", Color Engineering 3(6), 1965, without white and
 //!   black), then hues spaced by the golden angle.
@@ -187,7 +188,11 @@ fn parse_clr(text: &str) -> Result<BTreeMap<ClassKey, StyleEntry>, StyleError> {
             text: t.to_string(),
         };
         let rgb = rgb.filter(|c| c.len() == 3).ok_or_else(bad)?;
-        let rest: Vec<&str> = parts.collect();
+        let mut rest: Vec<&str> = parts.collect();
+        // GDAL's colour text may carry an alpha after the RGB.
+        if rest.first().is_some_and(|a| a.parse::<u8>().is_ok()) {
+            rest.remove(0);
+        }
         out.insert(
             ClassKey::of(value),
             StyleEntry {
@@ -269,7 +274,8 @@ mod tests {
 
     #[test]
     fn a_clr_gives_colours_and_optional_labels_and_names_bad_lines() {
-        let s = parse_clr("# classes\n1 255 0 0 oil palm\n2 0 0 255\n").unwrap();
+        let s = parse_clr("# classes\n1 255 0 0 oil palm\n2 0 0 255\n3 0 100 0 255\n").unwrap();
+        assert_eq!(s[&ClassKey::Id(3)].label, None);
         assert_eq!(s[&ClassKey::Id(1)].label.as_deref(), Some("oil palm"));
         assert_eq!(s[&ClassKey::Id(2)].colour.as_deref(), Some("#0000ff"));
         assert_eq!(s[&ClassKey::Id(2)].label, None);
