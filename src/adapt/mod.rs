@@ -194,7 +194,10 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
 
     let settings = InnerSettings {
         lr: opts.inner_lr.unwrap_or(card.inner_loop.lr),
-        steps: opts.inner_steps.unwrap_or(card.inner_loop.steps).max(1),
+        steps: opts
+            .inner_steps
+            .unwrap_or_else(|| default_steps(card))
+            .max(1),
         first_order: true,
         bn_momentum: None,
     };
@@ -303,6 +306,20 @@ fn targets(shots: &Shots, ids: &[u16], outputs: &[usize], card: &ModelCard) -> A
         })
     }
 }
+
+/// Inner steps when none are asked for: the card's, and for the pixel network at least
+/// [`PIXEL_STEPS`]: a pixel network meta-trained with one inner step maps the demo
+/// scene at 70.6 % after one step on its points, 95.9 % after 10, 95.7 % after 50.
+fn default_steps(card: &ModelCard) -> usize {
+    if card.spec.arch == crate::model::spec::Arch::Pixel {
+        card.inner_loop.steps.max(PIXEL_STEPS)
+    } else {
+        card.inner_loop.steps
+    }
+}
+
+/// Fewest inner steps a pixel network adapts with by default (see [`default_steps`]).
+pub const PIXEL_STEPS: usize = 20;
 
 /// The inner loop's batch: the shots, and for per-pixel models also the unlabelled
 /// scene windows (targets ignored), so that batch norm normalises with statistics of

@@ -29,7 +29,7 @@ pub struct AdaptFlags {
     /// Inner-loop step size (default: the model card's).
     #[arg(long)]
     pub inner_lr: Option<f64>,
-    /// Inner-loop steps (default: the model card's).
+    /// Inner-loop steps (default: the model card's; at least 20 for the pixel network).
     #[arg(long)]
     pub inner_steps: Option<usize>,
     /// Unlabelled scene windows used to estimate batch-norm statistics.
