@@ -552,3 +552,38 @@ fn a_real_scene_maps_in_its_labellers_own_classes() {
     // `forest` is the model legend's Forest (id 1); the others take the next ids.
     assert_eq!(names, ["forest", "dryout", "village", "water"]);
 }
+
+#[test]
+fn the_style_beside_a_map_is_geomamls_and_a_users_own_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let scene = scene(dir.path());
+    let labels = labels(dir.path(), "l.geojson", &["reed", "bog"], 2);
+    let onnx = dir.path().join("a.onnx");
+    run_ok(&mut adapt(
+        &model(dir.path(), "maml"),
+        &scene,
+        &labels,
+        &onnx,
+    ));
+    let map = dir.path().join("map.tif");
+    run_ok(&mut map_command(&onnx, &scene, &map, &[]));
+    let style = std::fs::read_to_string(dir.path().join("map.qml")).unwrap();
+    assert!(
+        style.contains("label=\"bog\"") && style.contains("label=\"reed\""),
+        "{style}"
+    );
+    // A style of the user's beside the output is never replaced.
+    let mine = "<qgis><!-- my own colours --></qgis>";
+    let other = dir.path().join("other.tif");
+    std::fs::write(dir.path().join("other.qml"), mine).unwrap();
+    run_ok(&mut map_command(&onnx, &scene, &other, &[]));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("other.qml")).unwrap(),
+        mine
+    );
+    // geomaml's own is rewritten with the map.
+    run_ok(&mut map_command(&onnx, &scene, &map, &["--overwrite"]));
+    assert!(std::fs::read_to_string(dir.path().join("map.qml"))
+        .unwrap()
+        .contains("bog"));
+}
