@@ -330,7 +330,7 @@ fn outputs_by_extension_an_adapted_checkpoint_maps_and_exports_for_deepness() {
         .map(|c| c["name"].as_str().unwrap())
         .collect();
     // `forest` takes the legend's id 1 (and its colour); the others the next ids.
-    assert_eq!(names, ["forest", "dryout", "village"]);
+    assert_eq!(names, ["Forest", "dryout", "village"]);
 
     // map takes the adapted checkpoint as it is, and equals its ONNX export.
     let from_st = dir.path().join("from_st.tif");
@@ -349,7 +349,7 @@ fn outputs_by_extension_an_adapted_checkpoint_maps_and_exports_for_deepness() {
     let class_names: serde_json::Value = serde_json::from_str(&meta["class_names"]).unwrap();
     assert_eq!(
         class_names,
-        serde_json::json!({"0": "forest", "1": "dryout", "2": "village"})
+        serde_json::json!({"0": "Forest", "1": "dryout", "2": "village"})
     );
 }
 
@@ -550,7 +550,7 @@ fn a_real_scene_maps_in_its_labellers_own_classes() {
     run_ok(&mut map_command(&onnx, &scene, &map, &[]));
     let names: Vec<String> = map_classes(&map).into_iter().map(|c| c.1).collect();
     // `forest` is the model legend's Forest (id 1); the others take the next ids.
-    assert_eq!(names, ["forest", "dryout", "village", "water"]);
+    assert_eq!(names, ["Forest", "dryout", "village", "water"]);
 }
 
 #[test]

@@ -20,7 +20,8 @@
 //! Ids of the analyst's classes (documented in the README):
 //! - an integer value is its own id (1..=254: 0 is a map's nodata value, and ids
 //!   must fit its 8-bit class band);
-//! - a name the model's legend has takes the legend's id;
+//! - a name the model's legend has is that class: its id, its spelling, its colour
+//!   (`forest`, ` FOREST`, `Forest` all become the legend's `Forest`);
 //! - every other name takes the smallest id no other class of the file has, in the
 //!   names' case-insensitive alphabetical order, so the ids stay dense (GDAL colour
 //!   tables run from 0 to the largest id, and QGIS lists every entry).
@@ -138,7 +139,7 @@ pub fn own_legend(
                     ));
                     continue;
                 }
-                let c = class(k.id, s.spellings[0].clone(), key, s, style, Some(k));
+                let c = class(k.id, k.name.clone(), key, s, style, Some(k));
                 classes.insert(k.id, c);
             }
             None => new_names.push((key, s)),
@@ -261,7 +262,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             names(&l),
-            vec![(1, "forest"), (2, "dryout"), (3, "village"), (10, "water")]
+            vec![(1, "Forest"), (2, "dryout"), (3, "village"), (10, "Water")]
         );
         let forest = dfc.iter().find(|c| c.id == 1).unwrap();
         assert_eq!(l.classes[0].color, forest.color);

@@ -178,7 +178,7 @@ class MapFiles(unittest.TestCase):
         want = [(c["id"], c["name"], c["color"]) for c in card["classes"]]
         self.assertEqual(self.legend(out), want)
         self.assertIn("meadow", [w[1] for w in want])
-        self.assertIn("forest", [w[1] for w in want])
+        self.assertIn("Forest", [w[1] for w in want])
 
 
 class DriverLayers(unittest.TestCase):
