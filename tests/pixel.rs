@@ -11,26 +11,10 @@ use std::sync::OnceLock;
 fn maml_pixel() -> &'static PathBuf {
     static MODEL: OnceLock<PathBuf> = OnceLock::new();
     MODEL.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap().keep();
-        let catalog = dir.join("catalog.json");
-        run_ok(
-            geomaml()
-                .arg("catalog")
-                .arg(sample("sen12ms"))
-                .args(["--tile-size", "16", "-o"])
-                .arg(&catalog),
-        );
-        let model = dir.join("pixel.safetensors");
-        run_ok(
-            geomaml()
-                .arg("train")
-                .arg(&catalog)
-                .args(["--arch", "pixel", "--method", "maml", "--steps", "8"])
-                .args(["--meta-batch", "4", "--val-every", "0", "--device", "cpu"])
-                .arg("-o")
-                .arg(&model),
-        );
-        model
+        let args = ["--arch", "pixel", "--method", "maml", "--steps", "8"];
+        let rest = ["--meta-batch", "4", "--val-every", "0", "--device", "cpu"];
+        let all: Vec<&str> = args.iter().chain(&rest).copied().collect();
+        train_on_sample("pixel", &all).1
     })
 }
 

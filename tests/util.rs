@@ -110,6 +110,28 @@ pub fn read_band_f32(path: &Path, b: usize) -> Vec<f32> {
 /// for `steps` steps on CPU with `seed`, in a folder kept for the test run; returns
 /// (catalog, model).
 pub fn pretrain_on_sample(steps: u32, seed: u32) -> (PathBuf, PathBuf) {
+    let args = [
+        "--method",
+        "pretrain",
+        "--val-every",
+        "0",
+        "--device",
+        "cpu",
+    ];
+    let steps = steps.to_string();
+    let seed = seed.to_string();
+    let all: Vec<&str> = args
+        .iter()
+        .copied()
+        .chain(["--steps", &steps, "--seed", &seed])
+        .collect();
+    train_on_sample("pretrain", &all)
+}
+
+/// Catalogs sample_data's Sen12MS tree into 16 px tiles and trains `dir/name.safetensors`
+/// on it with `train` options `args`, in a folder kept for the test run; returns
+/// (catalog, model).
+pub fn train_on_sample(name: &str, args: &[&str]) -> (PathBuf, PathBuf) {
     let dir = tempfile::tempdir().unwrap().keep();
     let catalog = dir.join("catalog.json");
     run_ok(
@@ -119,20 +141,12 @@ pub fn pretrain_on_sample(steps: u32, seed: u32) -> (PathBuf, PathBuf) {
             .args(["--tile-size", "16", "-o"])
             .arg(&catalog),
     );
-    let model = dir.join("pretrain.safetensors");
+    let model = dir.join(format!("{name}.safetensors"));
     run_ok(
         geomaml()
             .arg("train")
             .arg(&catalog)
-            .args([
-                "--method",
-                "pretrain",
-                "--val-every",
-                "0",
-                "--device",
-                "cpu",
-            ])
-            .args(["--steps", &steps.to_string(), "--seed", &seed.to_string()])
+            .args(args)
             .arg("-o")
             .arg(&model),
     );
