@@ -19,7 +19,7 @@
 
 use super::baseline::nearest_neighbour_accuracy;
 use super::folds::spatial_folds;
-use super::{bn_batches, to_tensor, Shots};
+use super::{bn_batches, to_tensor, with_unlabelled, Shots};
 use crate::error::Result;
 use crate::inner_loop::{adapt as inner_loop, gradient_step, InnerSettings};
 use crate::model::bn_stats::estimate_bn_stats;
@@ -189,17 +189,8 @@ impl HoldOut {
         let (xk, xh) = (x.index_select(0, kept), x.index_select(0, held));
         // Per-pixel models adapt with the unlabelled windows in the batch, as the
         // delivered model did.
-        let (xi, yi) = if self.params.spec().is_segmentation() && self.unlabelled.shape()[0] > 0 {
-            let u = to_tensor(&self.unlabelled, self.device);
-            let ignore = Tensor::full(
-                [u.size()[0], yk.size()[1]],
-                crate::tasks::IGNORE_INDEX,
-                (tch::Kind::Int64, self.device),
-            );
-            (Tensor::cat(&[&xk, &u], 0), Tensor::cat(&[yk, &ignore], 0))
-        } else {
-            (xk.shallow_clone(), yk.shallow_clone())
-        };
+        let per_pixel = self.params.spec().is_segmentation();
+        let (xi, yi) = with_unlabelled(&xk, yk, &self.unlabelled, per_pixel, self.device);
         let (fast, _) = inner_loop(&self.params, &xi, &yi, &self.settings, false);
         let fast = fast.with_trainable(fast.trainable().iter().map(|t| t.detach()).collect());
         let frozen = estimate_bn_stats(&fast, &bn_batches(&xk, &self.unlabelled, self.device))?;

@@ -336,8 +336,20 @@ fn inner_batch(
     let y = Tensor::from_slice(targets.as_standard_layout().as_slice().expect("contiguous"))
         .view([targets.nrows() as i64, -1])
         .to_device(device);
-    if !card.spec.is_segmentation() || unlabelled.shape()[0] == 0 {
-        return (x, y);
+    with_unlabelled(&x, &y, unlabelled, card.spec.is_segmentation(), device)
+}
+
+/// `x` and its targets `y`, with the `unlabelled` windows appended (targets ignored)
+/// when `per_pixel`; as they are otherwise or without windows.
+fn with_unlabelled(
+    x: &Tensor,
+    y: &Tensor,
+    unlabelled: &ndarray::Array4<f32>,
+    per_pixel: bool,
+    device: Device,
+) -> (Tensor, Tensor) {
+    if !per_pixel || unlabelled.shape()[0] == 0 {
+        return (x.shallow_clone(), y.shallow_clone());
     }
     let u = to_tensor(unlabelled, device);
     let ignore = Tensor::full(
@@ -345,7 +357,7 @@ fn inner_batch(
         crate::tasks::IGNORE_INDEX,
         (tch::Kind::Int64, device),
     );
-    (Tensor::cat(&[x, u], 0), Tensor::cat(&[y, ignore], 0))
+    (Tensor::cat(&[x, &u], 0), Tensor::cat(&[y, &ignore], 0))
 }
 
 fn to_tensor(a: &ndarray::Array4<f32>, device: Device) -> Tensor {
