@@ -296,8 +296,12 @@ for folder, kind in scenes:
                "adapt_s": round(t_adapt, 2), "map_s": round(t_map, 2), "peers_s": round(t_peers, 2),
                "geomaml_estimate": report.get("cross_validated_accuracy"),
                "baseline_estimate": report.get("baseline_accuracy")}
+        # Names compare as geomaml matches them: trimmed, case-insensitively (a
+        # label `forest` maps as the model's `Forest`).
+        key = np.vectorize(lambda v: v.strip().lower(), otypes=[object])
+        truth = key(truth)
         for m, pred in maps.items():
-            row[m] = float((pred[test] == truth).mean())
+            row[m] = float((key(pred[test]) == truth).mean())
         print(json.dumps(row), flush=True)
         results.append(row)
 
