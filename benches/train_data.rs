@@ -119,6 +119,7 @@ fn main() {
         patches,
         size: 2 * tile as usize,
         seed: 0,
+        appearance: geomaml::synth::Appearance::Varied,
     };
     let written =
         geomaml::synth::sen12ms::generate(&root, &opts, false, &indicatif::ProgressBar::hidden())

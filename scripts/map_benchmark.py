@@ -26,6 +26,17 @@ test pixels.
 - geomaml's map is read at each scene pixel centre (nearest neighbour; a coarser cell
   map counts every pixel of its cells); a pixel without a class counts as an error.
 
+Without `--model` only the peers run, and each scene also gets its class separability:
+the Bhattacharyya distance B of every pair of classes and the Jeffries-Matusita
+distance 2 (1 - exp(-B)) (0..2; Richards & Jia, *Remote Sensing Digital Image
+Analysis*: below 1.9 classes overlap), from Gaussian fits to
+all reference pixels of each class on the standardised bands (`--bands` picks the same
+bands on every scene, so synthetic and real scenes compare). This is how the synthetic
+world's difficulty is measured against real scenes:
+
+    PYTHONPATH=SKLEARN_DIR /usr/bin/python3 scripts/map_benchmark.py --out DIR \
+        --bands B02,B03,B04,B08,B11,B12 --synthetic SCENE ... --real SCENE ...
+
 Prints one JSON line per (scene, draw) and writes DIR/results.jsonl and DIR/table.md:
 per scene the mean overall accuracy over the draws of geomaml and each peer, the best
 peer and geomaml minus the best peer.
@@ -44,8 +55,8 @@ gdal.UseExceptions()
 ogr.UseExceptions()
 
 p = argparse.ArgumentParser()
-p.add_argument("--geomaml", required=True)
-p.add_argument("--model", required=True)
+p.add_argument("--geomaml", default="target/release/geomaml")
+p.add_argument("--model", help="geomaml model to adapt; without it only the peers run (a world check)")
 p.add_argument("--out", required=True)
 p.add_argument("--synthetic", nargs="*", default=[])
 p.add_argument("--real", nargs="*", default=[])
@@ -55,6 +66,7 @@ p.add_argument("--gap", type=int, default=8)
 p.add_argument("--inner-steps", type=int)
 p.add_argument("--peer", help="pixel_peer.py to run; default: the same peers fitted here")
 p.add_argument("--methods", default="rf,svm,knn")
+p.add_argument("--bands", help="band names (descriptions) the built-in peers and the separability use, e.g. B02,B03,B04,B08,B11,B12; default all")
 p.add_argument("--labels", help="one synthetic scene: adapt on this label file (its points) instead of draws")
 a = p.parse_args()
 os.makedirs(a.out, exist_ok=True)
@@ -64,7 +76,11 @@ def read_scene(path):
     ds = gdal.Open(path)
     valid = np.ones((ds.RasterYSize, ds.RasterXSize), bool)
     bands = []
-    for b in range(ds.RasterCount):
+    wanted = [n.strip() for n in a.bands.split(",")] if a.bands else None
+    names = [ds.GetRasterBand(b + 1).GetDescription() for b in range(ds.RasterCount)]
+    if wanted and not set(wanted) <= set(names):
+        sys.exit(f"{path}: no band named {sorted(set(wanted) - set(names))} (bands: {names})")
+    for b in [names.index(n) for n in wanted] if wanted else range(ds.RasterCount):
         band = ds.GetRasterBand(b + 1)
         v = band.ReadAsArray().astype(np.float64)
         nd = band.GetNoDataValue()
@@ -145,6 +161,36 @@ def reference_real(folder, info):
     lut = np.array([""] + [classes.get(i, "") for i in range(1, fid.max() + 1)], dtype=object)
     names = lut[fid]
     return names, np.where(fid > 0, fid, -1)
+
+
+def separability(X, names, valid, seed=0, cap=20000):
+    """Bhattacharyya distance of every pair of classes (Jeffries-Matusita is
+    2 (1 - exp(-B))): Gaussian fits to the
+    reference pixels of each class (at most `cap` per class) on bands standardised
+    over the scene's valid pixels."""
+    rng = np.random.default_rng(seed)
+    flat = X[:, valid]
+    mu, sd = flat.mean(axis=1), flat.std(axis=1) + 1e-12
+    fits = {}
+    for c in sorted(set(names[valid & (names != "")])):
+        px = X[:, valid & (names == c)]
+        if px.shape[1] > cap:
+            px = px[:, rng.choice(px.shape[1], cap, replace=False)]
+        z = (px - mu[:, None]) / sd[:, None]
+        if z.shape[1] < 2:
+            continue
+        fits[c] = (z.mean(axis=1), np.cov(z) + 1e-3 * np.eye(len(mu)))
+    out = {}
+    keys = sorted(fits)
+    for i, c1 in enumerate(keys):
+        for c2 in keys[i + 1:]:
+            (m1, s1), (m2, s2) = fits[c1], fits[c2]
+            s = (s1 + s2) / 2
+            d = m1 - m2
+            b = d @ np.linalg.solve(s, d) / 8 + 0.5 * (
+                np.linalg.slogdet(s)[1] - 0.5 * (np.linalg.slogdet(s1)[1] + np.linalg.slogdet(s2)[1]))
+            out[f"{c1}|{c2}"] = float(b)
+    return out
 
 
 def draw(names, feature, valid, seed):
@@ -266,6 +312,7 @@ for folder, kind in scenes:
     scene = os.path.join(folder, "scene.tif")
     X, valid, info = read_scene(scene)
     names, feature = (reference_synthetic if kind == "synthetic" else reference_real)(folder, info)
+    jm = None if a.model else separability(X, names, valid)
     for d in range(1 if a.labels else a.draws):
         work = os.path.join(a.out, name, f"draw{d}")
         os.makedirs(work, exist_ok=True)
@@ -278,15 +325,17 @@ for folder, kind in scenes:
         else:
             train, test = draw(names, feature, valid, 1000 * d + 17)
             write_points(points, train, info)
-        onnx, gmap = os.path.join(work, "adapted.onnx"), os.path.join(work, "geomaml.tif")
-        cmd = [a.geomaml, "adapt", "--model", a.model, "--scene", scene, "--labels", points,
-               "--device", "cpu", "-o", onnx, "--overwrite", "--json"]
-        if a.inner_steps:
-            cmd += ["--inner-steps", str(a.inner_steps)]
-        out, t_adapt = run(cmd)
-        report = json.loads(out.stdout)
-        _, t_map = run([a.geomaml, "map", "--model", onnx, scene, "-o", gmap, "--overwrite"])
-        maps = {"geomaml": names_on_scene(gmap, info)}
+        maps, report, t_adapt, t_map = {}, {}, 0.0, 0.0
+        if a.model:
+            onnx, gmap = os.path.join(work, "adapted.onnx"), os.path.join(work, "geomaml.tif")
+            cmd = [a.geomaml, "adapt", "--model", a.model, "--scene", scene, "--labels", points,
+                   "--device", "cpu", "-o", onnx, "--overwrite", "--json"]
+            if a.inner_steps:
+                cmd += ["--inner-steps", str(a.inner_steps)]
+            out, t_adapt = run(cmd)
+            report = json.loads(out.stdout)
+            _, t_map = run([a.geomaml, "map", "--model", onnx, scene, "-o", gmap, "--overwrite"])
+            maps["geomaml"] = names_on_scene(gmap, info)
         t0 = time.perf_counter()
         maps.update(peers_script(scene, points, info, work) if a.peer else peers_builtin(X, valid, train, work))
         t_peers = time.perf_counter() - t0
@@ -302,6 +351,8 @@ for folder, kind in scenes:
         truth = key(truth)
         for m, pred in maps.items():
             row[m] = float((key(pred[test]) == truth).mean())
+        if jm is not None and d == 0:
+            row["bhattacharyya"] = jm
         print(json.dumps(row), flush=True)
         results.append(row)
 
@@ -309,6 +360,30 @@ with open(os.path.join(a.out, "results.jsonl"), "w") as f:
     for r in results:
         f.write(json.dumps(r) + "\n")
 methods = a.methods.split(",")
+if not a.model:
+    lines = ["| scene | kind | classes | " + " | ".join(methods) + " | best peer | B median | B min | pairs JM < 1.9 |",
+             "|---|---|---:|" + "---:|" * len(methods) + "---|---:|---:|---:|"]
+    for folder, kind in scenes:
+        name = os.path.basename(os.path.normpath(folder))
+        rows = [r for r in results if r["scene"] == name]
+        mean = {m: np.mean([r[m] for r in rows]) for m in methods}
+        best = max(methods, key=lambda m: mean[m])
+        b = np.array(list(rows[0].get("bhattacharyya", {}).values()) or [np.nan])
+        jm = 2 * (1 - np.exp(-b))
+        lines.append(f"| {name} | {kind} | {rows[0]['classes']} | "
+                     + " | ".join(f"{100 * mean[m]:.1f} %" for m in methods)
+                     + f" | {best} | {np.median(b):.2f} | {b.min():.2f} | {(jm < 1.9).sum()} of {len(jm)} |")
+    for kind in ("synthetic", "real"):
+        best = [max(np.mean([r[m] for r in results if r["scene"] == n]) for m in methods)
+                for n in sorted({r["scene"] for r in results if r["kind"] == kind})]
+        if best:
+            lines.append(f"\n{kind}: best peer mean {100 * np.mean(best):.1f} %, "
+                         f"range {100 * min(best):.1f}..{100 * max(best):.1f} % over {len(best)} scenes")
+    table = "\n".join(lines)
+    with open(os.path.join(a.out, "table.md"), "w") as f:
+        f.write(table + "\n")
+    print(table)
+    sys.exit(0)
 lines = ["| scene | kind | geomaml | " + " | ".join(methods) + " | best peer | geomaml - best | geomaml min..max |",
          "|---|---|---:|" + "---:|" * len(methods) + "---:|---:|---:|"]
 for folder, kind in scenes:

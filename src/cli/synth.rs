@@ -1,7 +1,7 @@
 //! `geomaml synth`: synthetic data sets in the real layouts, deterministic by seed.
 
 use crate::error::Result;
-use crate::synth::{choice, deepglobe, scene, sen12ms};
+use crate::synth::{choice, deepglobe, scene, sen12ms, Appearance};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
@@ -45,6 +45,11 @@ struct Sen12msArgs {
     /// Seed: the same seed gives the same bytes.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Appearance model: `varied` (sub-types, mixtures, mixed pixels, terrain,
+    /// haze, noisy training labels) or `classic` (one spectrum per class and scene,
+    /// the first synthetic world; same bytes as before).
+    #[arg(long, default_value = "varied")]
+    appearance: String,
     /// Replace an existing output folder.
     #[arg(long)]
     overwrite: bool,
@@ -87,6 +92,11 @@ struct SceneArgs {
     /// Seed; use the seed of the synth sen12ms tree a model was trained on.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Appearance model: `varied` (sub-types, mixtures, mixed pixels, terrain,
+    /// haze, noisy training labels) or `classic` (one spectrum per class and scene,
+    /// the first synthetic world; same bytes as before).
+    #[arg(long, default_value = "varied")]
+    appearance: String,
     /// Replace an existing output folder.
     #[arg(long)]
     overwrite: bool,
@@ -115,6 +125,7 @@ impl SynthArgs {
                     patches: a.patches,
                     size: a.size,
                     seed: a.seed,
+                    appearance: Appearance::parse(&a.appearance, "--appearance")?,
                 };
                 let bar = progress_bar("sen12ms patches");
                 let n = sen12ms::generate(&a.out, &opts, a.overwrite, &bar)?;
@@ -150,6 +161,7 @@ impl SynthArgs {
                     size: a.size,
                     points_per_class: a.points,
                     seed: a.seed,
+                    appearance: Appearance::parse(&a.appearance, "--appearance")?,
                 };
                 let s = scene::generate(&a.out, &opts, a.overwrite)?;
                 eprintln!(

@@ -18,6 +18,7 @@
 use super::biome::Biome;
 use super::rng::{key, rng, tag};
 use super::signature::{base, dfc, phenology, N_CLASSES};
+use super::variety::Variety;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
@@ -33,6 +34,12 @@ const CLASS_GAIN_SD: f64 = 0.28;
 const CLASS_OFFSET_SD: f64 = 0.02;
 /// Spread of the per-(region, class) S1 offset (dB).
 const S1_CLASS_SD: f64 = 2.0;
+
+/// Relative strength of haze per band (blue scatters most; B10, the cirrus band,
+/// sees almost none).
+pub(super) const HAZE_SHAPE: [f32; 13] = [
+    1.0, 0.8, 0.55, 0.4, 0.32, 0.25, 0.2, 0.15, 0.14, 0.1, 0.02, 0.05, 0.03,
+];
 
 /// Everything needed to paint the pixels of one (region, season).
 #[derive(Debug, Clone)]
@@ -51,11 +58,14 @@ pub struct Look {
     pub soil: [f32; 13],
     /// Key of the per-pixel streams (texture, noise) of this (region, season).
     pub key: u64,
+    /// Sub-types, mixtures, terrain and haze of the varied appearance (`None`: the
+    /// classic one).
+    pub variety: Option<Variety>,
 }
 
 /// A smooth random curve over the 13 bands: normal anchors at B01, B04, B08, B12
 /// with spread `sd`, linearly interpolated.
-fn smooth_curve(r: &mut ChaCha8Rng, sd: f64) -> [f32; 13] {
+pub(super) fn smooth_curve(r: &mut ChaCha8Rng, sd: f64) -> [f32; 13] {
     let n = Normal::new(0.0, sd).expect("valid sd");
     let anchors = [
         (0usize, n.sample(r)),
@@ -115,9 +125,6 @@ impl Look {
             .exp() as f32;
         let haze: f32 = rs.random_range(0.0..0.03);
         let moisture = Normal::new(0.0, 0.8).expect("sd").sample(&mut rs) as f32;
-        const HAZE_SHAPE: [f32; 13] = [
-            1.0, 0.8, 0.55, 0.4, 0.32, 0.25, 0.2, 0.15, 0.14, 0.1, 0.02, 0.05, 0.03,
-        ];
         let snow = base(dfc::SNOW);
         let mut look = Look {
             s2: [[0.0; 13]; N_CLASSES + 1],
@@ -127,6 +134,7 @@ impl Look {
             field_sd: [0.0; N_CLASSES + 1],
             soil,
             key: key(&[seed, tag::PIXEL, region, season as u64]),
+            variety: None,
         };
         let n1 = Normal::new(0.0, S1_CLASS_SD).expect("sd");
         let off = Normal::new(0.0, CLASS_OFFSET_SD).expect("sd");

@@ -29,6 +29,8 @@ pub mod separability;
 pub mod signature;
 pub mod site;
 pub mod tree;
+pub mod variety;
 
 pub use look::SEASONS;
 pub use sen12ms::{Sen12msOptions, SEASON_FOLDERS};
+pub use variety::Appearance;

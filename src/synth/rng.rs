@@ -50,6 +50,10 @@ pub mod tag {
     pub const DEEPGLOBE: u64 = 5;
     /// Labelled points of a scene.
     pub const POINTS: u64 = 6;
+    /// Sub-types, mixtures, terrain and haze of the varied appearance.
+    pub const VARIETY: u64 = 7;
+    /// Label noise of the varied appearance.
+    pub const LABEL_NOISE: u64 = 8;
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ use super::points::{choose, to_geojson};
 use super::render::render;
 use super::site::Site;
 use super::tree::PendingTree;
+use super::variety::Appearance;
 use crate::bands::sen12ms_bands;
 use crate::catalog::classes::dfc2020;
 use crate::catalog::regions::Split;
@@ -39,6 +40,8 @@ pub struct SceneOptions {
     pub points_per_class: usize,
     /// Seed (use the one of the sen12ms tree the model was trained on).
     pub seed: u64,
+    /// Appearance model (use the one of that tree).
+    pub appearance: Appearance,
 }
 
 /// Counts of what was written.
@@ -63,7 +66,7 @@ pub fn generate(out: &Path, opts: &SceneOptions, overwrite: bool) -> Result<Scen
             ),
         ));
     }
-    let site = Site::new(opts.seed, opts.region).map_err(|_| {
+    let site = Site::new(opts.seed, opts.region, opts.appearance).map_err(|_| {
         Error::config(
             "--region",
             format!("no Sen12MS region with id {}", opts.region),
@@ -118,8 +121,15 @@ pub fn generate(out: &Path, opts: &SceneOptions, overwrite: bool) -> Result<Scen
     let provenance = [(
         "GEOMAML_SYNTH",
         format!(
-            "region={} season={} seed={} size={n}",
-            opts.region, SEASONS[opts.season], opts.seed
+            "region={} season={} seed={} size={n}{}",
+            opts.region,
+            SEASONS[opts.season],
+            opts.seed,
+            // Classic scenes keep their earlier bytes.
+            match opts.appearance {
+                Appearance::Classic => String::new(),
+                a => format!(" appearance={}", a.name()),
+            }
         ),
     )];
     let legend = dfc2020();
@@ -179,6 +189,7 @@ mod tests {
             size: 64,
             points_per_class: 2,
             seed: 0,
+            appearance: Appearance::Varied,
         };
         let err = generate(&dir.path().join("s"), &opts, false)
             .unwrap_err()

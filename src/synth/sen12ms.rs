@@ -10,7 +10,9 @@
 use super::gaps::Gaps;
 use super::geotiff::{write, Bands};
 use super::render::render;
-use super::rng::{rng, tag};
+use super::landscape::Pixel;
+use super::rng::{key, mix, rng, tag, unit};
+use super::variety::{Appearance, LABEL_NOISE};
 use super::signature::lccs;
 use super::site::Site;
 use super::tree::PendingTree;
@@ -44,6 +46,8 @@ pub struct Sen12msOptions {
     pub size: usize,
     /// Seed of everything.
     pub seed: u64,
+    /// Appearance model of every region.
+    pub appearance: Appearance,
 }
 
 /// One patch to write.
@@ -97,6 +101,21 @@ pub fn patch_path(root: &Path, season: usize, region: u32, kind: &str, p: usize)
         .join(format!("{folder}_{kind}_{region}_p{p}.tif"))
 }
 
+/// The IGBP code a noisy `lc` patch stores for pixel `p`: for a share
+/// [`LABEL_NOISE`] of the region's fields (not rivers, lakes or towns), the code of
+/// another of its land classes.
+fn noisy_label(site: &Site, key_: u64, p: &Pixel) -> u8 {
+    const FIXED_CELLS: u64 = 4;
+    let classes = site.land.land_classes();
+    let k = key(&[key_, tag::LABEL_NOISE, p.cell]);
+    if p.cell <= FIXED_CELLS || classes.len() < 2 || unit(k) >= LABEL_NOISE {
+        return p.igbp;
+    }
+    let others: Vec<u8> = classes.iter().copied().filter(|&c| c != p.class).collect();
+    let other = others[(mix(k) % others.len() as u64) as usize];
+    site.biome.igbp_variants(other)[0]
+}
+
 /// Writes the three files of one patch under `root`.
 pub fn write_patch(
     root: &Path,
@@ -139,8 +158,12 @@ pub fn write_patch(
     }
     let mut lc: Vec<Vec<u16>> = (0..4).map(|_| Vec::with_capacity(n)).collect();
     for p in &px.labels {
-        let codes = lccs(p.igbp);
-        lc[0].push(p.igbp as u16);
+        let igbp = match &look.variety {
+            Some(v) => noisy_label(site, v.key, p),
+            None => p.igbp,
+        };
+        let codes = lccs(igbp);
+        lc[0].push(igbp as u16);
         (0..3).for_each(|k| lc[k + 1].push(codes[k]));
     }
     let path = |kind: &str| {
@@ -220,7 +243,7 @@ pub fn generate(
     let sites: Vec<Site> = opts
         .regions
         .iter()
-        .map(|&id| Site::new(opts.seed, id))
+        .map(|&id| Site::new(opts.seed, id, opts.appearance))
         .collect::<Result<_>>()?;
     let mut jobs = Vec::new();
     for site in &sites {

@@ -5,6 +5,7 @@ use super::biome::Biome;
 use super::landscape::Landscape;
 use super::look::Look;
 use super::rng::{key, tag};
+use super::variety::{Appearance, Variety};
 use crate::catalog::regions::{region, Region};
 use crate::error::{Error, Result};
 use crate::raster::GeoTransform;
@@ -25,12 +26,15 @@ pub struct Site {
     pub epsg: u32,
     /// UTM easting/northing of world pixel (0, 0)'s top-left corner.
     pub origin: (f64, f64),
+    /// How its classes look.
+    pub appearance: Appearance,
     seed: u64,
 }
 
 impl Site {
-    /// Builds region `id` under `seed`; fails for ids not in the region table.
-    pub fn new(seed: u64, id: u32) -> Result<Self> {
+    /// Builds region `id` under `seed` with an appearance model; fails for ids not in
+    /// the region table.
+    pub fn new(seed: u64, id: u32, appearance: Appearance) -> Result<Self> {
         let region = *region(id)
             .ok_or_else(|| Error::config("--regions", format!("no Sen12MS region with id {id}")))?;
         let biome = Biome::at(region.lat, id as u64);
@@ -58,19 +62,19 @@ impl Site {
             land,
             epsg,
             origin,
+            appearance,
             seed,
         })
     }
 
     /// The look of this region in a season (index into [`super::look::SEASONS`]).
     pub fn look(&self, season: usize) -> Look {
-        Look::new(
-            self.seed,
-            self.region.id as u64,
-            self.biome,
-            self.region.lat,
-            season,
-        )
+        let (id, lat) = (self.region.id as u64, self.region.lat);
+        let mut look = Look::new(self.seed, id, self.biome, lat, season);
+        if self.appearance == Appearance::Varied {
+            look.variety = Some(Variety::new(self.seed, id, lat, season, &look));
+        }
+        look
     }
 
     /// Geotransform of a raster whose top-left pixel is world pixel `(x0, y0)`.
@@ -101,12 +105,12 @@ mod tests {
 
     #[test]
     fn sites_sit_in_their_utm_zone_on_the_10m_grid() {
-        let s = Site::new(1, 57).unwrap();
+        let s = Site::new(1, 57, Appearance::Classic).unwrap();
         assert_eq!(s.epsg, 32637);
         assert!((100_000.0..900_000.0).contains(&s.origin.0));
         assert_eq!(s.origin.0 % 10.0, 0.0);
         // Southern hemisphere: false northing.
-        assert!(Site::new(1, 17).unwrap().origin.1 > 8_000_000.0);
-        assert!(Site::new(1, 99_999).is_err());
+        assert!(Site::new(1, 17, Appearance::Classic).unwrap().origin.1 > 8_000_000.0);
+        assert!(Site::new(1, 99_999, Appearance::Varied).is_err());
     }
 }
