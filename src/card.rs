@@ -39,7 +39,8 @@ pub struct Provenance {
 pub struct AdaptationRecord {
     /// The label file.
     pub labels: String,
-    /// SHA-256 of the label file.
+    /// SHA-256 of the label file (empty when the labels are not one file: a
+    /// folder, a database).
     pub labels_sha256: String,
     /// The scene the shots were cut from.
     pub scene: String,
@@ -223,12 +224,16 @@ impl ModelCard {
             self.provenance.created
         );
         if let Some(a) = &self.adaptation {
+            // A label source that is not a file (a folder) has no hash.
+            let hash = match a.labels_sha256.get(..12) {
+                Some(h) => format!(" (sha256 {h})"),
+                None => String::new(),
+            };
             s += &format!(
-                "adapted       to {} with {} labels from {} (sha256 {})\n",
+                "adapted       to {} with {} labels from {}{hash}\n",
                 a.scene,
                 a.shots_per_class.values().sum::<usize>(),
                 a.labels,
-                &a.labels_sha256[..a.labels_sha256.len().min(12)]
             );
         }
         s

@@ -56,6 +56,7 @@ pub mod synth;
 pub mod tasks;
 #[cfg(feature = "train")]
 pub mod train;
+pub mod vsi;
 
 // The library's entry points, one per step of the pipeline (each module's own
 // `pub use` lists the rest).

@@ -208,6 +208,60 @@ pub fn refuse_input(output: &Path, inputs: &[&Path]) -> Result<()> {
     Ok(())
 }
 
+/// This process's temporary for `final_path`: `.<name>.<pid>.partial-<name>`
+/// beside it.
+fn temporary_of(final_path: &Path) -> PathBuf {
+    let name = final_path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    folder_of(final_path).join(format!(".{}.{}.partial-{name}", name, std::process::id()))
+}
+
+/// Fails, naming `path` (the output the user asked for), when it cannot be
+/// written: its folder is missing, it is a folder, or no file can be created in
+/// its folder (permissions, a read-only file system). Commands that work long
+/// before writing (`adapt`, `map --labels`) call it first, so a bad `-o` costs
+/// nothing; [`PendingOutput::new`] calls it too, so a failure names the output
+/// and not the hidden temporary it would have been written to.
+pub fn check_writable(path: &Path) -> Result<()> {
+    let parent = folder_of(path);
+    if !parent.is_dir() {
+        return Err(Error::io(
+            path,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "output folder does not exist"),
+        ));
+    }
+    if path.is_dir() {
+        return Err(Error::io(
+            path,
+            std::io::Error::new(std::io::ErrorKind::IsADirectory, "is a folder"),
+        ));
+    }
+    // Creating a file is the one true test (mode bits, ACLs, read-only mounts and
+    // root all answer the same way); the probe has the temporary's name, so a kill
+    // right here leaves a file the next run recognises and removes.
+    let probe = temporary_of(path);
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(Error::io(
+            path,
+            std::io::Error::new(
+                e.kind(),
+                format!("cannot write in its folder {}: {e}", parent.display()),
+            ),
+        )),
+    }
+}
+
 /// A file being written: lives at a temporary path until [`PendingOutput::commit`].
 #[derive(Debug)]
 pub struct PendingOutput {
@@ -225,25 +279,9 @@ impl PendingOutput {
         if final_path.exists() && !overwrite {
             return Err(Error::OutputExists { path: final_path });
         }
-        let parent = folder_of(&final_path);
-        if !parent.is_dir() {
-            return Err(Error::io(
-                &final_path,
-                std::io::Error::new(std::io::ErrorKind::NotFound, "output folder does not exist"),
-            ));
-        }
-        if final_path.is_dir() {
-            return Err(Error::io(
-                &final_path,
-                std::io::Error::new(std::io::ErrorKind::IsADirectory, "is a folder"),
-            ));
-        }
+        check_writable(&final_path)?;
         remove_stale_temporaries(&final_path);
-        let name = final_path
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_default();
-        let temp_path = parent.join(format!(".{}.{}.partial-{name}", name, std::process::id()));
+        let temp_path = temporary_of(&final_path);
         live()
             .get_or_insert_with(HashSet::new)
             .insert(temp_path.clone());

@@ -7,6 +7,9 @@
 //! - `batch`: map --manifest (shards, resume, failures, /vsicurl/, STAC).
 //! - `catalog`: catalog, tasks and batch loading on generated Sen12MS/DeepGlobe trees.
 //! - `cli`: doctor, usage errors, exit codes.
+//! - `inputs`: labels and references in zips under accented names, CSV point
+//!   tables, alpha-band mosaics, projected GeoJSON without `crs`, non-finite
+//!   coordinates, unwritable output folders.
 //! - `legend`: the analyst's own classes from label files (names, ids, decimal
 //!   fields, colours, styles) through adapt to maps, Deepness and assess.
 //! - `evaluate`: few-shot evaluation report, curves and plot on sample_data.
@@ -36,6 +39,8 @@ mod evaluate;
 mod experiments;
 #[cfg(all(feature = "train", feature = "infer"))]
 mod faults;
+#[cfg(all(feature = "train", feature = "infer"))]
+mod inputs;
 #[cfg(all(feature = "train", feature = "infer"))]
 mod legend;
 #[cfg(feature = "infer")]

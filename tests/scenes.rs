@@ -12,31 +12,31 @@ use gdal::{Dataset, DriverManager, Metadata};
 use geomaml::model::Arch;
 use std::path::{Path, PathBuf};
 
-const BANDS: [&str; 3] = ["B02", "B03", "B04"];
-const W: usize = 64;
-const H: usize = 48;
-const X0: f64 = 500_000.0;
-const Y0: f64 = 4_600_000.0;
+pub(crate) const BANDS: [&str; 3] = ["B02", "B03", "B04"];
+pub(crate) const W: usize = 64;
+pub(crate) const H: usize = 48;
+pub(crate) const X0: f64 = 500_000.0;
+pub(crate) const Y0: f64 = 4_600_000.0;
 /// Map stride of the tests' classifier (tile 16).
-const STRIDE: usize = 4;
+pub(crate) const STRIDE: usize = 4;
 
 /// A random CNN (16 px tiles, 4 DFC classes) as a checkpoint and its ONNX export.
-fn model(dir: &Path) -> (PathBuf, PathBuf) {
+pub(crate) fn model(dir: &Path) -> (PathBuf, PathBuf) {
     random_model(dir, "model", Arch::Cnn, &BANDS, 16, 42)
 }
 
 /// Reflectance-like values with patches, so the model gives varied classes.
-fn value(b: usize, x: usize, y: usize) -> f64 {
+pub(crate) fn value(b: usize, x: usize, y: usize) -> f64 {
     (800 + (x * 37 + y * 11 * (b + 1)) % 3000 + 1500 * ((x / 16 + y / 16 + b) % 2)) as f64
 }
 
-fn utm() -> SpatialRef {
+pub(crate) fn utm() -> SpatialRef {
     SpatialRef::from_epsg(32633).unwrap()
 }
 
 /// A `W x H` GeoTIFF of the three bands, type `T`, values from `f`, north-up 10 m
 /// in UTM 33N unless `georeferenced` is false.
-fn scene<T: GdalType + Copy>(
+pub(crate) fn scene<T: GdalType + Copy>(
     path: &Path,
     georeferenced: bool,
     f: impl Fn(usize, usize, usize) -> T,
@@ -60,11 +60,11 @@ fn scene<T: GdalType + Copy>(
     ds
 }
 
-fn map(onnx: &Path, scene: &Path, out: &Path) {
+pub(crate) fn map(onnx: &Path, scene: &Path, out: &Path) {
     run_ok(&mut map_command(onnx, scene, out, &["--threads", "1"]));
 }
 
-fn classes(path: &Path) -> (Vec<u8>, (usize, usize)) {
+pub(crate) fn classes(path: &Path) -> (Vec<u8>, (usize, usize)) {
     let ds = Dataset::open(path).unwrap();
     let size = ds.raster_size();
     let buf = ds
@@ -77,7 +77,10 @@ fn classes(path: &Path) -> (Vec<u8>, (usize, usize)) {
 
 /// Map cells wholly inside the scene block `[x0, x1) x [y0, y1)` (scene pixels)
 /// are nodata (0); cells wholly outside it and away from the scene edge are not.
-fn assert_nodata_exactly_over(map: &Path, (x0, x1, y0, y1): (usize, usize, usize, usize)) {
+pub(crate) fn assert_nodata_exactly_over(
+    map: &Path,
+    (x0, x1, y0, y1): (usize, usize, usize, usize),
+) {
     let (cls, (mw, _)) = classes(map);
     for (i, v) in cls.iter().enumerate() {
         let (cx, cy) = ((i % mw) * STRIDE, (i / mw) * STRIDE);
@@ -91,7 +94,7 @@ fn assert_nodata_exactly_over(map: &Path, (x0, x1, y0, y1): (usize, usize, usize
     }
 }
 
-fn lonlat(x: f64, y: f64) -> (f64, f64) {
+pub(crate) fn lonlat(x: f64, y: f64) -> (f64, f64) {
     let mut wgs = SpatialRef::from_epsg(4326).unwrap();
     wgs.set_axis_mapping_strategy(gdal::spatial_ref::AxisMappingStrategy::TraditionalGisOrder);
     let mut src = utm();
@@ -104,7 +107,7 @@ fn lonlat(x: f64, y: f64) -> (f64, f64) {
 
 /// GeoJSON points `(class, col, row)` at scene pixel centres, in EPSG:4326, with an
 /// elevation when `z` is set.
-fn labels(path: &Path, pts: &[(&str, usize, usize)], z: bool) -> PathBuf {
+pub(crate) fn labels(path: &Path, pts: &[(&str, usize, usize)], z: bool) -> PathBuf {
     let features: Vec<String> = pts
         .iter()
         .map(|(c, col, row)| {
@@ -126,14 +129,14 @@ fn labels(path: &Path, pts: &[(&str, usize, usize)], z: bool) -> PathBuf {
     path.to_path_buf()
 }
 
-const POINTS: [(&str, usize, usize); 4] = [
+pub(crate) const POINTS: [(&str, usize, usize); 4] = [
     ("Forest", 10, 30),
     ("Grassland", 20, 40),
     ("Forest", 30, 36),
     ("Grassland", 50, 40),
 ];
 
-fn adapt(
+pub(crate) fn adapt(
     st: &Path,
     scene: &Path,
     labels: &Path,

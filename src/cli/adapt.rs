@@ -94,6 +94,8 @@ impl AdaptArgs {
                 path: self.output.clone(),
             });
         }
+        // Before the adaptation: minutes of work must not end in "cannot write".
+        crate::output::check_writable(&self.output)?;
         let labels = self
             .flags
             .labels

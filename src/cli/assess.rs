@@ -36,7 +36,7 @@ pub struct AssessArgs {
 impl AssessArgs {
     /// Compares the map with the reference and reports.
     pub fn run(&self) -> Result<ExitCode> {
-        if !self.reference.exists() {
+        if !crate::vsi::exists(&self.reference) {
             return Err(Error::raster(&self.reference, "no such file (--reference)"));
         }
         let is_raster = gdal::Dataset::open_ex(

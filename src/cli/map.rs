@@ -116,6 +116,9 @@ impl MapArgs {
                 path: self.output.clone(),
             });
         }
+        // Before any adaptation or mapping: a folder that cannot take the map is
+        // said at once, naming the map.
+        crate::output::check_writable(&self.output)?;
         // A .safetensors model is adapted to the scene first; the adapted ONNX model
         // lives beside the output only while mapping.
         let (adapted, after_map) = match self.adapted_model()? {

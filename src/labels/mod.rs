@@ -15,6 +15,11 @@
 //!   are skipped, each named in a warning.
 //! - **CRS**: any CRS GDAL knows, transformed with OGR (PROJ underneath) in
 //!   longitude/easting-first order, so labels land correctly everywhere on Earth.
+//! - **Tables and odd coordinates** ([`source`]): CSV tables with lon/lat (or x/y
+//!   and a `.prj`) columns become points; coordinates that are not finite, or not
+//!   longitude/latitude in a geographic CRS, are refused naming the feature.
+//! - **Paths**: anything GDAL opens (`/vsizip/`, accented names); the file is
+//!   hashed through GDAL's file systems ([`crate::vsi`]).
 //!
 //! `pixels` turns labels into raster pixel positions through a [`PixelLocator`]
 //! (a geotransform or the scene's GCPs): a point gives its pixel; a polygon gives the
@@ -22,6 +27,7 @@
 //! windows inside it, and assessment can compare every pixel).
 
 pub mod classes;
+pub mod source;
 pub mod style;
 
 use crate::error::{Error, Result};
@@ -31,8 +37,7 @@ use classes::SeenClass;
 pub use classes::{own_legend, ClassSource, OwnLegend, MAX_CLASS_ID};
 use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
 use gdal::vector::{Layer, LayerAccess};
-use geo::{BoundingRect, Contains};
-use sha2::{Digest, Sha256};
+use geo::{BoundingRect, Contains, CoordsIter};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use style::{parse_colour, LabelStyle};
@@ -74,7 +79,9 @@ pub struct LabelSet {
     pub path: PathBuf,
     /// The layer read.
     pub layer: String,
-    /// SHA-256 of the file's bytes (hex), for provenance.
+    /// SHA-256 of the file's bytes (hex), for provenance, read through GDAL's
+    /// file systems (a file inside a zip hashes as itself); empty when the source
+    /// is not a file (a folder, a database connection): its path identifies it.
     pub sha256: String,
     /// The class field read.
     pub class_field: String,
@@ -229,20 +236,11 @@ pub fn read_labels(
     classes: ClassSource<'_>,
     target_crs: &str,
 ) -> Result<LabelSet> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let sha256 = format!("{:x}", Sha256::digest(&bytes));
-    let ds = gdal::Dataset::open(path)
-        .map_err(|e| Error::labels_source(path, "cannot open as vector data", e))?;
-    let mut layer = pick_layer(&ds, path, opts)?;
+    let sha256 = crate::vsi::sha256(path).unwrap_or_default();
+    let opened = source::open(path)?;
+    let mut layer = pick_layer(&opened.ds, path, opts)?;
     let layer_name = layer.name();
-    let source = layer.spatial_ref().ok_or_else(|| {
-        Error::labels(
-            path,
-            format!(
-                "layer `{layer_name}` has no CRS; save it with one (GeoJSON defaults to EPSG:4326)"
-            ),
-        )
-    })?;
+    let source = source::layer_crs(path, &layer, opened.columns.get(&layer_name))?;
     if target_crs.is_empty() {
         return Err(Error::labels(
             path,
@@ -252,6 +250,7 @@ pub fn read_labels(
     let target = SpatialRef::from_wkt(target_crs)
         .map_err(|e| Error::labels_source(path, "the raster's CRS is unusable", e))?;
     let source_name = source.name().unwrap_or_else(|| "its CRS".into());
+    let geographic = source.is_geographic().then_some(source_name.as_str());
     let target_name = target.name().unwrap_or_else(|| "the raster's CRS".into());
     let transform = CoordTransform::new(&gis_order(source), &gis_order(target)).map_err(|e| {
         Error::labels(
@@ -314,15 +313,27 @@ pub fn read_labels(
         }
         let mut geom = geom.clone();
         geom.flatten_to_2d();
+        let to_geo = |g: &gdal::vector::Geometry| {
+            g.to_geo()
+                .map_err(|e| Error::labels_source(path, format!("feature {fid}"), e))
+        };
+        source::check_coordinates(path, fid, &to_geo(&geom)?, geographic)?;
         geom.transform_inplace(&transform).map_err(|e| {
             Error::labels(
                 path,
                 format!("feature {fid}: cannot transform to {target_name}: {e}"),
             )
         })?;
-        let geometry = geom
-            .to_geo()
-            .map_err(|e| Error::labels_source(path, format!("feature {fid}"), e))?;
+        let geometry = to_geo(&geom)?;
+        if geometry
+            .coords_iter()
+            .any(|c| !c.x.is_finite() || !c.y.is_finite())
+        {
+            return Err(Error::labels(
+                path,
+                format!("feature {fid}: lies where {target_name} has no coordinates"),
+            ));
+        }
         // Only features that are kept name classes (skipped ones take no id).
         let s = seen.entry(ClassKey::of(&value)).or_default();
         if !s.spellings.contains(&value) {
@@ -431,8 +442,13 @@ impl LabelSet {
         let spacing = spacing.max(1) as isize;
         let mut out = Vec::new();
         for l in &self.labels {
+            // Non-finite positions are refused when read; never let one become
+            // pixel (0, 0) (a NaN cast to an integer is 0).
             let push = |out: &mut Vec<LabelPixel>, x: f64, y: f64| {
-                if let Some((c, r)) = at.pixel(x, y) {
+                if let Some((c, r)) = at
+                    .pixel(x, y)
+                    .filter(|(c, r)| c.is_finite() && r.is_finite())
+                {
                     out.push(LabelPixel {
                         class_id: l.class.id,
                         col: c.floor() as isize,

@@ -11,9 +11,18 @@
 //! geomaml reads those masks rather than interpreting nodata itself. A pixel is
 //! valid when every model band is valid there (a model cannot use a pixel with a
 //! band missing); non-finite values are checked separately, after unscaling.
+//!
+//! One gap is filled here: GDAL makes an alpha band the dataset's mask only for
+//! 2- and 4-band datasets (grey + alpha, RGB + alpha). A mosaic built with
+//! `gdalbuildvrt -addalpha` over N-band tiles has N data bands and an alpha band
+//! whose colour interpretation is `Alpha`, yet its data bands report no mask. So
+//! when no model band's mask is an alpha band, the dataset's alpha band
+//! ([`alpha_band`]) is read as well: alpha 0 is invalid, as in GDAL's alpha masks.
+//! The alpha band is never a data band ([`data_bands`], band matching).
 
 use crate::error::{Error, Result};
 use crate::raster::Window;
+use gdal::raster::ColorInterpretation;
 use gdal::Dataset;
 use std::path::Path;
 
@@ -28,17 +37,37 @@ enum BandMask {
     Own,
 }
 
+/// The dataset's alpha band (1-based): the first band whose colour
+/// interpretation is `Alpha`.
+pub fn alpha_band(ds: &Dataset) -> Option<usize> {
+    (1..=ds.raster_count()).find(|&b| {
+        ds.rasterband(b)
+            .is_ok_and(|band| band.color_interpretation() == ColorInterpretation::AlphaBand)
+    })
+}
+
+/// The dataset's data bands (1-based): every band but an alpha band.
+pub fn data_bands(ds: &Dataset) -> Vec<usize> {
+    let alpha = alpha_band(ds);
+    (1..=ds.raster_count())
+        .filter(|&b| Some(b) != alpha)
+        .collect()
+}
+
 /// The validity rule of the bands a model reads.
 #[derive(Debug, Clone)]
 pub struct Validity {
     /// 1-based band and how its mask is read, in model band order.
     bands: Vec<(usize, BandMask)>,
+    /// An alpha band GDAL does not apply as the bands' mask, read besides them.
+    alpha: Option<usize>,
 }
 
 impl Validity {
     /// The masks of `bands` (1-based) of `ds`.
     pub fn of(ds: &Dataset, path: &Path, bands: &[usize]) -> Result<Validity> {
         let mut out = Vec::with_capacity(bands.len());
+        let mut gdal_alpha = false;
         for &b in bands {
             let band = ds
                 .rasterband(b)
@@ -53,14 +82,16 @@ impl Validity {
             } else {
                 BandMask::Own
             };
+            gdal_alpha |= flags.is_alpha();
             out.push((b, kind));
         }
-        Ok(Validity { bands: out })
+        let alpha = alpha_band(ds).filter(|a| !gdal_alpha && !bands.contains(a));
+        Ok(Validity { bands: out, alpha })
     }
 
     /// Whether no band has a mask.
     pub fn is_all_valid(&self) -> bool {
-        self.bands.iter().all(|(_, k)| *k == BandMask::AllValid)
+        self.alpha.is_none() && self.bands.iter().all(|(_, k)| *k == BandMask::AllValid)
     }
 
     /// Reads validity over `inside` (a window wholly inside the raster) into a
@@ -102,6 +133,26 @@ impl Validity {
             })?;
             for (v, m) in valid.iter_mut().zip(&buf) {
                 *v &= *m != 0;
+            }
+        }
+        if let Some(a) = self.alpha {
+            // As f32: a 16-bit or float alpha keeps its small non-zero values.
+            let mut alpha = vec![0f32; n];
+            ds.rasterband(a)
+                .and_then(|band| {
+                    band.read_into_slice::<f32>(
+                        (inside.x, inside.y),
+                        (inside.width, inside.height),
+                        buffer,
+                        &mut alpha,
+                        None,
+                    )
+                })
+                .map_err(|e| {
+                    Error::raster_source(path, format!("alpha band {a}, window {inside}"), e)
+                })?;
+            for (v, m) in valid.iter_mut().zip(&alpha) {
+                *v &= *m > 0.0;
             }
         }
         Ok(valid)

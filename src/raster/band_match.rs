@@ -5,6 +5,11 @@
 //! `Blue` stand for `R`, `G`, `B`). A scene whose bands carry no names at all is
 //! taken in order when it has exactly as many bands as the card. `--bands` lists
 //! scene bands (1-based indices or names) in the card's order.
+//!
+//! An alpha band (colour interpretation `Alpha`, as `gdalbuildvrt -addalpha` and
+//! RGBA images have) is the scene's mask, read by the pixel pipeline
+//! ([`crate::pixels::mask`]), never a model input: it is neither matched by name nor
+//! counted when bands are taken in order.
 
 use crate::error::{Error, Result};
 
@@ -18,7 +23,15 @@ pub struct SceneBand {
 }
 
 impl SceneBand {
+    /// Whether the band is an alpha band (a mask, not data).
+    pub fn is_alpha(&self) -> bool {
+        self.color.eq_ignore_ascii_case("alpha")
+    }
+
     fn names(&self) -> Vec<String> {
+        if self.is_alpha() {
+            return Vec::new();
+        }
         let alias = match self.color.to_ascii_lowercase().as_str() {
             "red" => "R",
             "green" => "G",
@@ -117,9 +130,12 @@ pub fn resolve_bands(
     {
         return Ok(found);
     }
-    let unnamed = scene.iter().all(|b| b.description.is_empty());
-    if unnamed && scene.len() == card_bands.len() {
-        return Ok((1..=scene.len()).collect());
+    let data: Vec<usize> = (1..=scene.len())
+        .filter(|&i| !scene[i - 1].is_alpha())
+        .collect();
+    let unnamed = data.iter().all(|&i| scene[i - 1].description.is_empty());
+    if unnamed && data.len() == card_bands.len() {
+        return Ok(data);
     }
     Err(mismatch())
 }
@@ -182,5 +198,33 @@ mod tests {
             .to_string()
             .contains("--bands"));
         assert!(resolve_bands(&names(&["X", "Y"]), &scene, Some("1")).is_err());
+    }
+
+    #[test]
+    fn an_alpha_band_is_never_a_model_band() {
+        // gdalbuildvrt -addalpha over unnamed tiles: data bands, then Alpha.
+        let mosaic = [band("", "Gray"), band("", "Undefined"), band("", "Alpha")];
+        assert_eq!(
+            resolve_bands(&names(&["VV", "VH"]), &mosaic, None).unwrap(),
+            vec![1, 2]
+        );
+        let rgba = [
+            band("", "Red"),
+            band("", "Green"),
+            band("", "Blue"),
+            band("", "Alpha"),
+        ];
+        assert_eq!(
+            resolve_bands(&names(&["R", "G", "B"]), &rgba, None).unwrap(),
+            vec![1, 2, 3]
+        );
+        // Three data bands do not fit a two-band model, alpha or not.
+        let three = [
+            band("", "Gray"),
+            band("", ""),
+            band("", ""),
+            band("", "Alpha"),
+        ];
+        assert!(resolve_bands(&names(&["VV", "VH"]), &three, None).is_err());
     }
 }

@@ -39,8 +39,9 @@ impl Raster {
     /// Opens any raster GDAL reads (GeoTIFF, JPEG, PNG, VRT, `/vsicurl/...`).
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
+        // Virtual paths are left to GDAL's open (a `/vsicurl/` stat costs a request).
         let s = path.to_string_lossy();
-        if !s.starts_with("/vsi") && !path.exists() {
+        if !s.starts_with("/vsi") && !crate::vsi::exists(&path) {
             return Err(Error::raster(&path, "no such file"));
         }
         let ds = Dataset::open(&path).map_err(|e| Error::raster_source(&path, "cannot open", e))?;

@@ -286,34 +286,16 @@ fn map_grid(mapper: &mut crate::infer::WindowMapper, classes: &[ClassInfo]) -> R
     })
 }
 
-/// Whether the scene pixel at each map cell's centre is valid in every band (GDAL's
-/// mask bands: nodata, alpha, per-dataset masks), sampled by a nearest-neighbour
-/// read at the map's size.
+/// Whether the scene pixel at each map cell's centre is valid in every data band
+/// (the pixel pipeline's rule: GDAL's mask bands, nodata, per-dataset masks, alpha
+/// bands), sampled by a nearest-neighbour read at the map's size.
 fn centre_validity(scene: &Path, w: usize, h: usize) -> Result<Vec<bool>> {
+    use crate::pixels::mask::{data_bands, Validity};
     let raster = Raster::open(scene)?;
-    let size = raster.size();
-    let mut valid = vec![true; w * h];
-    for b in 1..=raster.band_count() {
-        let band = raster
-            .dataset()
-            .rasterband(b)
-            .map_err(|e| Error::raster_source(scene, format!("band {b}"), e))?;
-        let mask = band
-            .open_mask_band()
-            .and_then(|m| {
-                m.read_as::<u8>(
-                    (0, 0),
-                    size,
-                    (w, h),
-                    Some(gdal::raster::ResampleAlg::NearestNeighbour),
-                )
-            })
-            .map_err(|e| Error::raster_source(scene, format!("band {b}: reading its mask"), e))?;
-        for (v, &m) in valid.iter_mut().zip(mask.data()) {
-            *v &= m != 0;
-        }
-    }
-    Ok(valid)
+    let (sw, sh) = raster.size();
+    let ds = raster.dataset();
+    let validity = Validity::of(ds, scene, &data_bands(ds))?;
+    validity.read(ds, scene, crate::raster::Window::new(0, 0, sw, sh), (w, h))
 }
 
 /// Writes the suggestions as points with rank, predicted class and confidence.
