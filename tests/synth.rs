@@ -398,3 +398,62 @@ fn existing_outputs_are_kept_unless_overwrite() {
     assert!(!dir.path().join("keep.txt").exists());
     assert_eq!(list_dir(dir.path()).len(), 2);
 }
+
+/// Coefficient of variation of band `band` (1-based) over the pixels of class `class`
+/// in a scene folder.
+fn within_class_spread(scene: &Path, band: usize, class: f32) -> f64 {
+    let values = read_band_f32(&scene.join("scene.tif"), band);
+    let truth = read_band_f32(&scene.join("truth.tif"), 1);
+    let v: Vec<f64> = values
+        .iter()
+        .zip(&truth)
+        .filter(|(v, t)| **t == class && v.is_finite())
+        .map(|(v, _)| *v as f64)
+        .collect();
+    assert!(v.len() > 200, "{} pixels of class {class}", v.len());
+    let mean = v.iter().sum::<f64>() / v.len() as f64;
+    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64;
+    var.sqrt() / mean
+}
+
+#[test]
+fn the_varied_appearance_is_the_default_and_the_classic_one_stays_available() {
+    let dir = tempfile::tempdir().unwrap();
+    let (varied, classic) = (dir.path().join("v"), dir.path().join("c"));
+    synth("scene", &varied, "--region 110 --size 192 --seed 7");
+    synth(
+        "scene",
+        &classic,
+        "--region 110 --size 192 --seed 7 --appearance classic",
+    );
+    let provenance = |p: &Path| {
+        open(&p.join("scene.tif"))
+            .metadata_item("GEOMAML_SYNTH", "")
+            .unwrap()
+    };
+    assert!(provenance(&varied).ends_with("appearance=varied"));
+    assert!(!provenance(&classic).contains("appearance"));
+    // The same landscape: the truth is identical, only the pixels differ.
+    assert_eq!(
+        read_band_f32(&varied.join("truth.tif"), 1),
+        read_band_f32(&classic.join("truth.tif"), 1)
+    );
+    // Forest (1) varies more within the class in the varied world (broadleaf and
+    // conifer stands, clearings, terrain), in NIR (B08, band 10).
+    let (v, c) = (
+        within_class_spread(&varied, 10, 1.0),
+        within_class_spread(&classic, 10, 1.0),
+    );
+    assert!(v > 1.5 * c, "forest NIR spread: varied {v:.3}, classic {c:.3}");
+    let err = run_fail(geomaml().args([
+        "synth",
+        "scene",
+        dir.path().join("x").to_str().unwrap(),
+        "--region",
+        "110",
+        "--appearance",
+        "hard",
+    ]));
+    assert!(err.contains("--appearance") && err.contains("classic"), "{err}");
+    assert!(!dir.path().join("x").exists());
+}

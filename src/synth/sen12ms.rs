@@ -271,6 +271,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn about_one_field_in_twenty_carries_another_class_in_varied_labels() {
+        let site = Site::new(3, 91, Appearance::Varied).unwrap();
+        let key_ = site.look(1).variety.unwrap().key;
+        let (mut fields, mut changed) = (std::collections::BTreeSet::new(), 0);
+        for i in 0..40_000 {
+            let p = site.land.at((i % 200) as f64 * 3.0, (i / 200) as f64 * 3.0);
+            if p.cell > 4 && fields.insert(p.cell) {
+                let igbp = noisy_label(&site, key_, &p);
+                if igbp != p.igbp {
+                    changed += 1;
+                    assert_ne!(crate::catalog::classes::igbp_to_dfc(igbp as u16), p.class);
+                }
+            }
+        }
+        let share = changed as f64 / fields.len() as f64;
+        assert!(fields.len() > 200, "{} fields", fields.len());
+        assert!((0.02..0.09).contains(&share), "{changed} of {} fields", fields.len());
+    }
+
+    #[test]
     fn grids_overlap_by_half_and_are_distinct() {
         let specs = patch_grid(1, 57, 0, 6, 64);
         assert_eq!(specs.len(), 6);
