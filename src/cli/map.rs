@@ -112,6 +112,7 @@ impl MapArgs {
         if let Some(manifest) = &self.manifest {
             return self.run_batch(manifest);
         }
+        crate::infer::sink::check_map_extension(&self.output)?;
         let mut inputs = vec![self.model.as_path(), self.scene()?.as_path()];
         inputs.extend(self.adapt.labels.as_deref());
         let probabilities = crate::infer::sink::probabilities_path(&self.output);

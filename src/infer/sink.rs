@@ -55,6 +55,28 @@ pub fn nodata_value(card: &ModelCard) -> u8 {
     }
 }
 
+/// Refuses a map name whose extension is not a GeoTIFF's (`.tif`, `.tiff`; a name
+/// without one is taken as given). geomaml writes GeoTIFFs only (its colour table,
+/// category names, legend metadata and COG layout are GeoTIFF's), and a GeoTIFF
+/// named `map.img` or `map.png` is a file that other tools open with the wrong
+/// driver or not at all.
+pub fn check_map_extension(path: &Path) -> Result<()> {
+    let Some(ext) = path.extension().map(|e| e.to_string_lossy().to_lowercase()) else {
+        return Ok(());
+    };
+    if ext == "tif" || ext == "tiff" {
+        return Ok(());
+    }
+    Err(Error::config(
+        "--output",
+        format!(
+            "{}: geomaml writes maps as GeoTIFF; name the output .tif (convert it afterwards, \
+             e.g. gdal_translate -of HFA map.tif map.img)",
+            path.display()
+        ),
+    ))
+}
+
 /// `<stem>.<kind>.tif` beside the map at `path`.
 fn companion_path(path: &Path, kind: &str) -> PathBuf {
     let stem = path
