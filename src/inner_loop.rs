@@ -51,6 +51,65 @@ pub fn adapt(
     (fast, first_loss)
 }
 
+/// First-order inner loop that keeps the support loss before every step and
+/// after the last one (`losses`, `steps + 1` values), and the fast weights with the
+/// lowest of them. `adapt` reads it to notice a loss that rose (a step size too
+/// large for the scene) and to deliver the best weights instead of the last.
+pub struct Tracked {
+    /// The fast weights after the last step.
+    pub last: Params,
+    /// The fast weights (detached) with the lowest support loss, and after how many
+    /// steps they were reached (0: the weights before adaptation).
+    pub best: (Params, usize),
+    /// The support loss before each step, then after the last.
+    pub losses: Vec<f64>,
+}
+
+/// [`adapt`] (first order) with the support loss tracked at every step: see
+/// [`Tracked`].
+pub fn adapt_tracked(params: &Params, x: &Tensor, y: &Tensor, s: &InnerSettings) -> Tracked {
+    let detached =
+        |p: &Params| p.with_trainable(p.trainable().iter().map(|t| t.detach()).collect());
+    let mut fast = params.with_trainable(params.trainable());
+    let mut losses = Vec::with_capacity(s.steps + 1);
+    let mut best: Option<(Params, usize, f64)> = None;
+    // A NaN loss is never the best; any finite loss beats one.
+    let keep = |fast: &Params, step: usize, loss: f64, best: &mut Option<(Params, usize, f64)>| {
+        if best
+            .as_ref()
+            .is_none_or(|(_, _, b)| loss < *b || (b.is_nan() && !loss.is_nan()))
+        {
+            *best = Some((detached(fast), step, loss));
+        }
+    };
+    for step in 0..s.steps {
+        let bn = match (step, s.bn_momentum) {
+            (0, Some(momentum)) => BnMode::Track { momentum },
+            _ => BnMode::Batch,
+        };
+        let loss = cross_entropy(&forward(&fast, x, bn), y);
+        let value = f64::try_from(&loss).unwrap_or(f64::NAN);
+        losses.push(value);
+        keep(&fast, step, value, &mut best);
+        let weights = fast.trainable();
+        fast = fast.with_trainable(gradient_step(&loss, &weights, s.lr, false));
+    }
+    let last = tch::no_grad(|| {
+        f64::try_from(cross_entropy(&forward(&fast, x, BnMode::Batch), y)).unwrap_or(f64::NAN)
+    });
+    losses.push(last);
+    keep(&fast, s.steps, last, &mut best);
+    let (best_params, best_step) = match best {
+        Some((p, step, _)) => (p, step),
+        None => (detached(&fast), s.steps),
+    };
+    Tracked {
+        last: fast,
+        best: (best_params, best_step),
+        losses,
+    }
+}
+
 /// One inner step `w - lr * d loss / d w` for every tensor of `weights`; with
 /// `create_graph` the step stays differentiable (second order), else the gradient
 /// counts as a constant (first order).

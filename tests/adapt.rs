@@ -244,3 +244,87 @@ fn bad_labels_fail_with_one_clear_message() {
     let err = adapt_fails(dir.path(), &rgb, &sample("scene/labels.geojson"));
     assert!(err.contains("B01") && err.contains("rgb.tif"), "{err}");
 }
+
+#[test]
+fn a_support_loss_that_rises_keeps_the_best_step_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let adapt = |extra: &[&str], out: &Path| {
+        run_ok(
+            geomaml()
+                .args([
+                    "adapt",
+                    "--device",
+                    "cpu",
+                    "--no-cross-validation",
+                    "--json",
+                ])
+                .args(extra)
+                .arg("--model")
+                .arg(pretrained())
+                .arg("--scene")
+                .arg(sample("scene/scene.tif"))
+                .arg("--labels")
+                .arg(sample("scene/labels.geojson"))
+                .arg("-o")
+                .arg(out),
+        )
+    };
+    // A step size far too large: the loss climbs by orders of magnitude, finitely.
+    let out_path = dir.path().join("overshoot.onnx");
+    let out = adapt(&["--inner-lr", "20", "--inner-steps", "5"], &out_path);
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let losses: Vec<f64> = r["support_loss_steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(losses.len(), 6, "{r}");
+    assert!(losses[5] > losses[0], "{losses:?}");
+    assert_eq!(r["support_loss_rose"], true, "{r}");
+    let kept = r["steps_kept"].as_u64().unwrap() as usize;
+    assert!(kept < 5, "{r}");
+    assert_eq!(r["inner_steps"], 5);
+    // The delivered weights are the best step's, not the last.
+    let (before, after) = (
+        r["support_loss"][0].as_f64().unwrap(),
+        r["support_loss"][1].as_f64().unwrap(),
+    );
+    assert!(after <= before + 1e-6, "{r}");
+    assert!(
+        (after - losses[kept]).abs() < 1e-3 * losses[kept].max(1.0),
+        "{r}"
+    );
+    let warning = r["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|w| w.as_str())
+        .find(|w| w.contains("support loss rose"))
+        .unwrap_or_else(|| panic!("no warning: {r}"));
+    assert!(
+        warning.contains("--inner-lr 20") && warning.contains("--inner-steps 5"),
+        "{warning}"
+    );
+    assert!(
+        stderr.contains("warning: the support loss rose"),
+        "{stderr}"
+    );
+    assert!(out_path.is_file());
+    let card: serde_json::Value =
+        serde_json::from_slice(&run_ok(geomaml().args(["info", "--json"]).arg(&out_path)).stdout)
+            .unwrap();
+    assert_eq!(
+        card["adaptation"]["inner_steps"].as_u64(),
+        Some(kept as u64)
+    );
+    // A step size that works: the loss falls and the last step is kept.
+    let out = adapt(
+        &["--inner-lr", "0.5", "--inner-steps", "5"],
+        &dir.path().join("fine.onnx"),
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["support_loss_rose"], false, "{r}");
+    assert_eq!(r["steps_kept"], 5);
+}

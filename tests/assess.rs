@@ -124,3 +124,53 @@ fn a_missing_reference_is_named() {
     );
     assert!(err.contains("nowhere.tif"), "{err}");
 }
+
+#[test]
+fn a_scene_given_as_the_map_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let truth = reference(dir.path());
+    // A 15-band float scene (and a one-band float raster) are no class maps.
+    let srs = gdal::spatial_ref::SpatialRef::from_epsg(32632)
+        .unwrap()
+        .to_wkt()
+        .unwrap();
+    let float_raster = |name: &str, bands: usize| {
+        let p = dir.path().join(name);
+        let mut w = GeoTiffWriter::create::<f32>(
+            &p,
+            (80, 80),
+            bands,
+            GeoTransform::north_up(500_000.0, 5_300_000.0, 10.0),
+            &srs,
+            &WriterOptions::default(),
+        )
+        .unwrap();
+        for b in 1..=bands {
+            w.write(b, (0, 0), (80, 80), vec![0.1f32 * b as f32; 6400])
+                .unwrap();
+        }
+        w.finish().unwrap();
+        p
+    };
+    let scene = float_raster("scene15.tif", 15);
+    let single = float_raster("float1.tif", 1);
+    for (map, what) in [
+        (&scene, "15 band(s) of Float32"),
+        (&single, "1 band(s) of Float32"),
+    ] {
+        for reference in [truth.as_path(), sample("scene/labels.geojson").as_path()] {
+            let err = run_fail(
+                geomaml()
+                    .arg("assess")
+                    .arg(map)
+                    .arg("--reference")
+                    .arg(reference),
+            );
+            let name = map.file_name().unwrap().to_str().unwrap();
+            assert!(
+                err.contains(name) && err.contains("is not a class raster") && err.contains(what),
+                "{err}"
+            );
+        }
+    }
+}

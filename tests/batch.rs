@@ -591,12 +591,17 @@ fn shards_come_from_scheduler_variables_and_bad_combinations_fail() {
     let (code, e) = fail(&[], &[("AWS_BATCH_JOB_ARRAY_INDEX", "1")]);
     assert_eq!(code, Some(1));
     assert!(e.contains("geomaml: --shards:"), "{e}");
-    let (code, e) = fail(&["--shard", "3/3"], &[]);
-    assert_eq!(code, Some(1));
-    assert!(
-        e.contains("geomaml: --shard: shard index 3 is out of range"),
-        "{e}"
-    );
+    // A shard outside 0..N is a usage error (2), naming the option and the range.
+    for bad in ["3/3", "5/4"] {
+        let (code, e) = fail(&["--shard", bad], &[]);
+        assert_eq!(code, Some(2), "{e}");
+        assert!(
+            e.contains(&format!("invalid value '{bad}' for '--shard <I/N>'"))
+                && e.contains("is out of range"),
+            "{e}"
+        );
+        assert!(!out_dir.join("summary-5-of-4.json").exists());
+    }
     let (code, e) = fail(&["--overwrite"], &[]);
     assert_eq!(code, Some(1));
     assert!(e.contains("--force"), "{e}");
@@ -715,4 +720,214 @@ fn a_stac_item_with_one_asset_per_band_maps_like_the_stacked_scene() {
             .arg(&reference),
     );
     assert_eq!(classes(&out_dir.join(map)), classes(&reference));
+}
+
+#[test]
+fn four_shards_of_twelve_scenes_map_three_each() {
+    let (dir, onnx, manifest) = setup(12);
+    let out_dir = dir.path().join("out");
+    let mut sizes = Vec::new();
+    for i in 0..4 {
+        run_ok(batch(&onnx, &manifest, &out_dir).args(["--shard", &format!("{i}/4")]));
+        let s = json(&out_dir.join(format!("summary-{i}-of-4.json")));
+        sizes.push(s["scenes"].as_u64().unwrap());
+    }
+    assert_eq!(sizes, [3, 3, 3, 3]);
+    let maps = scene_files(&out_dir)
+        .into_iter()
+        .filter(|n| n.ends_with(".tif"))
+        .count();
+    assert_eq!(maps, 12, "every scene in exactly one shard");
+}
+
+#[test]
+fn a_manifest_through_a_symbolic_link_maps_under_the_same_names() {
+    let (dir, onnx, manifest) = setup(2);
+    let out_dir = dir.path().join("out");
+    run_ok(&mut batch(&onnx, &manifest, &out_dir));
+    let first = scene_files(&out_dir);
+    // The same manifest through a linked folder and a `..` spelling: nothing new.
+    let link = dir.path().join("linked");
+    std::os::unix::fs::symlink(dir.path(), &link).unwrap();
+    let spellings = [
+        link.join("scenes.txt"),
+        link.join("scenes").join("..").join("scenes.txt"),
+    ];
+    for m in &spellings {
+        let out = run_ok(batch(&onnx, m, &out_dir).arg("--json"));
+        let s = stdout_json(&out);
+        assert_eq!(
+            (s["skipped"].as_u64(), s["mapped"].as_u64()),
+            (Some(2), Some(0)),
+            "{}",
+            m.display()
+        );
+    }
+    assert_eq!(scene_files(&out_dir), first);
+}
+
+#[test]
+fn an_unreadable_scene_is_named_with_the_reason() {
+    let (dir, onnx, manifest) = setup(1);
+    // A folder named like a scene: the operating system refuses to read it.
+    std::fs::create_dir(dir.path().join("scenes/folder.tif")).unwrap();
+    let mut text = std::fs::read_to_string(&manifest).unwrap();
+    text.push_str("scenes/folder.tif\n");
+    // A file without read permission (only where this user lacks the bypass).
+    let locked = dir.path().join("scenes/locked.tif");
+    std::fs::copy(dir.path().join("scenes/s0.tif"), &locked).unwrap();
+    std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o000)).unwrap();
+    let permissions_hold = std::fs::File::open(&locked).is_err();
+    if permissions_hold {
+        text.push_str("scenes/locked.tif\n");
+    }
+    std::fs::write(&manifest, text).unwrap();
+    let out_dir = dir.path().join("out");
+    let out = batch(&onnx, &manifest, &out_dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let s = json(&out_dir.join("summary.json"));
+    let errors: Vec<String> = s["reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["error"].as_str().map(String::from))
+        .collect();
+    assert_eq!(errors.len(), 1 + permissions_hold as usize, "{errors:?}");
+    let folder = errors.iter().find(|e| e.contains("folder.tif")).unwrap();
+    assert!(
+        folder.contains("folder.tif: cannot be read: Is a directory"),
+        "{folder}"
+    );
+    if permissions_hold {
+        let e = errors.iter().find(|e| e.contains("locked.tif")).unwrap();
+        assert!(e.contains("cannot be read: Permission denied"), "{e}");
+    }
+    for e in &errors {
+        assert!(!e.contains("NULL pointer"), "{e}");
+    }
+}
+
+/// Runs deploy/slurm/map-array.sh as Slurm would start task `id` of an array,
+/// with `echo` standing in for geomaml; returns (exit code, stdout, stderr).
+fn slurm_task(
+    id: usize,
+    array: (usize, usize),
+    shards: Option<&str>,
+    extra: &[(&str, &str)],
+) -> (Option<i32>, String, String) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/slurm/map-array.sh");
+    let mut c = Command::new("bash");
+    c.arg(script)
+        .env("GEOMAML", "echo")
+        .env("SLURM_ARRAY_TASK_ID", id.to_string())
+        .env("SLURM_ARRAY_TASK_MIN", array.0.to_string())
+        .env("SLURM_ARRAY_TASK_MAX", array.1.to_string())
+        .env(
+            "SLURM_ARRAY_TASK_COUNT",
+            (array.1 - array.0 + 1).to_string(),
+        )
+        .env_remove("SHARDS")
+        .env_remove("PARTIAL_ARRAY");
+    if let Some(n) = shards {
+        c.env("SHARDS", n);
+    }
+    for (k, v) in extra {
+        c.env(k, v);
+    }
+    let out = c.output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[test]
+fn the_slurm_script_refuses_an_array_that_does_not_cover_the_shards() {
+    // --array=0-3 with SHARDS=16: four tasks would map a quarter and exit 0.
+    let (code, out, err) = slurm_task(1, (0, 3), Some("16"), &[]);
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(
+        err.contains("SHARDS=16") && err.contains("--array=0-15"),
+        "{err}"
+    );
+    assert!(out.is_empty(), "geomaml must not start: {out}");
+    // Without SHARDS the array's size is the shard count.
+    let (code, out, err) = slurm_task(1, (0, 3), None, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("--shard 1/4"), "{out}");
+    let (code, out, _) = slurm_task(5, (0, 15), Some("16"), &[]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("--shard 5/16"), "{out}");
+    // An array that does not start at 0 cannot say the shard count.
+    let (code, _, err) = slurm_task(2, (1, 3), None, &[]);
+    assert_eq!(code, Some(2), "{err}");
+    // Rerunning some tasks of a 16-shard run is said explicitly.
+    let (code, _, err) = slurm_task(7, (3, 7), Some("16"), &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("PARTIAL_ARRAY=1"), "{err}");
+    let (code, out, _) = slurm_task(7, (3, 7), Some("16"), &[("PARTIAL_ARRAY", "1")]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("--shard 7/16"), "{out}");
+    // A task past the shard count is refused even then.
+    let (code, _, err) = slurm_task(17, (16, 17), Some("16"), &[("PARTIAL_ARRAY", "1")]);
+    assert_eq!(code, Some(2), "{err}");
+}
+
+/// The category names GDAL reads for band 1 of `map` (`gdalinfo -json`, in this
+/// test's environment, without GDAL_DISABLE_READDIR_ON_OPEN).
+fn category_names(map: &Path) -> Vec<String> {
+    let out = Command::new("gdalinfo")
+        .arg("-json")
+        .arg(map)
+        .env_remove("GDAL_DISABLE_READDIR_ON_OPEN")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    info["bands"][0]["categories"]
+        .as_array()
+        .map(|a| a.iter().map(|v| v.as_str().unwrap().to_string()).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn maps_keep_their_class_names_with_readdir_disabled() {
+    // Container images and Kubernetes jobs set this: GDAL then ignores files
+    // beside a dataset, the `.aux.xml` holding the category names among them.
+    let (dir, onnx, manifest) = setup(2);
+    let out_dir = dir.path().join("out");
+    run_ok(batch(&onnx, &manifest, &out_dir).env("GDAL_DISABLE_READDIR_ON_OPEN", "EMPTY_DIR"));
+    let single = dir.path().join("single.tif");
+    let mut c = geomaml();
+    c.args(["map", "--cog", "--stride", "4", "--threads", "1", "--model"])
+        .arg(&onnx)
+        .arg(dir.path().join("scenes/s0.tif"))
+        .arg("-o")
+        .arg(&single)
+        .env("GDAL_DISABLE_READDIR_ON_OPEN", "EMPTY_DIR");
+    run_ok(&mut c);
+    let card: serde_json::Value =
+        serde_json::from_slice(&run_ok(geomaml().args(["info", "--json"]).arg(&onnx)).stdout)
+            .unwrap();
+    let mut maps: Vec<PathBuf> = scene_files(&out_dir)
+        .into_iter()
+        .filter(|n| n.ends_with(".tif"))
+        .map(|n| out_dir.join(n))
+        .collect();
+    assert_eq!(maps.len(), 2);
+    maps.push(single);
+    for map in &maps {
+        let names = category_names(map);
+        for c in card["classes"].as_array().unwrap() {
+            let id = c["id"].as_u64().unwrap() as usize;
+            assert_eq!(
+                names.get(id).map(String::as_str),
+                c["name"].as_str(),
+                "{}: {names:?}",
+                map.display()
+            );
+        }
+    }
+    no_partials(&out_dir);
 }

@@ -218,6 +218,20 @@ fn bad_inputs_fail_cleanly_and_leave_nothing_behind() {
     );
     let err = run_fail(&mut map_cmd(&onnx, &dir.path().join("missing.tif")));
     assert!(err.contains("missing.tif"), "{err}");
+    // A map named like another format would be a GeoTIFF under a false name.
+    for name in ["map.img", "map.png"] {
+        let mut c = geomaml();
+        c.args(["map", "--bands", "1,2,3", "--model"])
+            .arg(&onnx)
+            .arg(&scene_path)
+            .arg("-o")
+            .arg(dir.path().join(name));
+        let err = run_fail(&mut c);
+        assert!(
+            err.contains(name) && err.contains("GeoTIFF") && err.contains(".tif"),
+            "{err}"
+        );
+    }
     let mut after = list_dir(dir.path());
     after.retain(|n| n != "corrupt.onnx");
     assert_eq!(after, before);

@@ -19,7 +19,7 @@ pub mod shots;
 use crate::card::{AdaptationRecord, ModelCard};
 use crate::checkpoint::{Checkpoint, HostTensor};
 use crate::error::{Error, Result};
-use crate::inner_loop::{adapt as inner_loop, InnerSettings};
+use crate::inner_loop::{adapt_tracked, InnerSettings};
 use crate::labels::{read_labels, ClassSource, LabelOptions};
 use crate::legend::{find_class, ClassInfo};
 use crate::model::functional::forward;
@@ -82,10 +82,19 @@ pub struct AdaptReport {
     pub shots_per_class: BTreeMap<String, usize>,
     /// Inner-loop step size used.
     pub inner_lr: f64,
-    /// Inner-loop steps used.
+    /// Inner-loop steps asked for (`--inner-steps`, else the default).
     pub inner_steps: usize,
-    /// Support loss before and after adaptation.
+    /// Steps whose weights the model keeps: `inner_steps`, or fewer when the support
+    /// loss rose (`support_loss_rose`).
+    pub steps_kept: usize,
+    /// Support loss before adaptation and with the delivered weights.
     pub support_loss: (f64, f64),
+    /// Support loss before each inner step, then after the last one.
+    pub support_loss_steps: Vec<f64>,
+    /// Whether the support loss ended above where it started: the model then keeps
+    /// the weights of the lowest loss (after `steps_kept` steps) and `warnings` says
+    /// so, naming `--inner-lr` and `--inner-steps`.
+    pub support_loss_rose: bool,
     /// Support accuracy after adaptation.
     pub support_accuracy: f64,
     /// Cross-validated accuracy over the shots (spatially separate folds), and the
@@ -206,24 +215,19 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
     let unlabelled = unlabelled_windows(&reader, card, opts.bn_windows, opts.seed)?;
 
     let (x, y) = inner_batch(&shots, &targets, &unlabelled, card, opts.device);
-    let (fast, loss_before) = inner_loop(&params, &x, &y, &settings, false);
-    let fast = fast.with_trainable(fast.trainable().iter().map(|t| t.detach()).collect());
-    let (loss_after, acc_after) = tch::no_grad(|| {
-        let logits = forward(&fast, &x, BnMode::Batch);
-        (
-            f64::try_from(crate::model::loss::cross_entropy(&logits, &y)).unwrap_or(f64::NAN),
-            crate::model::loss::accuracy(&logits, &y),
-        )
-    });
-    let finite = fast
+    let tracked = adapt_tracked(&params, &x, &y, &settings);
+    let loss_before = tracked.losses[0];
+    let loss_last = tracked.losses[settings.steps];
+    let finite = tracked
+        .last
         .trainable()
         .iter()
         .all(|t| bool::try_from(t.isfinite().all()).unwrap_or(false));
-    if !finite || !loss_after.is_finite() {
+    if !finite || !loss_last.is_finite() {
         return Err(Error::config(
             "--inner-lr",
             format!(
-                "adaptation diverged (support loss {loss_before:.3} -> {loss_after}, weights not finite); \
+                "adaptation diverged (support loss {loss_before:.3} -> {loss_last}, weights not finite); \
                  lower the step size (now {}) or the steps (--inner-steps, now {}), or check the labelled \
                  pixels of {} for extreme values",
                 settings.lr,
@@ -232,6 +236,38 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
             ),
         ));
     }
+    // A support loss that ends above where it started means the steps overshoot:
+    // the weights of the lowest loss are delivered instead of the last (see
+    // [`loss_rose`]).
+    let rose = loss_rose(&tracked.losses);
+    let (fast, steps_kept) = if rose {
+        let (best, step) = tracked.best;
+        warnings.push(format!(
+            "the support loss rose during adaptation ({loss_before:.3} before the first step, \
+             {loss_last:.3} after step {}): the step size --inner-lr {} is too large for this scene \
+             or --inner-steps {} too many. The model keeps the weights after step {step} \
+             (support loss {:.3}), not the last; adapt again with a smaller --inner-lr (or fewer \
+             --inner-steps) for a model that used every step",
+            settings.steps, settings.lr, settings.steps, tracked.losses[step]
+        ));
+        (best, step)
+    } else {
+        (tracked.last, settings.steps)
+    };
+    let fast = fast.with_trainable(fast.trainable().iter().map(|t| t.detach()).collect());
+    let (loss_after, acc_after) = tch::no_grad(|| {
+        let logits = forward(&fast, &x, BnMode::Batch);
+        (
+            f64::try_from(crate::model::loss::cross_entropy(&logits, &y)).unwrap_or(f64::NAN),
+            crate::model::loss::accuracy(&logits, &y),
+        )
+    });
+    // The estimate adapts folds with the steps the delivered model took.
+    let steps_asked = settings.steps;
+    let settings = InnerSettings {
+        steps: steps_kept,
+        ..settings
+    };
     let bn_batches = bn_batches(&to_tensor(&shots.x, opts.device), &unlabelled, opts.device);
     let frozen = crate::model::bn_stats::estimate_bn_stats(&fast, &bn_batches)?;
 
@@ -249,7 +285,7 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
                 .map(|&id| (id, shots.class_ids.iter().filter(|&&c| c == id).count()))
                 .collect(),
             inner_lr: settings.lr,
-            inner_steps: settings.steps,
+            inner_steps: steps_kept,
             class_field: labels.class_field.clone(),
             style: labels.style.as_ref().map(|p| p.display().to_string()),
             new_head_rows: head_plan.new_rows.clone(),
@@ -270,8 +306,11 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
         report: AdaptReport {
             shots_per_class,
             inner_lr: settings.lr,
-            inner_steps: settings.steps,
+            inner_steps: steps_asked,
             support_loss: (loss_before, loss_after),
+            support_loss_steps: tracked.losses,
+            support_loss_rose: rose,
+            steps_kept,
             support_accuracy: acc_after,
             cross_validated_accuracy: None,
             baseline_accuracy: None,
@@ -287,6 +326,21 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
         },
         holdout,
     })
+}
+
+/// Whether a support-loss trajectory (before each step, then after the last)
+/// ended clearly above its start: by more than 1 % of the starting loss (and
+/// 1e-6), so that rounding on a loss already at its floor does not count.
+/// Adaptation takes gradient steps on exactly this loss, so a final loss above the
+/// first means the step size overshoots on this scene; losses that wander but end
+/// lower are the inner loop working as meta-trained and are left alone.
+pub fn loss_rose(losses: &[f64]) -> bool {
+    match (losses.first(), losses.last()) {
+        (Some(&first), Some(&last)) if losses.len() > 1 => {
+            last > first + (0.01 * first.abs()).max(1e-6)
+        }
+        _ => false,
+    }
 }
 
 /// Training targets: output index per shot (classifier) or per labelled pixel.
@@ -307,19 +361,11 @@ fn targets(shots: &Shots, ids: &[u16], outputs: &[usize], card: &ModelCard) -> A
     }
 }
 
-/// Inner steps when none are asked for: the card's, and for the pixel network at least
-/// [`PIXEL_STEPS`]: a pixel network meta-trained with one inner step maps the demo
-/// scene at 70.6 % after one step on its points, 95.9 % after 10, 95.7 % after 50.
+/// Inner steps when none are asked for: the card's, at least
+/// [`crate::card::MIN_ADAPT_STEPS`] (see there why).
 fn default_steps(card: &ModelCard) -> usize {
-    if card.spec.arch == crate::model::spec::Arch::Pixel {
-        card.inner_loop.steps.max(PIXEL_STEPS)
-    } else {
-        card.inner_loop.steps
-    }
+    card.inner_loop.adapt_steps()
 }
-
-/// Fewest inner steps a pixel network adapts with by default (see [`default_steps`]).
-pub const PIXEL_STEPS: usize = 20;
 
 /// The inner loop's batch: the shots, and for per-pixel models also the unlabelled
 /// scene windows (targets ignored), so that batch norm normalises with statistics of
@@ -481,4 +527,20 @@ fn map_classes(
         ));
     }
     Ok(classes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loss_rose;
+
+    #[test]
+    fn a_loss_counts_as_risen_only_when_it_ends_clearly_above_its_start() {
+        assert!(loss_rose(&[1.98, 4.0, 15.7]));
+        assert!(loss_rose(&[1.0, 0.5, 1.02]));
+        // Wandering but ending lower, at the start, or within rounding: not risen.
+        assert!(!loss_rose(&[1.6, 5.6, 0.75]));
+        assert!(!loss_rose(&[1.0, 1.005]));
+        assert!(!loss_rose(&[0.0, 0.0]));
+        assert!(!loss_rose(&[2.0]));
+    }
 }

@@ -15,6 +15,11 @@
 //! href resolves, as the STAC spec says, against its item's `self` link (a path
 //! relative to the manifest, or a URL), and against the manifest's folder only when
 //! the item has none. The same input listed twice is mapped once.
+//!
+//! A scene's input string names its outputs (see [`super::sidecar::output_stem`]),
+//! so it must not depend on how the manifest was reached: the manifest's folder is
+//! its canonical path (symbolic links resolved), and `.`/`..` segments of joined
+//! paths and URLs are resolved lexically (`a/b/../c.tif` is `a/c.tif`).
 
 use super::stac_bands::{asset_holds, nodata_number, BandAsset, EoBand, RasterBandInfo};
 use crate::error::{Error, Result};
@@ -67,11 +72,10 @@ pub fn read_manifest_for(
     model_bands: &[String],
 ) -> Result<Vec<Scene>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let base = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let base = std::path::absolute(base).map_err(|e| Error::io(path, e))?;
+    // The manifest through a symbolic link or as `./x/../scenes.txt` lists the same
+    // scenes under the same names.
+    let real = std::fs::canonicalize(path).map_err(|e| Error::io(path, e))?;
+    let base = real.parent().unwrap_or(Path::new("/")).to_path_buf();
     let scenes = if text.trim_start().starts_with('{') {
         stac_scenes(path, &text, &base, asset, model_bands)?
     } else {
@@ -112,10 +116,11 @@ fn text_scenes(text: &str, base: &Path) -> Vec<Scene> {
 
 /// Turns a manifest entry into what GDAL opens: URLs into `/vsi...` paths,
 /// relative local paths joined to `base`.
+/// `.` and `..` segments resolved lexically (see the module doc).
 pub fn gdal_input(entry: &str, base: &Path) -> String {
     let entry = entry.trim();
     if entry.starts_with("http://") || entry.starts_with("https://") {
-        return format!("/vsicurl/{entry}");
+        return format!("/vsicurl/{}", normalise_url(entry));
     }
     for (scheme, vsi) in [
         ("s3://", "/vsis3/"),
@@ -123,16 +128,70 @@ pub fn gdal_input(entry: &str, base: &Path) -> String {
         ("az://", "/vsiaz/"),
     ] {
         if let Some(rest) = entry.strip_prefix(scheme) {
-            return format!("{vsi}{rest}");
+            return format!("{vsi}{}", normalise_segments(rest));
         }
     }
     if let Some(rest) = entry.strip_prefix("file://") {
-        return rest.to_string();
+        return normalise_segments(rest);
     }
     if entry.starts_with("/vsi") || Path::new(entry).is_absolute() {
-        return entry.to_string();
+        return normalise_segments(entry);
     }
-    base.join(entry).to_string_lossy().to_string()
+    normalise_segments(&base.join(entry).to_string_lossy())
+}
+
+/// A `/`-separated path with empty and `.` segments dropped and each `..` taking
+/// away the segment before it (kept at the start of a relative path, dropped at
+/// the root of an absolute one, as POSIX resolves `/..`). Lexical: a `..` after a
+/// symbolic link names the link's parent, which is what GDAL and the manifest's
+/// author see in the string.
+pub fn normalise_segments(path: &str) -> String {
+    let absolute = path.starts_with('/');
+    let mut out: Vec<&str> = Vec::new();
+    for seg in path.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => match out.last() {
+                Some(&last) if last != ".." => {
+                    out.pop();
+                }
+                _ if absolute => {}
+                _ => out.push(".."),
+            },
+            s => out.push(s),
+        }
+    }
+    let joined = out.join("/");
+    if absolute {
+        format!("/{joined}")
+    } else if joined.is_empty() {
+        ".".into()
+    } else {
+        joined
+    }
+}
+
+/// A URL with the `.`/`..` segments of its path resolved (scheme, host, query and
+/// fragment kept as written).
+fn normalise_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let cut = rest.find(['?', '#']).unwrap_or(rest.len());
+    let (location, tail) = rest.split_at(cut);
+    match location.split_once('/') {
+        Some((host, path)) => {
+            let trailing = if path.ends_with('/') && !path.is_empty() {
+                "/"
+            } else {
+                ""
+            };
+            let p = normalise_segments(&format!("/{path}"));
+            let p = if p == "/" { "" } else { &p[1..] };
+            format!("{scheme}://{host}/{p}{trailing}{tail}")
+        }
+        None => url.to_string(),
+    }
 }
 
 /// STAC assets in document order (serde_json's map would sort them).
@@ -372,7 +431,7 @@ mod tests {
         .unwrap();
         let s = read_manifest(&m, None).unwrap();
         let inputs: Vec<&str> = s.iter().map(|s| s.input.as_str()).collect();
-        let base = std::path::absolute(dir.path()).unwrap();
+        let base = std::fs::canonicalize(dir.path()).unwrap();
         assert_eq!(
             inputs,
             [
@@ -401,13 +460,57 @@ mod tests {
         )
         .unwrap();
         let s = read_manifest(&m, None).unwrap();
-        let root = std::path::absolute(dir.path()).unwrap();
-        assert_eq!(
-            Path::new(&s[0].input),
-            root.join("alpha").join("./scene.tif")
-        );
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        assert_eq!(Path::new(&s[0].input), root.join("alpha").join("scene.tif"));
         assert_eq!(s[1].input, "/vsicurl/https://x.org/c/b/scene.tif");
         assert_eq!(Path::new(&s[2].input), root.join("c.tif"));
+    }
+
+    #[test]
+    fn dot_dot_segments_are_resolved_in_paths_and_urls() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        std::fs::create_dir(root.join("items")).unwrap();
+        let m = root.join("items").join("items.json");
+        std::fs::write(
+            &m,
+            r#"{"type":"FeatureCollection","features":[
+              {"type":"Feature","id":"a","links":[{"rel":"self","href":"./a/../a/a.json"}],
+               "assets":{"data":{"href":"../../scenes/./a.tif","type":"image/tiff"}}},
+              {"type":"Feature","id":"b","links":[{"rel":"self","href":"https://x.org/c/b/b.json"}],
+               "assets":{"data":{"href":"../../d/./b.tif?x=../y","type":"image/tiff"}}}]}"#,
+        )
+        .unwrap();
+        let s = read_manifest(&m, None).unwrap();
+        assert_eq!(Path::new(&s[0].input), root.join("scenes").join("a.tif"));
+        assert_eq!(s[1].input, "/vsicurl/https://x.org/d/b.tif?x=../y");
+        assert_eq!(normalise_segments("../a/./b/../c"), "../a/c");
+        assert_eq!(normalise_segments("/../a//b/.."), "/a");
+        assert_eq!(
+            gdal_input("s3://bk/x/../y.tif", Path::new("/")),
+            "/vsis3/bk/y.tif"
+        );
+    }
+
+    #[test]
+    fn a_manifest_reached_through_a_symbolic_link_lists_the_same_inputs() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        std::fs::write(real.join("scenes.txt"), "a.tif\nsub/../b.tif\n").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let direct = read_manifest(&real.join("scenes.txt"), None).unwrap();
+        let via_link = read_manifest(&link.join("scenes.txt"), None).unwrap();
+        let spelled =
+            read_manifest(&link.join("..").join("real").join("scenes.txt"), None).unwrap();
+        assert_eq!(direct, via_link);
+        assert_eq!(direct, spelled);
+        assert!(
+            direct[1].input.ends_with("/real/b.tif"),
+            "{}",
+            direct[1].input
+        );
     }
 
     #[test]

@@ -195,7 +195,13 @@ pub fn run_batch(cfg: &BatchConfig) -> Result<BatchSummary> {
         ));
     }
     std::fs::create_dir_all(&cfg.out_dir).map_err(|e| Error::io(&cfg.out_dir, e))?;
-    let mine: Vec<&Scene> = scenes.iter().filter(|s| cfg.shard.owns(&s.input)).collect();
+    let inputs: Vec<&str> = scenes.iter().map(|s| s.input.as_str()).collect();
+    let mine: Vec<&Scene> = cfg
+        .shard
+        .select(&inputs)
+        .into_iter()
+        .map(|i| &scenes[i])
+        .collect();
     let summary_path = cfg.out_dir.join(cfg.shard.summary_name());
     // A summary a killed run of this shard was writing.
     let mut stale = crate::output::remove_stale_temporaries(&summary_path);

@@ -1,9 +1,14 @@
 //! Shards: which scenes of a manifest one process of an array job maps.
 //!
-//! A scene belongs to shard `h mod N`, where `h` is the first 8 bytes of the
-//! SHA-256 of its input string: the assignment depends on neither the manifest's
-//! order nor its other entries, so every process of an array job reading the same
-//! manifest agrees on it without talking to the others.
+//! The manifest's distinct inputs are sorted by the SHA-256 of their input string
+//! (the string itself breaks ties) and dealt round-robin: the k-th scene of that
+//! order goes to shard `k mod N`. Every process of an array job reading the same
+//! manifest computes the same order without talking to the others, the order does
+//! not depend on how the manifest lists the scenes, and shards differ by at most
+//! one scene for any list (a hash of each input alone, `h mod N`, gave 1/5/5/1
+//! scenes over 4 shards for 12 scenes). Adding scenes to a manifest may move
+//! others to another shard; outputs are named by input, not by shard, so a rerun
+//! still skips every scene that is done.
 //!
 //! The shard comes from `--shard I/N` (0-based), else from the scheduler:
 //! - Kubernetes Indexed Jobs: `JOB_COMPLETION_INDEX`, N from `--shards` or
@@ -145,9 +150,13 @@ impl Shard {
         }
     }
 
-    /// Whether the scene with this input belongs to this shard.
-    pub fn owns(&self, input: &str) -> bool {
-        shard_of(input, self.count) == self.index
+    /// The positions in `inputs` (the manifest's distinct inputs) of the scenes
+    /// this shard maps, in manifest order.
+    pub fn select<S: AsRef<str>>(&self, inputs: &[S]) -> Vec<usize> {
+        let owner = assign(inputs, self.count);
+        (0..inputs.len())
+            .filter(|&i| owner[i] == self.index)
+            .collect()
     }
 
     /// The summary file name of this shard.
@@ -166,11 +175,29 @@ impl std::fmt::Display for Shard {
     }
 }
 
-/// The shard (of `count`) that maps `input`.
-pub fn shard_of(input: &str, count: usize) -> usize {
-    let d = Sha256::digest(input.as_bytes());
-    let h = u64::from_be_bytes(d[..8].try_into().expect("8 bytes"));
-    (h % count.max(1) as u64) as usize
+/// The shard (of `count`) that maps each of `inputs`: sorted by the SHA-256 of
+/// the input (then the input), dealt round-robin (see the module doc).
+pub fn assign<S: AsRef<str>>(inputs: &[S], count: usize) -> Vec<usize> {
+    let mut order: Vec<([u8; 32], &str, usize)> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (Sha256::digest(s.as_ref().as_bytes()).into(), s.as_ref(), i))
+        .collect();
+    order.sort_unstable();
+    let mut owner = vec![0; inputs.len()];
+    for (rank, (_, _, i)) in order.into_iter().enumerate() {
+        owner[i] = rank % count.max(1);
+    }
+    owner
+}
+
+/// Parses `--shard I/N` for clap, so that a bad value is a usage error (exit 2)
+/// like any other malformed option.
+pub fn parse_shard_arg(text: &str) -> std::result::Result<Shard, String> {
+    Shard::parse(text).map_err(|e| match e {
+        Error::Config { reason, .. } => reason,
+        other => other.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -242,16 +269,52 @@ mod tests {
     #[test]
     fn assignment_is_stable_and_covers_all_shards() {
         let inputs: Vec<String> = (0..300).map(|i| format!("/data/s{i}.tif")).collect();
-        let mut counts = [0usize; 3];
-        for s in &inputs {
-            let k = shard_of(s, 3);
-            assert_eq!(k, shard_of(s, 3));
-            counts[k] += 1;
-            let owners = (0..3)
-                .filter(|&i| Shard { index: i, count: 3 }.owns(s))
-                .count();
-            assert_eq!(owners, 1);
+        let owner = assign(&inputs, 3);
+        assert_eq!(owner, assign(&inputs, 3));
+        let mut reversed = inputs.clone();
+        reversed.reverse();
+        let owner_rev = assign(&reversed, 3);
+        for (i, s) in inputs.iter().enumerate() {
+            // The manifest's order does not matter.
+            let j = reversed.iter().position(|r| r == s).unwrap();
+            assert_eq!(owner[i], owner_rev[j]);
         }
-        assert!(counts.iter().all(|&c| c > 60), "{counts:?}");
+        let mut seen = vec![0usize; inputs.len()];
+        for k in 0..3 {
+            for i in (Shard { index: k, count: 3 }).select(&inputs) {
+                seen[i] += 1;
+            }
+        }
+        assert!(
+            seen.iter().all(|&n| n == 1),
+            "every scene in exactly one shard"
+        );
+    }
+
+    #[test]
+    fn shards_differ_by_at_most_one_scene_for_any_list() {
+        for n_scenes in [0usize, 1, 3, 12, 13, 50, 101] {
+            for count in 1..=9 {
+                let inputs: Vec<String> = (0..n_scenes)
+                    .map(|i| format!("/data/scene_{i}.tif"))
+                    .collect();
+                let sizes: Vec<usize> = (0..count)
+                    .map(|k| Shard { index: k, count }.select(&inputs).len())
+                    .collect();
+                let (lo, hi) = (sizes.iter().min().unwrap(), sizes.iter().max().unwrap());
+                assert!(hi - lo <= 1, "{n_scenes} scenes over {count}: {sizes:?}");
+                assert_eq!(sizes.iter().sum::<usize>(), n_scenes);
+            }
+        }
+    }
+
+    #[test]
+    fn a_bad_shard_flag_is_a_usage_message() {
+        let e = parse_shard_arg("5/4").unwrap_err();
+        assert!(e.contains("out of range") && e.contains("0..=3"), "{e}");
+        assert_eq!(
+            parse_shard_arg("1/4").unwrap(),
+            Shard { index: 1, count: 4 }
+        );
     }
 }

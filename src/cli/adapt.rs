@@ -29,7 +29,8 @@ pub struct AdaptFlags {
     /// Inner-loop step size (default: the model card's).
     #[arg(long)]
     pub inner_lr: Option<f64>,
-    /// Inner-loop steps (default: the model card's; at least 20 for the pixel network).
+    /// Inner-loop steps [default: the model card's, at least 20; `geomaml info`
+    /// says how many].
     #[arg(long)]
     pub inner_steps: Option<usize>,
     /// Unlabelled scene windows used to estimate batch-norm statistics.
@@ -252,8 +253,16 @@ pub(crate) fn run_adaptation(
         r.shots_per_class.values().sum::<usize>(),
         shots.join(", ")
     );
+    let kept = if r.support_loss_rose {
+        format!(
+            " (support loss rose: weights after step {} kept)",
+            r.steps_kept
+        )
+    } else {
+        String::new()
+    };
     eprintln!(
-        "inner loop    lr {} x {} steps; support loss {:.3} -> {:.3}, support accuracy {:.1}%",
+        "inner loop    lr {} x {} steps; support loss {:.3} -> {:.3}{kept}, support accuracy {:.1}%",
         r.inner_lr,
         r.inner_steps,
         r.support_loss.0,

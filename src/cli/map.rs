@@ -44,7 +44,7 @@ pub struct MapArgs {
     /// With --manifest: map only shard I of N (0-based), e.g. 2/8 [default: from
     /// JOB_COMPLETION_INDEX, SLURM_ARRAY_TASK_ID or AWS_BATCH_JOB_ARRAY_INDEX, else
     /// everything].
-    #[arg(long, conflicts_with = "scene", value_name = "I/N")]
+    #[arg(long, conflicts_with = "scene", value_name = "I/N", value_parser = shard_arg)]
     shard: Option<String>,
     /// With --manifest: the number of shards N when the index comes from the
     /// scheduler (JOB_COMPLETION_INDEX, AWS_BATCH_JOB_ARRAY_INDEX) [default:
@@ -97,6 +97,14 @@ pub struct MapArgs {
     adapt: super::adapt::AdaptFlags,
 }
 
+/// Checks `--shard I/N` while parsing, so that a malformed or out-of-range shard is
+/// a usage error (exit 2, with clap's usage line) rather than a failed run.
+fn shard_arg(text: &str) -> std::result::Result<String, String> {
+    #[cfg(feature = "infer")]
+    crate::bulk::shard::parse_shard_arg(text)?;
+    Ok(text.to_string())
+}
+
 impl MapArgs {
     /// Maps the scene; prints a summary.
     #[cfg(feature = "infer")]
@@ -104,6 +112,7 @@ impl MapArgs {
         if let Some(manifest) = &self.manifest {
             return self.run_batch(manifest);
         }
+        crate::infer::sink::check_map_extension(&self.output)?;
         let mut inputs = vec![self.model.as_path(), self.scene()?.as_path()];
         inputs.extend(self.adapt.labels.as_deref());
         let probabilities = crate::infer::sink::probabilities_path(&self.output);

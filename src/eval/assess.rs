@@ -105,6 +105,31 @@ fn is_nodata(v: f64, nodata: Option<f64>, legend: &[ClassInfo]) -> bool {
     !v.is_finite() || Some(v) == nodata || (v == 0.0 && !legend.iter().any(|c| c.id == 0))
 }
 
+/// Opens a map to assess (`role` names it in the error): one band of integer class ids.
+/// Anything else (a multi-band scene given by mistake, a float band of
+/// probabilities) is refused naming the file, as its values are no classes and an
+/// assessment of them would be numbers without meaning.
+fn open_class_raster(path: &Path, role: &str) -> Result<Raster> {
+    let raster = Raster::open(path)?;
+    let bands = raster.band_count();
+    let band = raster
+        .dataset()
+        .rasterband(1)
+        .map_err(|e| Error::raster_source(path, "band 1", e))?;
+    let kind = band.band_type();
+    if bands != 1 || !kind.is_integer() {
+        return Err(Error::raster(
+            path,
+            format!(
+                "is not a class raster ({bands} band(s) of {}): the {role} must be one band of \
+                 integer class ids, as geomaml map writes (a scene or a probability file is not a map)",
+                kind.name()
+            ),
+        ));
+    }
+    Ok(raster)
+}
+
 /// Assesses `map` against a reference raster; `class_map` says which map class each
 /// reference class is when their ids differ (then every reference class met must be
 /// mapped or be a class of the map, else the error names the rest).
@@ -113,7 +138,7 @@ pub fn assess_raster(
     reference_path: &Path,
     class_map: Option<&ClassMap>,
 ) -> Result<Assessment> {
-    let map = Raster::open(map_path)?;
+    let map = open_class_raster(map_path, "map")?;
     let reference = Raster::open(reference_path)?;
     let map_legend = map.legend().unwrap_or_default();
     let ref_legend = reference.legend().unwrap_or_default();
@@ -355,7 +380,7 @@ pub fn assess_labels(
     label_options: &LabelOptions,
     class_map: Option<&ClassMap>,
 ) -> Result<Assessment> {
-    let map = Raster::open(map_path)?;
+    let map = open_class_raster(map_path, "map")?;
     let legend = map.legend().ok_or_else(|| {
         Error::raster(
             map_path,

@@ -3,8 +3,10 @@
 //! The map has one band of class ids (the card's `classes[i].id` for output index
 //! i) with the legend's colour table, class names as GDAL category names (kept by
 //! GDAL in the `.aux.xml` sidecar, which is moved along with the map) and in the
-//! dataset metadata (`CLASS_<id>=<name>`, inside the TIFF). Nodata is 0, or 255
-//! when the legend uses id 0.
+//! dataset metadata (`CLASS_<id>=<name>` and the legend, inside the TIFF). Nodata
+//! is 0, or 255 when the legend uses id 0. A COG is converted from a staging GTiff
+//! opened with its `.aux.xml` named explicitly, so the category names survive
+//! `GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR` (see [`open_with_aux`]).
 //!
 //! A QGIS style `<stem>.qml` beside the map lists exactly its classes (see
 //! [`crate::raster::qml`]); a `.qml` there that geomaml did not write is kept.
@@ -51,6 +53,28 @@ pub fn nodata_value(card: &ModelCard) -> u8 {
     } else {
         0
     }
+}
+
+/// Refuses a map name whose extension is not a GeoTIFF's (`.tif`, `.tiff`; a name
+/// without one is taken as given). geomaml writes GeoTIFFs only (its colour table,
+/// category names, legend metadata and COG layout are GeoTIFF's), and a GeoTIFF
+/// named `map.img` or `map.png` is a file that other tools open with the wrong
+/// driver or not at all.
+pub fn check_map_extension(path: &Path) -> Result<()> {
+    let Some(ext) = path.extension().map(|e| e.to_string_lossy().to_lowercase()) else {
+        return Ok(());
+    };
+    if ext == "tif" || ext == "tiff" {
+        return Ok(());
+    }
+    Err(Error::config(
+        "--output",
+        format!(
+            "{}: geomaml writes maps as GeoTIFF; name the output .tif (convert it afterwards, \
+             e.g. gdal_translate -of HFA map.tif map.img)",
+            path.display()
+        ),
+    ))
 }
 
 /// `<stem>.<kind>.tif` beside the map at `path`.
@@ -135,7 +159,7 @@ impl OutFile {
         if let Some(staging) = staging {
             let target = final_out.temp_path();
             crate::gdal_messages::take_failures();
-            let src = gdal::Dataset::open(staging.temp_path())
+            let src = open_with_aux(staging.temp_path())
                 .map_err(|e| Error::raster_source(staging.temp_path(), "", e))?;
             let driver = DriverManager::get_driver_by_name("COG")
                 .map_err(|e| Error::raster_source(target, "", e))?;
@@ -385,6 +409,28 @@ fn is_probability_file_of(probabilities: &Path, map: &Path) -> bool {
             .ok()
             .and_then(|ds| ds.metadata_item(PROBABILITIES_OF, ""))
             .is_some_and(|m| m == file_name(map))
+}
+
+/// Opens the GTiff at `path` with its `.aux.xml` named to GDAL as a sibling file, so
+/// that the category names kept there are read (and copied into a COG) even with
+/// `GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR`: set by container images and Kubernetes
+/// jobs to spare cloud reads, it makes GDAL assume an empty folder and skip the
+/// `.aux.xml` beside the file.
+fn open_with_aux(path: &Path) -> gdal::errors::Result<gdal::Dataset> {
+    let aux = sidecar(path);
+    let aux_name = aux
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let siblings = [aux_name.as_str()];
+    gdal::Dataset::open_ex(
+        path,
+        gdal::DatasetOptions {
+            open_flags: gdal::GdalOpenFlags::GDAL_OF_RASTER | gdal::GdalOpenFlags::GDAL_OF_READONLY,
+            sibling_files: aux.exists().then_some(&siblings[..]),
+            ..Default::default()
+        },
+    )
 }
 
 fn sidecar(p: &Path) -> PathBuf {

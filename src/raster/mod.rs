@@ -23,6 +23,21 @@ use gdal::{Dataset, Metadata};
 use ndarray::Array3;
 use std::path::{Path, PathBuf};
 
+/// Why the operating system refuses to read the local file `path` (permissions, a
+/// folder, an I/O error), or `None` when it reads it or the path is GDAL's virtual
+/// one. GDAL's open fails on such files without a message of its own (`Error msg:
+/// ''`), as no driver can look at the header.
+pub fn unreadable(path: &Path) -> Option<std::io::Error> {
+    use std::io::Read;
+    if path.to_string_lossy().starts_with("/vsi") {
+        return None;
+    }
+    let mut byte = [0u8; 1];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut byte))
+        .err()
+}
+
 /// An open raster with the facts geomaml needs at hand.
 pub struct Raster {
     path: PathBuf,
@@ -44,7 +59,10 @@ impl Raster {
         if !s.starts_with("/vsi") && !crate::vsi::exists(&path) {
             return Err(Error::raster(&path, "no such file"));
         }
-        let ds = Dataset::open(&path).map_err(|e| Error::raster_source(&path, "cannot open", e))?;
+        let ds = Dataset::open(&path).map_err(|e| match unreadable(&path) {
+            Some(why) => Error::raster(&path, format!("cannot be read: {why}")),
+            None => Error::raster_source(&path, "cannot open", e),
+        })?;
         if ds.raster_count() == 0 {
             return Err(Error::raster(&path, "has no raster bands"));
         }

@@ -152,6 +152,7 @@ fn varied_rows(
     (ew, eh): (usize, usize),
 ) -> Vec<(Vec<Pixel>, Vec<f32>, Vec<f32>)> {
     let (mw, mh) = (ew + 2, eh + 2);
+    #[allow(clippy::type_complexity)] // one row of (class, S2, S1) per grid line
     let grid: Vec<Vec<(Pixel, [f32; 13], [f32; 2])>> = (0..mh)
         .into_par_iter()
         .map(|r| {

@@ -9,13 +9,13 @@
 
 use super::gaps::Gaps;
 use super::geotiff::{write, Bands};
-use super::render::render;
 use super::landscape::Pixel;
+use super::render::render;
 use super::rng::{key, mix, rng, tag, unit};
-use super::variety::{Appearance, LABEL_NOISE};
 use super::signature::lccs;
 use super::site::Site;
 use super::tree::PendingTree;
+use super::variety::{Appearance, LABEL_NOISE};
 use crate::bands::{S1_BANDS, S2_BANDS};
 use crate::error::{Error, Result};
 use rand::seq::SliceRandom;

@@ -124,7 +124,7 @@ mod tests {
     fn tiles(seed: u64, regions: &[u32], season: usize, tile: usize) -> Vec<TileSample> {
         let mut out = Vec::new();
         for &id in regions {
-            let site = Site::new(seed, id).unwrap();
+            let site = Site::new(seed, id, crate::synth::variety::Appearance::Classic).unwrap();
             let look = site.look(season);
             let r = render(&site.land, &look, (-96, -96), (192, 192));
             for ty in 0..192 / tile {

@@ -240,8 +240,8 @@ impl Variety {
         ];
         let mut mean = [0f32; 13];
         for &c in &land {
-            for b in 0..13 {
-                mean[b] += look.s2[c as usize][b] / land.len() as f32;
+            for (m, v) in mean.iter_mut().zip(&look.s2[c as usize]) {
+                *m += v / land.len() as f32;
             }
         }
         for &c in &land {

@@ -289,8 +289,13 @@ class ProcessingAlgorithms(unittest.TestCase):
             context=context,
             feedback=QgsProcessingFeedback(),
         )
-        self.assertTrue(0.0 <= result["ESTIMATED_ACCURACY"] <= 1.0)
+        # The default inner steps (at least 20) give an estimate that means something
+        # (one step of the card's anti-predicted every held-out label: 0.0).
+        self.assertTrue(0.3 <= result["ESTIMATED_ACCURACY"] <= 1.0, result["ESTIMATED_ACCURACY"])
         self.assertTrue(os.path.isfile(result["CONFIDENCE_MAP"]))
+        # The confidence raster is added to the project beside the map.
+        confidence = [l for l in project.mapLayers().values() if l.source() == result["CONFIDENCE_MAP"]]
+        self.assertEqual(len(confidence), 1)
         cli_model, cli_out = FIX.path("cli_adapted.onnx"), FIX.path("cli_adapted_map.tif")
         geomaml(
             "adapt", "--model", FIX.checkpoint, "--scene", SCENE, "--labels", LABELS,
@@ -312,6 +317,99 @@ class ProcessingAlgorithms(unittest.TestCase):
         if shot:
             image = render(layers[0], (512, 512))
             self.assertTrue(image.save(shot))
+
+    def test_adapt_and_map_offers_the_inner_loop_and_agrees_with_the_cli(self):
+        alg = QgsApplication.processingRegistry().algorithmById("geomaml:adaptandmap")
+        steps = alg.parameterDefinition("INNER_STEPS")
+        self.assertIsNotNone(steps)
+        self.assertTrue(steps.flags() & steps.FlagOptional)
+        self.assertIsNotNone(alg.parameterDefinition("INNER_LR"))
+        # Left empty, the steps are geomaml's default, which the card states.
+        info = geomaml("info", FIX.checkpoint)
+        self.assertIn("adapt takes 20 steps", info)
+        adapted, out = FIX.path("steps_adapted.onnx"), FIX.path("steps_map.tif")
+        self.run_alg(
+            "adaptandmap",
+            {
+                "INPUT": SCENE, "LABELS": LABELS, "MODEL": FIX.checkpoint, "CLASS_FIELD": "class",
+                "INNER_STEPS": 3, "STRIDE": 8, "ADAPTED_MODEL": adapted, "OUTPUT": out,
+            },
+        )
+        card = json.loads(geomaml("info", "--json", adapted))
+        self.assertLessEqual(card["adaptation"]["inner_steps"], 3)
+
+    def test_raster_outputs_are_geotiff_only(self):
+        self.assertEqual(PROVIDER.supportedOutputRasterLayerExtensions(), ["tif"])
+
+    def test_cancelling_adapt_and_map_while_mapping_leaves_no_temporary_model(self):
+        from qgis.core import QgsProcessing, QgsProcessingUtils
+
+        big = FIX.path("big_scene_adapt.tif")
+        ds = gdal.Translate(big, SCENE, width=1536, height=1536, resampleAlg="bilinear")
+        del ds
+        temp = QgsProcessingUtils.tempFolder()
+
+        def models():
+            return {
+                os.path.join(root, f) for root, _, files in os.walk(temp) for f in files if f.endswith(".onnx")
+            }
+
+        before = models()
+        feedback = QgsProcessingFeedback()
+        seen = []
+
+        def progressed(p):
+            seen.append(p)
+            if p > 40:  # adaptation done (0-40), mapping under way
+                feedback.cancel()
+
+        feedback.progressChanged.connect(progressed)
+        context = QgsProcessingContext()
+        context.setProject(QgsProject.instance())
+        folder = tempfile.mkdtemp(prefix="geomaml-cancel-adapt-")
+        with self.assertRaises(QgsProcessingException):
+            processing.run(
+                "geomaml:adaptandmap",
+                {
+                    "INPUT": big, "LABELS": LABELS, "MODEL": FIX.checkpoint, "CLASS_FIELD": "class",
+                    "INNER_STEPS": 2, "ADAPTED_MODEL": QgsProcessing.TEMPORARY_OUTPUT,
+                    "OUTPUT": os.path.join(folder, "map.tif"),
+                },
+                context=context,
+                feedback=feedback,
+            )
+        self.assertTrue(any(p > 40 for p in seen), seen)
+        self.assertEqual(models() - before, set())
+        self.assertEqual(os.listdir(folder), [])
+
+    def test_live_layer_with_other_bands_says_geomamls_reason(self):
+        wrong = FIX.path("live_wrong_bands.tif")
+        ds = gdal.Translate(wrong, SCENE, bandList=[1, 2, 3])
+        del ds
+        out = FIX.path("live_wrong.geomaml")
+        with self.assertRaises(QgsProcessingException) as caught:
+            self.run_alg("livelayer", {"INPUT": wrong, "MODEL": FIX.model, "OUTPUT": out})
+        message = str(caught.exception)
+        # The driver's own error (geomaml's message), not a pointer to the CLI.
+        self.assertIn("bands do not match the model", message)
+        self.assertIn("live_wrong_bands.tif", message)
+        self.assertNotIn("run geomaml map", message)
+        self.assertFalse(os.path.exists(out))
+
+    def test_the_missing_executable_hint_names_the_build_that_makes_it(self):
+        from geomaml_processing import runner
+
+        saved = os.environ.pop("GEOMAML_BIN")
+        path = os.environ.get("PATH", "")
+        os.environ["PATH"] = "/nonexistent"
+        try:
+            with self.assertRaises(QgsProcessingException) as caught:
+                runner.executable()
+        finally:
+            os.environ["GEOMAML_BIN"] = saved
+            os.environ["PATH"] = path
+        self.assertIn("make cli", str(caught.exception))
+        self.assertIn("cargo build --release -p geomaml-cli", str(caught.exception))
 
     def test_live_layer_is_a_descriptor_whose_style_lists_only_the_models_classes(self):
         out = FIX.path("live.geomaml")

@@ -16,6 +16,7 @@
 import html
 import json
 import os
+import uuid
 
 from qgis.core import (
     QgsProcessing,
@@ -34,6 +35,7 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
+    QgsProcessingUtils,
     QgsPalettedRasterRenderer,
     QgsRasterLayer,
 )
@@ -112,6 +114,36 @@ class GeomamlAlgorithm(QgsProcessingAlgorithm):
         return args
 
 
+def load_confidence(output, context):
+    """Adds the confidence raster beside `output` to the project with the map (when
+    the map is loaded on completion), so that it is there to look at, not only on
+    disk."""
+    path = confidence_path(output)
+    if context.project() is not None and context.willLoadLayerOnCompletion(output) and os.path.isfile(path):
+        stem = os.path.splitext(os.path.basename(output))[0]
+        context.addLayerToLoadOnCompletion(
+            path, QgsProcessingContext.LayerDetails(f"{stem} confidence", context.project(), "CONFIDENCE_MAP")
+        )
+    return path
+
+
+def is_processing_temporary(path):
+    """Whether `path` lies in QGIS Processing's temporary folder (an output left
+    as "Save to temporary file")."""
+    temp = os.path.realpath(QgsProcessingUtils.tempFolder())
+    try:
+        return os.path.commonpath([os.path.realpath(path), temp]) == temp
+    except ValueError:
+        return False
+
+
+def remove_quietly(path):
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+
+
 def stride_parameter():
     """The optional window step of the mapping algorithms."""
     return QgsProcessingParameterNumber(
@@ -149,8 +181,13 @@ class AdaptAndMap(GeomamlAlgorithm):
             "Adapts a meta-trained geomaml model (.safetensors) to the raster layer from "
             "a few labelled points or polygons (geomaml adapt), writes the adapted model "
             "(ONNX), and maps the raster with it (geomaml map). The raster's bands must "
-            "carry the model's band names (or be in the model's order). The estimated "
-            "accuracy is a cross-validation over the labels."
+            "carry the model's band names (or be in the model's order). Inner-loop steps: "
+            "left empty, the model card's and at least 20, as on the command line "
+            "(geomaml info says how many). When the support loss rises (a step size too "
+            "large for the scene), the model keeps its best step and the log warns: lower "
+            "the inner-loop step size. The estimated accuracy (0-1) is a cross-validation "
+            "over the labels on spatially separate folds. The adapted model left as a "
+            "temporary file is removed when mapping fails or is cancelled."
         )
 
     def initAlgorithm(self, config=None):  # noqa: N802
@@ -173,6 +210,24 @@ class AdaptAndMap(GeomamlAlgorithm):
         self.addParameter(
             QgsProcessingParameterFile("MODEL", "Meta-trained model", extension="safetensors")
         )
+        self.addParameter(
+            QgsProcessingParameterNumber(
+                "INNER_STEPS",
+                "Inner-loop steps (default: the model card's, at least 20)",
+                QgsProcessingParameterNumber.Integer,
+                optional=True,
+                minValue=1,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterNumber(
+                "INNER_LR",
+                "Inner-loop step size (default: the model card's)",
+                QgsProcessingParameterNumber.Double,
+                optional=True,
+                minValue=0.0,
+            )
+        )
         self.addParameter(stride_parameter())
         self.addParameter(
             QgsProcessingParameterBoolean("CONFIDENCE", "Also write a confidence raster", False)
@@ -181,7 +236,9 @@ class AdaptAndMap(GeomamlAlgorithm):
             QgsProcessingParameterFileDestination("ADAPTED_MODEL", "Adapted model", "ONNX (*.onnx)")
         )
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Land-cover map"))
-        self.addOutput(QgsProcessingOutputNumber("ESTIMATED_ACCURACY", "Cross-validated accuracy over the labels"))
+        self.addOutput(
+            QgsProcessingOutputNumber("ESTIMATED_ACCURACY", "Cross-validated accuracy over the labels (0-1)")
+        )
         self.addOutput(QgsProcessingOutputRasterLayer("CONFIDENCE_MAP", "Confidence"))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
@@ -192,26 +249,50 @@ class AdaptAndMap(GeomamlAlgorithm):
         field = self.parameterAsString(parameters, "CLASS_FIELD", context)
         model = self.parameterAsFile(parameters, "MODEL", context)
         adapted = self.parameterAsFileOutput(parameters, "ADAPTED_MODEL", context)
+        if not adapted:
+            adapted = os.path.join(QgsProcessingUtils.tempFolder(), f"adapted_{uuid.uuid4().hex}.onnx")
+        temporary = is_processing_temporary(adapted)
         output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
         args = ["adapt", "--json", "--overwrite", "--model", model, "--scene", scene, "--labels", labels]
         if field:
             args += ["--class-field", field]
-        feedback.pushInfo("Adapting the model to the scene")
-        report = json.loads(runner.run(args + ["-o", adapted], feedback, span=(0, 40)))
-        if feedback.isCanceled():
-            return {}
-        feedback.pushInfo("Mapping the scene")
-        opts = self.map_options(parameters, context)
-        runner.run(["map", "--overwrite", "--model", adapted, scene, "-o", output] + opts, feedback, span=(40, 100))
-        self.style_output(output, model_card(adapted, feedback)["classes"], context)
+        if parameters.get("INNER_STEPS") is not None:
+            args += ["--inner-steps", self.parameterAsInt(parameters, "INNER_STEPS", context)]
+        if parameters.get("INNER_LR") is not None:
+            args += ["--inner-lr", repr(self.parameterAsDouble(parameters, "INNER_LR", context))]
+        try:
+            feedback.pushInfo("Adapting the model to the scene")
+            report = json.loads(runner.run(args + ["-o", adapted], feedback, span=(0, 40)))
+            if feedback.isCanceled():
+                raise QgsProcessingException("cancelled")
+            feedback.pushInfo("Mapping the scene")
+            opts = self.map_options(parameters, context)
+            runner.run(
+                ["map", "--overwrite", "--model", adapted, scene, "-o", output] + opts, feedback, span=(40, 100)
+            )
+            classes = model_card(adapted, feedback)["classes"]
+        except BaseException:
+            # An adapted model in Processing's temporary folder is this run's
+            # intermediate file: a failed or cancelled run leaves nothing behind.
+            if temporary:
+                remove_quietly(adapted)
+            raise
+        self.style_output(output, classes, context)
+        if report.get("support_loss_rose"):
+            feedback.pushWarning(
+                f"the support loss rose: the model keeps the weights after step {report.get('steps_kept')} "
+                f"of {report.get('inner_steps')}; lower the inner-loop step size"
+            )
         estimate = report.get("cross_validated_accuracy")
+        if estimate:
+            feedback.pushInfo(f"estimated accuracy over the labels: {100 * estimate[0]:.1f} % ({estimate[1]} folds)")
         results = {
             "OUTPUT": output,
             "ADAPTED_MODEL": adapted,
             "ESTIMATED_ACCURACY": estimate[0] if estimate else None,
         }
         if "--confidence" in opts:
-            results["CONFIDENCE_MAP"] = confidence_path(output)
+            results["CONFIDENCE_MAP"] = load_confidence(output, context)
         return results
 
 
@@ -247,7 +328,7 @@ class MapRaster(GeomamlAlgorithm):
         self.style_output(output, model_card(model, feedback)["classes"], context)
         results = {"OUTPUT": output}
         if "--confidence" in opts:
-            results["CONFIDENCE_MAP"] = confidence_path(output)
+            results["CONFIDENCE_MAP"] = load_confidence(output, context)
         return results
 
 
@@ -407,6 +488,25 @@ class ModelCard(GeomamlAlgorithm):
         return results
 
 
+def driver_error(path):
+    """The message GDAL (the GEOMAML driver: geomaml's own error, e.g. the bands the
+    scene lacks) gives for opening `path`, or "" when it opens."""
+    from osgeo import gdal
+
+    gdal.PushErrorHandler("CPLQuietErrorHandler")
+    try:
+        gdal.ErrorReset()
+        try:
+            ds = gdal.Open(path)
+        except RuntimeError as e:  # with gdal.UseExceptions()
+            return str(e)
+        if ds is not None:
+            return ""
+        return gdal.GetLastErrorMsg()
+    finally:
+        gdal.PopErrorHandler()
+
+
 class LiveLayer(GeomamlAlgorithm):
     def name(self):
         return "livelayer"
@@ -453,11 +553,9 @@ class LiveLayer(GeomamlAlgorithm):
             json.dump(descriptor, f, indent=2)
         layer = QgsRasterLayer(out, os.path.splitext(os.path.basename(out))[0], "gdal")
         if not layer.isValid():
+            why = driver_error(out) or layer.error().summary()
             os.remove(out)
-            raise QgsProcessingException(
-                f"GDAL could not open {out} (model {model} on {scene}); run geomaml map with "
-                "the same model and scene to see why"
-            )
+            raise QgsProcessingException(f"{out} (model {model} on {scene}): {why}")
         apply_style(layer, model_card(model, feedback)["classes"])
         style = os.path.splitext(out)[0] + ".qml"
         message, ok = layer.saveNamedStyle(style)

@@ -15,6 +15,14 @@ class GeomamlProvider(QgsProcessingProvider):
     def longName(self):  # noqa: N802
         return "geomaml few-shot land-cover mapping"
 
+    def supportedOutputRasterLayerExtensions(self):  # noqa: N802
+        # geomaml writes GeoTIFF maps only: QGIS then offers .tif and nothing that
+        # would be a GeoTIFF under another format's name (map.img).
+        return ["tif"]
+
+    def defaultRasterFileExtension(self):  # noqa: N802
+        return "tif"
+
     def loadAlgorithms(self):  # noqa: N802
         for alg in (AdaptAndMap(), MapRaster(), Assess(), ModelCard(), LiveLayer()):
             self.addAlgorithm(alg)

@@ -34,7 +34,9 @@ def executable():
         return found
     raise QgsProcessingException(
         "the geomaml executable was not found: set GEOMAML_BIN, the QGIS setting "
-        f"{SETTING}, or put geomaml on PATH (cargo build --release builds target/release/geomaml)"
+        f"{SETTING}, or put geomaml on PATH. In a geomaml source tree, `make cli` (or "
+        "`cargo build --release -p geomaml-cli`) builds target/release/geomaml; a plain "
+        "`cargo build --release` builds only geomaml-train"
     )
 
 
