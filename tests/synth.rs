@@ -444,7 +444,10 @@ fn the_varied_appearance_is_the_default_and_the_classic_one_stays_available() {
         within_class_spread(&varied, 10, 1.0),
         within_class_spread(&classic, 10, 1.0),
     );
-    assert!(v > 1.5 * c, "forest NIR spread: varied {v:.3}, classic {c:.3}");
+    assert!(
+        v > 1.5 * c,
+        "forest NIR spread: varied {v:.3}, classic {c:.3}"
+    );
     let err = run_fail(geomaml().args([
         "synth",
         "scene",
@@ -454,6 +457,9 @@ fn the_varied_appearance_is_the_default_and_the_classic_one_stays_available() {
         "--appearance",
         "hard",
     ]));
-    assert!(err.contains("--appearance") && err.contains("classic"), "{err}");
+    assert!(
+        err.contains("--appearance") && err.contains("classic"),
+        "{err}"
+    );
     assert!(!dir.path().join("x").exists());
 }

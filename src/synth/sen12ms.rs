@@ -287,7 +287,11 @@ mod tests {
         }
         let share = changed as f64 / fields.len() as f64;
         assert!(fields.len() > 200, "{} fields", fields.len());
-        assert!((0.02..0.09).contains(&share), "{changed} of {} fields", fields.len());
+        assert!(
+            (0.02..0.09).contains(&share),
+            "{changed} of {} fields",
+            fields.len()
+        );
     }
 
     #[test]
