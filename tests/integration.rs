@@ -12,6 +12,8 @@
 //!   coordinates, unwritable output folders.
 //! - `legend`: the analyst's own classes from label files (names, ids, decimal
 //!   fields, colours, styles) through adapt to maps, Deepness and assess.
+//! - `checks`: what map and adapt say about a scene the model may not fit (bands
+//!   taken by position, other units, another resolution); named bands reordered.
 //! - `evaluate`: few-shot evaluation report, curves and plot on sample_data.
 //! - `faults`: full disks, signals, races, inputs as outputs, absurd values, closed
 //!   pipes, local CRSs, contradictory labels, diverging adaptation.
@@ -19,6 +21,8 @@
 //! - `map`: export, info and map (ONNX models, land-cover GeoTIFFs).
 //! - `pixel`: the per-pixel mapping network, trained on point tasks, adapted and
 //!   mapped at the scene's resolution.
+//! - `placement`: KML folders as classes, polygons partly outside the scene or
+//!   over nodata, labels across the antimeridian.
 //! - `scenes`: rasters and label files as GIS tools write them (masks, scale/offset,
 //!   complex bands, GCPs, labels with Z, multi-layer GeoPackages).
 //! - `suggest`: where to label next (points, CRS, spacing, classes, seeds).
@@ -33,6 +37,8 @@ mod assess;
 #[cfg(feature = "infer")]
 mod batch;
 mod catalog;
+#[cfg(all(feature = "train", feature = "infer"))]
+mod checks;
 mod cli;
 #[cfg(feature = "train")]
 mod evaluate;
@@ -47,6 +53,8 @@ mod legend;
 mod map;
 #[cfg(all(feature = "train", feature = "infer"))]
 mod pixel;
+#[cfg(all(feature = "train", feature = "infer"))]
+mod placement;
 #[cfg(all(feature = "train", feature = "infer"))]
 mod scenes;
 #[cfg(all(feature = "train", feature = "infer"))]

@@ -235,6 +235,7 @@ mod tests {
                 pixel_class_ids: Array2::zeros((n, 64)),
                 fids: (0..n as u64).collect(),
                 positions: (0..n as isize).map(|i| (10 * i, 0)).collect(),
+                warnings: Vec::new(),
             },
             targets: Array2::from_shape_fn((n, 1), |(i, _)| class(i)),
             unlabelled: Array4::zeros((0, 2, 8, 8)),

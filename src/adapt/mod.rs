@@ -25,8 +25,9 @@ use crate::legend::{find_class, ClassInfo};
 use crate::model::functional::forward;
 use crate::model::layers::BnMode;
 use crate::model::params::Params;
+use crate::pixels::checks::scene_warnings;
 use crate::pixels::{check_min_valid, BandInput, PixelReader};
-use crate::raster::band_match::{resolve_bands, scene_bands};
+use crate::raster::band_match::{resolve_bands, scene_bands, taken_by_position};
 use crate::raster::Raster;
 use ndarray::{Array2, Axis};
 use serde::Serialize;
@@ -157,9 +158,11 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
             "has no CRS (its geotransform or GCPs name none): labels cannot be placed on it",
         ));
     }
-    let bands = resolve_bands(&card.bands, &scene_bands(&scene), opts.bands.as_deref())
+    let scene_bands = scene_bands(&scene);
+    let bands = resolve_bands(&card.bands, &scene_bands, opts.bands.as_deref())
         .map_err(|e| Error::raster(&opts.scene, format!("{e} (model {})", opts.model.display())))?;
-    let labels = read_labels(
+    let by_position = taken_by_position(&card.bands, &scene_bands, opts.bands.as_deref());
+    let mut labels = read_labels(
         &opts.labels,
         &opts.label_options,
         ClassSource::Own {
@@ -172,6 +175,7 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
         scene,
         BandInput::list(&bands, &card.bands, &card.normalisation),
     )?;
+    labels.wrap_to(&at, reader.raster().size());
     let shots = cut_shots(&reader, &at, card, &labels, min_valid)?;
     let classes = map_classes(opts, &labels.legend, &shots.class_ids)?;
     let ids: Vec<u16> = classes.iter().map(|c| c.id).collect();
@@ -191,7 +195,9 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
         let n = shots.class_ids.iter().filter(|&&id| id == c.id).count();
         shots_per_class.insert(c.name.clone(), n);
     }
-    let mut warnings: Vec<String> = labels.warnings.clone();
+    let mut warnings = scene_warnings(&reader, &georef, card, by_position);
+    warnings.extend(labels.warnings.iter().cloned());
+    warnings.extend(shots.warnings.iter().cloned());
     warnings.extend(
         shots_per_class
             .iter()

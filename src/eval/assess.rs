@@ -399,9 +399,10 @@ pub fn assess_labels(
         legend: &legend,
         aliases: &aliases,
     };
-    let labels = read_labels(labels_path, label_options, source, georef.crs())?;
+    let mut labels = read_labels(labels_path, label_options, source, georef.crs())?;
     let at = georef.locator(map_path)?;
     let (mw, mh) = map.size();
+    labels.wrap_to(&at, (mw, mh));
     let nodata = map.nodata(1);
     let mut tally = Tally::default();
     let mut inside = Vec::new();

@@ -17,8 +17,9 @@ use super::shared::SharedCnn;
 use super::sink::{MapSink, SinkOptions};
 use super::Predictor;
 use crate::error::{Error, Result};
+use crate::pixels::checks::scene_warnings;
 use crate::pixels::{check_min_valid, BandInput, PixelReader};
-use crate::raster::band_match::{resolve_bands, scene_bands};
+use crate::raster::band_match::{resolve_bands, scene_bands, taken_by_position};
 use crate::raster::Raster;
 use std::path::PathBuf;
 use std::sync::mpsc::sync_channel;
@@ -77,6 +78,10 @@ pub struct MapSummary {
     pub seconds: f64,
     /// Scene megapixels per second.
     pub megapixels_per_s: f64,
+    /// What the scene checks found ([`crate::pixels::checks`]): bands taken by
+    /// position, units or resolution other than the model's. Printed on stderr
+    /// before mapping when `progress` is set.
+    pub warnings: Vec<String>,
 }
 
 /// Maps `cfg.scene` with `cfg.model` into `cfg.output`.
@@ -96,6 +101,7 @@ pub fn map_scene(cfg: &MapConfig) -> Result<MapSummary> {
     let scene_bands = scene_bands(&raster);
     let bands = resolve_bands(&card.bands, &scene_bands, cfg.bands.as_deref())
         .map_err(|e| Error::raster(&cfg.scene, format!("{e} (model {})", cfg.model.display())))?;
+    let by_position = taken_by_position(&card.bands, &scene_bands, cfg.bands.as_deref());
     let min_valid = check_min_valid(cfg.min_valid)?;
     let georef = raster.georef()?;
     let inputs = BandInput::list(&bands, &card.bands, &card.normalisation);
@@ -120,6 +126,12 @@ pub fn map_scene(cfg: &MapConfig) -> Result<MapSummary> {
     let map_georef = plan.georef(&georef);
     // Opened (types checked, fill computed) before any output is created.
     let reader = PixelReader::new(raster, inputs)?;
+    let warnings = scene_warnings(&reader, &georef, &card, by_position);
+    if cfg.progress {
+        for w in &warnings {
+            eprintln!("warning: {w}");
+        }
+    }
     let mut sink = MapSink::create(
         &cfg.output,
         cfg.overwrite,
@@ -217,5 +229,6 @@ pub fn map_scene(cfg: &MapConfig) -> Result<MapSummary> {
         windows,
         seconds,
         megapixels_per_s: (w * h) as f64 / 1e6 / seconds.max(1e-9),
+        warnings,
     })
 }

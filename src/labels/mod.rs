@@ -7,9 +7,10 @@
 //! from a `color`/`colour` attribute or a QGIS style beside the file ([`style`]).
 //! What files people really have is handled:
 //!
-//! - **Layers**: `--layer` names one; without it a file with one layer uses it, and a
-//!   file with several uses the one layer that has a class field (an error lists the
-//!   layers otherwise).
+//! - **Layers** ([`layers`]): `--layer` names one; without it a file with one layer
+//!   uses it, and a file with several uses the one layer that has a class field; a
+//!   file whose named layers have no class field (KML folders from a web map) takes
+//!   each layer's name as the class of its features.
 //! - **Geometries**: Z and M values are dropped; points, lines, polygons and their
 //!   multi-part forms are accepted; features without a geometry (or an empty one)
 //!   are skipped, each named in a warning.
@@ -18,6 +19,8 @@
 //! - **Tables and odd coordinates** ([`source`]): CSV tables with lon/lat (or x/y
 //!   and a `.prj`) columns become points; coordinates that are not finite, or not
 //!   longitude/latitude in a geographic CRS, are refused naming the feature.
+//! - **Antimeridian**: on a raster in longitude/latitude, a label and the same
+//!   place a whole turn east or west are one ([`LabelSet::wrap_to`]).
 //! - **Paths**: anything GDAL opens (`/vsizip/`, accented names); the file is
 //!   hashed through GDAL's file systems ([`crate::vsi`]).
 //!
@@ -27,20 +30,22 @@
 //! windows inside it, and assessment can compare every pixel).
 
 pub mod classes;
+mod features;
+pub mod layers;
 pub mod source;
 pub mod style;
 
 use crate::error::{Error, Result};
 use crate::legend::{find_class, ClassInfo, ClassKey};
 use crate::raster::PixelLocator;
-use classes::SeenClass;
 pub use classes::{own_legend, ClassSource, OwnLegend, MAX_CLASS_ID};
+use features::{LayerContext, ReadState};
 use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
-use gdal::vector::{Layer, LayerAccess};
-use geo::{BoundingRect, Contains, CoordsIter};
-use std::collections::BTreeMap;
+use gdal::vector::LayerAccess;
+use geo::{BoundingRect, Contains};
+pub use layers::{ClassFrom, NoClassField};
 use std::path::{Path, PathBuf};
-use style::{parse_colour, LabelStyle};
+use style::LabelStyle;
 
 /// Field names tried, in order, when no class field is given.
 pub const CLASS_FIELDS: [&str; 6] = [
@@ -51,6 +56,10 @@ pub const CLASS_FIELDS: [&str; 6] = [
     "landcover",
     "lc",
 ];
+
+/// [`LabelSet::class_field`] when the classes are the layers' names
+/// ([`ClassFrom::LayerName`]).
+pub const LAYER_NAME_FIELD: &str = "(layer name)";
 
 /// Which layer and field of a vector file hold the labels.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -83,8 +92,12 @@ pub struct LabelSet {
     /// file systems (a file inside a zip hashes as itself); empty when the source
     /// is not a file (a folder, a database connection): its path identifies it.
     pub sha256: String,
-    /// The class field read.
+    /// The class field read ([`LAYER_NAME_FIELD`] when the classes are the
+    /// layers' names).
     pub class_field: String,
+    /// Whether the labels are in longitude/latitude (the raster's CRS is
+    /// geographic), so that a longitude and itself +- 360 are one place.
+    pub wrap_longitude: bool,
     /// The classes the labels name, by id: the file's own (with
     /// [`ClassSource::Own`]) or those of the fixed legend that occur.
     pub legend: Vec<ClassInfo>,
@@ -111,101 +124,6 @@ pub struct LabelPixel {
     pub fid: u64,
 }
 
-/// A label layer without the class field.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum NoClassField {
-    /// `--class-field` names a field the layer does not have.
-    #[error("no field `{wanted}` (fields: {})", fields.join(", "))]
-    Named {
-        /// The field asked for.
-        wanted: String,
-        /// The layer's fields.
-        fields: Vec<String>,
-    },
-    /// None of [`CLASS_FIELDS`] is there.
-    #[error(
-        "no class field found (tried {}; fields: {}); pass --class-field",
-        CLASS_FIELDS.join(", "),
-        fields.join(", ")
-    )]
-    Default {
-        /// The layer's fields.
-        fields: Vec<String>,
-    },
-}
-
-/// The class field of `layer`: `wanted`, else the first of [`CLASS_FIELDS`].
-fn class_field_of(
-    layer: &Layer<'_>,
-    wanted: Option<&str>,
-) -> std::result::Result<usize, NoClassField> {
-    let names: Vec<String> = layer.defn().fields().map(|f| f.name()).collect();
-    match wanted {
-        Some(f) => names
-            .iter()
-            .position(|n| n == f)
-            .ok_or(NoClassField::Named {
-                wanted: f.into(),
-                fields: names.clone(),
-            }),
-        None => CLASS_FIELDS
-            .iter()
-            .find_map(|want| names.iter().position(|n| n.eq_ignore_ascii_case(want)))
-            .ok_or(NoClassField::Default {
-                fields: names.clone(),
-            }),
-    }
-}
-
-/// Picks the label layer of `ds` (see [`LabelOptions::layer`]).
-fn pick_layer<'d>(ds: &'d gdal::Dataset, path: &Path, opts: &LabelOptions) -> Result<Layer<'d>> {
-    let mut names: Vec<String> = ds.layers().map(|l| l.name()).collect();
-    if names.is_empty() {
-        return Err(Error::labels(path, "has no vector layer"));
-    }
-    if let Some(want) = &opts.layer {
-        return ds.layer_by_name(want).map_err(|_| {
-            names.sort();
-            Error::labels(
-                path,
-                format!("no layer `{want}` (layers: {})", names.join(", ")),
-            )
-        });
-    }
-    if names.len() == 1 {
-        return ds.layer(0).map_err(|e| Error::labels_source(path, "", e));
-    }
-    let with_class: Vec<usize> = (0..names.len())
-        .filter(|&i| {
-            ds.layer(i)
-                .is_ok_and(|l| class_field_of(&l, opts.class_field.as_deref()).is_ok())
-        })
-        .collect();
-    match with_class.as_slice() {
-        [one] => ds.layer(*one).map_err(|e| Error::labels_source(path, "", e)),
-        [] => Err(Error::labels(
-            path,
-            format!(
-                "none of its layers ({}) has a class field (tried {}); pass --layer and --class-field",
-                names.join(", "),
-                opts.class_field
-                    .clone()
-                    .unwrap_or_else(|| CLASS_FIELDS.join(", "))
-            ),
-        )),
-        many => Err(Error::labels(
-            path,
-            format!(
-                "several layers have a class field ({}); pass --layer",
-                many.iter()
-                    .map(|&i| names[i].as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        )),
-    }
-}
-
 /// `srs` with longitude/easting-first axis order, as coordinates are handled here.
 fn gis_order(mut srs: SpatialRef) -> SpatialRef {
     srs.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
@@ -215,13 +133,6 @@ fn gis_order(mut srs: SpatialRef) -> SpatialRef {
 /// Field names holding a feature's display colour (`#rrggbb`), tried in order.
 pub const COLOUR_FIELDS: [&str; 2] = ["color", "colour"];
 
-/// One feature as read, before its class is resolved.
-struct RawLabel {
-    value: String,
-    geometry: geo::Geometry<f64>,
-    fid: u64,
-}
-
 /// Reads labels from `path`, resolving their classes as `classes` says (a fixed
 /// legend, or the file's own classes), reprojected to `target_crs` (WKT of the
 /// raster they will be placed on).
@@ -229,7 +140,6 @@ struct RawLabel {
 /// Errors name the file and the layer, feature, field or value at fault: no CRS, an
 /// unknown class (fixed legend), a colour attribute that is not `#rrggbb`, class ids
 /// a map cannot hold, an unreadable `.qml`/`.clr` beside the file.
-#[allow(unsafe_code)]
 pub fn read_labels(
     path: &Path,
     opts: &LabelOptions,
@@ -238,9 +148,7 @@ pub fn read_labels(
 ) -> Result<LabelSet> {
     let sha256 = crate::vsi::sha256(path).unwrap_or_default();
     let opened = source::open(path)?;
-    let mut layer = pick_layer(&opened.ds, path, opts)?;
-    let layer_name = layer.name();
-    let source = source::layer_crs(path, &layer, opened.columns.get(&layer_name))?;
+    let picked = layers::pick(&opened.ds, path, opts)?;
     if target_crs.is_empty() {
         return Err(Error::labels(
             path,
@@ -249,113 +157,66 @@ pub fn read_labels(
     }
     let target = SpatialRef::from_wkt(target_crs)
         .map_err(|e| Error::labels_source(path, "the raster's CRS is unusable", e))?;
-    let source_name = source.name().unwrap_or_else(|| "its CRS".into());
-    let geographic = source.is_geographic().then_some(source_name.as_str());
     let target_name = target.name().unwrap_or_else(|| "the raster's CRS".into());
-    let transform = CoordTransform::new(&gis_order(source), &gis_order(target)).map_err(|e| {
-        Error::labels(
-            path,
-            format!("cannot transform from {source_name} to {target_name}: {e}"),
-        )
-    })?;
-    let field = class_field_of(&layer, opts.class_field.as_deref())
-        .map_err(|e| Error::labels_source(path, format!("layer `{layer_name}`"), e))?;
-    let field_names: Vec<String> = layer.defn().fields().map(|f| f.name()).collect();
-    let colour_field = COLOUR_FIELDS.iter().find_map(|want| {
-        field_names
-            .iter()
-            .position(|n| n.eq_ignore_ascii_case(want))
-    });
-
-    let mut raw = Vec::new();
-    let mut seen: BTreeMap<ClassKey, SeenClass> = BTreeMap::new();
-    let mut warnings = Vec::new();
-    for feature in layer.features() {
-        let fid = feature.fid().unwrap_or(0);
-        let value = feature
-            .field_as_string(field)
-            .map_err(|e| Error::labels_source(path, format!("feature {fid}"), e))?
-            .filter(|v| !v.trim().is_empty())
-            .ok_or_else(|| Error::labels(path, format!("feature {fid} has no class value")))?;
-        let value = value.trim().to_string();
-        let colour = match colour_field {
-            Some(i) => feature
-                .field_as_string(i)
-                .map_err(|e| Error::labels_source(path, format!("feature {fid}"), e))?
-                .filter(|c| !c.trim().is_empty())
-                .map(|c| {
-                    parse_colour(&c).ok_or_else(|| {
-                        Error::labels(
-                            path,
-                            format!(
-                                "feature {fid}: colour `{c}` in field `{}` is not #rrggbb",
-                                field_names[i]
-                            ),
-                        )
-                    })
-                })
-                .transpose()?,
-            None => None,
-        };
-        // OGR hands out a null geometry for GeoJSON `"geometry": null`, which the
-        // gdal crate wraps as a geometry with a null handle.
-        // SAFETY: reading the handle only, to compare it with null.
-        let present = |g: &&gdal::vector::Geometry| unsafe { !g.c_geometry().is_null() };
-        let Some(geom) = feature.geometry().filter(present) else {
-            warnings.push(format!("feature {fid} ({value}) has no geometry: skipped"));
-            continue;
-        };
-        if geom.is_empty() {
-            warnings.push(format!(
-                "feature {fid} ({value}) has an empty geometry: skipped"
-            ));
-            continue;
-        }
-        let mut geom = geom.clone();
-        geom.flatten_to_2d();
-        let to_geo = |g: &gdal::vector::Geometry| {
-            g.to_geo()
-                .map_err(|e| Error::labels_source(path, format!("feature {fid}"), e))
-        };
-        source::check_coordinates(path, fid, &to_geo(&geom)?, geographic)?;
-        geom.transform_inplace(&transform).map_err(|e| {
+    let wrap_longitude = target.is_geographic();
+    let target = gis_order(target);
+    let by_layer_name = picked.len() > 1;
+    let mut read = ReadState::default();
+    let mut layer_names = Vec::new();
+    let mut class_field = String::new();
+    for (mut layer, from) in picked {
+        let layer_name = layer.name();
+        let source = source::layer_crs(path, &layer, opened.columns.get(&layer_name))?;
+        let source_name = source.name().unwrap_or_else(|| "its CRS".into());
+        let geographic = source.is_geographic().then_some(source_name.as_str());
+        let transform = CoordTransform::new(&gis_order(source.clone()), &target).map_err(|e| {
             Error::labels(
                 path,
-                format!("feature {fid}: cannot transform to {target_name}: {e}"),
+                format!("cannot transform from {source_name} to {target_name}: {e}"),
             )
         })?;
-        let geometry = to_geo(&geom)?;
-        if geometry
-            .coords_iter()
-            .any(|c| !c.x.is_finite() || !c.y.is_finite())
-        {
-            return Err(Error::labels(
-                path,
-                format!("feature {fid}: lies where {target_name} has no coordinates"),
-            ));
+        let field_names = layers::field_names(&layer);
+        if let ClassFrom::Field(i) = from {
+            class_field = field_names[i].clone();
         }
-        // Only features that are kept name classes (skipped ones take no id).
-        let s = seen.entry(ClassKey::of(&value)).or_default();
-        if !s.spellings.contains(&value) {
-            s.spellings.push(value.clone());
-        }
-        match (&s.colour, colour) {
-            (None, c) => s.colour = c,
-            (Some(first), Some(c)) if *first != c && !s.other_colours.contains(&c) => {
-                s.other_colours.push(c)
-            }
-            _ => {}
-        }
-        raw.push(RawLabel {
-            value,
-            geometry,
-            fid,
+        let colour_field = COLOUR_FIELDS.iter().find_map(|want| {
+            field_names
+                .iter()
+                .position(|n| n.eq_ignore_ascii_case(want))
         });
+        let ctx = LayerContext {
+            path,
+            from: &from,
+            field_names: &field_names,
+            colour_field,
+            geographic,
+            transform: &transform,
+            target_name: &target_name,
+            renumber: by_layer_name,
+        };
+        for feature in layer.features() {
+            read.feature(&ctx, &feature)?;
+        }
+        layer_names.push(layer_name);
     }
+    let layer_name = layer_names.join(", ");
+    let ReadState {
+        raw,
+        seen,
+        mut warnings,
+        ..
+    } = read;
     if raw.is_empty() {
         return Err(Error::labels(
             path,
             format!("layer `{layer_name}` contains no feature with a geometry"),
+        ));
+    }
+    if by_layer_name {
+        class_field = LAYER_NAME_FIELD.into();
+        warnings.push(format!(
+            "no class field: each layer's name is the class of its features ({layer_name}); \
+             features are numbered through the file"
         ));
     }
     let aliases: &[(String, ClassInfo)] = match classes {
@@ -369,9 +230,8 @@ pub fn read_labels(
         ClassSource::Own { known } => {
             let style = LabelStyle::beside(path)
                 .map_err(|(p, e)| Error::labels_source(p, "the style beside the labels", e))?;
-            let own = own_legend(&seen, known, &style).map_err(|e| {
-                Error::labels_source(path, format!("field `{}`", field_names[field]), e)
-            })?;
+            let own = own_legend(&seen, known, &style)
+                .map_err(|e| Error::labels_source(path, format!("field `{class_field}`"), e))?;
             let mut notes = own.notes;
             if let Some(p) = &style.path {
                 notes.insert(
@@ -421,8 +281,9 @@ pub fn read_labels(
     Ok(LabelSet {
         path: path.to_path_buf(),
         layer: layer_name,
-        class_field: field_names[field].clone(),
+        class_field,
         sha256,
+        wrap_longitude,
         legend: legend
             .into_iter()
             .filter(|c| used.contains(&c.id))
@@ -435,6 +296,36 @@ pub fn read_labels(
 }
 
 impl LabelSet {
+    /// Moves each label by a whole turn of longitude (+-360 degrees) where that puts
+    /// it on the raster of size `size` placed by `at` and where it is not: a
+    /// scene in longitude/latitude across the antimeridian runs past 180 (e.g.
+    /// 179.9 to 180.1, or a geotransform in 0..360) while labels say -179.9995, the
+    /// same place. Labels in a projected CRS, and labels already on the raster, are
+    /// left as they are. A polygon that itself crosses the antimeridian (vertices
+    /// on both sides of +-180) is not split.
+    pub fn wrap_to(&mut self, at: &PixelLocator, size: (usize, usize)) {
+        if !self.wrap_longitude {
+            return;
+        }
+        let on = |x: f64, y: f64| {
+            at.pixel(x, y).is_some_and(|(c, r)| {
+                c >= 0.0 && r >= 0.0 && c < size.0 as f64 && r < size.1 as f64
+            })
+        };
+        for l in &mut self.labels {
+            use geo::{Centroid, Translate};
+            let Some(c) = l.geometry.centroid() else {
+                continue;
+            };
+            if on(c.x(), c.y()) {
+                continue;
+            }
+            if let Some(dx) = [360.0, -360.0].into_iter().find(|dx| on(c.x() + dx, c.y())) {
+                l.geometry.translate_mut(dx, 0.0);
+            }
+        }
+    }
+
     /// Raster pixels of the labels placed by `at`: the pixel of each point, and pixel
     /// centres inside each polygon on a grid of `spacing` pixels (at least one per
     /// polygon: its interior point when the grid misses it).

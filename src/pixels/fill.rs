@@ -21,15 +21,29 @@ use std::path::Path;
 /// Longest side of the decimated read the means are computed from, in pixels.
 pub const SAMPLE_EDGE: usize = 256;
 
-/// Per-band mean of the valid physical values of `bands` (1-based) in `ds`, or
-/// `None` for a band without a valid pixel in the sample.
-pub fn band_means(
+/// What the decimated sample of one band holds: the mean of its valid physical
+/// values (the fill) and their spread, which [`super::checks`] compares with the
+/// units the model card expects (no second read of the scene).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BandSample {
+    /// Mean of the valid physical values.
+    pub mean: f64,
+    /// 1st percentile of the valid physical values.
+    pub low: f64,
+    /// 99th percentile of the valid physical values.
+    pub high: f64,
+}
+
+/// The sample of each of `bands` (1-based) in `ds`: mean and 1st/99th percentiles
+/// of the valid physical values, or `None` for a band without a valid pixel in the
+/// sample.
+pub fn band_samples(
     ds: &Dataset,
     path: &Path,
     bands: &[usize],
     unscale: &[Unscale],
     validity: &Validity,
-) -> Result<Vec<Option<f64>>> {
+) -> Result<Vec<Option<BandSample>>> {
     let (w, h) = ds.raster_size();
     if w == 0 || h == 0 {
         return Ok(vec![None; bands.len()]);
@@ -39,22 +53,32 @@ pub fn band_means(
     let whole = Window::new(0, 0, w, h);
     let valid = validity.read(ds, path, whole, buffer)?;
     let mut raw = vec![0f32; buffer.0 * buffer.1];
-    let mut means = Vec::with_capacity(bands.len());
+    let mut samples = Vec::with_capacity(bands.len());
     for (i, &b) in bands.iter().enumerate() {
         let band = ds
             .rasterband(b)
             .map_err(|e| Error::raster_source(path, format!("band {b}"), e))?;
         band.read_into_slice::<f32>((0, 0), (w, h), buffer, &mut raw, None)
             .map_err(|e| Error::raster_source(path, format!("band {b}"), e))?;
-        let (mut sum, mut count) = (0f64, 0usize);
-        for (v, ok) in raw.iter().zip(&valid) {
-            let p = unscale[i].apply(*v);
-            if *ok && p.is_finite() {
-                sum += p as f64;
-                count += 1;
-            }
+        let mut values: Vec<f32> = raw
+            .iter()
+            .zip(&valid)
+            .filter(|(_, ok)| **ok)
+            .map(|(v, _)| unscale[i].apply(*v))
+            .filter(|p| p.is_finite())
+            .collect();
+        if values.is_empty() {
+            samples.push(None);
+            continue;
         }
-        means.push((count > 0).then(|| sum / count as f64));
+        let mean = values.iter().map(|&v| v as f64).sum::<f64>() / values.len() as f64;
+        values.sort_by(f32::total_cmp);
+        let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize] as f64;
+        samples.push(Some(BandSample {
+            mean,
+            low: at(0.01),
+            high: at(0.99),
+        }));
     }
-    Ok(means)
+    Ok(samples)
 }

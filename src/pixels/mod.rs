@@ -24,6 +24,7 @@
 //! (Unlabelled windows for batch-norm statistics ask for 90 %; training windows
 //! come from the catalog, which selects tiles by their labels, and get the fill.)
 
+pub mod checks;
 pub mod dtype;
 pub mod fill;
 pub mod mask;
@@ -148,6 +149,7 @@ pub struct PixelReader {
     validity: Validity,
     /// Normalised fill per band.
     fill: Vec<f32>,
+    samples: Vec<Option<fill::BandSample>>,
 }
 
 impl std::fmt::Debug for PixelReader {
@@ -197,11 +199,11 @@ impl PixelReader {
         }
         let bands: Vec<usize> = inputs.iter().map(|i| i.band).collect();
         let validity = Validity::of(ds, &path, &bands)?;
-        let means = fill::band_means(ds, &path, &bands, &unscale, &validity)?;
+        let samples = fill::band_samples(ds, &path, &bands, &unscale, &validity)?;
         let fill = inputs
             .iter()
-            .zip(&means)
-            .map(|(i, m)| m.map_or(0.0, |m| i.norm.apply(m as f32)))
+            .zip(&samples)
+            .map(|(i, m)| m.map_or(0.0, |m| i.norm.apply(m.mean as f32)))
             .collect();
         Ok(PixelReader {
             raster,
@@ -209,7 +211,15 @@ impl PixelReader {
             unscale,
             validity,
             fill,
+            samples,
         })
+    }
+
+    /// The decimated sample of each band, in model order (`None`: no valid pixel
+    /// in it): its mean is the fill, its spread what [`checks`] compares with the
+    /// card's units.
+    pub fn samples(&self) -> &[Option<fill::BandSample>] {
+        &self.samples
     }
 
     /// The raster read from.

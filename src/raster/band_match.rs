@@ -69,6 +69,17 @@ pub fn scene_bands(raster: &super::Raster) -> Vec<SceneBand> {
         .collect()
 }
 
+/// Whether [`resolve_bands`] takes the scene's bands by position: no `--bands`,
+/// and some card band has no scene band of its name. Nothing then says that band 1
+/// is the card's first band, so `map` and `adapt` warn ([`crate::pixels::checks`]).
+pub fn taken_by_position(card_bands: &[String], scene: &[SceneBand], spec: Option<&str>) -> bool {
+    spec.is_none()
+        && !card_bands.iter().all(|name| {
+            let name = name.to_ascii_uppercase();
+            scene.iter().any(|b| b.names().contains(&name))
+        })
+}
+
 /// The 1-based scene band feeding each card band, in card order.
 pub fn resolve_bands(
     card_bands: &[String],
@@ -180,6 +191,17 @@ mod tests {
             resolve_bands(&names(&["VV", "VH"]), &anon, None).unwrap(),
             vec![1, 2]
         );
+    }
+
+    #[test]
+    fn only_unnamed_bands_are_taken_by_position() {
+        let card = names(&["B02", "B03"]);
+        let anon = [band("", "Gray"), band("", "Undefined")];
+        assert!(taken_by_position(&card, &anon, None));
+        assert!(!taken_by_position(&card, &anon, Some("2,1")));
+        let named = [band("B03", ""), band("B02", "")];
+        assert!(!taken_by_position(&card, &named, None));
+        assert_eq!(resolve_bands(&card, &named, None).unwrap(), vec![2, 1]);
     }
 
     #[test]

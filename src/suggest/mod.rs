@@ -154,7 +154,8 @@ pub fn suggest(cfg: &SuggestConfig) -> Result<SuggestSummary> {
     let mut labelled = Vec::new();
     let mut label_counts: BTreeMap<String, usize> = BTreeMap::new();
     if let Some((path, opts)) = &cfg.labels {
-        let set = read_labels(path, opts, ClassSource::Fixed(&card.classes), georef.crs())?;
+        let mut set = read_labels(path, opts, ClassSource::Fixed(&card.classes), georef.crs())?;
+        set.wrap_to(&locator, mapper.plan().source);
         for w in &set.warnings {
             eprintln!("warning: {w}");
         }
