@@ -21,8 +21,10 @@
 //!   collections that already removed the offset) are taken as they are.
 //!
 //! Float reflectance in 0..1 stored without any scale metadata cannot be told from
-//! digital numbers by its metadata; such a scene needs `scale 0.0001` set on its
-//! bands (for example with `gdal_edit.py -scale 0.0001`).
+//! digital numbers by its metadata; such a scene needs `scale 10000` set on its
+//! bands (`gdal_edit.py -scale 10000`), which makes digital numbers of it (a scale
+//! below 0.01 would be read as packed reflectance and leave 0..1). The scene
+//! checks ([`super::checks`]) warn when values are that far from the model's.
 
 use crate::bands::S2_BANDS;
 use gdal::raster::RasterBand;
