@@ -371,3 +371,65 @@ fn zero_training_steps_are_refused() {
         list_dir(dir.path())
     );
 }
+
+#[test]
+fn a_model_whose_output_is_not_what_its_card_says_is_refused_naming_it() {
+    use crate::util::{lying_model, Lie};
+    let dir = tempfile::tempdir().unwrap();
+    let (_, cnn) = model(dir.path());
+    let (_, unet) = random_model(dir.path(), "unet", Arch::Unet, &BANDS, 16, 4);
+    let s = scene(&dir.path().join("scene.tif"), 64);
+    let out = dir.path().join("map.tif");
+    let cases = [
+        (Lie::MoreClasses, "8", &cnn),
+        (Lie::FewerClasses, "2", &cnn),
+        (Lie::ZeroClasses, "0", &cnn),
+        (Lie::MoreClasses, "8 x 16 x 16", &unet),
+        (Lie::FewerClasses, "2 x 16 x 16", &unet),
+    ];
+    for (lie, actual, src) in cases {
+        let name = format!("lying-{lie:?}.onnx");
+        let bad = lying_model(src, &dir.path().join(&name), lie);
+        // Shared features (the default for the CNN), every window on its own, and
+        // batches of one.
+        for args in [&[][..], &["--exact"], &["--exact", "--batch-size", "1"]] {
+            let err = run_fail(&mut map_command(&bad, &s, &out, args));
+            assert!(!err.contains("panicked"), "{lie:?} {args:?}: {err}");
+            assert!(
+                err.contains(&name) && err.contains("shape") && err.contains(actual),
+                "{lie:?} {args:?}: {err}"
+            );
+            assert!(err.contains("4 classes"), "{lie:?} {args:?}: {err}");
+            assert!(!out.exists(), "{lie:?} {args:?}");
+            assert!(partials(dir.path()).is_empty(), "{lie:?} {args:?}");
+        }
+    }
+    for lie in [Lie::NaN, Lie::Infinite] {
+        for src in [&cnn, &unet] {
+            let name = format!("broken-{lie:?}.onnx");
+            let bad = lying_model(src, &dir.path().join(&name), lie);
+            let err = run_fail(&mut map_command(&bad, &s, &out, &["--probabilities"]));
+            assert!(
+                err.contains(&name) && err.contains("non-finite"),
+                "{lie:?}: {err}"
+            );
+            assert!(!out.exists());
+        }
+    }
+    // `suggest` maps through the same engine.
+    let bad = lying_model(&cnn, &dir.path().join("suggest.onnx"), Lie::MoreClasses);
+    let next = dir.path().join("next.geojson");
+    let err = run_fail(
+        geomaml()
+            .args(["suggest", "-n", "3", "--model"])
+            .arg(&bad)
+            .arg(&s)
+            .arg("-o")
+            .arg(&next),
+    );
+    assert!(
+        err.contains("suggest.onnx") && err.contains("shape"),
+        "{err}"
+    );
+    assert!(!next.exists());
+}
