@@ -433,3 +433,75 @@ fn a_model_whose_output_is_not_what_its_card_says_is_refused_naming_it() {
     );
     assert!(!next.exists());
 }
+
+#[test]
+fn memory_and_threads_asked_for_are_bounded_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let (st, onnx) = model(dir.path());
+    let s = scene(&dir.path().join("scene.tif"), 64);
+    let (x, y) = (500_000.0, 4_600_000.0);
+    let labels = crate::util::points(
+        dir.path(),
+        "l.geojson",
+        Some("urn:ogc:def:crs:EPSG::32633"),
+        &[
+            ("Forest", x + 105.0, y - 105.0),
+            ("Grassland", x + 305.0, y - 305.0),
+        ],
+    );
+    let adapt = |windows: &str, out: &Path| {
+        let mut c = geomaml();
+        c.args(["adapt", "--device", "cpu", "--no-cross-validation"])
+            .args(["--bn-windows", windows, "--model"])
+            .arg(&st)
+            .arg("--scene")
+            .arg(&s)
+            .arg("--labels")
+            .arg(&labels)
+            .arg("-o")
+            .arg(out);
+        c
+    };
+    // A billion batch-norm windows: refused, naming the option, before reading any.
+    let out = dir.path().join("a.onnx");
+    let t0 = Instant::now();
+    let err = run_fail(&mut adapt("1000000000", &out));
+    assert!(err.starts_with("geomaml: --bn-windows: "), "{err}");
+    assert!(t0.elapsed() < Duration::from_secs(60));
+    assert!(!out.exists());
+    // More than the scene holds: capped with a warning (13 x 13 windows of 16 px
+    // at 4 px steps in 64 px).
+    let done = run_ok(&mut adapt("4096", &out));
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert!(
+        stderr.contains("--bn-windows 4096") && stderr.contains("using 169"),
+        "{stderr}"
+    );
+    assert!(out.exists());
+
+    // A card claiming 4096 px windows over a graph of symbolic sizes, on a 64 px
+    // scene: refused naming the model, nothing written.
+    let huge = crate::util::model_claiming_tile(&onnx, &dir.path().join("huge.onnx"), 4096);
+    let map = dir.path().join("map.tif");
+    for args in [&[][..], &["--exact"]] {
+        let err = run_fail(&mut map_command(&huge, &s, &map, args));
+        assert!(
+            err.contains("huge.onnx") && err.contains("4096 px"),
+            "{err}"
+        );
+        assert!(!map.exists());
+    }
+
+    // The most threads allowed finish as fast as a few: capped at two per core.
+    let t0 = Instant::now();
+    let done = run_ok(&mut map_command(&onnx, &s, &map, &["--threads", "1024"]));
+    assert!(t0.elapsed() < Duration::from_secs(30), "{:?}", t0.elapsed());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if 2 * cores < 1024 {
+        let stderr = String::from_utf8_lossy(&done.stderr);
+        assert!(
+            stderr.contains("--threads 1024") && stderr.contains(&format!("using {}", 2 * cores)),
+            "{stderr}"
+        );
+    }
+}

@@ -356,3 +356,36 @@ pub fn lying_model(src: &Path, dst: &Path, lie: Lie) -> PathBuf {
     std::fs::write(dst, model.encode_to_vec()).unwrap();
     dst.to_path_buf()
 }
+
+/// Writes `dst`: the exported model `src` whose card claims `tile` px windows and
+/// whose graph declares symbolic window sizes, so nothing refuses it when opened.
+pub fn model_claiming_tile(src: &Path, dst: &Path, tile: usize) -> PathBuf {
+    use geomaml::export::proto::Dimension;
+    use prost::Message;
+    let bytes = std::fs::read(src).unwrap();
+    let mut model = geomaml::export::proto::ModelProto::decode(bytes.as_slice()).unwrap();
+    for p in &mut model.metadata_props {
+        if let Ok(mut card) = serde_json::from_str::<serde_json::Value>(&p.value) {
+            if card.get("spec").is_some() {
+                card["spec"]["tile_size"] = tile.into();
+                p.value = card.to_string();
+            }
+        }
+    }
+    let graph = model.graph.as_mut().unwrap();
+    graph.value_info.clear();
+    for v in graph.input.iter_mut().chain(graph.output.iter_mut()) {
+        if let Some(shape) = v
+            .r#type
+            .as_mut()
+            .and_then(|t| t.tensor_type.as_mut())
+            .and_then(|t| t.shape.as_mut())
+        {
+            for (i, d) in shape.dim.iter_mut().enumerate().skip(2) {
+                *d = Dimension::symbolic(&format!("size{i}"));
+            }
+        }
+    }
+    std::fs::write(dst, model.encode_to_vec()).unwrap();
+    dst.to_path_buf()
+}
