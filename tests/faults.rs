@@ -505,3 +505,108 @@ fn memory_and_threads_asked_for_are_bounded_before_any_work() {
         );
     }
 }
+
+/// Copies the folder `from` into `to`, recursively.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dst = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &dst);
+        } else {
+            std::fs::copy(e.path(), &dst).unwrap();
+        }
+    }
+}
+
+#[test]
+fn an_input_reached_indirectly_is_never_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, onnx) = model(dir.path());
+    // A VRT scene: `map -o` onto the GeoTIFF it reads.
+    let s = scene(&dir.path().join("scene.tif"), 64);
+    let vrt = dir.path().join("scene.vrt");
+    {
+        let src = gdal::Dataset::open(&s).unwrap();
+        let driver = gdal::DriverManager::get_driver_by_name("VRT").unwrap();
+        src.create_copy(&driver, &vrt, &gdal::raster::RasterCreationOptions::new())
+            .unwrap();
+    }
+    let before = std::fs::read(&s).unwrap();
+    let err = run_fail(&mut map_command(&onnx, &vrt, &s, &["--overwrite"]));
+    assert!(
+        err.contains("scene.vrt") && err.contains("scene.tif") && err.contains("--overwrite"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&s).unwrap(), before);
+
+    // A catalog's tiles: `catalog -o` and `train -o` onto one of them.
+    let root = dir.path().join("sen12ms");
+    copy_tree(&crate::util::sample("sen12ms"), &root);
+    let tile = std::fs::read_dir(root.join("ROIs2017_winter/s2_29"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "tif"))
+        .unwrap();
+    let tile_bytes = std::fs::read(&tile).unwrap();
+    let err = run_fail(
+        geomaml()
+            .arg("catalog")
+            .arg(&root)
+            .args(["--tile-size", "16", "--overwrite", "-o"])
+            .arg(&tile),
+    );
+    assert!(
+        err.contains("which the input") && err.contains(&*tile.to_string_lossy()),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&tile).unwrap(), tile_bytes);
+    let catalog = dir.path().join("catalog.json");
+    run_ok(
+        geomaml()
+            .arg("catalog")
+            .arg(&root)
+            .args(["--tile-size", "16", "-o"])
+            .arg(&catalog),
+    );
+    let train = |out: &Path, extra: &[&str]| {
+        let mut c = geomaml();
+        c.arg("train")
+            .arg(&catalog)
+            .args(["--method", "pretrain", "--val-every", "0"])
+            .args(["--device", "cpu"])
+            .args(extra)
+            .arg("-o")
+            .arg(out);
+        c
+    };
+    let err = run_fail(&mut train(&tile, &["--steps", "1", "--overwrite"]));
+    assert!(
+        err.contains("catalog.json") && err.contains("which the input"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&tile).unwrap(), tile_bytes);
+
+    // `train --resume X -o Y` onto an unrelated existing Y: refused without
+    // --overwrite, Y untouched.
+    let first = dir.path().join("first.safetensors");
+    run_ok(&mut train(&first, &["--steps", "1"]));
+    let unrelated = dir.path().join("notes.safetensors");
+    std::fs::write(&unrelated, b"someone else's file").unwrap();
+    let resume = dir.path().join("first.last.safetensors");
+    let err = run_fail(&mut train(
+        &unrelated,
+        &["--steps", "1", "--resume", &resume.to_string_lossy()],
+    ));
+    assert!(
+        err.contains("notes.safetensors") && err.contains("already exists"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&unrelated).unwrap(), b"someone else's file");
+    // Resuming a run onto its own outputs still needs nothing more.
+    run_ok(&mut train(
+        &first,
+        &["--steps", "2", "--resume", &resume.to_string_lossy()],
+    ));
+}
