@@ -208,6 +208,33 @@ pub fn refuse_input(output: &Path, inputs: &[&Path]) -> Result<()> {
     Ok(())
 }
 
+/// Fails when `output` is one of `files`, the files an input reaches indirectly
+/// (the sources of a VRT scene, the tiles a catalog lists), whatever `--overwrite`
+/// says; the error names the input through which it is reached.
+pub fn refuse_reached_input(
+    output: &Path,
+    input: &Path,
+    files: impl IntoIterator<Item = PathBuf>,
+) -> Result<()> {
+    let Some(out) = resolved(output) else {
+        return Ok(());
+    };
+    for file in files {
+        if resolved(&file).is_some_and(|f| f == out) {
+            return Err(Error::config(
+                "--output",
+                format!(
+                    "{} is {}, which the input {} reads; choose another output (--overwrite never replaces an input)",
+                    output.display(),
+                    file.display(),
+                    input.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// This process's temporary for `final_path`: `.<name>.<pid>.partial-<name>`
 /// beside it.
 fn temporary_of(final_path: &Path) -> PathBuf {

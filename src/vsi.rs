@@ -91,6 +91,42 @@ pub fn sha256(path: &Path) -> Option<String> {
     Some(format!("{:x}", hasher.finalize()))
 }
 
+/// The files GDAL reads to open the raster `path` (`GDALGetFileList`): the file
+/// itself and, for a VRT or another dataset that points elsewhere, the files it
+/// reads (a VRT's sources), plus sidecars such as `.aux.xml`. Empty when GDAL
+/// cannot open it; callers use it to refuse an output that would replace a file
+/// an input reaches indirectly.
+pub fn raster_files(path: &Path) -> Vec<std::path::PathBuf> {
+    let Ok(ds) = gdal::Dataset::open(path) else {
+        return Vec::new();
+    };
+    dataset_files(&ds)
+}
+
+/// `GDALGetFileList` of an open dataset.
+#[allow(unsafe_code)]
+fn dataset_files(ds: &gdal::Dataset) -> Vec<std::path::PathBuf> {
+    use std::os::unix::ffi::OsStrExt as _;
+    let mut files = Vec::new();
+    // SAFETY: `c_dataset` is a live handle borrowed from `ds`; GDALGetFileList
+    // returns a NULL-terminated list of NUL-terminated strings (or null) owned by
+    // the caller, read here before CSLDestroy frees it once.
+    unsafe {
+        let list = gdal_sys::GDALGetFileList(ds.c_dataset());
+        if list.is_null() {
+            return files;
+        }
+        let mut p = list;
+        while !(*p).is_null() {
+            let bytes = std::ffi::CStr::from_ptr(*p).to_bytes();
+            files.push(std::path::PathBuf::from(std::ffi::OsStr::from_bytes(bytes)));
+            p = p.add(1);
+        }
+        gdal_sys::CSLDestroy(list);
+    }
+    files
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -371,3 +371,242 @@ fn zero_training_steps_are_refused() {
         list_dir(dir.path())
     );
 }
+
+#[test]
+fn a_model_whose_output_is_not_what_its_card_says_is_refused_naming_it() {
+    use crate::util::{lying_model, Lie};
+    let dir = tempfile::tempdir().unwrap();
+    let (_, cnn) = model(dir.path());
+    let (_, unet) = random_model(dir.path(), "unet", Arch::Unet, &BANDS, 16, 4);
+    let s = scene(&dir.path().join("scene.tif"), 64);
+    let out = dir.path().join("map.tif");
+    let cases = [
+        (Lie::MoreClasses, "8", &cnn),
+        (Lie::FewerClasses, "2", &cnn),
+        (Lie::ZeroClasses, "0", &cnn),
+        (Lie::MoreClasses, "8 x 16 x 16", &unet),
+        (Lie::FewerClasses, "2 x 16 x 16", &unet),
+    ];
+    for (lie, actual, src) in cases {
+        let name = format!("lying-{lie:?}.onnx");
+        let bad = lying_model(src, &dir.path().join(&name), lie);
+        // Shared features (the default for the CNN), every window on its own, and
+        // batches of one.
+        for args in [&[][..], &["--exact"], &["--exact", "--batch-size", "1"]] {
+            let err = run_fail(&mut map_command(&bad, &s, &out, args));
+            assert!(!err.contains("panicked"), "{lie:?} {args:?}: {err}");
+            assert!(
+                err.contains(&name) && err.contains("shape") && err.contains(actual),
+                "{lie:?} {args:?}: {err}"
+            );
+            assert!(err.contains("4 classes"), "{lie:?} {args:?}: {err}");
+            assert!(!out.exists(), "{lie:?} {args:?}");
+            assert!(partials(dir.path()).is_empty(), "{lie:?} {args:?}");
+        }
+    }
+    for lie in [Lie::NaN, Lie::Infinite] {
+        for src in [&cnn, &unet] {
+            let name = format!("broken-{lie:?}.onnx");
+            let bad = lying_model(src, &dir.path().join(&name), lie);
+            let err = run_fail(&mut map_command(&bad, &s, &out, &["--probabilities"]));
+            assert!(
+                err.contains(&name) && err.contains("non-finite"),
+                "{lie:?}: {err}"
+            );
+            assert!(!out.exists());
+        }
+    }
+    // `suggest` maps through the same engine.
+    let bad = lying_model(&cnn, &dir.path().join("suggest.onnx"), Lie::MoreClasses);
+    let next = dir.path().join("next.geojson");
+    let err = run_fail(
+        geomaml()
+            .args(["suggest", "-n", "3", "--model"])
+            .arg(&bad)
+            .arg(&s)
+            .arg("-o")
+            .arg(&next),
+    );
+    assert!(
+        err.contains("suggest.onnx") && err.contains("shape"),
+        "{err}"
+    );
+    assert!(!next.exists());
+}
+
+#[test]
+fn memory_and_threads_asked_for_are_bounded_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let (st, onnx) = model(dir.path());
+    let s = scene(&dir.path().join("scene.tif"), 64);
+    let (x, y) = (500_000.0, 4_600_000.0);
+    let labels = crate::util::points(
+        dir.path(),
+        "l.geojson",
+        Some("urn:ogc:def:crs:EPSG::32633"),
+        &[
+            ("Forest", x + 105.0, y - 105.0),
+            ("Grassland", x + 305.0, y - 305.0),
+        ],
+    );
+    let adapt = |windows: &str, out: &Path| {
+        let mut c = geomaml();
+        c.args(["adapt", "--device", "cpu", "--no-cross-validation"])
+            .args(["--bn-windows", windows, "--model"])
+            .arg(&st)
+            .arg("--scene")
+            .arg(&s)
+            .arg("--labels")
+            .arg(&labels)
+            .arg("-o")
+            .arg(out);
+        c
+    };
+    // A billion batch-norm windows: refused, naming the option, before reading any.
+    let out = dir.path().join("a.onnx");
+    let t0 = Instant::now();
+    let err = run_fail(&mut adapt("1000000000", &out));
+    assert!(err.starts_with("geomaml: --bn-windows: "), "{err}");
+    assert!(t0.elapsed() < Duration::from_secs(60));
+    assert!(!out.exists());
+    // More than the scene holds: capped with a warning (13 x 13 windows of 16 px
+    // at 4 px steps in 64 px).
+    let done = run_ok(&mut adapt("4096", &out));
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert!(
+        stderr.contains("--bn-windows 4096") && stderr.contains("using 169"),
+        "{stderr}"
+    );
+    assert!(out.exists());
+
+    // A card claiming 4096 px windows over a graph of symbolic sizes, on a 64 px
+    // scene: refused naming the model, nothing written.
+    let huge = crate::util::model_claiming_tile(&onnx, &dir.path().join("huge.onnx"), 4096);
+    let map = dir.path().join("map.tif");
+    for args in [&[][..], &["--exact"]] {
+        let err = run_fail(&mut map_command(&huge, &s, &map, args));
+        assert!(
+            err.contains("huge.onnx") && err.contains("4096 px"),
+            "{err}"
+        );
+        assert!(!map.exists());
+    }
+
+    // The most threads allowed finish as fast as a few: capped at two per core.
+    let t0 = Instant::now();
+    let done = run_ok(&mut map_command(&onnx, &s, &map, &["--threads", "1024"]));
+    assert!(t0.elapsed() < Duration::from_secs(30), "{:?}", t0.elapsed());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if 2 * cores < 1024 {
+        let stderr = String::from_utf8_lossy(&done.stderr);
+        assert!(
+            stderr.contains("--threads 1024") && stderr.contains(&format!("using {}", 2 * cores)),
+            "{stderr}"
+        );
+    }
+}
+
+/// Copies the folder `from` into `to`, recursively.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dst = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &dst);
+        } else {
+            std::fs::copy(e.path(), &dst).unwrap();
+        }
+    }
+}
+
+#[test]
+fn an_input_reached_indirectly_is_never_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, onnx) = model(dir.path());
+    // A VRT scene: `map -o` onto the GeoTIFF it reads.
+    let s = scene(&dir.path().join("scene.tif"), 64);
+    let vrt = dir.path().join("scene.vrt");
+    {
+        let src = gdal::Dataset::open(&s).unwrap();
+        let driver = gdal::DriverManager::get_driver_by_name("VRT").unwrap();
+        src.create_copy(&driver, &vrt, &gdal::raster::RasterCreationOptions::new())
+            .unwrap();
+    }
+    let before = std::fs::read(&s).unwrap();
+    let err = run_fail(&mut map_command(&onnx, &vrt, &s, &["--overwrite"]));
+    assert!(
+        err.contains("scene.vrt") && err.contains("scene.tif") && err.contains("--overwrite"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&s).unwrap(), before);
+
+    // A catalog's tiles: `catalog -o` and `train -o` onto one of them.
+    let root = dir.path().join("sen12ms");
+    copy_tree(&crate::util::sample("sen12ms"), &root);
+    let tile = std::fs::read_dir(root.join("ROIs2017_winter/s2_29"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "tif"))
+        .unwrap();
+    let tile_bytes = std::fs::read(&tile).unwrap();
+    let err = run_fail(
+        geomaml()
+            .arg("catalog")
+            .arg(&root)
+            .args(["--tile-size", "16", "--overwrite", "-o"])
+            .arg(&tile),
+    );
+    assert!(
+        err.contains("which the input") && err.contains(&*tile.to_string_lossy()),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&tile).unwrap(), tile_bytes);
+    let catalog = dir.path().join("catalog.json");
+    run_ok(
+        geomaml()
+            .arg("catalog")
+            .arg(&root)
+            .args(["--tile-size", "16", "-o"])
+            .arg(&catalog),
+    );
+    let train = |out: &Path, extra: &[&str]| {
+        let mut c = geomaml();
+        c.arg("train")
+            .arg(&catalog)
+            .args(["--method", "pretrain", "--val-every", "0"])
+            .args(["--device", "cpu"])
+            .args(extra)
+            .arg("-o")
+            .arg(out);
+        c
+    };
+    let err = run_fail(&mut train(&tile, &["--steps", "1", "--overwrite"]));
+    assert!(
+        err.contains("catalog.json") && err.contains("which the input"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&tile).unwrap(), tile_bytes);
+
+    // `train --resume X -o Y` onto an unrelated existing Y: refused without
+    // --overwrite, Y untouched.
+    let first = dir.path().join("first.safetensors");
+    run_ok(&mut train(&first, &["--steps", "1"]));
+    let unrelated = dir.path().join("notes.safetensors");
+    std::fs::write(&unrelated, b"someone else's file").unwrap();
+    let resume = dir.path().join("first.last.safetensors");
+    let err = run_fail(&mut train(
+        &unrelated,
+        &["--steps", "1", "--resume", &resume.to_string_lossy()],
+    ));
+    assert!(
+        err.contains("notes.safetensors") && err.contains("already exists"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&unrelated).unwrap(), b"someone else's file");
+    // Resuming a run onto its own outputs still needs nothing more.
+    run_ok(&mut train(
+        &first,
+        &["--steps", "2", "--resume", &resume.to_string_lossy()],
+    ));
+}

@@ -257,3 +257,135 @@ pub fn points(dir: &Path, name: &str, crs: Option<&str>, pts: &[(&str, f64, f64)
     .unwrap();
     p
 }
+
+/// How [`lying_model`] changes a model's `probabilities` output.
+#[derive(Clone, Copy, Debug)]
+pub enum Lie {
+    /// Twice the card's classes (the output concatenated with itself).
+    MoreClasses,
+    /// The first two classes only.
+    FewerClasses,
+    /// No class at all (an empty slice).
+    ZeroClasses,
+    /// Every value NaN (the output times NaN).
+    NaN,
+    /// Every value +inf (the output divided by zero).
+    Infinite,
+}
+
+/// Writes `dst`: the exported model `src` (its card unchanged) whose graph computes
+/// `lie` on its `probabilities` output and declares no output shape, so nothing
+/// but running it shows the lie.
+pub fn lying_model(src: &Path, dst: &Path, lie: Lie) -> PathBuf {
+    use geomaml::export::proto::{
+        AttributeProto, NodeProto, TensorProto, DATA_TYPE_FLOAT, DATA_TYPE_INT64,
+    };
+    use prost::Message;
+    let bytes = std::fs::read(src).unwrap();
+    let mut model = geomaml::export::proto::ModelProto::decode(bytes.as_slice()).unwrap();
+    let graph = model.graph.as_mut().unwrap();
+    let out = geomaml::export::PROBABILITIES;
+    let raw = "probabilities_before_the_lie";
+    for node in &mut graph.node {
+        for o in &mut node.output {
+            if o == out {
+                *o = raw.to_string();
+            }
+        }
+    }
+    for o in &mut graph.output {
+        if o.name == out {
+            if let Some(t) = o.r#type.as_mut().and_then(|t| t.tensor_type.as_mut()) {
+                t.shape = None;
+            }
+        }
+    }
+    let node = |op: &str, inputs: &[&str], attribute: Vec<AttributeProto>| NodeProto {
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: vec![out.to_string()],
+        name: format!("lie_{op}"),
+        op_type: op.to_string(),
+        attribute,
+        ..Default::default()
+    };
+    let ints = |name: &str, v: i64| TensorProto {
+        dims: vec![1],
+        data_type: DATA_TYPE_INT64,
+        int64_data: vec![v],
+        name: name.to_string(),
+        ..Default::default()
+    };
+    let float = |name: &str, v: f32| TensorProto {
+        dims: vec![],
+        data_type: DATA_TYPE_FLOAT,
+        float_data: vec![v],
+        name: name.to_string(),
+        ..Default::default()
+    };
+    let slice_to = |graph: &mut geomaml::export::proto::GraphProto, end: i64| {
+        graph.initializer.extend([
+            ints("lie_start", 0),
+            ints("lie_end", end),
+            ints("lie_axis", 1),
+        ]);
+        node("Slice", &[raw, "lie_start", "lie_end", "lie_axis"], vec![])
+    };
+    let added = match lie {
+        Lie::MoreClasses => node(
+            "Concat",
+            &[raw, raw],
+            vec![AttributeProto {
+                name: "axis".into(),
+                i: 1,
+                r#type: geomaml::export::proto::attribute_type::INT,
+                ..Default::default()
+            }],
+        ),
+        Lie::FewerClasses => slice_to(graph, 2),
+        Lie::ZeroClasses => slice_to(graph, 0),
+        Lie::NaN => {
+            graph.initializer.push(float("lie_value", f32::NAN));
+            node("Mul", &[raw, "lie_value"], vec![])
+        }
+        Lie::Infinite => {
+            graph.initializer.push(float("lie_value", 0.0));
+            node("Div", &[raw, "lie_value"], vec![])
+        }
+    };
+    graph.node.push(added);
+    std::fs::write(dst, model.encode_to_vec()).unwrap();
+    dst.to_path_buf()
+}
+
+/// Writes `dst`: the exported model `src` whose card claims `tile` px windows and
+/// whose graph declares symbolic window sizes, so nothing refuses it when opened.
+pub fn model_claiming_tile(src: &Path, dst: &Path, tile: usize) -> PathBuf {
+    use geomaml::export::proto::Dimension;
+    use prost::Message;
+    let bytes = std::fs::read(src).unwrap();
+    let mut model = geomaml::export::proto::ModelProto::decode(bytes.as_slice()).unwrap();
+    for p in &mut model.metadata_props {
+        if let Ok(mut card) = serde_json::from_str::<serde_json::Value>(&p.value) {
+            if card.get("spec").is_some() {
+                card["spec"]["tile_size"] = tile.into();
+                p.value = card.to_string();
+            }
+        }
+    }
+    let graph = model.graph.as_mut().unwrap();
+    graph.value_info.clear();
+    for v in graph.input.iter_mut().chain(graph.output.iter_mut()) {
+        if let Some(shape) = v
+            .r#type
+            .as_mut()
+            .and_then(|t| t.tensor_type.as_mut())
+            .and_then(|t| t.shape.as_mut())
+        {
+            for (i, d) in shape.dim.iter_mut().enumerate().skip(2) {
+                *d = Dimension::symbolic(&format!("size{i}"));
+            }
+        }
+    }
+    std::fs::write(dst, model.encode_to_vec()).unwrap();
+    dst.to_path_buf()
+}

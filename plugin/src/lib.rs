@@ -12,9 +12,10 @@
 //!   the shim) and the handle functions. Blocks are computed by
 //!   [`geomaml::infer::WindowMapper`], the same engine as `geomaml map`.
 //!
-//! Rules: every exported function runs its body in `catch_unwind`, so no panic
-//! crosses into GDAL; failures come back as a message that the shim reports with
-//! `CPLError(CE_Failure, ...)`. A handle is used by one GDAL dataset; GDAL may call
+//! Rules: every exported function runs its body in [`guarded`] (`catch_unwind`
+//! with a panic hook that keeps the driver's panics off the host's stderr), so no
+//! panic crosses into GDAL or prints; failures, panics included, come back as a
+//! message that the shim reports with `CPLError(CE_Failure, ...)`. A handle is used by one GDAL dataset; GDAL may call
 //! it from several threads one after another, so the mapper sits behind a mutex.
 
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -115,14 +116,56 @@ const _: fn() = || {
     send::<WindowMapper>();
 };
 
-/// Turns a panic payload into a message.
+thread_local! {
+    /// Whether this thread is inside one of the driver's entry points ([`guarded`]).
+    static IN_DRIVER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Where the last panic inside the driver happened (`file:line`).
+    static PANIC_AT: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Installs, once, a panic hook that keeps panics inside the driver quiet: the
+/// default hook prints the message (and a backtrace with `RUST_BACKTRACE`) on the
+/// host's stderr, where a GDAL application neither expects nor shows it; the
+/// driver reports the panic through `CPLError` instead. Panics elsewhere in the
+/// process (a host written in Rust) still go to the hook that was there before.
+fn quiet_panics_inside_the_driver() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if IN_DRIVER.with(|d| d.get()) {
+                let at = info
+                    .location()
+                    .map(|l| format!("{}:{}", l.file(), l.line()));
+                PANIC_AT.with(|p| *p.borrow_mut() = at);
+            } else {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// Runs an entry point's body with panics caught and kept off stderr; a panic
+/// becomes an `Err` message for `CPLError`.
+fn guarded<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    quiet_panics_inside_the_driver();
+    let outer = IN_DRIVER.with(|d| d.replace(true));
+    let result = catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|p| Err(panic_message(p)));
+    IN_DRIVER.with(|d| d.set(outer));
+    result
+}
+
+/// Turns a panic payload (and where it happened) into a message.
 fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
     let what = p
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
         .or_else(|| p.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".into());
-    format!("GEOMAML: internal error: {what}")
+    match PANIC_AT.with(|a| a.borrow_mut().take()) {
+        Some(at) => format!("GEOMAML: internal error: {what} (at {at})"),
+        None => format!("GEOMAML: internal error: {what}"),
+    }
 }
 
 /// Stores `msg` in `*err` (when `err` is not null) for the shim to report.
@@ -294,7 +337,7 @@ pub unsafe extern "C" fn geomaml_gdal_open(
     scene: *const c_char,
     err: *mut *mut c_char,
 ) -> *mut Handle {
-    let result = catch_unwind(AssertUnwindSafe(|| {
+    let result = guarded(|| {
         if model.is_null() || scene.is_null() {
             return Err("GEOMAML: null path".to_string());
         }
@@ -303,8 +346,7 @@ pub unsafe extern "C" fn geomaml_gdal_open(
         let (m, s) = unsafe { (CStr::from_ptr(model), CStr::from_ptr(scene)) };
         let (m, s) = (m.to_string_lossy(), s.to_string_lossy());
         open(Path::new(&*m), Path::new(&*s), &driver_options())
-    }))
-    .unwrap_or_else(|p| Err(panic_message(p)));
+    });
     // SAFETY: `err` is null or writable (caller contract).
     unsafe { into_handle(result, err) }
 }
@@ -319,7 +361,7 @@ pub unsafe extern "C" fn geomaml_gdal_open_descriptor(
     path: *const c_char,
     err: *mut *mut c_char,
 ) -> *mut Handle {
-    let result = catch_unwind(AssertUnwindSafe(|| {
+    let result = guarded(|| {
         if path.is_null() {
             return Err("GEOMAML: null path".to_string());
         }
@@ -328,8 +370,7 @@ pub unsafe extern "C" fn geomaml_gdal_open_descriptor(
         let p = unsafe { CStr::from_ptr(path) }.to_string_lossy();
         let (model, scene, opts) = read_descriptor(Path::new(&*p))?;
         open(&model, &scene, &opts)
-    }))
-    .unwrap_or_else(|p| Err(panic_message(p)));
+    });
     // SAFETY: `err` is null or writable (caller contract).
     unsafe { into_handle(result, err) }
 }
@@ -340,14 +381,14 @@ pub unsafe extern "C" fn geomaml_gdal_open_descriptor(
 /// `h` is a live handle from [`geomaml_gdal_open`].
 #[no_mangle]
 pub unsafe extern "C" fn geomaml_gdal_info(h: *const Handle) -> *const GeoMamlInfo {
-    catch_unwind(AssertUnwindSafe(|| {
+    guarded(|| {
         // SAFETY: `h` is null or a live handle (caller contract); `info` is never
         // mutated after opening, so a shared reference is sound from any thread.
-        match unsafe { h.as_ref() } {
+        Ok(match unsafe { h.as_ref() } {
             Some(h) => &h.info as *const GeoMamlInfo,
             None => std::ptr::null(),
-        }
-    }))
+        })
+    })
     .unwrap_or(std::ptr::null())
 }
 
@@ -430,7 +471,7 @@ pub unsafe extern "C" fn geomaml_gdal_read_block(
     bufs: *const *mut c_uchar,
     err: *mut *mut c_char,
 ) -> c_int {
-    let result = catch_unwind(AssertUnwindSafe(|| -> Result<(), String> {
+    let result = guarded(|| -> Result<(), String> {
         // SAFETY: `h` is null or a live handle (caller contract); only `&` access,
         // mutation goes through the mutex.
         let h = unsafe { h.as_ref() }.ok_or("GEOMAML: null dataset handle")?;
@@ -477,8 +518,7 @@ pub unsafe extern "C" fn geomaml_gdal_read_block(
             }
         }
         Ok(())
-    }))
-    .unwrap_or_else(|p| Err(panic_message(p)));
+    });
     match result {
         Ok(()) => 0,
         Err(msg) => {
@@ -496,13 +536,14 @@ pub unsafe extern "C" fn geomaml_gdal_read_block(
 /// longer used by anyone.
 #[no_mangle]
 pub unsafe extern "C" fn geomaml_gdal_close(h: *mut Handle) {
-    let _ = catch_unwind(AssertUnwindSafe(|| {
+    let _ = guarded(|| {
         if !h.is_null() {
             // SAFETY: `h` came from `Box::into_raw` in `geomaml_gdal_open` and is
             // closed once (caller contract).
             drop(unsafe { Box::from_raw(h) });
         }
-    }));
+        Ok(())
+    });
 }
 
 /// Frees a message returned through `err`.
@@ -511,19 +552,21 @@ pub unsafe extern "C" fn geomaml_gdal_close(h: *mut Handle) {
 /// `s` is null or a string from this library's `err` out-parameters, freed once.
 #[no_mangle]
 pub unsafe extern "C" fn geomaml_gdal_free_string(s: *mut c_char) {
-    let _ = catch_unwind(AssertUnwindSafe(|| {
+    let _ = guarded(|| {
         if !s.is_null() {
             // SAFETY: `s` came from `CString::into_raw` in `set_error` (caller contract).
             drop(unsafe { CString::from_raw(s) });
         }
-    }));
+        Ok(())
+    });
 }
 
 fn register() {
-    let _ = catch_unwind(|| {
+    let _ = guarded(|| {
         // SAFETY: the shim's registration only calls GDAL's driver manager, which
         // GDAL has initialised before loading plugins; it is idempotent.
-        unsafe { geomaml_gdal_shim_register() }
+        unsafe { geomaml_gdal_shim_register() };
+        Ok(())
     });
 }
 
@@ -537,4 +580,22 @@ pub extern "C" fn GDALRegister_GeoMAML() {
 #[no_mangle]
 pub extern "C" fn GDALRegisterMe() {
     register();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_inside_the_driver_becomes_a_message_naming_where() {
+        let err = guarded::<()>(|| panic!("boom")).unwrap_err();
+        assert!(
+            err.starts_with("GEOMAML: internal error: boom (at "),
+            "{err}"
+        );
+        assert!(err.contains("lib.rs:"), "{err}");
+        // Outside the driver the previous hook runs again; the flag is reset.
+        assert!(!IN_DRIVER.with(|d| d.get()));
+        assert_eq!(guarded(|| Ok(3)), Ok(3));
+    }
 }

@@ -471,6 +471,67 @@ fn missing_model_and_band_mismatch_are_gdal_errors_not_crashes() {
     assert!(err.contains("GEOMAML:MODEL.onnx:SCENE.tif"), "{err}");
 }
 
+/// `src` with its `probabilities` output concatenated with itself (twice the
+/// card's classes) and no declared output shape: a graph that lies about its
+/// output, which only running it shows.
+fn lying_model(src: &Path, dst: &Path) -> PathBuf {
+    use geomaml::export::proto::{attribute_type, AttributeProto, ModelProto, NodeProto};
+    use prost::Message;
+    let out = geomaml::export::PROBABILITIES;
+    let mut model = ModelProto::decode(std::fs::read(src).unwrap().as_slice()).unwrap();
+    let graph = model.graph.as_mut().unwrap();
+    for o in graph.node.iter_mut().flat_map(|n| n.output.iter_mut()) {
+        if o == out {
+            *o = "raw".into();
+        }
+    }
+    for o in graph.output.iter_mut().filter(|o| o.name == out) {
+        if let Some(t) = o.r#type.as_mut().and_then(|t| t.tensor_type.as_mut()) {
+            t.shape = None;
+        }
+    }
+    graph.node.push(NodeProto {
+        input: vec!["raw".into(), "raw".into()],
+        output: vec![out.into()],
+        name: "lie".into(),
+        op_type: "Concat".into(),
+        attribute: vec![AttributeProto {
+            name: "axis".into(),
+            i: 1,
+            r#type: attribute_type::INT,
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    std::fs::write(dst, model.encode_to_vec()).unwrap();
+    dst.to_path_buf()
+}
+
+#[test]
+fn a_model_whose_output_is_not_its_cards_is_a_gdal_error_not_a_panic() {
+    let env = Env::new();
+    let s = scene(env.path(), "scene.tif", &["B02", "B03", "B04"], (40, 40));
+    let m = model(env.path(), "cnn", Arch::Cnn, 16);
+    let bad = lying_model(&m, &env.path().join("lying.onnx"));
+    let out = env
+        .tool("gdal_translate")
+        .env("RUST_BACKTRACE", "1")
+        .arg(connection(&bad, &s))
+        .arg(env.path().join("out.tif"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("ERROR") && err.contains("lying.onnx") && err.contains("shape"),
+        "no GDAL error naming the model and its output shape: {err}"
+    );
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "a panic reached stderr: {err}"
+    );
+}
+
 /// Pixel `(i f, j f)` of band 1 of `path` for every pixel `(i, j)` of an overview
 /// of `size`: the map subsampled as GDAL's nearest-neighbour overviews are.
 fn subsampled(path: &Path, f: usize, size: (usize, usize)) -> Vec<u8> {

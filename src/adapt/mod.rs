@@ -171,6 +171,18 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
         georef.crs(),
     )?;
     let at = georef.locator(&opts.scene)?;
+    crate::limits::check_tile_for_scene(
+        &opts.model,
+        card.spec.tile_size,
+        &opts.scene,
+        scene.size(),
+    )?;
+    let (bn_windows, bn_warning) = crate::limits::bn_windows(
+        opts.bn_windows,
+        card.spec.tile_size,
+        bands.len(),
+        scene.size(),
+    )?;
     let reader = PixelReader::new(
         scene,
         BandInput::list(&bands, &card.bands, &card.normalisation),
@@ -198,6 +210,7 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
     let mut warnings = scene_warnings(&reader, &georef, card, by_position);
     warnings.extend(labels.warnings.iter().cloned());
     warnings.extend(shots.warnings.iter().cloned());
+    warnings.extend(bn_warning);
     warnings.extend(
         shots_per_class
             .iter()
@@ -218,7 +231,7 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
     };
     let params = Params::load(&grown.card.spec, &grown.tensors, opts.device)?;
     let targets = targets(&shots, &ids, &outputs, card);
-    let unlabelled = unlabelled_windows(&reader, card, opts.bn_windows, opts.seed)?;
+    let unlabelled = unlabelled_windows(&reader, card, bn_windows, opts.seed)?;
 
     let (x, y) = inner_batch(&shots, &targets, &unlabelled, card, opts.device);
     let tracked = adapt_tracked(&params, &x, &y, &settings);

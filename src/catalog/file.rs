@@ -73,6 +73,18 @@ impl Catalog {
         self.root.join(rel)
     }
 
+    /// Every file the tiles are read from (sources resolved against the root):
+    /// what an output must never replace.
+    pub fn files(&self) -> impl Iterator<Item = PathBuf> + '_ {
+        self.tiles.iter().flat_map(|t| {
+            let s = &t.sources;
+            [&s.s1, &s.s2, &s.lc, &s.image, &s.mask]
+                .into_iter()
+                .flatten()
+                .map(|rel| self.resolve(rel))
+        })
+    }
+
     /// Number of tiles.
     pub fn len(&self) -> usize {
         self.tiles.len()

@@ -61,6 +61,7 @@ impl CatalogArgs {
             progress,
         };
         let cat = catalog::scan(&self.root, self.kind, &options)?;
+        crate::output::refuse_reached_input(&self.output, &self.root, cat.files())?;
         let path = cat.save(&self.output, self.overwrite)?;
         eprintln!("{}", cat.describe());
         eprintln!("wrote {}", path.display());

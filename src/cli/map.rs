@@ -117,8 +117,11 @@ impl MapArgs {
         inputs.extend(self.adapt.labels.as_deref());
         let probabilities = crate::infer::sink::probabilities_path(&self.output);
         let confidence = crate::infer::sink::confidence_path(&self.output);
+        let scene = self.scene()?;
+        let scene_files = crate::vsi::raster_files(scene);
         for out in [&self.output, &probabilities, &confidence] {
             crate::output::refuse_input(out, &inputs)?;
+            crate::output::refuse_reached_input(out, scene, scene_files.iter().cloned())?;
         }
         if self.output.exists() && !self.overwrite {
             return Err(crate::Error::OutputExists {

@@ -94,10 +94,16 @@ pub fn map_scene(cfg: &MapConfig) -> Result<MapSummary> {
             .map_err(|e| Error::runtime_source("setting GDAL_CACHEMAX", e))?;
     }
     crate::limits::check_range("--batch-size", cfg.batch_size, crate::limits::MAX_BATCH)?;
-    crate::limits::check_threads("--threads", cfg.threads)?;
+    let threads = crate::limits::check_threads("--threads", cfg.threads)?;
     let raster = Raster::open(&cfg.scene)?;
-    let predictor = Predictor::open(&cfg.model, cfg.threads)?;
+    let predictor = Predictor::open(&cfg.model, threads)?;
     let card = predictor.card().clone();
+    crate::limits::check_tile_for_scene(
+        &cfg.model,
+        card.spec.tile_size,
+        &cfg.scene,
+        raster.size(),
+    )?;
     let scene_bands = scene_bands(&raster);
     let bands = resolve_bands(&card.bands, &scene_bands, cfg.bands.as_deref())
         .map_err(|e| Error::raster(&cfg.scene, format!("{e} (model {})", cfg.model.display())))?;
@@ -115,7 +121,7 @@ pub fn map_scene(cfg: &MapConfig) -> Result<MapSummary> {
     let block_px = super::window::block_pixels(kind, tile, stride);
     let plan = Plan::new(kind, raster.size(), tile, stride, block_px);
     let shared = match (kind, cfg.exact) {
-        (MapKind::Classify, false) => SharedCnn::open(&cfg.model, &card, stride, cfg.threads)?,
+        (MapKind::Classify, false) => SharedCnn::open(&cfg.model, &card, stride, threads)?,
         _ => None,
     };
     let options = SinkOptions {

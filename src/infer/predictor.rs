@@ -157,14 +157,65 @@ impl Predictor {
             );
             return Err(Error::model(&self.path, msg));
         }
-        run_session(
+        let (n, h, w) = (batch.shape()[0], batch.shape()[2], batch.shape()[3]);
+        let out = run_session(
             &mut self.session,
             crate::export::INPUT,
             batch.into_dyn(),
             output,
         )
-        .map_err(|e| Error::model_source(&self.path, "", e))
+        .map_err(|e| Error::model_source(&self.path, "", e))?;
+        let k = self.card.spec.num_classes;
+        let expected: Vec<usize> = if self.card.spec.is_segmentation() {
+            vec![n, k, h, w]
+        } else {
+            vec![n, k]
+        };
+        check_output(&self.path, output, &out, &expected)?;
+        Ok(out)
     }
+}
+
+/// Fails, naming the model file, when the tensor a model actually produced is
+/// not `expected` (its card's classes for the batch that went in) or holds NaN
+/// or infinite values.
+///
+/// The declared output shape is checked when the model is opened, but a graph
+/// may leave it undeclared or symbolic, or declare one shape and compute
+/// another; the mapping code indexes the output by the card's classes, so a
+/// tensor of other dimensions would index out of bounds (a panic) or map
+/// classes that do not exist, and NaN would map every pixel to the first class.
+/// The check costs one pass over the output, small beside the network itself.
+pub(crate) fn check_output(
+    path: &Path,
+    name: &str,
+    out: &ArrayD<f32>,
+    expected: &[usize],
+) -> Result<()> {
+    let show = |d: &[usize]| {
+        d.iter()
+            .map(usize::to_string)
+            .collect::<Vec<_>>()
+            .join(" x ")
+    };
+    if out.shape() != expected {
+        return Err(Error::model(
+            path,
+            format!(
+                "its output `{name}` has shape {} where its card expects {} ({} classes); the graph does not compute what its card describes",
+                show(out.shape()),
+                show(expected),
+                expected.get(1).copied().unwrap_or(0)
+            ),
+        ));
+    }
+    if let Some(v) = out.iter().find(|v| !v.is_finite()) {
+        return Err(Error::model(
+            path,
+            format!("its output `{name}` holds non-finite values ({v}); the model is broken"),
+        ));
+    }
+    Ok(())
 }
 
 /// A session over ONNX bytes with `threads` intra-op threads (0 = default).

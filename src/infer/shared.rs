@@ -17,7 +17,7 @@
 //! pixels of window borders; the benchmark measures the effect on the classes
 //! (class agreement with the exact sliding-window map) and `--exact` turns it off.
 
-use super::predictor::{run_session, session_from_bytes};
+use super::predictor::{check_output, run_session, session_from_bytes};
 use crate::card::ModelCard;
 use crate::error::{Error, Result};
 use crate::export::{metadata, split::split_at, PROBABILITIES};
@@ -33,6 +33,8 @@ pub struct SharedCnn {
     trunk: Session,
     tail: Session,
     feature: String,
+    /// Classes of the card: the width the tail's output must have.
+    classes: usize,
     /// Down-sampling of the trunk's output (`2^L`).
     pub scale: usize,
 }
@@ -83,6 +85,7 @@ impl SharedCnn {
             trunk: session(&trunk)?,
             tail: session(&tail)?,
             feature: cut.value,
+            classes: card.spec.num_classes,
             scale: cut.scale,
         }))
     }
@@ -101,6 +104,7 @@ impl SharedCnn {
 
     /// Class probabilities `[n, classes]` of a batch of feature crops.
     pub fn tail(&mut self, crops: ArrayView4<'_, f32>) -> Result<Array2<f32>> {
+        let n = crops.shape()[0];
         let p = run_session(
             &mut self.tail,
             &self.feature,
@@ -108,6 +112,7 @@ impl SharedCnn {
             PROBABILITIES,
         )
         .map_err(|e| Error::model_source(&self.path, "", e))?;
+        check_output(&self.path, PROBABILITIES, &p, &[n, self.classes])?;
         p.into_dimensionality::<Ix2>()
             .map_err(|e| Error::model_source(&self.path, "", e))
     }

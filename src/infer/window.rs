@@ -75,14 +75,17 @@ impl Default for WindowOptions {
 /// per pixel, so a batch of 64 windows of 128 px held 2 GB.
 pub const SEGMENT_BATCH_PIXELS: usize = 1 << 17;
 
-/// The windows per batch for a model of `spec`: `batch`, for per-pixel models at most
-/// [`SEGMENT_BATCH_PIXELS`] pixels' worth (at least one window).
+/// The windows per batch for a model of `spec`: `batch`, at most
+/// [`SEGMENT_BATCH_PIXELS`] pixels' worth for segmentation models and
+/// [`crate::limits::MAX_BATCH_PIXELS`] for classifiers (at least one window), so
+/// a batch's memory does not grow with the card's tile.
 pub fn resolve_batch(spec: &ModelSpec, batch: usize) -> usize {
-    if spec.is_segmentation() {
-        batch.min((SEGMENT_BATCH_PIXELS / (spec.tile_size * spec.tile_size)).max(1))
+    let pixels = if spec.is_segmentation() {
+        SEGMENT_BATCH_PIXELS
     } else {
-        batch
-    }
+        crate::limits::MAX_BATCH_PIXELS
+    };
+    batch.min((pixels / (spec.tile_size * spec.tile_size).max(1)).max(1))
 }
 
 /// The stride `geomaml map` uses for a model of `spec` when none is given, checked:
@@ -206,13 +209,14 @@ impl WindowMapper {
     /// (missing files, band mismatches, bad options) name the file or option.
     pub fn open(model: &Path, scene: &Path, opts: &WindowOptions) -> Result<Self> {
         crate::limits::check_range("--batch-size", opts.batch_size, crate::limits::MAX_BATCH)?;
-        crate::limits::check_threads("--threads", opts.threads)?;
+        let threads = crate::limits::check_threads("--threads", opts.threads)?;
         if !model.is_file() {
             return Err(Error::raster(model, "model: no such file"));
         }
         let raster = Raster::open(scene)?;
-        let predictor = Predictor::open(model, opts.threads)?;
+        let predictor = Predictor::open(model, threads)?;
         let card = predictor.card().clone();
+        crate::limits::check_tile_for_scene(model, card.spec.tile_size, scene, raster.size())?;
         if card.classes.iter().any(|c| c.id >= 255) {
             return Err(Error::Other(format!(
                 "class ids must be below 255 to be mapped (legend: {:?})",
@@ -241,7 +245,7 @@ impl WindowMapper {
         };
         let plan = Plan::new(kind, raster.size(), tile, stride, block_px);
         let shared = match (kind, opts.exact) {
-            (MapKind::Classify, false) => SharedCnn::open(model, &card, stride, opts.threads)?,
+            (MapKind::Classify, false) => SharedCnn::open(model, &card, stride, threads)?,
             _ => None,
         };
         let inputs = BandInput::list(&bands, &card.bands, &card.normalisation);

@@ -16,6 +16,7 @@ pub fn init_threads() {
 /// slow small models down many times.
 pub fn set_threads(n: usize) -> Result<()> {
     crate::limits::check_range("--threads", n, crate::limits::MAX_THREADS)?;
+    let n = crate::limits::check_threads("--threads", n)?;
     tch::set_num_threads(n as i32);
     init_threads();
     Ok(())

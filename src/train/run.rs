@@ -37,6 +37,9 @@ pub fn train_catalog(plan: &TrainPlan) -> Result<TrainSummary> {
     parse_device(&plan.config.device)?;
     let cfg = &plan.config;
     let catalog = Catalog::load(&plan.catalog)?;
+    for out in plan.run.outputs() {
+        crate::output::refuse_reached_input(&out, &plan.catalog, catalog.files())?;
+    }
     let splits = Splits::for_catalog(&catalog, &plan.splits)?;
     let index = TileIndex::new(&catalog, &splits);
     let name = plan.catalog.display().to_string();

@@ -138,7 +138,16 @@ fn train_in<'s>(
     let info = source.info().clone();
     let last = last_path(&opts.out);
     let log_path = opts.log_path();
-    if opts.resume.is_none() && !opts.overwrite {
+    // Resuming a run from its own resume file (`Y.last.safetensors` for `-o Y`)
+    // continues writing that run's outputs; any other existing output (a resume
+    // from elsewhere onto an unrelated `Y`) is replaced only with `--overwrite`.
+    let resumes_own_run = opts.resume.as_ref().is_some_and(|r| {
+        matches!(
+            (std::fs::canonicalize(r), std::fs::canonicalize(&last)),
+            (Ok(a), Ok(b)) if a == b
+        )
+    });
+    if !resumes_own_run && !opts.overwrite {
         for p in [&opts.out, &last] {
             if p.exists() {
                 return Err(Error::OutputExists { path: p.clone() });
