@@ -69,6 +69,11 @@ pub struct InnerLoop {
     pub lr: f64,
     /// Number of gradient steps.
     pub steps: usize,
+    /// Steps `adapt` takes by default, chosen at the end of MAML meta-training as the
+    /// most accurate of [`ADAPT_STEP_CANDIDATES`] on the meta-validation tasks (absent
+    /// for other models: then [`MIN_ADAPT_STEPS`] is the floor).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chosen_steps: Option<usize>,
 }
 
 /// Fewest inner steps `adapt` takes by default, whatever the architecture. Models
@@ -80,11 +85,15 @@ pub struct InnerLoop {
 /// The command line, the QGIS algorithm and the card (`geomaml info`) all use it.
 pub const MIN_ADAPT_STEPS: usize = 20;
 
+/// Step counts compared on meta-validation tasks at the end of MAML meta-training.
+pub const ADAPT_STEP_CANDIDATES: [usize; 4] = [5, 10, 20, 50];
+
 impl InnerLoop {
-    /// Inner steps `adapt` takes when `--inner-steps` is not given: the card's, and
-    /// at least [`MIN_ADAPT_STEPS`].
+    /// Inner steps `adapt` takes when `--inner-steps` is not given: the count
+    /// meta-validation chose, else the card's and at least [`MIN_ADAPT_STEPS`].
     pub fn adapt_steps(&self) -> usize {
-        self.steps.max(MIN_ADAPT_STEPS)
+        self.chosen_steps
+            .unwrap_or_else(|| self.steps.max(MIN_ADAPT_STEPS))
     }
 }
 
@@ -143,7 +152,11 @@ impl ModelCard {
                 .collect(),
             classes,
             resolution_m: 10.0,
-            inner_loop: InnerLoop { lr: 0.32, steps: 1 },
+            inner_loop: InnerLoop {
+                lr: 0.32,
+                steps: 1,
+                chosen_steps: None,
+            },
             bn_frozen: false,
             provenance: Provenance {
                 method: "random".into(),
@@ -309,7 +322,11 @@ pub(crate) mod tests {
             bands,
             classes: dfc2020(),
             resolution_m: 10.0,
-            inner_loop: InnerLoop { lr: 0.32, steps: 1 },
+            inner_loop: InnerLoop {
+                lr: 0.32,
+                steps: 1,
+                chosen_steps: None,
+            },
             bn_frozen: false,
             provenance: Provenance {
                 method: "maml".into(),

@@ -475,6 +475,7 @@ fn head_for(
     card.bn_frozen = true;
     card.inner_loop.lr = record.inner_lr;
     card.inner_loop.steps = record.inner_steps;
+    card.inner_loop.chosen_steps = None;
     card.adaptation = Some(record);
     Checkpoint {
         card,

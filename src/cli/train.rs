@@ -193,6 +193,16 @@ impl TrainArgs {
                 s.last_loss
             ),
         }
+        if let Some((steps, scores)) = &s.adapt_steps {
+            let each: Vec<String> = scores
+                .iter()
+                .map(|(n, acc)| format!("{n}: {:.1} %", acc * 100.0))
+                .collect();
+            eprintln!(
+                "adapt takes {steps} steps by default (meta-validation accuracy after {})",
+                each.join(", ")
+            );
+        }
         eprintln!(
             "wrote {}, {} and {}",
             s.out.display(),

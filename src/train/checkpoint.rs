@@ -84,6 +84,7 @@ pub fn model_card(spec: &ModelSpec, info: &DataInfo, cfg: &TrainConfig, steps: u
         inner_loop: InnerLoop {
             lr: cfg.inner_lr,
             steps: cfg.inner_steps.max(1),
+            chosen_steps: None,
         },
         bn_frozen: false,
         provenance: Provenance {

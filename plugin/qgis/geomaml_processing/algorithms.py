@@ -182,7 +182,8 @@ class AdaptAndMap(GeomamlAlgorithm):
             "a few labelled points or polygons (geomaml adapt), writes the adapted model "
             "(ONNX), and maps the raster with it (geomaml map). The raster's bands must "
             "carry the model's band names (or be in the model's order). Inner-loop steps: "
-            "left empty, the model card's and at least 20, as on the command line "
+            "left empty, as on the command line: the count meta-validation chose (MAML models), "
+            "else the model card's and at least 20 "
             "(geomaml info says how many). When the support loss rises (a step size too "
             "large for the scene), the model keeps its best step and the log warns: lower "
             "the inner-loop step size. The estimated accuracy (0-1) is a cross-validation "
@@ -213,7 +214,7 @@ class AdaptAndMap(GeomamlAlgorithm):
         self.addParameter(
             QgsProcessingParameterNumber(
                 "INNER_STEPS",
-                "Inner-loop steps (default: the model card's, at least 20)",
+                "Inner-loop steps (default: as meta-validation chose, else the card's and at least 20)",
                 QgsProcessingParameterNumber.Integer,
                 optional=True,
                 minValue=1,

@@ -10,6 +10,8 @@
 //! any checkpoint takes exactly the steps the uninterrupted run took; the log is cut
 //! back to the checkpoint's step so no step appears twice.
 
+use crate::card::ADAPT_STEP_CANDIDATES;
+use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
 use crate::model::params::Params;
 use crate::model::task_tensors::TaskTensors;
@@ -27,7 +29,7 @@ use crate::train::pretrain::{evaluate_merged, pretrain_gradient};
 use crate::train::source::{Split, TaskSource};
 use rayon::prelude::*;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::thread::Scope;
 use std::time::Instant;
 use tch::{Device, Kind};
@@ -98,6 +100,45 @@ pub struct TrainSummary {
     pub last: PathBuf,
     /// The log file.
     pub log: PathBuf,
+    /// Adaptation steps chosen on meta-validation (MAML with validation only), with
+    /// the meta-validation accuracy of each candidate.
+    pub adapt_steps: Option<(usize, Vec<(usize, f64)>)>,
+}
+
+/// Chooses the default adaptation step count of the model at `out` (the kept, best
+/// meta-validated parameters): the most accurate of [`ADAPT_STEP_CANDIDATES`] at the
+/// meta-training step size on the meta-validation tasks (fewer steps win ties), and
+/// records it in the model's card. Meta-training takes one inner step for speed; an
+/// analyst's adaptation needs more, and how many depends on the model.
+fn choose_adapt_steps(
+    out: &Path,
+    tasks: &[TaskTensors],
+    inner: &InnerSettings,
+    device: Device,
+) -> Result<(usize, Vec<(usize, f64)>)> {
+    let mut ckpt = Checkpoint::load(out)?;
+    let params = Params::load(&ckpt.card.spec, &ckpt.tensors, device)?;
+    let scores: Vec<(usize, f64)> = ADAPT_STEP_CANDIDATES
+        .iter()
+        .map(|&steps| {
+            let s = InnerSettings { steps, ..*inner };
+            let v = evaluate_tasks(&params, tasks, &s);
+            (
+                steps,
+                if v.query_acc.is_finite() {
+                    v.query_acc
+                } else {
+                    -1.0
+                },
+            )
+        })
+        .collect();
+    let best = scores
+        .iter()
+        .fold(scores[0], |b, &c| if c.1 > b.1 { c } else { b });
+    ckpt.card.inner_loop.chosen_steps = Some(best.0);
+    ckpt.save(out, true)?;
+    Ok((best.0, scores))
 }
 
 fn to_tensors(
@@ -360,6 +401,11 @@ fn train_in<'s>(
     }
     bar.finish_and_clear();
     let elapsed = started.elapsed().as_secs_f64();
+    let adapt_steps = if cfg.method == Method::Maml && !val_tasks.is_empty() {
+        Some(choose_adapt_steps(&opts.out, &val_tasks, &inner, device)?)
+    } else {
+        None
+    };
     Ok(TrainSummary {
         steps: cfg.steps,
         device: device_name(device),
@@ -369,6 +415,7 @@ fn train_in<'s>(
         out: opts.out.clone(),
         last,
         log: log_path,
+        adapt_steps,
     })
 }
 

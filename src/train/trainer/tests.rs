@@ -99,6 +99,17 @@ fn maml_run_writes_model_resume_state_and_log_and_learns() {
     assert_eq!(model.card.provenance.method, "maml");
     assert_eq!(model.card.spec.depth, 3);
     assert!(!model.tensors.keys().any(|k| k.starts_with("optim.")));
+    // The default adaptation steps are the most accurate candidate on the
+    // meta-validation tasks, recorded in the card `adapt` reads.
+    let (chosen, scores) = s.adapt_steps.clone().expect("MAML with validation chooses");
+    assert_eq!(
+        scores.iter().map(|s| s.0).collect::<Vec<_>>(),
+        crate::card::ADAPT_STEP_CANDIDATES.to_vec()
+    );
+    let best = scores.iter().map(|s| s.1).fold(f64::MIN, f64::max);
+    assert_eq!(scores.iter().find(|s| s.1 == best).unwrap().0, chosen);
+    assert_eq!(model.card.inner_loop.chosen_steps, Some(chosen));
+    assert_eq!(model.card.inner_loop.adapt_steps(), chosen);
     // Outputs are never replaced silently.
     let mut again = RandomSource::new(info(3, 8), 3, 2, 2, 1);
     assert!(matches!(
@@ -171,10 +182,12 @@ fn pretraining_uses_legend_labels_and_keeps_the_last_model_without_validation() 
     let opts = RunOptions::new(out.clone());
     let s = train(&cfg, &mut RandomSource::new(info(3, 8), 3, 2, 2, 1), &opts).unwrap();
     assert!(s.best.is_none());
-    assert_eq!(
-        Checkpoint::load(&out).unwrap().card.provenance.method,
-        "pretrain"
-    );
+    assert!(s.adapt_steps.is_none());
+    let card = Checkpoint::load(&out).unwrap().card;
+    assert_eq!(card.provenance.method, "pretrain");
+    // Without a choice on meta-validation, adapt takes at least the floor.
+    assert_eq!(card.inner_loop.chosen_steps, None);
+    assert_eq!(card.inner_loop.adapt_steps(), crate::card::MIN_ADAPT_STEPS);
 }
 
 #[test]
