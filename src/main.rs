@@ -26,6 +26,9 @@ fn restart_with_wait_policy() {
 }
 
 fn main() -> ExitCode {
+    // SIGINT/SIGTERM wait (pending) through the restart until the handler that
+    // removes temporaries and exits 128 + signal is installed.
+    geomaml::output::block_termination_signals();
     restart_with_wait_policy();
     geomaml::cli::entry::run_process()
 }

@@ -15,6 +15,8 @@
 //! - `checks`: what map and adapt say about a scene the model may not fit (bands
 //!   taken by position, other units, another resolution); named bands reordered.
 //! - `evaluate`: few-shot evaluation report, curves and plot on sample_data.
+//! - `units`: outputs as units under signals at named moments, full disks and a
+//!   killed run's leftovers (map sets, train's files, errors naming outputs).
 //! - `faults`: full disks, signals, races, inputs as outputs, absurd values, closed
 //!   pipes, local CRSs, contradictory labels, diverging adaptation.
 //! - `train`: train (MAML, pretrain) and info on a generated Sen12MS tree.
@@ -61,3 +63,5 @@ mod scenes;
 mod suggest;
 mod synth;
 mod train;
+#[cfg(all(feature = "train", feature = "infer"))]
+mod units;

@@ -53,6 +53,9 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(1);
     }
+    // Held pending across `exec` and libtorch's loading, until `geomaml-train`
+    // installs its handler: a signal then ends it with 128 + signal, cleanly.
+    geomaml::output::block_termination_signals();
     let mut cmd = std::process::Command::new(&train);
     cmd.arg0(&args[0]).args(&args[1..]);
     if let Some((variable, value)) = geomaml::cli::entry::wait_policy(&args) {

@@ -249,7 +249,7 @@ pub fn run_batch(cfg: &BatchConfig) -> Result<BatchSummary> {
                 }
                 Err(e) => {
                     failed += 1;
-                    (FAILED, Some(format!("{e:#}")))
+                    (FAILED, Some(crate::output::name_outputs(&format!("{e:#}"))))
                 }
             }
         };

@@ -75,15 +75,26 @@ pub fn run_process() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let cli = super::Cli::parse();
-    crate::gdal_messages::route_to_geomaml();
+    // Before any work: a signal at any moment of a command removes its
+    // temporaries and exits 128 + signal (signals that came while the process
+    // was starting were held pending and are taken here).
     if let Err(err) = crate::output::install_signal_cleanup() {
         eprintln!("geomaml: warning: {err}");
     }
-    match cli.run() {
+    let cli = super::Cli::parse();
+    crate::gdal_messages::route_to_geomaml();
+    let result = cli.run();
+    // A signal that came while the command ended still ends it as a signal does.
+    crate::output::exit_if_signalled();
+    match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("geomaml: {err:#}");
+            // Whatever raised it, the message names the outputs the user asked
+            // for, never the temporaries they are written to.
+            eprintln!(
+                "geomaml: {}",
+                crate::output::name_outputs(&format!("{err:#}"))
+            );
             ExitCode::from(1)
         }
     }

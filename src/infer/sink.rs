@@ -118,10 +118,11 @@ impl OutFile {
                 .file_name()
                 .map(|n| n.to_string_lossy().to_string())
                 .unwrap_or_default();
-            Some(PendingOutput::new(
-                path.with_file_name(format!("{name}.staging.tif")),
-                true,
-            )?)
+            let staging =
+                PendingOutput::new(path.with_file_name(format!("{name}.staging.tif")), true)?;
+            // An inner step of writing the user's map: messages name the map.
+            staging.shown_as(path);
+            Some(staging)
         } else {
             None
         };
@@ -136,7 +137,8 @@ impl OutFile {
             bands,
             georef,
             &WriterOptions::default(),
-        )?;
+        )
+        .map_err(crate::output::user_error)?;
         Ok(OutFile {
             writer,
             final_out,
@@ -202,21 +204,16 @@ impl OutFile {
     }
 }
 
-/// A written and verified file, not yet in place.
+/// A written and verified file, not yet in place: moved with the others of the
+/// map by [`crate::output::commit_set`], with GDAL's `.aux.xml`.
 struct Checked(PendingOutput);
 
 impl Checked {
-    /// Moves the file (and GDAL's `.aux.xml` with its category names) into place.
-    fn commit(self) -> Result<PathBuf> {
-        let aux = sidecar(self.0.temp_path());
-        let aux_final = sidecar(self.0.final_path());
-        let committed = self.0.commit()?;
-        if aux.exists() {
-            std::fs::rename(&aux, &aux_final).map_err(|e| Error::io(&aux_final, e))?;
-        } else if aux_final.exists() {
-            let _ = std::fs::remove_file(&aux_final);
+    fn member(self) -> crate::output::SetMember {
+        crate::output::SetMember {
+            output: self.0,
+            with_aux: true,
         }
-        Ok(committed)
     }
 }
 
@@ -369,22 +366,33 @@ impl MapSink {
         Ok(())
     }
 
-    /// Closes the files (converting to COG when asked) and renames them into place;
-    /// returns the map's path.
+    /// Closes the files (converting to COG when asked) and moves them into place
+    /// as one set; returns the map's path.
     ///
-    /// Every file is written and verified before any is moved into place, and the
-    /// map goes last: a map on disk always has its probability and confidence files.
+    /// Every file is written and verified before any is moved, then all of them
+    /// (probabilities, confidence, style, the map's `.aux.xml`, the map last) move
+    /// as one [`crate::output::commit_set`]: an error on any move puts the old
+    /// files back, and SIGINT/SIGTERM wait until the whole set is in place. So the
+    /// files beside a map are the map's, never those of another run. A run killed
+    /// outright (SIGKILL) between two moves leaves the map absent (or old): its
+    /// companions are then recognised as orphans by the rerun and replaced.
     pub fn finish(self) -> Result<PathBuf> {
         let classes = self.classes.close_checked()?;
         let probabilities = self.probabilities.map(OutFile::close_checked).transpose()?;
         let confidence = self.confidence.map(OutFile::close_checked).transpose()?;
-        for extra in [probabilities, confidence].into_iter().flatten() {
-            extra.commit()?;
-        }
+        let mut set: Vec<crate::output::SetMember> = [probabilities, confidence]
+            .into_iter()
+            .flatten()
+            .map(Checked::member)
+            .collect();
         if let Some(style) = self.style {
-            style.commit()?;
+            set.push(crate::output::SetMember {
+                output: style,
+                with_aux: false,
+            });
         }
-        classes.commit()
+        set.push(classes.member());
+        crate::output::commit_set(set)
     }
 }
 

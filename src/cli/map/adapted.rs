@@ -65,9 +65,13 @@ impl MapArgs {
             .file_stem()
             .map(|s| s.to_string_lossy().to_string())
             .unwrap_or_default();
-        crate::output::PendingOutput::new(
+        let temp = crate::output::PendingOutput::new(
             self.output.with_file_name(format!("{stem}.adapted.onnx")),
             true,
-        )
+        )?;
+        // Written beside the map only while mapping, never kept: a failure to
+        // write or read it is a failure of the map the user asked for.
+        temp.shown_as(&self.output);
+        Ok(temp)
     }
 }

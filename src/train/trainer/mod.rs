@@ -159,12 +159,37 @@ fn to_tensors(
 
 /// Trains with `cfg` on tasks from `source`, writing the model, the resume file and
 /// the log.
+///
+/// The three files are one unit: a new run (not `--resume`) that fails (a full
+/// disk, a diverging loss, a bad batch) removes every one of them that it wrote,
+/// so the same command runs again as it would have the first time; files it had
+/// not written yet (an old model kept until its first checkpoint under
+/// `--overwrite`) stay. A resumed run keeps its files on failure: they are the
+/// progress the next `--resume` continues from.
 pub fn train(
     cfg: &TrainConfig,
     source: &mut dyn TaskSource,
     opts: &RunOptions,
 ) -> Result<TrainSummary> {
-    std::thread::scope(|scope| train_in(scope, cfg, source, opts))
+    let mut wrote = Written::default();
+    let result = std::thread::scope(|scope| train_in(scope, cfg, source, opts, &mut wrote));
+    if result.is_err() && opts.resume.is_none() {
+        let [out, last, log] = opts.outputs();
+        for (path, written) in [(out, wrote.model), (last, wrote.last), (log, wrote.log)] {
+            if written {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+    }
+    result
+}
+
+/// Which outputs a run has written so far (and must remove when it fails).
+#[derive(Debug, Default)]
+struct Written {
+    model: bool,
+    last: bool,
+    log: bool,
 }
 
 /// [`train`] inside the scope that the task reader thread runs in.
@@ -173,6 +198,7 @@ fn train_in<'s>(
     cfg: &TrainConfig,
     source: &'s mut dyn TaskSource,
     opts: &RunOptions,
+    wrote: &mut Written,
 ) -> Result<TrainSummary> {
     cfg.validate()?;
     let device = parse_device(&cfg.device)?;
@@ -277,7 +303,9 @@ fn train_in<'s>(
         // with `--overwrite` alone.
         None => {
             let leftover = opts.log.is_none() && !opts.out.exists() && !last.exists();
-            JsonlLog::open(&log_path, false, opts.overwrite || leftover)?
+            let log = JsonlLog::open(&log_path, false, opts.overwrite || leftover)?;
+            wrote.log = true;
+            log
         }
     };
 
@@ -382,6 +410,7 @@ fn train_in<'s>(
                     best = Some((done, v.query_loss, v.query_acc));
                     to_checkpoint(&params, card_at(done), done, Default::default())
                         .save(&opts.out, true)?;
+                    wrote.model = true;
                 }
                 Some(_) => {}
                 None => best = Some((done, v.query_loss, v.query_acc)),
@@ -393,9 +422,11 @@ fn train_in<'s>(
                 ckpt.extra.insert(BEST_KEY.into(), b.to_string());
             }
             ckpt.save(&last, true)?;
+            wrote.last = true;
             if cfg.val_every == 0 || cfg.select == Selection::Last {
                 to_checkpoint(&params, card_at(done), done, Default::default())
                     .save(&opts.out, true)?;
+                wrote.model = true;
             }
         }
     }
