@@ -335,8 +335,29 @@ mod tests {
         let mut src = Flaky::new(3, Some(4));
         let err = run(dir.path(), "bad", 2, &mut src).unwrap_err().to_string();
         assert!(err.contains("tiles/s2_57_p3.tif"), "{err}");
-        let lines = log(dir.path(), "bad");
-        assert_eq!(lines.iter().filter(|r| r.0 == "train").count(), 2);
+        // Reading stopped at the failing draw; the run failed before its first
+        // checkpoint, so it left nothing and the same command can run again.
         assert_eq!(src.calls, 4);
+        assert!(!dir.path().join("bad.log.jsonl").exists());
+        assert!(!dir.path().join("bad.last.safetensors").exists());
+    }
+
+    #[test]
+    fn a_read_error_after_a_checkpoint_keeps_the_progress_and_says_how_to_continue() {
+        let dir = tempfile::tempdir().unwrap();
+        // Draw 6 feeds step 5; step 3 wrote the first resume checkpoint.
+        let mut src = Flaky::new(3, Some(6));
+        let err = run(dir.path(), "late", 2, &mut src)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("tiles/s2_57_p3.tif"), "{err}");
+        let last = dir.path().join("late.last.safetensors");
+        assert!(
+            err.contains(&format!("--resume {}", last.display())),
+            "{err}"
+        );
+        assert!(last.exists());
+        let lines = log(dir.path(), "late");
+        assert_eq!(lines.iter().filter(|r| r.0 == "train").count(), 4);
     }
 }

@@ -160,12 +160,14 @@ fn to_tensors(
 /// Trains with `cfg` on tasks from `source`, writing the model, the resume file and
 /// the log.
 ///
-/// The three files are one unit: a new run (not `--resume`) that fails (a full
-/// disk, a diverging loss, a bad batch) removes every one of them that it wrote,
-/// so the same command runs again as it would have the first time; files it had
-/// not written yet (an old model kept until its first checkpoint under
-/// `--overwrite`) stay. A resumed run keeps its files on failure: they are the
-/// progress the next `--resume` continues from.
+/// The three files are one unit. A new run (not `--resume`) that fails (a full
+/// disk, a diverging loss, a bad batch) before its first resume checkpoint removes
+/// every one of them that it wrote, so the same command runs again as it would have
+/// the first time; files it had not written yet (an old model kept until its first
+/// checkpoint under `--overwrite`) stay. Once a resume checkpoint exists, a failure
+/// keeps all three: hours of training are not thrown away, and the error says how
+/// to continue (`--resume`). A resumed run keeps its files on failure for the same
+/// reason.
 pub fn train(
     cfg: &TrainConfig,
     source: &mut dyn TaskSource,
@@ -173,15 +175,25 @@ pub fn train(
 ) -> Result<TrainSummary> {
     let mut wrote = Written::default();
     let result = std::thread::scope(|scope| train_in(scope, cfg, source, opts, &mut wrote));
-    if result.is_err() && opts.resume.is_none() {
-        let [out, last, log] = opts.outputs();
-        for (path, written) in [(out, wrote.model), (last, wrote.last), (log, wrote.log)] {
-            if written {
-                let _ = std::fs::remove_file(&path);
+    match result {
+        Err(e) if opts.resume.is_none() && !wrote.last => {
+            let [out, last, log] = opts.outputs();
+            for (path, written) in [(out, wrote.model), (last, wrote.last), (log, wrote.log)] {
+                if written {
+                    let _ = std::fs::remove_file(&path);
+                }
             }
+            Err(e)
         }
+        Err(e) if wrote.last => {
+            let last = opts.outputs()[1].clone();
+            Err(Error::Other(format!(
+                "{e}; the run's progress is kept: continue it with --resume {}",
+                last.display()
+            )))
+        }
+        other => other,
     }
-    result
 }
 
 /// Which outputs a run has written so far (and must remove when it fails).
