@@ -111,7 +111,16 @@ fn a_signal_at_any_moment_of_map_and_adapt_exits_128_plus_it_leaving_nothing() {
     ] {
         let mut adapt = users_geomaml();
         adapt
-            .args(["adapt", "--device", "cpu", "--model"])
+            // Enough inner steps that the run is still adapting at the last
+            // signal, however fast the machine.
+            .args([
+                "adapt",
+                "--device",
+                "cpu",
+                "--inner-steps",
+                "3000",
+                "--model",
+            ])
             .arg(&st)
             .arg("--scene")
             .arg(&s)
