@@ -434,6 +434,56 @@ fn a_model_whose_output_is_not_what_its_card_says_is_refused_naming_it() {
     assert!(!next.exists());
 }
 
+/// A soak over randomly composed lying graphs (`util::randomly_lying_model`): every
+/// `map` ends with a map (exit 0) or one clean error (exit 1 or 2), never a panic,
+/// an abort or a signal, and never leaves a map behind an error. 16 graphs in the
+/// suite; `GEOMAML_SOAK_SECS=N` runs new graphs for N seconds instead.
+#[test]
+fn randomly_lying_graphs_end_in_a_map_or_a_clean_error() {
+    use crate::util::randomly_lying_model;
+    let dir = tempfile::tempdir().unwrap();
+    let (_, cnn) = model(dir.path());
+    let s = scene(&dir.path().join("scene.tif"), 48);
+    let out = dir.path().join("map.tif");
+    let budget = std::env::var("GEOMAML_SOAK_SECS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let started = Instant::now();
+    let (mut runs, mut maps) = (0u64, 0u64);
+    for seed in 1u64.. {
+        let done = match budget {
+            Some(b) => started.elapsed() >= b,
+            None => seed > 16,
+        };
+        if done {
+            break;
+        }
+        let (bad, ops) = randomly_lying_model(&cnn, &dir.path().join("lying.onnx"), seed);
+        let result = map_command(&bad, &s, &out, &["--overwrite"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&result.stderr);
+        let code = result.status.code();
+        assert!(
+            matches!(code, Some(0..=2)) && !err.contains("panicked"),
+            "seed {seed} ({ops}): exit {code:?}: {err}"
+        );
+        if code == Some(0) {
+            maps += 1;
+        } else {
+            assert!(!out.exists(), "seed {seed} ({ops}): a map beside the error");
+        }
+        assert!(partials(dir.path()).is_empty(), "seed {seed} ({ops})");
+        let _ = std::fs::remove_file(&out);
+        runs += 1;
+    }
+    eprintln!(
+        "{runs} lying graphs in {:.0} s, {maps} of them mapped",
+        started.elapsed().as_secs_f64()
+    );
+}
+
 #[test]
 fn memory_and_threads_asked_for_are_bounded_before_any_work() {
     let dir = tempfile::tempdir().unwrap();
