@@ -50,6 +50,13 @@ fn users_geomaml() -> Command {
 /// when the signal killed it instead of a clean exit).
 fn signal_after(cmd: &mut Command, sig: i32, after: Duration) -> (Option<i32>, String) {
     let child = cmd.stderr(Stdio::piped()).spawn().unwrap();
+    // `after` counts from the moment the program's own code has taken SIGTERM
+    // (caught or held, as /proc shows), not from the spawn: before that only the
+    // dynamic loader runs, for a time that depends on the machine's load.
+    let started = Instant::now();
+    while !takes_sigterm(child.id()) && started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
     std::thread::sleep(after);
     // SAFETY: signalling our own child process.
     unsafe { libc::kill(child.id() as i32, sig) };
@@ -60,14 +67,27 @@ fn signal_after(cmd: &mut Command, sig: i32, after: Duration) -> (Option<i32>, S
     )
 }
 
+/// Whether process `pid` catches or holds SIGTERM (its bit in `SigCgt` or `SigBlk`
+/// of `/proc/<pid>/status`), or has already ended.
+fn takes_sigterm(pid: u32) -> bool {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return true;
+    };
+    let bit = 1u64 << (libc::SIGTERM - 1);
+    status.lines().any(|l| {
+        (l.starts_with("SigCgt:") || l.starts_with("SigBlk:"))
+            && u64::from_str_radix(l[7..].trim(), 16).is_ok_and(|m| m & bit != 0)
+    })
+}
+
 #[test]
 fn a_signal_at_any_moment_of_map_and_adapt_exits_128_plus_it_leaving_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (st, onnx) = model(dir.path());
     let s = scene(&dir.path().join("scene.tif"), 512);
     let out = dir.path().join("map.tif");
-    // `map`: from just after the start (once the dynamic loader has mapped GDAL's
-    // libraries, a few ms, and the program's own code runs) to the middle of the work.
+    // `map`: from just after its own code took SIGTERM (before that only the
+    // dynamic loader runs, see `signal_after`) to the middle of the work.
     for (ms, sig) in [
         (40, libc::SIGTERM),
         (70, libc::SIGINT),
