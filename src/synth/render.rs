@@ -304,6 +304,31 @@ mod tests {
     }
 
     #[test]
+    fn overlapping_windows_agree_in_the_varied_appearance_too() {
+        let (land, mut look) = setup();
+        look.variety = Some(Variety::new(5, 91, 47.0, 1, &look));
+        // Offsets off the 6 px grid: the point spread reaches across window edges.
+        let a = render(&land, &look, (-31, -29), (64, 64));
+        let b = render(&land, &look, (1, -29), (64, 64));
+        for band in 0..13 {
+            for r in 0..64 {
+                assert_eq!(
+                    &a.s2[band][r * 64 + 32..r * 64 + 64],
+                    &b.s2[band][r * 64..r * 64 + 32],
+                    "band {band}"
+                );
+            }
+        }
+        for r in 0..64 {
+            assert_eq!(
+                &a.s1[0][r * 64 + 32..r * 64 + 64],
+                &b.s1[0][r * 64..r * 64 + 32]
+            );
+        }
+        assert_eq!(a.labels[40 * 64 + 50], b.labels[40 * 64 + 18]);
+    }
+
+    #[test]
     fn coarse_bands_are_blocky_and_values_realistic() {
         let (land, look) = setup();
         let r = render(&land, &look, (6, 6), (12, 12));
