@@ -76,7 +76,8 @@ pub struct InnerLoop {
     pub chosen_steps: Option<usize>,
 }
 
-/// Fewest inner steps `adapt` takes by default, whatever the architecture. Models
+/// Fewest inner steps `adapt` takes by default for a model without a count chosen
+/// on meta-validation ([`InnerLoop::chosen_steps`]), whatever the architecture. Models
 /// are meta-trained with one inner step (the paper's setting) to keep meta-training
 /// cheap, but one step on an analyst's labels is far from enough: on the sample
 /// scene a meta-trained tile classifier maps 60.1 % after one step and 71.3 % after

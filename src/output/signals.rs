@@ -67,22 +67,39 @@ static SIGNALLED: std::sync::LazyLock<std::sync::Arc<std::sync::atomic::AtomicUs
 /// and no temporary can be registered once the signal is taken.
 pub fn install_signal_cleanup() -> Result<()> {
     use signal_hook::consts::{SIGINT, SIGTERM};
-    for sig in [SIGINT, SIGTERM] {
-        signal_hook::flag::register_usize(sig, std::sync::Arc::clone(&SIGNALLED), sig as usize)
+    let mut ids = Vec::new();
+    let installed = (|| {
+        for sig in [SIGINT, SIGTERM] {
+            let id = signal_hook::flag::register_usize(
+                sig,
+                std::sync::Arc::clone(&SIGNALLED),
+                sig as usize,
+            )
             .map_err(|e| Error::runtime_source("installing signal handlers", e))?;
+            ids.push(id);
+        }
+        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+            .map_err(|e| Error::runtime_source("installing signal handlers", e))?;
+        std::thread::Builder::new()
+            .name("geomaml-signals".into())
+            .spawn(move || {
+                if let Some(sig) = signals.forever().next() {
+                    end_on_signal(sig);
+                }
+            })
+            .map_err(|e| Error::runtime_source("starting the signal thread", e))?;
+        Ok(())
+    })();
+    if installed.is_err() {
+        // Without the thread nothing would act on the flag: give SIGINT/SIGTERM
+        // back their default action rather than leave Ctrl-C without effect.
+        for id in ids {
+            signal_hook::low_level::unregister(id);
+        }
     }
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
-        .map_err(|e| Error::runtime_source("installing signal handlers", e))?;
-    std::thread::Builder::new()
-        .name("geomaml-signals".into())
-        .spawn(move || {
-            if let Some(sig) = signals.forever().next() {
-                end_on_signal(sig);
-            }
-        })
-        .map_err(|e| Error::runtime_source("starting the signal thread", e))?;
+    // Always: signals held since the start must not stay held for the whole run.
     unblock_termination_signals();
-    Ok(())
+    installed
 }
 
 /// Ends the process as a signal asks when one was received: a command that

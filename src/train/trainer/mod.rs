@@ -185,10 +185,11 @@ pub fn train(
             }
             Err(e)
         }
-        Err(e) if wrote.last => {
+        Err(e) if wrote.last && wrote.last_step < cfg.steps => {
             let last = opts.outputs()[1].clone();
             Err(Error::Other(format!(
-                "{e}; the run's progress is kept: continue it with --resume {}",
+                "{e}; the run's progress (step {}) is kept: continue it with --resume {}",
+                wrote.last_step,
                 last.display()
             )))
         }
@@ -201,6 +202,8 @@ pub fn train(
 struct Written {
     model: bool,
     last: bool,
+    /// Step of the last resume checkpoint written.
+    last_step: u64,
     log: bool,
 }
 
@@ -435,6 +438,7 @@ fn train_in<'s>(
             }
             ckpt.save(&last, true)?;
             wrote.last = true;
+            wrote.last_step = done;
             if cfg.val_every == 0 || cfg.select == Selection::Last {
                 to_checkpoint(&params, card_at(done), done, Default::default())
                     .save(&opts.out, true)?;
@@ -444,8 +448,19 @@ fn train_in<'s>(
     }
     bar.finish_and_clear();
     let elapsed = started.elapsed().as_secs_f64();
+    // The trained model is complete: a failure to choose its adaptation steps leaves
+    // it as it is (adapt then takes the card's steps, at least 20) and says so.
     let adapt_steps = if cfg.method == Method::Maml && !val_tasks.is_empty() {
-        Some(choose_adapt_steps(&opts.out, &val_tasks, &inner, device)?)
+        match choose_adapt_steps(&opts.out, &val_tasks, &inner, device) {
+            Ok(chosen) => Some(chosen),
+            Err(e) => {
+                eprintln!(
+                    "warning: adaptation steps not chosen on meta-validation ({e}); \
+                     adapt takes the card's steps, at least 20"
+                );
+                None
+            }
+        }
     } else {
         None
     };
