@@ -123,8 +123,9 @@ pub fn cut_shots(
             chosen.push((*p, px));
         }
     }
-    // A polygon whose grid pixels all fell on dropped parts: its usable pixel
-    // nearest to their middle, if any has a window valid enough.
+    // A polygon whose grid pixels all fell on dropped parts: the usable pixel
+    // nearest to their middle whose window is valid enough, among tries spread
+    // over the polygon.
     for (fid, part) in &areas {
         if chosen.iter().any(|(p, _)| p.fid == *fid) {
             continue;
@@ -138,8 +139,11 @@ pub fn cut_shots(
             let d = |q: &(isize, isize)| (q.0 as f64 - mc).powi(2) + (q.1 as f64 - mr).powi(2);
             d(a).total_cmp(&d(b)).then(a.cmp(b))
         });
+        // Tries spread from the middle outwards over the whole polygon, so that a
+        // cloud over its middle does not hide windows valid elsewhere.
+        let stride = order.len().div_ceil(MAX_FALLBACK_TRIES).max(1);
         let mut found = None;
-        for &&(col, row) in order.iter().take(MAX_FALLBACK_TRIES) {
+        for &&(col, row) in order.iter().step_by(stride).take(MAX_FALLBACK_TRIES) {
             let win = Window::centred(col, row, tile);
             let px = reader.read(win)?;
             if px.valid_fraction(win) >= min_valid {

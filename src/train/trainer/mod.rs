@@ -105,6 +105,13 @@ pub struct TrainSummary {
     pub adapt_steps: Option<(usize, Vec<(usize, f64)>)>,
 }
 
+/// Whether a meta-validation `score` (lower is better) replaces the kept `best`: a
+/// non-finite score never beats a finite one, and any score beats a non-finite
+/// best, so one NaN validation cannot freeze the kept model.
+fn improves(best: Option<f64>, score: f64) -> bool {
+    best.is_none_or(|b| !b.is_finite() || (score.is_finite() && score < b))
+}
+
 /// Chooses the default adaptation step count of the model at `out` (the kept, best
 /// meta-validated parameters): the most accurate of [`ADAPT_STEP_CANDIDATES`] at the
 /// meta-training step size on the meta-validation tasks (fewer steps win ties), and
@@ -420,7 +427,7 @@ fn train_in<'s>(
             let v = val_stats(&params);
             log.write(&record("val", &v, None, None))?;
             match cfg.select.score(v.query_loss, v.query_acc) {
-                Some(score) if best_loss.is_none_or(|b| score < b) => {
+                Some(score) if improves(best_loss, score) => {
                     best_loss = Some(score);
                     best = Some((done, v.query_loss, v.query_acc));
                     to_checkpoint(&params, card_at(done), done, Default::default())

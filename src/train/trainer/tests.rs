@@ -223,3 +223,15 @@ fn segmentation_tasks_train_a_unet_with_half_size_support_shots() {
         );
     }
 }
+
+#[test]
+fn a_nan_validation_never_freezes_the_kept_model() {
+    use super::improves;
+    assert!(improves(None, 0.5));
+    assert!(improves(None, f64::NAN));
+    assert!(improves(Some(f64::NAN), 0.5));
+    assert!(improves(Some(0.5), 0.4));
+    assert!(!improves(Some(0.5), 0.6));
+    assert!(!improves(Some(0.5), f64::NAN));
+    assert!(!improves(Some(0.5), f64::INFINITY));
+}
