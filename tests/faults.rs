@@ -12,14 +12,15 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-const BANDS: [&str; 3] = ["B02", "B03", "B04"];
+pub(crate) const BANDS: [&str; 3] = ["B02", "B03", "B04"];
 
 /// A random 16 px CNN as a checkpoint and its ONNX export.
-fn model(dir: &Path) -> (PathBuf, PathBuf) {
+pub(crate) fn model(dir: &Path) -> (PathBuf, PathBuf) {
     random_model(dir, "model", Arch::Cnn, &BANDS, 16, 3)
 }
 
-fn scene(path: &Path, size: usize) -> PathBuf {
+/// A UTM scene of the three bands with a blocky pattern, `size` px square.
+pub(crate) fn scene(path: &Path, size: usize) -> PathBuf {
     write_utm_scene(path, &BANDS, (size, size), 500_000.0, |b, x, y| {
         (700 + (x * 31 + y * 17 * (b + 1)) % 3000 + 1200 * ((x / 9 + y / 13 + b) % 2)) as u16
     })

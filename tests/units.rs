@@ -3,23 +3,11 @@
 //! two files of a map being moved into place), a full tmpfs under `map --cog` and
 //! `train`, the leftovers of a run killed outright.
 
-use crate::util::{list_dir, map_command, random_model, run_fail, run_ok, write_utm_scene};
-use geomaml::model::Arch;
+use crate::faults::{model, scene};
+use crate::util::{list_dir, map_command, run_fail, run_ok};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-const BANDS: [&str; 3] = ["B02", "B03", "B04"];
-
-fn model(dir: &Path) -> (PathBuf, PathBuf) {
-    random_model(dir, "model", Arch::Cnn, &BANDS, 16, 3)
-}
-
-fn scene(path: &Path, size: usize) -> PathBuf {
-    write_utm_scene(path, &BANDS, (size, size), 500_000.0, |b, x, y| {
-        (700 + (x * 31 + y * 17 * (b + 1)) % 3000 + 1200 * ((x / 9 + y / 13 + b) % 2)) as u16
-    })
-}
 
 /// Hidden files geomaml works with: temporaries, staging files, kept old files.
 fn hidden(dir: &Path) -> Vec<String> {

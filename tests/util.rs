@@ -273,6 +273,28 @@ pub enum Lie {
     Infinite,
 }
 
+/// The exported model `src` with its `probabilities` output renamed `raw` inside the
+/// graph (for nodes to be appended that compute the real output from it) and the
+/// output's declared shape removed.
+fn with_undeclared_output(src: &Path, raw: &str) -> geomaml::export::proto::ModelProto {
+    use prost::Message;
+    let bytes = std::fs::read(src).unwrap();
+    let mut model = geomaml::export::proto::ModelProto::decode(bytes.as_slice()).unwrap();
+    let graph = model.graph.as_mut().unwrap();
+    let out = geomaml::export::PROBABILITIES;
+    for o in graph.node.iter_mut().flat_map(|n| n.output.iter_mut()) {
+        if o == out {
+            *o = raw.to_string();
+        }
+    }
+    for o in graph.output.iter_mut().filter(|o| o.name == out) {
+        if let Some(t) = o.r#type.as_mut().and_then(|t| t.tensor_type.as_mut()) {
+            t.shape = None;
+        }
+    }
+    model
+}
+
 /// Writes `dst`: the exported model `src` (its card unchanged) whose graph computes
 /// `lie` on its `probabilities` output and declares no output shape, so nothing
 /// but running it shows the lie.
@@ -281,25 +303,10 @@ pub fn lying_model(src: &Path, dst: &Path, lie: Lie) -> PathBuf {
         AttributeProto, NodeProto, TensorProto, DATA_TYPE_FLOAT, DATA_TYPE_INT64,
     };
     use prost::Message;
-    let bytes = std::fs::read(src).unwrap();
-    let mut model = geomaml::export::proto::ModelProto::decode(bytes.as_slice()).unwrap();
-    let graph = model.graph.as_mut().unwrap();
     let out = geomaml::export::PROBABILITIES;
     let raw = "probabilities_before_the_lie";
-    for node in &mut graph.node {
-        for o in &mut node.output {
-            if o == out {
-                *o = raw.to_string();
-            }
-        }
-    }
-    for o in &mut graph.output {
-        if o.name == out {
-            if let Some(t) = o.r#type.as_mut().and_then(|t| t.tensor_type.as_mut()) {
-                t.shape = None;
-            }
-        }
-    }
+    let mut model = with_undeclared_output(src, raw);
+    let graph = model.graph.as_mut().unwrap();
     let node = |op: &str, inputs: &[&str], attribute: Vec<AttributeProto>| NodeProto {
         input: inputs.iter().map(|s| s.to_string()).collect(),
         output: vec![out.to_string()],
@@ -407,24 +414,9 @@ pub fn randomly_lying_model(src: &Path, dst: &Path, seed: u64) -> (PathBuf, Stri
         state ^= state << 17;
         state % n
     };
-    let bytes = std::fs::read(src).unwrap();
-    let mut model = geomaml::export::proto::ModelProto::decode(bytes.as_slice()).unwrap();
+    let mut model = with_undeclared_output(src, "lie_0");
     let graph = model.graph.as_mut().unwrap();
     let out = geomaml::export::PROBABILITIES;
-    for node in &mut graph.node {
-        for o in &mut node.output {
-            if o == out {
-                *o = "lie_0".to_string();
-            }
-        }
-    }
-    for o in &mut graph.output {
-        if o.name == out {
-            if let Some(t) = o.r#type.as_mut().and_then(|t| t.tensor_type.as_mut()) {
-                t.shape = None;
-            }
-        }
-    }
     let ints = |name: String, v: &[i64]| TensorProto {
         dims: vec![v.len() as i64],
         data_type: DATA_TYPE_INT64,

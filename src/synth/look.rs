@@ -83,7 +83,7 @@ pub(super) fn smooth_curve(r: &mut ChaCha8Rng, sd: f64) -> [f32; 13] {
     out
 }
 
-fn lerp(a: &mut [f32; 13], b: &[f32; 13], t: f32) {
+pub(super) fn lerp(a: &mut [f32; 13], b: &[f32; 13], t: f32) {
     for (x, y) in a.iter_mut().zip(b) {
         *x += (y - *x) * t;
     }

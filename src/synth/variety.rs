@@ -40,7 +40,7 @@
 //! bytes as before; the varied one is a pure function of (seed, region, season,
 //! position) too.
 
-use super::look::{smooth_curve, Look, HAZE_SHAPE};
+use super::look::{lerp, smooth_curve, Look, HAZE_SHAPE};
 use super::noise::{fbm, value};
 use super::rng::{key, rng, tag};
 use super::signature::{dfc, N_CLASSES};
@@ -138,12 +138,11 @@ fn scaled(s: &[f32; 13], gain: &[f32; 13]) -> [f32; 13] {
     out
 }
 
+/// `a` moved a share `t` towards `b` ([`lerp`]), kept above the darkest reflectance.
 fn towards(a: &[f32; 13], b: &[f32; 13], t: f32) -> [f32; 13] {
     let mut out = *a;
-    for (x, y) in out.iter_mut().zip(b) {
-        *x = (*x + (y - *x) * t).max(0.002);
-    }
-    out
+    lerp(&mut out, b, t);
+    out.map(|v| v.max(0.002))
 }
 
 /// Multiplies visible (B01-B04), red-edge/NIR (B05-B8A) and SWIR (B09-B12) by three
