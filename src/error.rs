@@ -223,6 +223,13 @@ impl Error {
             cause: Some(cause.into()),
         }
     }
+    /// Builds a [`Error::Runtime`] without an underlying error.
+    pub fn runtime(what: impl std::fmt::Display) -> Self {
+        Error::Runtime {
+            what: what.to_string(),
+            cause: None,
+        }
+    }
     /// Builds a [`Error::Runtime`] keeping `cause` as its source.
     pub fn runtime_source(what: impl std::fmt::Display, cause: impl Into<Cause>) -> Self {
         Error::Runtime {

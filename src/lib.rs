@@ -81,6 +81,6 @@ pub use train::{train_catalog, TrainConfig, TrainPlan};
 #[cfg(feature = "infer")]
 pub use bulk::{run_batch, BatchConfig};
 #[cfg(feature = "infer")]
-pub use infer::{map_scene, MapConfig, WindowMapper};
+pub use infer::{map_scene, MapConfig, MapOptions, MapRequest, WindowMapper};
 #[cfg(feature = "infer")]
 pub use suggest::{suggest, SuggestConfig};

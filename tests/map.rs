@@ -392,7 +392,7 @@ fn the_confidence_band_is_the_top_two_margin_with_the_maps_nodata() {
     let ds = Dataset::open(&conf_path).unwrap();
     assert_eq!(
         ds.metadata_item("GEOMAML_CONFIDENCE", "").as_deref(),
-        Some(geomaml::infer::sink::CONFIDENCE_DEFINITION)
+        Some(geomaml::infer::layout::CONFIDENCE_DEFINITION)
     );
 }
 

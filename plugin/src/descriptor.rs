@@ -1,7 +1,7 @@
 //! Descriptor files (`*.geomaml`, JSON): a model, a scene and `geomaml map`'s
 //! options, so that file dialogs (QGIS's) can open a map computed on read.
 
-use geomaml::infer::WindowOptions;
+use geomaml::infer::{MapOptions, MapRequest};
 use std::path::{Path, PathBuf};
 
 /// A descriptor file (`*.geomaml`, JSON): the model, the scene and the options of
@@ -38,16 +38,17 @@ pub(crate) struct Descriptor {
 /// same; windows straddling blocks are computed for each).
 pub(crate) const SEGMENT_BLOCK: usize = 512;
 
-/// `geomaml map`'s options as the driver uses them (its segmentation block).
-pub(crate) fn driver_options() -> WindowOptions {
-    WindowOptions {
+/// The map of `scene` by `model` as the driver serves it: `geomaml map`'s
+/// defaults, with the driver's segmentation block.
+pub(crate) fn driver_request(model: &Path, scene: &Path) -> MapRequest {
+    MapRequest {
         segment_block: Some(SEGMENT_BLOCK),
-        ..WindowOptions::default()
+        ..MapRequest::new(model, scene)
     }
 }
 
-/// Reads a descriptor file into paths and options.
-pub(crate) fn read_descriptor(path: &Path) -> Result<(PathBuf, PathBuf, WindowOptions), String> {
+/// Reads a descriptor file into the map it describes.
+pub(crate) fn read_descriptor(path: &Path) -> Result<MapRequest, String> {
     let text =
         std::fs::read_to_string(path).map_err(|e| format!("GEOMAML: {}: {e}", path.display()))?;
     let d: Descriptor = serde_json::from_str(&text).map_err(|e| {
@@ -57,7 +58,6 @@ pub(crate) fn read_descriptor(path: &Path) -> Result<(PathBuf, PathBuf, WindowOp
         )
     })?;
     let dir = path.parent().unwrap_or(Path::new(""));
-    let defaults = driver_options();
     let (probabilities, confidence) = match d.output.as_deref() {
         None | Some("classes") => (false, false),
         Some("probabilities") => (true, false),
@@ -69,16 +69,19 @@ pub(crate) fn read_descriptor(path: &Path) -> Result<(PathBuf, PathBuf, WindowOp
             ))
         }
     };
-    let opts = WindowOptions {
-        probabilities,
-        confidence,
-        stride: d.stride,
-        bands: d.bands,
-        exact: d.exact,
+    let defaults = driver_request(&dir.join(&d.model), &dir.join(&d.scene));
+    Ok(MapRequest {
+        options: MapOptions {
+            stride: d.stride,
+            bands: d.bands,
+            exact: d.exact,
+            probabilities,
+            confidence,
+            min_valid: d.min_valid.unwrap_or(defaults.options.min_valid),
+        },
         batch_size: d.batch_size.unwrap_or(defaults.batch_size),
         threads: d.threads.unwrap_or(defaults.threads),
-        min_valid: d.min_valid.unwrap_or(defaults.min_valid),
         segment_block: d.block.or(defaults.segment_block),
-    };
-    Ok((dir.join(d.model), dir.join(d.scene), opts))
+        ..defaults
+    })
 }

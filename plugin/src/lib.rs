@@ -25,9 +25,8 @@
 mod cache;
 mod descriptor;
 
-use descriptor::{driver_options, read_descriptor};
-use geomaml::infer::sink::PROBABILITY_NODATA;
-use geomaml::infer::{overview_factors, BlockOutput, Overview, WindowMapper, WindowOptions};
+use descriptor::{driver_request, read_descriptor};
+use geomaml::infer::{overview_factors, BlockOutput, MapFile, MapRequest, Overview, WindowMapper};
 use geomaml::raster::Georef;
 use std::ffi::{c_char, c_int, c_uchar, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -205,10 +204,12 @@ unsafe fn into_handle(result: Result<Box<Handle>, String>, err: *mut *mut c_char
     }
 }
 
-/// Opens the mapper of `model` and `scene` and describes its map for the shim.
-fn open(model: &Path, scene: &Path, opts: &WindowOptions) -> Result<Box<Handle>, String> {
-    let mapper = WindowMapper::open(model, scene, opts).map_err(|e| format!("GEOMAML: {e}"))?;
-    let identity = cache::identity(model, scene, &format!("{opts:?}"));
+/// Opens the mapper of `request` and describes its map for the shim, in the
+/// layout `geomaml map` writes ([`geomaml::infer::MapLayout`]): the class band,
+/// or with probabilities or confidence asked for, that file's bands.
+fn open(request: &MapRequest) -> Result<Box<Handle>, String> {
+    let mapper = WindowMapper::open(request).map_err(|e| format!("GEOMAML: {e}"))?;
+    let identity = cache::identity(&request.model, &request.scene, &format!("{request:?}"));
     let plan = mapper.plan().clone();
     let (gt, crs) = match mapper.georef() {
         Georef::Affine { gt, crs } => (gt, crs),
@@ -216,7 +217,7 @@ fn open(model: &Path, scene: &Path, opts: &WindowOptions) -> Result<Box<Handle>,
             return Err(format!(
                 "GEOMAML: {}: the scene is georeferenced by GCPs only, which this driver \
                  does not carry; `geomaml map` writes such maps with the GCPs",
-                scene.display()
+                request.scene.display()
             ))
         }
     };
@@ -224,54 +225,39 @@ fn open(model: &Path, scene: &Path, opts: &WindowOptions) -> Result<Box<Handle>,
     let crs = cstring(&crs);
     let crs_ptr = crs.as_ptr();
     strings.push(crs);
-    // Probabilities and confidence are plain percent bands, not classes.
-    let probabilities = opts.probabilities || opts.confidence;
-    let items = if opts.confidence {
-        mapper.confidence_metadata()
-    } else if probabilities {
-        mapper.probability_metadata()
+    let file = if request.options.confidence {
+        MapFile::Confidence
+    } else if request.options.probabilities {
+        MapFile::Probabilities
     } else {
-        mapper.metadata()
+        MapFile::Classes
     };
-    let names: Vec<String> = if opts.confidence {
-        vec!["confidence".to_string()]
-    } else if probabilities {
-        mapper
-            .card()
-            .classes
-            .iter()
-            .map(|c| format!("p_{}", c.name))
-            .collect()
-    } else {
-        vec!["class".to_string()]
-    };
+    let layout = mapper.layout();
     let mut band_names = Vec::new();
-    for name in &names {
+    for name in &layout.band_names(file) {
         let c = cstring(name);
         band_names.push(c.as_ptr());
         strings.push(c);
     }
     let mut metadata = Vec::new();
-    for (k, v) in items {
+    for (k, v) in layout.metadata(file, None) {
         let c = cstring(&format!("{k}={v}"));
         metadata.push(c.as_ptr());
         strings.push(c);
     }
+    let is_classes = file == MapFile::Classes;
     let mut categories = Vec::new();
-    let category_names = if probabilities {
-        Vec::new()
-    } else {
-        mapper.category_names()
-    };
-    for name in category_names {
-        let c = cstring(&name);
-        categories.push(c.as_ptr());
-        strings.push(c);
+    if is_classes {
+        for name in layout.category_names() {
+            let c = cstring(&name);
+            categories.push(c.as_ptr());
+            strings.push(c);
+        }
     }
-    let colours = if probabilities {
-        Vec::new()
+    let colours = if is_classes {
+        layout.colours()
     } else {
-        mapper.colours()
+        Vec::new()
     };
     let colour_ids: Vec<c_int> = colours.iter().map(|(id, _)| *id as c_int).collect();
     let colour_rgb: Vec<c_uchar> = colours.iter().flat_map(|(_, rgb)| *rgb).collect();
@@ -292,13 +278,9 @@ fn open(model: &Path, scene: &Path, opts: &WindowOptions) -> Result<Box<Handle>,
         geo_transform: gt.0,
         crs_wkt: crs_ptr,
         n_bands: to_int(band_names.len(), "band count")?,
-        classes: c_int::from(!probabilities),
+        classes: c_int::from(is_classes),
         band_names: band_names.as_ptr(),
-        nodata: if probabilities {
-            PROBABILITY_NODATA as c_int
-        } else {
-            mapper.nodata() as c_int
-        },
+        nodata: c_int::from(layout.nodata(file)),
         metadata: metadata.as_ptr(),
         n_metadata: to_int(metadata.len(), "metadata count")?,
         categories: categories.as_ptr(),
@@ -345,7 +327,7 @@ pub unsafe extern "C" fn geomaml_gdal_open(
         // that live for this call.
         let (m, s) = unsafe { (CStr::from_ptr(model), CStr::from_ptr(scene)) };
         let (m, s) = (m.to_string_lossy(), s.to_string_lossy());
-        open(Path::new(&*m), Path::new(&*s), &driver_options())
+        open(&driver_request(Path::new(&*m), Path::new(&*s)))
     });
     // SAFETY: `err` is null or writable (caller contract).
     unsafe { into_handle(result, err) }
@@ -368,8 +350,7 @@ pub unsafe extern "C" fn geomaml_gdal_open_descriptor(
         // SAFETY: `path` is a non-null NUL-terminated string (caller contract) that
         // lives for this call.
         let p = unsafe { CStr::from_ptr(path) }.to_string_lossy();
-        let (model, scene, opts) = read_descriptor(Path::new(&*p))?;
-        open(&model, &scene, &opts)
+        open(&read_descriptor(Path::new(&*p))?)
     });
     // SAFETY: `err` is null or writable (caller contract).
     unsafe { into_handle(result, err) }

@@ -13,6 +13,7 @@ pub mod shard;
 pub mod sidecar;
 pub mod stac_bands;
 
+pub use crate::infer::MapOptions;
 pub use manifest::{read_manifest, read_manifest_for, Scene};
-pub use run::{run_batch, BatchConfig, BatchSummary, MapOptions};
+pub use run::{run_batch, BatchConfig, BatchSummary};
 pub use shard::Shard;

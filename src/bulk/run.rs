@@ -24,8 +24,8 @@ use super::sidecar::{
     MAPPED, SKIPPED,
 };
 use crate::error::{Error, Result};
-use crate::infer::{map_scene, MapConfig};
-use serde::{Deserialize, Serialize};
+use crate::infer::{map_scene, MapConfig, MapOptions, MapRequest};
+use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -50,45 +50,6 @@ pub struct BatchConfig {
     pub batch_size: usize,
     /// ONNX Runtime threads (0 = all cores).
     pub threads: usize,
-}
-
-/// The map options that change the output; a done scene mapped with other
-/// options is redone.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MapOptions {
-    /// Window step (None: the model's default).
-    pub stride: Option<usize>,
-    /// Band selection (None: by name).
-    pub bands: Option<String>,
-    /// Exact sliding windows instead of shared feature maps.
-    pub exact: bool,
-    /// Also write the probability file.
-    pub probabilities: bool,
-    /// Also write the confidence file.
-    #[serde(default)]
-    pub confidence: bool,
-    /// Smallest valid fraction of a window for its cell to be mapped.
-    #[serde(default = "default_min_valid")]
-    pub min_valid: f64,
-}
-
-/// Sidecars written before `min_valid` existed mapped with zero-filled nodata: NaN
-/// never equals the current options, so such scenes are mapped again.
-fn default_min_valid() -> f64 {
-    f64::NAN
-}
-
-impl Default for MapOptions {
-    fn default() -> Self {
-        MapOptions {
-            stride: None,
-            bands: None,
-            exact: false,
-            probabilities: false,
-            confidence: false,
-            min_valid: crate::pixels::MIN_VALID,
-        }
-    }
 }
 
 /// One scene in the summary.
@@ -336,20 +297,16 @@ fn map_one(
         super::stac_bands::build_band_vrt(item, &scene.bands, resolution_m, &scene.input)?;
     }
     let map = MapConfig {
-        model: cfg.model.clone(),
-        scene: PathBuf::from(&scene.input),
+        request: MapRequest {
+            options: cfg.options.clone(),
+            batch_size: cfg.batch_size,
+            threads: cfg.threads,
+            ..MapRequest::new(&cfg.model, &scene.input)
+        },
         output: output.to_path_buf(),
-        stride: cfg.options.stride,
-        batch_size: cfg.batch_size,
-        probabilities: cfg.options.probabilities,
-        confidence: cfg.options.confidence,
         cog: true,
-        bands: cfg.options.bands.clone(),
         overwrite: true,
-        threads: cfg.threads,
         progress: false,
-        exact: cfg.options.exact,
-        min_valid: cfg.options.min_valid,
     };
     let mapped = map_scene(&map);
     if !scene.bands.is_empty() {

@@ -3,8 +3,9 @@
 //! a killed run's temporaries.
 
 use super::manifest::Scene;
-use super::run::{BatchConfig, MapOptions};
+use super::run::BatchConfig;
 use crate::error::{Error, Result};
+use crate::infer::MapOptions;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::io::Read;
@@ -119,10 +120,10 @@ pub(crate) fn is_done(
     if !output.is_file() {
         return false;
     }
-    if cfg.options.probabilities && !crate::infer::sink::probabilities_path(output).is_file() {
+    if cfg.options.probabilities && !crate::infer::layout::probabilities_path(output).is_file() {
         return false;
     }
-    if cfg.options.confidence && !crate::infer::sink::confidence_path(output).is_file() {
+    if cfg.options.confidence && !crate::infer::layout::confidence_path(output).is_file() {
         return false;
     }
     let Ok(text) = std::fs::read_to_string(sidecar) else {

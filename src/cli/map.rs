@@ -112,25 +112,10 @@ impl MapArgs {
         if let Some(manifest) = &self.manifest {
             return self.run_batch(manifest);
         }
-        crate::infer::sink::check_map_extension(&self.output)?;
-        let mut inputs = vec![self.model.as_path(), self.scene()?.as_path()];
-        inputs.extend(self.adapt.labels.as_deref());
-        let probabilities = crate::infer::sink::probabilities_path(&self.output);
-        let confidence = crate::infer::sink::confidence_path(&self.output);
         let scene = self.scene()?;
-        let scene_files = crate::vsi::raster_files(scene);
-        for out in [&self.output, &probabilities, &confidence] {
-            crate::output::refuse_input(out, &inputs)?;
-            crate::output::refuse_reached_input(out, scene, scene_files.iter().cloned())?;
-        }
-        if self.output.exists() && !self.overwrite {
-            return Err(crate::Error::OutputExists {
-                path: self.output.clone(),
-            });
-        }
-        // Before any adaptation or mapping: a folder that cannot take the map is
-        // said at once, naming the map.
-        crate::output::check_writable(&self.output)?;
+        let mut inputs = vec![self.model.as_path(), scene.as_path()];
+        inputs.extend(self.adapt.labels.as_deref());
+        crate::infer::mapper::check_outputs(&self.output, self.overwrite, scene, &inputs)?;
         // A .safetensors model is adapted to the scene first; the adapted ONNX model
         // lives beside the output only while mapping.
         let (adapted, after_map) = match self.adapted_model()? {
@@ -142,20 +127,11 @@ impl MapArgs {
             .map(|p| p.temp_path().to_path_buf())
             .unwrap_or_else(|| self.model.clone());
         let cfg = crate::infer::MapConfig {
-            model,
-            scene: self.scene()?.clone(),
+            request: self.request(model, scene),
             output: self.output.clone(),
-            stride: self.stride,
-            batch_size: self.batch_size,
-            probabilities: self.probabilities,
-            confidence: self.confidence,
             cog: self.cog,
-            bands: self.bands.clone(),
             overwrite: self.overwrite,
-            threads: self.threads,
             progress: true,
-            exact: self.exact,
-            min_valid: self.adapt.min_valid,
         };
         let s = crate::infer::map_scene(&cfg)?;
         eprintln!(
@@ -177,6 +153,30 @@ impl MapArgs {
             println!("{}", serde_json::to_string(&s).expect("summary serialises"));
         }
         Ok(ExitCode::SUCCESS)
+    }
+
+    /// The map options the flags ask for.
+    #[cfg(feature = "infer")]
+    fn options(&self) -> crate::infer::MapOptions {
+        crate::infer::MapOptions {
+            stride: self.stride,
+            bands: self.bands.clone(),
+            exact: self.exact,
+            probabilities: self.probabilities,
+            confidence: self.confidence,
+            min_valid: self.adapt.min_valid,
+        }
+    }
+
+    /// The map the flags ask for, of `scene` by `model`.
+    #[cfg(feature = "infer")]
+    fn request(&self, model: PathBuf, scene: &std::path::Path) -> crate::infer::MapRequest {
+        crate::infer::MapRequest {
+            options: self.options(),
+            batch_size: self.batch_size,
+            threads: self.threads,
+            ..crate::infer::MapRequest::new(model, scene)
+        }
     }
 
     /// The scene (clap requires it unless --manifest is given).

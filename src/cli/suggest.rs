@@ -62,8 +62,16 @@ impl SuggestArgs {
             .map_err(|e| crate::Error::io(std::env::temp_dir(), e))?;
         let model = self.onnx_model(work.path())?;
         let cfg = crate::suggest::SuggestConfig {
-            model,
-            scene: self.scene.clone(),
+            map: crate::infer::MapRequest {
+                options: crate::infer::MapOptions {
+                    stride: self.stride,
+                    bands: self.bands.clone(),
+                    min_valid: self.adapt.min_valid,
+                    ..Default::default()
+                },
+                threads: self.threads,
+                ..crate::infer::MapRequest::new(model, &self.scene)
+            },
             labels: self.adapt.labels.clone().map(|l| {
                 (
                     l,
@@ -79,10 +87,6 @@ impl SuggestArgs {
             crs: self.crs.clone(),
             seed: self.adapt.seed,
             required: self.adapt.classes.clone().unwrap_or_default(),
-            stride: self.stride,
-            bands: self.bands.clone(),
-            min_valid: self.adapt.min_valid,
-            threads: self.threads,
             overwrite: self.overwrite,
         };
         let s = crate::suggest::suggest(&cfg)?;

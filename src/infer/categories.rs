@@ -1,6 +1,5 @@
 //! GDAL category names for a class band: the one call the gdal crate does not wrap.
 
-use crate::catalog::classes::ClassInfo;
 use gdal::cpl::CslStringList;
 use gdal::errors::GdalError;
 use gdal::Dataset;
@@ -34,27 +33,19 @@ pub enum CategoryError {
     },
 }
 
-/// Names band `b` (1-based) pixel values: value `id` is `classes[..].name` with
-/// that id, `nodata` is "no data" when it falls in the list, others are empty.
+/// Names band `b` (1-based) pixel values: value `v` is `names[v]`
+/// ([`super::layout::MapLayout::category_names`]).
 #[allow(unsafe_code)]
 pub fn set_category_names(
     ds: &mut Dataset,
     b: usize,
-    classes: &[ClassInfo],
-    nodata: u8,
+    names: &[String],
 ) -> Result<(), CategoryError> {
-    let max = classes.iter().map(|c| c.id as usize).max().unwrap_or(0);
     let mut list = CslStringList::new();
-    for v in 0..=max {
-        let fallback = if v == nodata as usize { "no data" } else { "" };
-        let name = classes
-            .iter()
-            .find(|c| c.id as usize == v)
-            .map(|c| c.name.as_str())
-            .unwrap_or(fallback);
+    for name in names {
         list.add_string(name)
             .map_err(|source| CategoryError::Name {
-                name: name.into(),
+                name: name.clone(),
                 source,
             })?;
     }

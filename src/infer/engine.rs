@@ -9,9 +9,9 @@
 //! when it is invalid or no computed window covers it.
 
 use super::blend;
+use super::layout::PROBABILITY_NODATA;
 use super::plan::{Block, MapKind, Plan};
 use super::shared::SharedCnn;
-use super::sink::PROBABILITY_NODATA;
 use super::Predictor;
 use crate::error::Result;
 use crate::pixels::{PixelReader, Pixels};
@@ -52,6 +52,7 @@ pub(crate) struct Engine<'a> {
 }
 
 /// How an engine runs and codes its output.
+#[derive(Debug, Clone)]
 pub(crate) struct EngineOptions {
     /// Windows per inference batch.
     pub(crate) batch_size: usize,

@@ -5,62 +5,68 @@
 //! few blocks are in memory whatever the scene size: a reader thread (windowed
 //! GDAL reads, normalisation, nodata mask), inference on the calling thread (ONNX
 //! Runtime, batches of windows), and a writer thread (GeoTIFF blocks, progress).
-//! The geometry (output grid, window placement, blocks) is in [`super::plan`];
-//! the work on one block and the nodata rules in `engine.rs`; file layout,
-//! nodata value and class names in [`super::sink`]. Classifier maps share the
-//! convolutional feature maps of overlapping windows ([`super::shared`]) unless
-//! `exact` is set.
+//! The request is checked and opened by [`OpenedMap::open`], as for every other
+//! map front end; the geometry (output grid, window placement, blocks) is in
+//! [`super::plan`]; the work on one block and the nodata rules in `engine.rs`;
+//! the files' layout in [`super::layout`], written by [`super::sink`].
+//! Classifier maps share the convolutional feature maps of overlapping windows
+//! ([`super::shared`]) unless `exact` is set.
 
-use super::engine::{Engine, EngineOptions, Finished, Prepared};
-use super::plan::{MapKind, Plan};
-use super::shared::SharedCnn;
-use super::sink::{MapSink, SinkOptions};
-use super::Predictor;
+use super::engine::{Engine, Finished, Prepared};
+use super::layout::MapFile;
+use super::open::OpenedMap;
+use super::request::MapRequest;
+use super::sink::MapSink;
 use crate::error::{Error, Result};
-use crate::pixels::checks::scene_warnings;
-use crate::pixels::{check_min_valid, BandInput, PixelReader};
-use crate::raster::band_match::{resolve_bands, scene_bands, taken_by_position};
-use crate::raster::Raster;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::sync_channel;
 use std::time::Instant;
 
 /// GDAL block cache size (MB) while mapping, unless `GDAL_CACHEMAX` is set.
 pub const GDAL_CACHE_MB: &str = "64";
 
-/// Everything `geomaml map` needs, validated by [`map_scene`].
+/// A map to write: the request and where its files go.
 #[derive(Debug, Clone)]
 pub struct MapConfig {
-    /// The exported model (.onnx with a card).
-    pub model: PathBuf,
-    /// The scene to map.
-    pub scene: PathBuf,
-    /// The map to write.
+    /// What to map, and how.
+    pub request: MapRequest,
+    /// The map to write (GeoTIFF); companions go beside it
+    /// ([`super::layout::file_path`]).
     pub output: PathBuf,
-    /// Window step in source pixels (default: tile/4 classifier, tile/2 segmentation).
-    pub stride: Option<usize>,
-    /// Windows per inference batch.
-    pub batch_size: usize,
-    /// Also write the per-class probability file (`<stem>.probabilities.tif`).
-    pub probabilities: bool,
-    /// Also write the confidence band (`<stem>.confidence.tif`, see [`super::sink`]).
-    pub confidence: bool,
-    /// Write a Cloud-Optimised GeoTIFF.
+    /// Write Cloud-Optimised GeoTIFFs.
     pub cog: bool,
-    /// Scene bands for the card's bands, in card order (indices or names).
-    pub bands: Option<String>,
-    /// Replace an existing output.
+    /// Replace existing outputs.
     pub overwrite: bool,
-    /// ONNX Runtime intra-op threads (0 = its default).
-    pub threads: usize,
-    /// Show a progress bar (only drawn when stderr is a terminal).
+    /// Print the scene's warnings and show a progress bar (drawn only when stderr
+    /// is a terminal, or as lines with `GEOMAML_PROGRESS=lines`).
     pub progress: bool,
-    /// Classifiers: run every window separately (exactly as a sliding window)
-    /// instead of sharing feature maps between overlapping windows ([`SharedCnn`]).
-    pub exact: bool,
-    /// Smallest valid fraction of a window for its cell to be mapped
-    /// (`--min-valid`, default [`crate::pixels::MIN_VALID`]).
-    pub min_valid: f64,
+}
+
+/// Checks, before anything is computed, that the map at `output` and its
+/// companions can be written: a GeoTIFF name, none of them one of `inputs` (also
+/// when reached through the scene, a VRT for instance), not existing unless
+/// `overwrite`, and a folder that takes files.
+///
+/// # Errors
+/// The first output at fault, by name.
+pub fn check_outputs(output: &Path, overwrite: bool, scene: &Path, inputs: &[&Path]) -> Result<()> {
+    super::layout::check_map_extension(output)?;
+    let scene_files = crate::vsi::raster_files(scene);
+    for file in [
+        MapFile::Classes,
+        MapFile::Probabilities,
+        MapFile::Confidence,
+    ] {
+        let out = super::layout::file_path(output, file);
+        crate::output::refuse_input(&out, inputs)?;
+        crate::output::refuse_reached_input(&out, scene, scene_files.iter().cloned())?;
+    }
+    if output.exists() && !overwrite {
+        return Err(Error::OutputExists {
+            path: output.to_path_buf(),
+        });
+    }
+    crate::output::check_writable(output)
 }
 
 /// What a run did.
@@ -84,7 +90,7 @@ pub struct MapSummary {
     pub warnings: Vec<String>,
 }
 
-/// Maps `cfg.scene` with `cfg.model` into `cfg.output`.
+/// Maps `cfg.request` into `cfg.output`.
 pub fn map_scene(cfg: &MapConfig) -> Result<MapSummary> {
     let start = Instant::now();
     // GDAL's block cache defaults to 5 % of RAM and would grow with the scene;
@@ -93,46 +99,17 @@ pub fn map_scene(cfg: &MapConfig) -> Result<MapSummary> {
         gdal::config::set_config_option("GDAL_CACHEMAX", GDAL_CACHE_MB)
             .map_err(|e| Error::runtime_source("setting GDAL_CACHEMAX", e))?;
     }
-    crate::limits::check_range("--batch-size", cfg.batch_size, crate::limits::MAX_BATCH)?;
-    let threads = crate::limits::check_threads("--threads", cfg.threads)?;
-    let raster = Raster::open(&cfg.scene)?;
-    let predictor = Predictor::open(&cfg.model, threads)?;
-    let card = predictor.card().clone();
-    crate::limits::check_tile_for_scene(
-        &cfg.model,
-        card.spec.tile_size,
-        &cfg.scene,
-        raster.size(),
-    )?;
-    let scene_bands = scene_bands(&raster);
-    let bands = resolve_bands(&card.bands, &scene_bands, cfg.bands.as_deref())
-        .map_err(|e| Error::raster(&cfg.scene, format!("{e} (model {})", cfg.model.display())))?;
-    let by_position = taken_by_position(&card.bands, &scene_bands, cfg.bands.as_deref());
-    let min_valid = check_min_valid(cfg.min_valid)?;
-    let georef = raster.georef()?;
-    let inputs = BandInput::list(&bands, &card.bands, &card.normalisation);
-    let kind = if card.spec.is_segmentation() {
-        MapKind::Segment
-    } else {
-        MapKind::Classify
-    };
-    let tile = card.spec.tile_size;
-    let stride = super::window::resolve_stride(&card.spec, cfg.stride)?;
-    let block_px = super::window::block_pixels(kind, tile, stride);
-    let plan = Plan::new(kind, raster.size(), tile, stride, block_px);
-    let shared = match (kind, cfg.exact) {
-        (MapKind::Classify, false) => SharedCnn::open(&cfg.model, &card, stride, threads)?,
-        _ => None,
-    };
-    let options = SinkOptions {
-        probabilities: cfg.probabilities,
-        confidence: cfg.confidence,
-        cog: cfg.cog,
-    };
-    let map_georef = plan.georef(&georef);
-    // Opened (types checked, fill computed) before any output is created.
-    let reader = PixelReader::new(raster, inputs)?;
-    let warnings = scene_warnings(&reader, &georef, &card, by_position);
+    let OpenedMap {
+        reader,
+        georef,
+        plan,
+        layout,
+        engine,
+        warnings,
+        predictor,
+        shared,
+        ..
+    } = OpenedMap::open(&cfg.request)?;
     if cfg.progress {
         for w in &warnings {
             eprintln!("warning: {w}");
@@ -142,34 +119,19 @@ pub fn map_scene(cfg: &MapConfig) -> Result<MapSummary> {
         &cfg.output,
         cfg.overwrite,
         plan.output,
-        &map_georef,
-        &card,
-        options,
+        &plan.georef(&georef),
+        &layout,
+        &cfg.request.options,
+        cfg.cog,
     )?;
-    sink.set_metadata("GEOMAML_MODEL", &cfg.model.display().to_string())?;
-    sink.set_metadata("GEOMAML_STRIDE", &stride.to_string())?;
-
     let bar = crate::progress::bar(
         plan.len() as u64,
         "{msg} {bar:40} {pos}/{len} blocks, {elapsed} (eta {eta})",
-        format!("mapping {}", cfg.scene.display()),
+        format!("mapping {}", cfg.request.scene.display()),
         cfg.progress,
     );
-    let ids: Vec<u8> = card.classes.iter().map(|c| c.id as u8).collect();
-    let mut engine = Engine::new(
-        predictor,
-        shared,
-        &plan,
-        EngineOptions {
-            batch_size: super::window::resolve_batch(&card.spec, cfg.batch_size),
-            probabilities: cfg.probabilities,
-            confidence: cfg.confidence,
-            ids,
-            nodata: sink.nodata,
-            min_valid,
-        },
-    );
-
+    let predictor = predictor.ok_or_else(|| Error::runtime("the model session is missing"))?;
+    let mut engine = Engine::new(predictor, shared, &plan, engine);
     let (windows, sink) = std::thread::scope(|scope| -> Result<(usize, MapSink)> {
         let (read_tx, read_rx) = sync_channel::<Result<Prepared>>(2);
         let (write_tx, write_rx) = sync_channel::<Finished>(2);
@@ -218,7 +180,7 @@ pub fn map_scene(cfg: &MapConfig) -> Result<MapSummary> {
         let _ = reader.join();
         let sink = writer
             .join()
-            .map_err(|_| Error::Other("the map writer panicked".into()))??;
+            .map_err(|_| Error::runtime("the map writer panicked"))??;
         match failure {
             Some(e) => Err(e),
             None => Ok((windows, sink)),

@@ -5,17 +5,22 @@
 pub mod blend;
 mod categories;
 mod engine;
+pub mod layout;
 pub mod mapper;
+mod open;
 pub mod plan;
 pub mod predictor;
+pub mod request;
 pub mod runtime;
 pub mod shared;
 pub mod sink;
 pub mod window;
 
+pub use layout::{MapFile, MapLayout};
 pub use mapper::{map_scene, MapConfig, MapSummary};
 pub use predictor::Predictor;
-pub use window::{overview_factors, BlockOutput, Overview, WindowMapper, WindowOptions};
+pub use request::{MapOptions, MapRequest};
+pub use window::{overview_factors, BlockOutput, Overview, WindowMapper};
 
 #[cfg(all(test, feature = "train"))]
 mod parity;

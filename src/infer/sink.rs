@@ -1,100 +1,26 @@
-//! The land-cover GeoTIFF(s) a map is written to.
+//! The land-cover GeoTIFF(s) a map is written to, in the layout of
+//! [`super::layout`].
 //!
-//! The map has one band of class ids (the card's `classes[i].id` for output index
-//! i) with the legend's colour table, class names as GDAL category names (kept by
-//! GDAL in the `.aux.xml` sidecar, which is moved along with the map) and in the
-//! dataset metadata (`CLASS_<id>=<name>` and the legend, inside the TIFF). Nodata
-//! is 0, or 255 when the legend uses id 0. A COG is converted from a staging GTiff
+//! Class names are GDAL category names, which GDAL keeps in the `.aux.xml`
+//! sidecar (moved along with the map). A COG is converted from a staging GTiff
 //! opened with its `.aux.xml` named explicitly, so the category names survive
 //! `GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR` (see [`open_with_aux`]).
 //!
 //! A QGIS style `<stem>.qml` beside the map lists exactly its classes (see
 //! [`crate::raster::qml`]); a `.qml` there that geomaml did not write is kept.
 //!
-//! With probabilities, a second file `<stem>.probabilities.tif` on the same grid
-//! holds one band per class, the confidence in percent (0..=100, nodata 255),
-//! named `p_<class>`. (TIFF allows a colour table only on single-band files, so
-//! the bands are not appended to the map itself.)
-//!
-//! With confidence, `<stem>.confidence.tif` on the same grid holds one band
-//! `confidence`: the margin between the two most likely classes in percent
-//! (0 = a tie, 100 = certain; nodata 255 where the map has none).
-//!
 //! Files are tiled DEFLATE GeoTIFFs written to temporary names and renamed at the
 //! end; `--cog` writes a tiled GTiff first and converts it with GDAL's COG driver
 //! (nearest-neighbour overviews).
 
-use crate::card::ModelCard;
+use super::layout::{file_path, MapFile, MapLayout, PROBABILITIES_OF};
+use super::request::MapOptions;
 use crate::error::{Error, Result};
 use crate::output::PendingOutput;
 use crate::raster::{GeoTiffWriter, Georef, WriterOptions};
 use gdal::raster::RasterCreationOptions;
 use gdal::DriverManager;
 use std::path::{Path, PathBuf};
-
-/// Layout choices of the written map.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SinkOptions {
-    /// Also write the per-class probability file.
-    pub probabilities: bool,
-    /// Also write the confidence file.
-    pub confidence: bool,
-    /// Write Cloud-Optimised GeoTIFFs.
-    pub cog: bool,
-}
-
-/// Nodata value of the probability file.
-pub const PROBABILITY_NODATA: u8 = 255;
-
-/// The nodata value of the class band of a map of `card` (see the module doc).
-pub fn nodata_value(card: &ModelCard) -> u8 {
-    if card.classes.iter().any(|c| c.id == 0) {
-        255
-    } else {
-        0
-    }
-}
-
-/// Refuses a map name whose extension is not a GeoTIFF's (`.tif`, `.tiff`; a name
-/// without one is taken as given). geomaml writes GeoTIFFs only (its colour table,
-/// category names, legend metadata and COG layout are GeoTIFF's), and a GeoTIFF
-/// named `map.img` or `map.png` is a file that other tools open with the wrong
-/// driver or not at all.
-pub fn check_map_extension(path: &Path) -> Result<()> {
-    let Some(ext) = path.extension().map(|e| e.to_string_lossy().to_lowercase()) else {
-        return Ok(());
-    };
-    if ext == "tif" || ext == "tiff" {
-        return Ok(());
-    }
-    Err(Error::config(
-        "--output",
-        format!(
-            "{}: geomaml writes maps as GeoTIFF; name the output .tif (convert it afterwards, \
-             e.g. gdal_translate -of HFA map.tif map.img)",
-            path.display()
-        ),
-    ))
-}
-
-/// `<stem>.<kind>.tif` beside the map at `path`.
-fn companion_path(path: &Path, kind: &str) -> PathBuf {
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().to_string())
-        .unwrap_or_default();
-    path.with_file_name(format!("{stem}.{kind}.tif"))
-}
-
-/// Where the confidence band of the map at `path` goes.
-pub fn confidence_path(path: &Path) -> PathBuf {
-    companion_path(path, "confidence")
-}
-
-/// Where the probabilities of the map at `path` go.
-pub fn probabilities_path(path: &Path) -> PathBuf {
-    companion_path(path, "probabilities")
-}
 
 /// One output file: its writer, its pending final name, and the staging GTiff of a COG.
 struct OutFile {
@@ -226,96 +152,62 @@ pub struct MapSink {
     probabilities: Option<OutFile>,
     confidence: Option<OutFile>,
     count: usize,
-    /// Nodata value of the class band.
-    pub nodata: u8,
 }
 
 impl MapSink {
-    /// Creates the map at `path` (refusing existing files unless `overwrite`).
+    /// Creates the map at `path` (refusing existing files unless `overwrite`),
+    /// with the companions `options` asks for, laid out as `layout` says.
     pub fn create(
         path: &Path,
         overwrite: bool,
         size: (usize, usize),
         georef: &Georef,
-        card: &ModelCard,
-        options: SinkOptions,
+        layout: &MapLayout,
+        options: &MapOptions,
+        cog: bool,
     ) -> Result<Self> {
-        if card.classes.iter().any(|c| c.id >= 255) {
-            return Err(Error::Other(format!(
-                "class ids must be below 255 to be mapped (legend: {:?})",
-                card.classes
-            )));
-        }
-        let nodata = nodata_value(card);
+        let map_name = file_name(path);
         // A run killed between moving its probability/confidence file and its map
         // leaves them beside the map's temporary: they are ours, and incomplete.
         let killed_midway = !path.exists() && crate::output::has_stale_temporary(path);
-        let mut classes = OutFile::create(path, overwrite, size, 1, georef, options.cog)?;
-        let w = &mut classes.writer;
-        w.set_nodata(1, nodata as f64)?;
-        w.set_band_name(1, "class")?;
-        w.set_legend(&card.classes)?;
-        for c in &card.classes {
-            w.set_metadata(&format!("CLASS_{}", c.id), &c.name)?;
-        }
-        w.set_metadata(
-            "GEOMAML_ARCH",
-            &format!("{:?}", card.spec.arch).to_lowercase(),
-        )?;
+        let create = |file: MapFile| -> Result<OutFile> {
+            let at = file_path(path, file);
+            let orphan =
+                file != MapFile::Classes && killed_midway && is_probability_file_of(&at, path);
+            let names = layout.band_names(file);
+            let mut f = OutFile::create(&at, overwrite || orphan, size, names.len(), georef, cog)?;
+            for (i, name) in names.iter().enumerate() {
+                f.writer.set_nodata(i + 1, layout.nodata(file) as f64)?;
+                f.writer.set_band_name(i + 1, name)?;
+            }
+            for (k, v) in layout.metadata(file, Some(&map_name)) {
+                f.writer.set_metadata(&k, &v)?;
+            }
+            Ok(f)
+        };
+        let mut classes = create(MapFile::Classes)?;
+        classes.writer.set_color_table(1, layout.classes())?;
         let target = classes.target().to_path_buf();
         super::categories::set_category_names(
             classes.writer.dataset_mut(),
             1,
-            &card.classes,
-            nodata,
+            &layout.category_names(),
         )
         .map_err(|e| Error::raster_source(&target, "", e))?;
-        // A percent file beside the map, one band per name.
-        let percent_file = |companion: PathBuf, names: Vec<String>| -> Result<OutFile> {
-            let orphan = killed_midway && is_probability_file_of(&companion, path);
-            let n = names.len();
-            let mut f = OutFile::create(
-                &companion,
-                overwrite || orphan,
-                size,
-                n,
-                georef,
-                options.cog,
-            )?;
-            for (i, name) in names.iter().enumerate() {
-                f.writer.set_nodata(i + 1, PROBABILITY_NODATA as f64)?;
-                f.writer.set_band_name(i + 1, name)?;
-            }
-            f.writer.set_metadata("GEOMAML_UNITS", "percent")?;
-            f.writer.set_metadata(PROBABILITIES_OF, &file_name(path))?;
-            Ok(f)
-        };
         let probabilities = options
             .probabilities
-            .then(|| {
-                let names = card
-                    .classes
-                    .iter()
-                    .map(|c| format!("p_{}", c.name))
-                    .collect();
-                percent_file(probabilities_path(path), names)
-            })
+            .then(|| create(MapFile::Probabilities))
             .transpose()?;
         let confidence = options
             .confidence
-            .then(|| {
-                let mut c = percent_file(confidence_path(path), vec!["confidence".into()])?;
-                c.writer
-                    .set_metadata("GEOMAML_CONFIDENCE", CONFIDENCE_DEFINITION)?;
-                Ok(c)
-            })
+            .then(|| create(MapFile::Confidence))
             .transpose()?;
         let style_path = crate::raster::qml::style_path(path);
         let style = if !style_path.exists() || crate::raster::qml::is_geomaml_style(&style_path) {
             let out = PendingOutput::new(&style_path, true)?;
             std::fs::write(
                 out.temp_path(),
-                crate::raster::qml::paletted_style(&card.classes),
+                crate::raster::qml::paletted_style(layout.classes()),
             )
             .map_err(|e| Error::io(&style_path, e))?;
             Some(out)
@@ -327,21 +219,8 @@ impl MapSink {
             style,
             probabilities,
             confidence,
-            count: card.classes.len(),
-            nodata,
+            count: layout.classes().len(),
         })
-    }
-
-    /// Sets a metadata item of the map (and of the probability file).
-    pub fn set_metadata(&mut self, key: &str, value: &str) -> Result<()> {
-        self.classes.writer.set_metadata(key, value)?;
-        for f in [self.probabilities.as_mut(), self.confidence.as_mut()]
-            .into_iter()
-            .flatten()
-        {
-            f.writer.set_metadata(key, value)?;
-        }
-        Ok(())
     }
 
     /// Writes one block: `classes` row-major `w x h` and, when enabled, `probabilities`
@@ -395,13 +274,6 @@ impl MapSink {
         crate::output::commit_set(set)
     }
 }
-
-/// What the confidence band holds (its `GEOMAML_CONFIDENCE` metadata item).
-pub const CONFIDENCE_DEFINITION: &str =
-    "margin between the two most likely classes' probabilities, percent";
-
-/// Metadata item of a probability or confidence file naming its map (file name).
-pub const PROBABILITIES_OF: &str = "GEOMAML_PROBABILITIES_OF";
 
 fn file_name(p: &Path) -> String {
     p.file_name()

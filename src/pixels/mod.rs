@@ -242,6 +242,22 @@ impl PixelReader {
         &self.fill
     }
 
+    /// Whether each pixel of a `(w, h)` grid laid over the whole raster is valid in
+    /// every input band, by a nearest-neighbour read of the validity (GDAL's mask
+    /// bands, nodata, alpha) at that size: row-major `w x h`.
+    ///
+    /// # Errors
+    /// GDAL's failure to read a mask, naming the raster.
+    pub fn validity_sampled(&self, (w, h): (usize, usize)) -> Result<Vec<bool>> {
+        let (rw, rh) = self.raster.size();
+        self.validity.read(
+            self.raster.dataset(),
+            self.raster.path(),
+            Window::new(0, 0, rw, rh),
+            (w, h),
+        )
+    }
+
     /// Reads `window` (raster pixels; may reach past the raster) as model input.
     pub fn read(&self, window: Window) -> Result<Pixels> {
         let (w, h) = (window.width, window.height);

@@ -12,7 +12,6 @@ pub mod select;
 use crate::catalog::classes::ClassInfo;
 use crate::error::{Error, Result};
 use crate::labels::{read_labels, ClassSource, LabelOptions};
-use crate::raster::Raster;
 use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
 use gdal::vector::{FieldValue, Geometry, LayerAccess, LayerOptions, OGRFieldType};
 use select::{choose, CellGrid, LabelledCell, Required, SelectOptions, Suggestion};
@@ -23,10 +22,10 @@ use std::time::Instant;
 /// Everything `geomaml suggest` needs.
 #[derive(Debug, Clone)]
 pub struct SuggestConfig {
-    /// An exported or adapted model (.onnx with a card).
-    pub model: PathBuf,
-    /// The scene to label.
-    pub scene: PathBuf,
+    /// The map to choose from: an exported or adapted model (.onnx with a card),
+    /// the scene to label, and `geomaml map`'s options (probabilities are always
+    /// computed).
+    pub map: crate::infer::MapRequest,
     /// The labels so far, and how to read them.
     pub labels: Option<(PathBuf, LabelOptions)>,
     /// The point layer to write (.geojson, .json or .gpkg).
@@ -44,14 +43,6 @@ pub struct SuggestConfig {
     /// Classes (names or ids) that each get at least one place where the model
     /// predicts them (`--classes`).
     pub required: Vec<String>,
-    /// Map options, as in `geomaml map`.
-    pub stride: Option<usize>,
-    /// Scene bands for the card's bands.
-    pub bands: Option<String>,
-    /// Smallest valid fraction of a window.
-    pub min_valid: f64,
-    /// ONNX Runtime threads (0: all cores).
-    pub threads: usize,
     /// Replace an existing output.
     pub overwrite: bool,
 }
@@ -94,7 +85,7 @@ fn gis_order(mut srs: SpatialRef) -> SpatialRef {
     srs
 }
 
-/// Suggests `cfg.count` places to label in `cfg.scene`.
+/// Suggests `cfg.count` places to label in the scene of `cfg.map`.
 pub fn suggest(cfg: &SuggestConfig) -> Result<SuggestSummary> {
     let start = Instant::now();
     let driver = driver_for(&cfg.output)?;
@@ -102,7 +93,8 @@ pub fn suggest(cfg: &SuggestConfig) -> Result<SuggestSummary> {
     if cfg.count == 0 {
         return Err(Error::config("--count", "must be at least 1"));
     }
-    let mut inputs = vec![cfg.model.as_path(), cfg.scene.as_path()];
+    let (model, scene) = (&cfg.map.model, &cfg.map.scene);
+    let mut inputs = vec![model.as_path(), scene.as_path()];
     if let Some((l, _)) = &cfg.labels {
         inputs.push(l);
     }
@@ -116,25 +108,16 @@ pub fn suggest(cfg: &SuggestConfig) -> Result<SuggestSummary> {
     };
 
     // The map's classes and probabilities, computed in memory block by block.
-    let mut mapper = crate::infer::WindowMapper::open(
-        &cfg.model,
-        &cfg.scene,
-        &crate::infer::WindowOptions {
-            stride: cfg.stride,
-            bands: cfg.bands.clone(),
-            threads: cfg.threads,
-            probabilities: true,
-            min_valid: cfg.min_valid,
-            ..crate::infer::WindowOptions::default()
-        },
-    )?;
+    let mut request = cfg.map.clone();
+    request.options.probabilities = true;
+    let mut mapper = crate::infer::WindowMapper::open(&request)?;
     let card = mapper.card().clone();
     let tile = card.spec.tile_size;
     let required = required_classes(cfg, &card)?;
     let mut grid = map_grid(&mut mapper, &card.classes)?;
-    // A cell whose centre pixel is masked in any band is never suggested: the
-    // analyst would be sent to a cloud or a gap.
-    let valid = centre_validity(&cfg.scene, grid.width, grid.height)?;
+    // A cell whose centre pixel is masked in a band the model reads is never
+    // suggested: the analyst would be sent to a cloud or a gap.
+    let valid = mapper.centre_validity()?;
     let k = grid.class_ids.len();
     for (i, _) in valid.iter().enumerate().filter(|(_, &v)| !v) {
         grid.probabilities[i * k..(i + 1) * k].fill(f32::NAN);
@@ -149,7 +132,7 @@ pub fn suggest(cfg: &SuggestConfig) -> Result<SuggestSummary> {
         (a + b) / 2.0 / stride
     };
     let georef = mapper.georef();
-    let locator = georef.locator(&cfg.scene)?;
+    let locator = georef.locator(scene)?;
 
     let mut labelled = Vec::new();
     let mut label_counts: BTreeMap<String, usize> = BTreeMap::new();
@@ -230,7 +213,7 @@ fn required_classes(cfg: &SuggestConfig, card: &crate::card::ModelCard) -> Resul
                 .ok_or_else(|| {
                     Error::config(
                         "--classes",
-                        format!("`{k}` is not a class of {}", cfg.model.display()),
+                        format!("`{k}` is not a class of {}", cfg.map.model.display()),
                     )
                 })
         })
@@ -244,7 +227,7 @@ fn map_grid(mapper: &mut crate::infer::WindowMapper, classes: &[ClassInfo]) -> R
     let plan = mapper.plan().clone();
     let (w, h) = plan.output;
     let k = classes.len();
-    let nodata = mapper.nodata();
+    let nodata = mapper.layout().class_nodata();
     let mut probabilities = vec![f32::NAN; w * h * k];
     let mut predicted = vec![0u16; w * h];
     let bar = crate::progress::bar(
@@ -285,18 +268,6 @@ fn map_grid(mapper: &mut crate::infer::WindowMapper, classes: &[ClassInfo]) -> R
         probabilities,
         predicted,
     })
-}
-
-/// Whether the scene pixel at each map cell's centre is valid in every data band
-/// (the pixel pipeline's rule: GDAL's mask bands, nodata, per-dataset masks, alpha
-/// bands), sampled by a nearest-neighbour read at the map's size.
-fn centre_validity(scene: &Path, w: usize, h: usize) -> Result<Vec<bool>> {
-    use crate::pixels::mask::{data_bands, Validity};
-    let raster = Raster::open(scene)?;
-    let (sw, sh) = raster.size();
-    let ds = raster.dataset();
-    let validity = Validity::of(ds, scene, &data_bands(ds))?;
-    validity.read(ds, scene, crate::raster::Window::new(0, 0, sw, sh), (w, h))
 }
 
 /// Writes the suggestions as points with rank, predicted class and confidence.

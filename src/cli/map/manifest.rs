@@ -7,7 +7,7 @@ use std::process::ExitCode;
 impl MapArgs {
     /// Batch mode: every scene of the manifest (this shard's) into the folder -o.
     pub(super) fn run_batch(&self, manifest: &std::path::Path) -> Result<ExitCode> {
-        use crate::bulk::{run_batch, BatchConfig, MapOptions, Shard};
+        use crate::bulk::{run_batch, BatchConfig, Shard};
         use crate::Error;
         if self.adapt.labels.is_some() {
             return Err(Error::config(
@@ -31,14 +31,7 @@ impl MapArgs {
             out_dir: self.output.clone(),
             shard,
             force: self.force,
-            options: MapOptions {
-                stride: self.stride,
-                bands: self.bands.clone(),
-                exact: self.exact,
-                probabilities: self.probabilities,
-                confidence: self.confidence,
-                min_valid: self.adapt.min_valid,
-            },
+            options: self.options(),
             batch_size: self.batch_size,
             threads: self.threads,
         };
