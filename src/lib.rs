@@ -44,6 +44,7 @@ pub mod inner_loop;
 pub mod labels;
 pub mod legend;
 pub mod limits;
+pub mod map_model;
 pub mod model;
 pub mod output;
 pub mod pixels;

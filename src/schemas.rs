@@ -1,4 +1,6 @@
-//! JSON Schemas of every file geomaml reads or writes, generated from the Rust types.
+//! JSON Schemas of every JSON file geomaml reads or writes (model cards, catalogs,
+//! tasks, splits, training configs, evaluation reports, trajectories, descriptor
+//! files, batch sidecars and summaries), generated from the Rust types.
 //!
 //! `geomaml schemas DIR` writes them; `schemas/` in the repository holds the current
 //! set and a test keeps it in step with the types.
@@ -17,6 +19,22 @@ pub fn all() -> Vec<(&'static str, Schema)> {
         ("task.schema.json", schema_for!(crate::tasks::Task)),
         ("split.schema.json", schema_for!(crate::tasks::SplitFile)),
     ];
+    // Batch mapping's and the GDAL driver's files (feature `infer`).
+    #[cfg(feature = "infer")]
+    all.extend([
+        (
+            "descriptor.schema.json",
+            schema_for!(crate::infer::descriptor::Descriptor),
+        ),
+        (
+            "batch_sidecar.schema.json",
+            schema_for!(crate::bulk::sidecar::Sidecar),
+        ),
+        (
+            "batch_summary.schema.json",
+            schema_for!(crate::bulk::BatchSummary),
+        ),
+    ]);
     // The training config lives with the tch code (feature `train`).
     #[cfg(feature = "train")]
     all.push((

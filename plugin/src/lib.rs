@@ -23,9 +23,7 @@
 #![allow(non_snake_case)]
 
 mod cache;
-mod descriptor;
-
-use descriptor::{driver_request, read_descriptor};
+use geomaml::infer::descriptor::{driver_request, read_descriptor};
 use geomaml::infer::{overview_factors, BlockOutput, MapFile, MapRequest, Overview, WindowMapper};
 use geomaml::raster::Georef;
 use std::ffi::{c_char, c_int, c_uchar, CStr, CString};
@@ -333,7 +331,7 @@ pub unsafe extern "C" fn geomaml_gdal_open(
     unsafe { into_handle(result, err) }
 }
 
-/// Opens a descriptor file (see [`Descriptor`]); returns a handle, or null with a
+/// Opens a descriptor file (see [`geomaml::infer::descriptor::Descriptor`]); returns a handle, or null with a
 /// message in `*err`.
 ///
 /// # Safety
@@ -350,7 +348,7 @@ pub unsafe extern "C" fn geomaml_gdal_open_descriptor(
         // SAFETY: `path` is a non-null NUL-terminated string (caller contract) that
         // lives for this call.
         let p = unsafe { CStr::from_ptr(path) }.to_string_lossy();
-        open(&read_descriptor(Path::new(&*p))?)
+        open(&read_descriptor(Path::new(&*p)).map_err(|e| format!("GEOMAML: {e}"))?)
     });
     // SAFETY: `err` is null or writable (caller contract).
     unsafe { into_handle(result, err) }

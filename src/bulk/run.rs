@@ -53,7 +53,7 @@ pub struct BatchConfig {
 }
 
 /// One scene in the summary.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct SceneReport {
     /// The input as GDAL opens it.
     pub input: String,
@@ -70,7 +70,7 @@ pub struct SceneReport {
 }
 
 /// What a batch run did (`summary.json`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct BatchSummary {
     /// The geomaml version.
     pub geomaml_version: String,

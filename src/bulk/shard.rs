@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use sha2::{Digest, Sha256};
 
 /// One shard of N.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Shard {
     /// 0-based index.
     pub index: usize,

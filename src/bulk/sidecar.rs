@@ -19,7 +19,7 @@ pub const SKIPPED: &str = "skipped";
 pub const FAILED: &str = "failed";
 
 /// The sidecar JSON written next to each map.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Sidecar {
     /// Always [`MAPPED`]: sidecars are only written for finished maps.
     pub status: String,

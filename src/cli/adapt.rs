@@ -4,7 +4,7 @@
 
 use crate::error::Result;
 use clap::Args;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Options of `geomaml adapt` (shared with `geomaml map --labels`).
@@ -81,15 +81,62 @@ pub struct AdaptArgs {
     json: bool,
 }
 
+impl AdaptFlags {
+    /// The adaptation these flags ask for of `model` on `scene` (none without
+    /// --labels).
+    ///
+    /// # Errors
+    /// A bad --device, or --labels in a build without libtorch.
+    pub(crate) fn adaptation(
+        &self,
+        model: &Path,
+        scene: &Path,
+        bands: Option<String>,
+    ) -> Result<Option<crate::map_model::Adaptation>> {
+        let Some(labels) = &self.labels else {
+            return Ok(None);
+        };
+        #[cfg(feature = "train")]
+        {
+            Ok(Some(crate::adapt::AdaptOptions {
+                model: model.to_path_buf(),
+                scene: scene.to_path_buf(),
+                labels: labels.clone(),
+                label_options: crate::labels::LabelOptions {
+                    class_field: self.class_field.clone(),
+                    layer: self.layer.clone(),
+                },
+                min_valid: self.min_valid,
+                bands,
+                classes: self.classes.clone(),
+                inner_lr: self.inner_lr,
+                inner_steps: self.inner_steps,
+                bn_windows: self.bn_windows,
+                estimate: crate::adapt::AccuracyEstimate::from_flags(
+                    !self.no_cross_validation,
+                    self.full_cross_validation,
+                ),
+                device: crate::train::device::parse_device(&self.device)?,
+                seed: self.seed,
+            }))
+        }
+        #[cfg(not(feature = "train"))]
+        {
+            let _ = (model, scene, bands, labels);
+            Err(super::feature_missing("--labels", "train"))
+        }
+    }
+}
+
 impl AdaptArgs {
-    /// Adapts, exports and reports.
+    /// Adapts, writes the model, then estimates its accuracy and reports.
     #[cfg(feature = "train")]
     pub fn run(&self) -> Result<ExitCode> {
         use crate::error::Error;
         let mut inputs = vec![self.model.as_path(), self.scene.as_path()];
         inputs.extend(self.flags.labels.as_deref());
         crate::output::refuse_input(&self.output, &inputs)?;
-        let form = self.output_form()?;
+        let form = crate::export::form_for(&self.output, self.deepness)?;
         if self.output.exists() && !self.overwrite {
             return Err(Error::OutputExists {
                 path: self.output.clone(),
@@ -97,33 +144,18 @@ impl AdaptArgs {
         }
         // Before the adaptation: minutes of work must not end in "cannot write".
         crate::output::check_writable(&self.output)?;
-        let labels = self
+        let options = self
             .flags
-            .labels
-            .clone()
+            .adaptation(&self.model, &self.scene, self.bands.clone())?
             .ok_or_else(|| Error::config("--labels", "is required"))?;
-        let mut adapted = run_adaptation(
-            &self.flags,
-            &self.model,
-            &self.scene,
-            &labels,
-            self.bands.clone(),
-        )?;
+        let t0 = std::time::Instant::now();
+        let mut adapted = crate::adapt::adapt(&options)?;
+        super::adapt_report::print_adaptation(&adapted.report, t0.elapsed().as_secs_f64());
         // The model first: the accuracy estimate takes several adaptations and
         // must not hold it up.
-        match form {
-            Some(form) => {
-                crate::export::export_file_as(
-                    &adapted.checkpoint,
-                    &self.output,
-                    self.overwrite,
-                    form,
-                )?;
-            }
-            None => adapted.checkpoint.save(&self.output, self.overwrite)?,
-        }
+        crate::export::write_model(&adapted.checkpoint, &self.output, self.overwrite, form)?;
         eprintln!("wrote {}", self.output.display());
-        report_accuracy(&mut adapted)?;
+        super::adapt_report::report_accuracy(&mut adapted)?;
         if self.json {
             println!(
                 "{}",
@@ -133,145 +165,9 @@ impl AdaptArgs {
         Ok(ExitCode::SUCCESS)
     }
 
-    /// The ONNX form `-o` asks for, or `None` for an adapted checkpoint; refuses any
-    /// other extension before the work starts.
-    #[cfg(feature = "train")]
-    fn output_form(&self) -> Result<Option<crate::export::Form>> {
-        let ext = self
-            .output
-            .extension()
-            .map(|e| e.to_string_lossy().to_lowercase())
-            .unwrap_or_default();
-        match (ext.as_str(), self.deepness) {
-            ("onnx", false) => Ok(Some(crate::export::Form::Native)),
-            ("onnx", true) => Ok(Some(crate::export::Form::Deepness)),
-            ("safetensors", false) => Ok(None),
-            ("safetensors", true) => Err(crate::error::Error::config(
-                "--deepness",
-                "writes ONNX: name the output .onnx (export the .safetensors later with geomaml export --deepness)",
-            )),
-            _ => Err(crate::error::Error::config(
-                "--output",
-                format!(
-                    "{}: name it .onnx (an ONNX model) or .safetensors (an adapted checkpoint)",
-                    self.output.display()
-                ),
-            )),
-        }
-    }
-
     /// Without libtorch there is no adaptation.
     #[cfg(not(feature = "train"))]
     pub fn run(&self) -> Result<ExitCode> {
         Err(super::feature_missing("adapt", "train"))
     }
-}
-
-/// Computes the cross-validated accuracy of an adaptation (when asked for) and
-/// prints it with its time on stderr.
-#[cfg(feature = "train")]
-pub(crate) fn report_accuracy(adapted: &mut crate::adapt::Adapted) -> Result<()> {
-    let t0 = std::time::Instant::now();
-    let warned = adapted.report.warnings.len();
-    if let Some((acc, folds)) = adapted.estimate_accuracy()? {
-        let what = adapted.report.estimate.describe();
-        eprintln!(
-            "held-out accuracy over the labels ({folds} spatial folds, {what}): {:.1}% ({:.1} s)",
-            100.0 * acc,
-            t0.elapsed().as_secs_f64()
-        );
-        if let Some(b) = adapted.report.baseline_accuracy {
-            eprintln!(
-                "  per-pixel nearest neighbour on the same folds:       {:.1}%",
-                100.0 * b
-            );
-        }
-        for w in &adapted.report.warnings[warned..] {
-            eprintln!("warning: {w}");
-        }
-    }
-    Ok(())
-}
-
-/// Runs adaptation and prints its human summary on stderr.
-#[cfg(feature = "train")]
-pub(crate) fn run_adaptation(
-    flags: &AdaptFlags,
-    model: &std::path::Path,
-    scene: &std::path::Path,
-    labels: &std::path::Path,
-    bands: Option<String>,
-) -> Result<crate::adapt::Adapted> {
-    let t0 = std::time::Instant::now();
-    let opts = crate::adapt::AdaptOptions {
-        model: model.to_path_buf(),
-        scene: scene.to_path_buf(),
-        labels: labels.to_path_buf(),
-        label_options: crate::labels::LabelOptions {
-            class_field: flags.class_field.clone(),
-            layer: flags.layer.clone(),
-        },
-        min_valid: flags.min_valid,
-        bands,
-        classes: flags.classes.clone(),
-        inner_lr: flags.inner_lr,
-        inner_steps: flags.inner_steps,
-        bn_windows: flags.bn_windows,
-        estimate: crate::adapt::AccuracyEstimate::from_flags(
-            !flags.no_cross_validation,
-            flags.full_cross_validation,
-        ),
-        device: crate::train::device::parse_device(&flags.device)?,
-        seed: flags.seed,
-    };
-    let adapted = crate::adapt::adapt(&opts)?;
-    let r = &adapted.report;
-    eprintln!(
-        "classes       {}",
-        r.classes
-            .iter()
-            .map(|c| format!("{}={} {}", c.id, c.name, c.color))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    for n in &r.legend_notes {
-        eprintln!("note: {n}");
-    }
-    if !r.new_head_rows.is_empty() {
-        eprintln!(
-            "new output rows (not in the model's head, started from the mean of its rows): {}",
-            r.new_head_rows.join(", ")
-        );
-    }
-    let shots: Vec<String> = r
-        .shots_per_class
-        .iter()
-        .map(|(c, n)| format!("{c} {n}"))
-        .collect();
-    eprintln!(
-        "adapted on {} shots ({})",
-        r.shots_per_class.values().sum::<usize>(),
-        shots.join(", ")
-    );
-    let kept = if r.support_loss_rose {
-        format!(
-            " (support loss rose: weights after step {} kept)",
-            r.steps_kept
-        )
-    } else {
-        String::new()
-    };
-    eprintln!(
-        "inner loop    lr {} x {} steps; support loss {:.3} -> {:.3}{kept}, support accuracy {:.1}%",
-        r.inner_lr,
-        r.inner_steps,
-        r.support_loss.0,
-        r.support_loss.1,
-        100.0 * r.support_accuracy
-    );
-    for w in &r.warnings {
-        eprintln!("warning: {w}");
-    }
-    eprintln!("adaptation took {:.1} s", t0.elapsed().as_secs_f64());
-    Ok(adapted)
 }

@@ -5,18 +5,12 @@
 //! `--shard I/N` or the array index of Kubernetes, Slurm or AWS Batch.
 
 #[cfg(feature = "infer")]
-mod adapted;
-#[cfg(feature = "infer")]
 mod manifest;
 
 use crate::error::Result;
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
-
-/// Work left for after the map is written.
-#[cfg(feature = "infer")]
-type AfterMap = Box<dyn FnOnce() -> Result<()>>;
 
 /// Options of `geomaml map`.
 #[derive(Debug, Args)]
@@ -118,16 +112,17 @@ impl MapArgs {
         crate::infer::mapper::check_outputs(&self.output, self.overwrite, scene, &inputs)?;
         // A .safetensors model is adapted to the scene first; the adapted ONNX model
         // lives beside the output only while mapping.
-        let (adapted, after_map) = match self.adapted_model()? {
-            Some((temp, after)) => (Some(temp), Some(after)),
-            None => (None, None),
-        };
-        let model = adapted
-            .as_ref()
-            .map(|p| p.temp_path().to_path_buf())
-            .unwrap_or_else(|| self.model.clone());
+        let adaptation = self
+            .adapt
+            .adaptation(&self.model, scene, self.bands.clone())?;
+        let mut model = super::adapt_report::resolve_model(
+            &self.model,
+            adaptation,
+            crate::map_model::Unadapted::Refuse,
+            &self.output,
+        )?;
         let cfg = crate::infer::MapConfig {
-            request: self.request(model, scene),
+            request: self.request(model.onnx.clone(), scene),
             output: self.output.clone(),
             cog: self.cog,
             overwrite: self.overwrite,
@@ -146,9 +141,7 @@ impl MapArgs {
             s.output.display()
         );
         // The adaptation's accuracy estimate, once the map is written.
-        if let Some(after) = after_map {
-            after()?;
-        }
+        super::adapt_report::report_model_accuracy(&mut model)?;
         if self.json {
             println!("{}", serde_json::to_string(&s).expect("summary serialises"));
         }

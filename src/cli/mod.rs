@@ -6,6 +6,7 @@
 //! SIGINT/SIGTERM.
 
 mod adapt;
+mod adapt_report;
 mod assess;
 mod catalog;
 mod doctor;

@@ -56,11 +56,20 @@ impl SuggestArgs {
     /// Suggests and prints a summary.
     #[cfg(feature = "infer")]
     pub fn run(&self) -> Result<ExitCode> {
-        let work = tempfile::Builder::new()
-            .prefix("geomaml-suggest-model-")
-            .tempdir()
-            .map_err(|e| crate::Error::io(std::env::temp_dir(), e))?;
-        let model = self.onnx_model(work.path())?;
+        // The labels so far adapt a checkpoint (without an accuracy estimate: the
+        // labels are being chosen); with an .onnx they are only avoided and counted.
+        let mut flags = self.adapt.clone();
+        flags.no_cross_validation = true;
+        let adaptation = match crate::map_model::is_checkpoint(&self.model) {
+            true => flags.adaptation(&self.model, &self.scene, self.bands.clone())?,
+            false => None,
+        };
+        let model = super::adapt_report::resolve_model(
+            &self.model,
+            adaptation,
+            crate::map_model::Unadapted::Map,
+            &self.output,
+        )?;
         let cfg = crate::suggest::SuggestConfig {
             map: crate::infer::MapRequest {
                 options: crate::infer::MapOptions {
@@ -70,7 +79,7 @@ impl SuggestArgs {
                     ..Default::default()
                 },
                 threads: self.threads,
-                ..crate::infer::MapRequest::new(model, &self.scene)
+                ..crate::infer::MapRequest::new(&model.onnx, &self.scene)
             },
             labels: self.adapt.labels.clone().map(|l| {
                 (
@@ -106,47 +115,6 @@ impl SuggestArgs {
             println!("{}", serde_json::to_string(&s).expect("summary serialises"));
         }
         Ok(ExitCode::SUCCESS)
-    }
-
-    /// The .onnx to map with: the model itself, or a .safetensors adapted on the
-    /// labels (no accuracy estimate) or exported as it is, inside `work`.
-    #[cfg(feature = "infer")]
-    fn onnx_model(&self, work: &std::path::Path) -> Result<PathBuf> {
-        let is_checkpoint = self
-            .model
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("safetensors"));
-        if !is_checkpoint {
-            return Ok(self.model.clone());
-        }
-        let onnx = work.join("model.onnx");
-        match &self.adapt.labels {
-            None => {
-                let ckpt = crate::checkpoint::Checkpoint::load(&self.model)?;
-                crate::export::export_file(&ckpt, &onnx, false)?;
-            }
-            #[cfg(feature = "train")]
-            Some(labels) => {
-                let mut flags = self.adapt.clone();
-                flags.no_cross_validation = true;
-                let adapted = super::adapt::run_adaptation(
-                    &flags,
-                    &self.model,
-                    &self.scene,
-                    labels,
-                    self.bands.clone(),
-                )?;
-                crate::export::export_file(&adapted.checkpoint, &onnx, false)?;
-            }
-            #[cfg(not(feature = "train"))]
-            Some(_) => {
-                return Err(super::feature_missing(
-                    "suggest with a .safetensors model and --labels",
-                    "train",
-                ))
-            }
-        }
-        Ok(onnx)
     }
 
     /// Without the `infer` feature: a clear error.

@@ -79,6 +79,50 @@ pub fn export_file(ckpt: &Checkpoint, path: impl AsRef<Path>, overwrite: bool) -
     export_file_as(ckpt, path, overwrite, Form::Native)
 }
 
+/// How a model is written, by the output's name: `.onnx` in `form` (Deepness's
+/// when `deepness`), or `.safetensors`, a checkpoint (`None`).
+///
+/// # Errors
+/// Another extension (`--output`), or `deepness` with a checkpoint (`--deepness`).
+pub fn form_for(output: &Path, deepness: bool) -> Result<Option<Form>> {
+    let ext = output
+        .extension()
+        .map(|e| e.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    match (ext.as_str(), deepness) {
+        ("onnx", false) => Ok(Some(Form::Native)),
+        ("onnx", true) => Ok(Some(Form::Deepness)),
+        ("safetensors", false) => Ok(None),
+        ("safetensors", true) => Err(Error::config(
+            "--deepness",
+            "writes ONNX: name the output .onnx (export the .safetensors later with geomaml export --deepness)",
+        )),
+        _ => Err(Error::config(
+            "--output",
+            format!(
+                "{}: name it .onnx (an ONNX model) or .safetensors (an adapted checkpoint)",
+                output.display()
+            ),
+        )),
+    }
+}
+
+/// Writes `ckpt` as [`form_for`] says: ONNX in `form`, or the checkpoint itself.
+pub fn write_model(
+    ckpt: &Checkpoint,
+    output: &Path,
+    overwrite: bool,
+    form: Option<Form>,
+) -> Result<PathBuf> {
+    match form {
+        Some(form) => export_file_as(ckpt, output, overwrite, form),
+        None => {
+            ckpt.save(output, overwrite)?;
+            Ok(output.to_path_buf())
+        }
+    }
+}
+
 /// [`export_file`] with the output shaped for `form`.
 pub fn export_file_as(
     ckpt: &Checkpoint,

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 
 /// The choices that change a map's pixels or files. Batch mapping records them
 /// in each scene's sidecar: a scene mapped with other options is mapped again.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MapOptions {
     /// Window step in scene pixels (`None`: the model's default, [`resolve_stride`]).
     pub stride: Option<usize>,
