@@ -120,7 +120,7 @@ pub fn scan(root: &Path, options: &ScanOptions) -> Result<Catalog> {
             (None, None) => {}
         }
     }
-    options.progress.set_length(complete.len() as u64);
+    options.progress.start(complete.len() as u64, "cataloguing");
     let results: Vec<_> = complete
         .par_iter()
         .map(|(id, sat, mask)| {

@@ -4,7 +4,7 @@
 
 use super::file::Catalog;
 use crate::error::{Error, Result};
-use indicatif::ProgressBar;
+use crate::progress::Progress;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -86,8 +86,9 @@ pub struct ScanOptions {
     pub min_valid_fraction: f32,
     /// Seed of the DeepGlobe support/query draw.
     pub seed: u64,
-    /// Advanced once per patch or image; hidden by default.
-    pub progress: ProgressBar,
+    /// Started with the number of patches or images, advanced once per each;
+    /// hidden by default.
+    pub progress: Progress,
 }
 
 impl Default for ScanOptions {
@@ -96,7 +97,7 @@ impl Default for ScanOptions {
             tile_size: 128,
             min_valid_fraction: 0.5,
             seed: 0,
-            progress: ProgressBar::hidden(),
+            progress: Progress::hidden(),
         }
     }
 }

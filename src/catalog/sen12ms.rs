@@ -124,7 +124,7 @@ pub fn scan(root: &Path, options: &ScanOptions) -> Result<Catalog> {
         }
     }
     let patches: Vec<_> = patches.into_iter().collect();
-    options.progress.set_length(patches.len() as u64);
+    options.progress.start(patches.len() as u64, "cataloguing");
     let results: Vec<std::result::Result<Vec<TileRecord>, (String, String, String)>> = patches
         .par_iter()
         .map(|((season, scene, patch), files)| {
