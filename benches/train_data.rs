@@ -77,7 +77,7 @@ fn run(
         log: None,
         resume: None,
         overwrite: true,
-        progress: false,
+        progress: geomaml::progress::Progress::hidden(),
     };
     let s = train(cfg, source, &opts).expect("training");
     std::fs::read_to_string(&s.log)
@@ -121,9 +121,13 @@ fn main() {
         seed: 0,
         appearance: geomaml::synth::Appearance::Varied,
     };
-    let written =
-        geomaml::synth::sen12ms::generate(&root, &opts, false, &indicatif::ProgressBar::hidden())
-            .expect("synthetic tree");
+    let written = geomaml::synth::sen12ms::generate(
+        &root,
+        &opts,
+        false,
+        &geomaml::progress::Progress::hidden(),
+    )
+    .expect("synthetic tree");
     let scan = ScanOptions {
         tile_size: tile,
         ..ScanOptions::default()

@@ -23,6 +23,7 @@
 //! - `map`: export, info and map (ONNX models, land-cover GeoTIFFs).
 //! - `pixel`: the per-pixel mapping network, trained on point tasks, adapted and
 //!   mapped at the scene's resolution.
+//! - `progress`: `GEOMAML_PROGRESS=lines` from synth, catalog and train.
 //! - `placement`: KML folders as classes, polygons partly outside the scene or
 //!   over nodata, labels across the antimeridian.
 //! - `scenes`: rasters and label files as GIS tools write them (masks, scale/offset,
@@ -57,6 +58,7 @@ mod map;
 mod pixel;
 #[cfg(all(feature = "train", feature = "infer"))]
 mod placement;
+mod progress;
 #[cfg(all(feature = "train", feature = "infer"))]
 mod scenes;
 #[cfg(all(feature = "train", feature = "infer"))]

@@ -233,6 +233,32 @@ fn pretraining_runs_on_merged_batches() {
     assert!(dir.path().join("pre.log.jsonl").is_file());
 }
 
+/// A U-Net on tasks labelled per tile once panicked inside libtorch (`shape '[16, 32,
+/// 32]' is invalid for input of size 16`: one label per tile reshaped as a label per
+/// pixel); it is refused before training, naming `--arch` and what works.
+#[test]
+fn a_per_pixel_architecture_on_tile_labels_is_refused_naming_arch() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("u.safetensors");
+    for method in ["pretrain", "maml"] {
+        let err = run_fail(
+            geomaml()
+                .arg("train")
+                .arg(catalog())
+                .args(["--method", method, "--arch", "unet", "--steps", "3"])
+                .args(["--val-every", "0", "--device", "cpu", "-o"])
+                .arg(&model),
+        );
+        assert!(
+            err.contains("--arch") && err.contains("--arch cnn") && err.contains("--arch pixel"),
+            "{err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(!model.exists());
+    }
+}
+
 #[test]
 fn bad_train_inputs_fail_with_one_clear_line() {
     let dir = tempfile::tempdir().unwrap();

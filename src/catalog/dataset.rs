@@ -1,18 +1,48 @@
-//! What geomaml knows of each dataset beyond its file layout: the classes its
-//! few-shot tasks use, its ground sampling distance, whether its labels are per
-//! pixel, and the bands a model reads by default. One implementation per dataset;
-//! [`DatasetKind::dataset`] picks it, so no other module matches on the kind for
-//! these facts.
+//! What geomaml knows of each dataset: how to recognise its tree, how to scan it,
+//! where each band is read, the classes its few-shot tasks use, its ground sampling
+//! distance, whether its labels are per pixel, the bands a model reads by default,
+//! and how its regions are split when no split is asked for.
+//!
+//! One implementation per dataset, in the dataset's own file (`sen12ms.rs`,
+//! `deepglobe.rs`), registered in [`DATASETS`] with a [`DatasetKind`] variant (the
+//! name stored in `catalog.json`). Everything else reaches a dataset through
+//! [`DatasetKind::dataset`] or the registry, so no module matches on the kind:
+//! adding a dataset is one file, its variant and its entry here.
 
-use super::classes::{deepglobe, dfc2020};
-use super::kind::DatasetKind;
+use super::deepglobe::DeepGlobe;
+use super::file::Catalog;
+use super::kind::{DatasetKind, ScanOptions};
+use super::record::BandFile;
+use super::sen12ms::Sen12ms;
+use crate::error::Result;
 use crate::legend::ClassInfo;
+use crate::tasks::Splits;
+use std::path::Path;
 
-/// DeepGlobe class ids a segmentation task predicts (Urban .. Barren).
-pub const DEEPGLOBE_TASK_CLASSES: [u16; 6] = [0, 1, 2, 3, 4, 5];
+pub use super::deepglobe::DEEPGLOBE_TASK_CLASSES;
+
+/// Every dataset geomaml can catalog, in the order detection tries them.
+pub const DATASETS: [&dyn Dataset; 2] = [&Sen12ms, &DeepGlobe];
 
 /// The facts of one dataset.
 pub trait Dataset: Sync {
+    /// The kind stored in catalogs (`"kind": "sen12ms"`).
+    fn kind(&self) -> DatasetKind;
+    /// The kind's name as users write it (`--kind`) and catalogs store it.
+    fn name(&self) -> &'static str;
+    /// The files that mark the layout, in words, for the error of a folder that
+    /// has none (`Sen12MS (ROIs*_<season>/…/*.tif)`).
+    fn layout(&self) -> &'static str;
+    /// Whether a file of this name (no folder) marks a tree of this layout.
+    fn recognises(&self, file_name: &str) -> bool;
+    /// Scans the tree at `root` (a folder) into a catalog.
+    ///
+    /// Errors: an unreadable root, options the layout cannot use (naming the
+    /// option), and a tree with nothing usable (counting what was skipped, why).
+    fn scan(&self, root: &Path, options: &ScanOptions) -> Result<Catalog>;
+    /// Where band `name` (`VV`, `B04`, `R`) is read: the tile's source file and the
+    /// 1-based band number in it; `None` when the dataset has no such band.
+    fn band(&self, name: &str) -> Option<(BandFile, usize)>;
     /// The classes its tasks draw from, in legend order.
     fn task_classes(&self) -> Vec<ClassInfo>;
     /// Ground sampling distance in metres.
@@ -21,56 +51,44 @@ pub trait Dataset: Sync {
     fn per_pixel_labels(&self) -> bool;
     /// The band list a model reads by default (`--bands` syntax: `all`, `rgb`).
     fn default_bands(&self) -> &'static str;
-}
-
-/// Sen12MS (Schmitt et al. 2019): Sentinel-1 and -2 at 10 m, tiles labelled by the
-/// majority DFC 2020 class.
-#[derive(Debug, Clone, Copy)]
-pub struct Sen12ms;
-
-impl Dataset for Sen12ms {
-    fn task_classes(&self) -> Vec<ClassInfo> {
-        dfc2020()
-    }
-    fn resolution_m(&self) -> f64 {
-        10.0
-    }
-    fn per_pixel_labels(&self) -> bool {
-        false
-    }
-    fn default_bands(&self) -> &'static str {
-        "all"
-    }
-}
-
-/// DeepGlobe land cover (Demir et al. 2018): RGB at 0.5 m with per-pixel masks.
-#[derive(Debug, Clone, Copy)]
-pub struct DeepGlobe;
-
-impl Dataset for DeepGlobe {
-    fn task_classes(&self) -> Vec<ClassInfo> {
-        deepglobe()
-            .into_iter()
-            .filter(|c| DEEPGLOBE_TASK_CLASSES.contains(&c.id))
-            .collect()
-    }
-    fn resolution_m(&self) -> f64 {
-        0.5
-    }
-    fn per_pixel_labels(&self) -> bool {
-        true
-    }
-    fn default_bands(&self) -> &'static str {
-        "rgb"
+    /// The split of `catalog`'s regions (or images) when none is asked for.
+    fn default_split(&self, catalog: &Catalog) -> Splits;
+    /// The clustered split (k-means on per-image features, seeded), for datasets
+    /// whose catalogs keep per-image records; `None` for the others.
+    fn clustered_split(&self, _catalog: &Catalog, _seed: u64) -> Option<Splits> {
+        None
     }
 }
 
 impl DatasetKind {
     /// The dataset's facts.
     pub fn dataset(self) -> &'static dyn Dataset {
-        match self {
-            DatasetKind::Sen12ms => &Sen12ms,
-            DatasetKind::Deepglobe => &DeepGlobe,
+        DATASETS
+            .into_iter()
+            .find(|d| d.kind() == self)
+            .expect("every dataset kind is registered in DATASETS")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_registered_dataset_is_its_kind_and_names_it() {
+        for d in DATASETS {
+            assert!(std::ptr::addr_eq(d.kind().dataset(), d));
+            assert_eq!(d.name().parse::<DatasetKind>().unwrap(), d.kind());
+            assert_eq!(d.kind().to_string(), d.name());
         }
+    }
+
+    #[test]
+    fn a_file_marks_at_most_one_layout() {
+        for name in ["ROIs1158_spring_s2_57_p30.tif", "12_sat.jpg", "12_mask.png"] {
+            let n = DATASETS.iter().filter(|d| d.recognises(name)).count();
+            assert_eq!(n, 1, "{name}");
+        }
+        assert!(!DATASETS.iter().any(|d| d.recognises("README.md")));
     }
 }

@@ -10,12 +10,16 @@
 //! georeferencing, so DeepGlobe tiles have no `bbox_wgs84`.
 
 use super::classes::{self, DEEPGLOBE_IGNORE};
+use super::dataset::Dataset;
 use super::file::{Catalog, CATALOG_VERSION};
 use super::kind::{relative, DatasetKind, ScanOptions};
-use super::record::{PixelWindow, Sources, TileRecord, TileRole};
+use super::record::{BandFile, PixelWindow, Sources, TileRecord, TileRole};
 use super::summary::{SkipReport, Summary};
+use crate::bands;
 use crate::error::{Error, Result};
+use crate::legend::ClassInfo;
 use crate::raster::Raster;
+use crate::tasks::Splits;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -24,6 +28,57 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+/// DeepGlobe class ids a segmentation task predicts (Urban .. Barren).
+pub const DEEPGLOBE_TASK_CLASSES: [u16; 6] = [0, 1, 2, 3, 4, 5];
+
+/// DeepGlobe land cover (Demir et al. 2018): RGB at 0.5 m with per-pixel masks; a
+/// seeded random split of the images by default, or the clustered split.
+#[derive(Debug, Clone, Copy)]
+pub struct DeepGlobe;
+
+impl Dataset for DeepGlobe {
+    fn kind(&self) -> DatasetKind {
+        DatasetKind::Deepglobe
+    }
+    fn name(&self) -> &'static str {
+        "deepglobe"
+    }
+    fn layout(&self) -> &'static str {
+        "DeepGlobe (<id>_sat.jpg)"
+    }
+    fn recognises(&self, file_name: &str) -> bool {
+        file_name.ends_with("_sat.jpg") || file_name.ends_with("_mask.png")
+    }
+    fn scan(&self, root: &Path, options: &ScanOptions) -> Result<Catalog> {
+        scan(root, options)
+    }
+    fn band(&self, name: &str) -> Option<(BandFile, usize)> {
+        let i = bands::RGB_BANDS.iter().position(|b| *b == name)?;
+        Some((BandFile::Image, i + 1))
+    }
+    fn task_classes(&self) -> Vec<ClassInfo> {
+        classes::deepglobe()
+            .into_iter()
+            .filter(|c| DEEPGLOBE_TASK_CLASSES.contains(&c.id))
+            .collect()
+    }
+    fn resolution_m(&self) -> f64 {
+        0.5
+    }
+    fn per_pixel_labels(&self) -> bool {
+        true
+    }
+    fn default_bands(&self) -> &'static str {
+        "rgb"
+    }
+    fn default_split(&self, catalog: &Catalog) -> Splits {
+        Splits::random(&catalog.regions(), 0)
+    }
+    fn clustered_split(&self, catalog: &Catalog, seed: u64) -> Option<Splits> {
+        Some(Splits::clustered(&catalog.images, seed))
+    }
+}
 
 /// Sub-images per side of an image.
 pub const GRID: usize = 4;
@@ -120,7 +175,7 @@ pub fn scan(root: &Path, options: &ScanOptions) -> Result<Catalog> {
             (None, None) => {}
         }
     }
-    options.progress.set_length(complete.len() as u64);
+    options.progress.start(complete.len() as u64, "cataloguing");
     let results: Vec<_> = complete
         .par_iter()
         .map(|(id, sat, mask)| {

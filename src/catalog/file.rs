@@ -85,6 +85,14 @@ impl Catalog {
         })
     }
 
+    /// The tiles' region (or image) ids, sorted, each once.
+    pub fn regions(&self) -> Vec<u32> {
+        let mut r: Vec<u32> = self.tiles.iter().map(|t| t.region).collect();
+        r.sort_unstable();
+        r.dedup();
+        r
+    }
+
     /// Number of tiles.
     pub fn len(&self) -> usize {
         self.tiles.len()

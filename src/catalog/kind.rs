@@ -1,13 +1,19 @@
-//! Dataset layouts geomaml can catalog, how to recognise them, and scan options.
+//! The kinds of dataset geomaml can catalog (the name a catalog stores), layout
+//! detection, and scan options.
 //!
-//! Adding a dataset means adding one file with a `scan` function and one variant here.
+//! A kind is a name: what a dataset is and does lives in its [`Dataset`](super::Dataset)
+//! implementation (`sen12ms.rs`, `deepglobe.rs`), which [`DatasetKind::dataset`]
+//! finds in the registry ([`super::dataset::DATASETS`]). Adding a dataset adds one
+//! variant here.
 
+use super::dataset::DATASETS;
 use super::file::Catalog;
 use crate::error::{Error, Result};
-use indicatif::ProgressBar;
+use crate::progress::Progress;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
+use std::sync::OnceLock;
 
 /// A dataset layout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
@@ -21,30 +27,35 @@ pub enum DatasetKind {
 
 impl std::fmt::Display for DatasetKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            DatasetKind::Sen12ms => "sen12ms",
-            DatasetKind::Deepglobe => "deepglobe",
-        })
+        f.write_str(self.dataset().name())
     }
 }
 
 impl std::str::FromStr for DatasetKind {
     type Err = crate::error::UnknownName;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "sen12ms" => Ok(DatasetKind::Sen12ms),
-            "deepglobe" => Ok(DatasetKind::Deepglobe),
-            other => Err(crate::error::UnknownName {
-                what: "dataset kind",
-                value: other.into(),
-                expected: "sen12ms or deepglobe",
-            }),
+        let s = s.to_ascii_lowercase();
+        match DATASETS.into_iter().find(|d| d.name() == s) {
+            Some(d) => Ok(d.kind()),
+            None => {
+                static NAMES: OnceLock<String> = OnceLock::new();
+                let names = NAMES.get_or_init(|| {
+                    let names: Vec<&str> = DATASETS.iter().map(|d| d.name()).collect();
+                    names.join(" or ")
+                });
+                Err(crate::error::UnknownName {
+                    what: "dataset kind",
+                    value: s,
+                    expected: names,
+                })
+            }
         }
     }
 }
 
 impl DatasetKind {
-    /// Guesses the layout from the first recognisable file below `root` (depth <= 5).
+    /// Guesses the layout from the first file below `root` (depth <= 5) that a
+    /// registered dataset recognises ([`Dataset::recognises`](super::Dataset::recognises)).
     pub fn detect(root: &Path) -> Result<DatasetKind> {
         if !root.is_dir() {
             return Err(Error::catalog(root, "not a folder"));
@@ -55,25 +66,23 @@ impl DatasetKind {
             .filter_map(|e| e.ok())
         {
             let name = entry.file_name().to_string_lossy();
-            if name.ends_with("_sat.jpg") || name.ends_with("_mask.png") {
-                return Ok(DatasetKind::Deepglobe);
-            }
-            if name.starts_with("ROIs") && name.ends_with(".tif") {
-                return Ok(DatasetKind::Sen12ms);
+            if let Some(d) = DATASETS.into_iter().find(|d| d.recognises(&name)) {
+                return Ok(d.kind());
             }
         }
+        let layouts: Vec<&str> = DATASETS.iter().map(|d| d.layout()).collect();
         Err(Error::catalog(
             root,
-            "found no Sen12MS (ROIs*_<season>/…/*.tif) or DeepGlobe (<id>_sat.jpg) files; is this the dataset folder?",
+            format!(
+                "found no {} files; is this the dataset folder?",
+                layouts.join(" or ")
+            ),
         ))
     }
 
-    /// Scans `root` as this layout.
+    /// Scans `root` as this layout ([`Dataset::scan`](super::Dataset::scan)).
     pub fn scan(self, root: &Path, options: &ScanOptions) -> Result<Catalog> {
-        match self {
-            DatasetKind::Sen12ms => super::sen12ms::scan(root, options),
-            DatasetKind::Deepglobe => super::deepglobe::scan(root, options),
-        }
+        self.dataset().scan(root, options)
     }
 }
 
@@ -86,8 +95,9 @@ pub struct ScanOptions {
     pub min_valid_fraction: f32,
     /// Seed of the DeepGlobe support/query draw.
     pub seed: u64,
-    /// Advanced once per patch or image; hidden by default.
-    pub progress: ProgressBar,
+    /// Started with the number of patches or images, advanced once per each;
+    /// hidden by default.
+    pub progress: Progress,
 }
 
 impl Default for ScanOptions {
@@ -96,7 +106,7 @@ impl Default for ScanOptions {
             tile_size: 128,
             min_valid_fraction: 0.5,
             seed: 0,
-            progress: ProgressBar::hidden(),
+            progress: Progress::hidden(),
         }
     }
 }

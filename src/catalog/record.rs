@@ -98,6 +98,31 @@ impl PixelWindow {
     }
 }
 
+/// Which of a tile's [`Sources`] holds a band (see [`super::Dataset::band`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BandFile {
+    /// [`Sources::s1`].
+    S1,
+    /// [`Sources::s2`].
+    S2,
+    /// [`Sources::image`].
+    Image,
+}
+
+impl BandFile {
+    /// Every file bands are read from, in reading order.
+    pub const ALL: [BandFile; 3] = [BandFile::S1, BandFile::S2, BandFile::Image];
+
+    /// The file in `sources`, relative to the catalog root, if the tile has it.
+    pub fn path(self, sources: &Sources) -> Option<&str> {
+        match self {
+            BandFile::S1 => sources.s1.as_deref(),
+            BandFile::S2 => sources.s2.as_deref(),
+            BandFile::Image => sources.image.as_deref(),
+        }
+    }
+}
+
 /// Files a tile is read from, relative to the catalog root.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Sources {

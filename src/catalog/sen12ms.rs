@@ -9,13 +9,17 @@
 //! pixels are fewer than `min_valid_fraction` gets no label and a reason.
 
 use super::classes;
+use super::dataset::Dataset;
 use super::file::{Catalog, CATALOG_VERSION};
 use super::footprint;
 use super::kind::{relative, DatasetKind, ScanOptions};
-use super::record::{PixelWindow, Season, Sources, TileRecord};
+use super::record::{BandFile, PixelWindow, Season, Sources, TileRecord};
 use super::summary::{SkipReport, Summary};
+use crate::bands;
 use crate::error::{Error, Result};
+use crate::legend::ClassInfo;
 use crate::raster::{Raster, Window};
+use crate::tasks::Splits;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -24,6 +28,48 @@ use std::path::{Path, PathBuf};
 pub const S1_BAND_COUNT: usize = 2;
 /// Bands an S2 patch must have (B01..B12 with B8A).
 pub const S2_BAND_COUNT: usize = 13;
+
+/// Sen12MS (Schmitt et al. 2019): Sentinel-1 and -2 at 10 m, tiles labelled by the
+/// majority DFC 2020 class; the paper author's region split by default.
+#[derive(Debug, Clone, Copy)]
+pub struct Sen12ms;
+
+impl Dataset for Sen12ms {
+    fn kind(&self) -> DatasetKind {
+        DatasetKind::Sen12ms
+    }
+    fn name(&self) -> &'static str {
+        "sen12ms"
+    }
+    fn layout(&self) -> &'static str {
+        "Sen12MS (ROIs*_<season>/…/*.tif)"
+    }
+    fn recognises(&self, file_name: &str) -> bool {
+        file_name.starts_with("ROIs") && file_name.ends_with(".tif")
+    }
+    fn scan(&self, root: &Path, options: &ScanOptions) -> Result<Catalog> {
+        scan(root, options)
+    }
+    fn band(&self, name: &str) -> Option<(BandFile, usize)> {
+        let at = |names: &[&str], file| Some((file, names.iter().position(|b| *b == name)? + 1));
+        at(&bands::S1_BANDS, BandFile::S1).or_else(|| at(&bands::S2_BANDS, BandFile::S2))
+    }
+    fn task_classes(&self) -> Vec<ClassInfo> {
+        classes::dfc2020()
+    }
+    fn resolution_m(&self) -> f64 {
+        10.0
+    }
+    fn per_pixel_labels(&self) -> bool {
+        false
+    }
+    fn default_bands(&self) -> &'static str {
+        "all"
+    }
+    fn default_split(&self, _catalog: &Catalog) -> Splits {
+        Splits::sen12ms_default()
+    }
+}
 
 /// The three files of one patch.
 #[derive(Debug, Clone, Default)]
@@ -124,7 +170,7 @@ pub fn scan(root: &Path, options: &ScanOptions) -> Result<Catalog> {
         }
     }
     let patches: Vec<_> = patches.into_iter().collect();
-    options.progress.set_length(patches.len() as u64);
+    options.progress.start(patches.len() as u64, "cataloguing");
     let results: Vec<std::result::Result<Vec<TileRecord>, (String, String, String)>> = patches
         .par_iter()
         .map(|((season, scene, patch), files)| {

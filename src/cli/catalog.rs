@@ -2,9 +2,8 @@
 
 use crate::catalog::{self, DatasetKind, ScanOptions};
 use crate::error::{Error, Result};
+use crate::progress::Progress;
 use clap::Args;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -45,20 +44,11 @@ impl CatalogArgs {
                 path: self.output.clone(),
             });
         }
-        let progress = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-        if !std::io::stderr().is_terminal() {
-            progress.set_draw_target(ProgressDrawTarget::hidden());
-        }
-        progress.set_style(
-            ProgressStyle::with_template("{prefix} {bar:30} {pos}/{len} ({eta})")
-                .expect("valid template"),
-        );
-        progress.set_prefix("cataloguing");
         let options = ScanOptions {
             tile_size: self.tile_size,
             min_valid_fraction: self.min_valid,
             seed: self.seed,
-            progress,
+            progress: Progress::for_stderr("{msg} {bar:30} {pos}/{len} ({eta})"),
         };
         let cat = catalog::scan(&self.root, self.kind, &options)?;
         crate::output::refuse_reached_input(&self.output, &self.root, cat.files())?;

@@ -141,6 +141,9 @@ impl EvaluateArgs {
             trajectories: self.trajectories,
             output: self.output.clone(),
             overwrite: self.overwrite,
+            progress: crate::progress::Progress::for_stderr(
+                "{elapsed_precise} [{bar:30}] {pos}/{len} adaptations {msg}",
+            ),
         })
     }
 

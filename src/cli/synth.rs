@@ -1,10 +1,9 @@
 //! `geomaml synth`: synthetic data sets in the real layouts, deterministic by seed.
 
 use crate::error::Result;
+use crate::progress::Progress;
 use crate::synth::{choice, deepglobe, scene, sen12ms, Appearance};
 use clap::{Args, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -102,16 +101,9 @@ struct SceneArgs {
     overwrite: bool,
 }
 
-fn progress_bar(what: &str) -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(0);
-    if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed}") {
-        bar.set_style(style);
-    }
-    bar.set_message(what.to_string());
-    bar
+/// Progress of the writers: a bar on a terminal, lines with `GEOMAML_PROGRESS=lines`.
+fn progress() -> Progress {
+    Progress::for_stderr("{msg} [{bar:30}] {pos}/{len} {elapsed}")
 }
 
 impl SynthArgs {
@@ -127,9 +119,7 @@ impl SynthArgs {
                     seed: a.seed,
                     appearance: Appearance::parse(&a.appearance, "--appearance")?,
                 };
-                let bar = progress_bar("sen12ms patches");
-                let n = sen12ms::generate(&a.out, &opts, a.overwrite, &bar)?;
-                bar.finish_and_clear();
+                let n = sen12ms::generate(&a.out, &opts, a.overwrite, &progress())?;
                 let ids: Vec<String> = opts.regions.iter().map(u32::to_string).collect();
                 eprintln!(
                     "wrote {n} Sen12MS patch triplets ({} regions: {}; {} seasons; {} px) to {}",
@@ -141,9 +131,14 @@ impl SynthArgs {
                 );
             }
             What::Deepglobe(a) => {
-                let bar = progress_bar("deepglobe images");
-                let n = deepglobe::generate(&a.out, a.images, a.size, a.seed, a.overwrite, &bar)?;
-                bar.finish_and_clear();
+                let n = deepglobe::generate(
+                    &a.out,
+                    a.images,
+                    a.size,
+                    a.seed,
+                    a.overwrite,
+                    &progress(),
+                )?;
                 eprintln!(
                     "wrote {n} DeepGlobe image/mask pairs ({} px) to {}",
                     a.size,

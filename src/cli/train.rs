@@ -171,7 +171,9 @@ impl TrainArgs {
                 log: self.log.clone(),
                 resume: self.resume.clone(),
                 overwrite: self.overwrite,
-                progress: true,
+                progress: crate::progress::Progress::for_stderr(
+                    "{elapsed_precise} [{bar:30}] {pos}/{len} {msg}",
+                ),
             },
         };
         let s = train_catalog(&plan)?;

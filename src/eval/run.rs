@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::eval::few_shot::{self, Adaptation, EvalConfig, EvalModel, EvalReport};
 use crate::eval::png::svg_to_png;
 use crate::eval::trajectories::{self, TaskOrigin};
+use crate::progress::Progress;
 use crate::tasks::{
     LoaderOptions, SamplerConfig, SplitStrategy, Splits, TaskKind, TaskLoader, TaskSampler,
     TileIndex,
@@ -18,7 +19,6 @@ use crate::tasks::{
 use crate::train::checkpoint::choose_spec;
 use crate::train::device::device_name;
 use crate::train::{parse_device, DataInfo, TrainConfig};
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -57,6 +57,9 @@ pub struct EvaluatePlan {
     pub output: PathBuf,
     /// Write into an existing, non-empty output folder, replacing its files.
     pub overwrite: bool,
+    /// Started with the adaptations of all models, advanced once per adaptation,
+    /// with the model being evaluated as its message.
+    pub progress: Progress,
 }
 
 impl EvaluatePlan {
@@ -256,18 +259,8 @@ pub fn evaluate(plan: &EvaluatePlan) -> Result<Evaluation> {
         } else {
             0
         };
-    let bar = if std::io::stderr().is_terminal() {
-        indicatif::ProgressBar::new(per_model * models.len() as u64)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:30}] {pos}/{len} adaptations {msg}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
+    let bar = &plan.progress;
+    bar.start(per_model * models.len() as u64, "");
     let mut results = Vec::with_capacity(models.len());
     let mut paths = Vec::new();
     for m in &models {

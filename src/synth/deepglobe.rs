@@ -267,7 +267,7 @@ pub fn generate(
     size: usize,
     seed: u64,
     overwrite: bool,
-    progress: &indicatif::ProgressBar,
+    progress: &crate::progress::Progress,
 ) -> Result<usize> {
     if !(16..=8192).contains(&size) {
         return Err(Error::config(
@@ -279,13 +279,14 @@ pub fn generate(
         return Err(Error::config("--images", "must be at least 1"));
     }
     let tree = PendingTree::new(out, overwrite)?;
-    progress.set_length(images as u64);
+    progress.start(images as u64, "deepglobe images");
     let ids = image_ids(seed, images);
     ids.par_iter().enumerate().try_for_each(|(i, &id)| {
         write_image(tree.root(), seed, i, id, size)?;
         progress.inc(1);
         Ok::<_, Error>(())
     })?;
+    progress.finish_and_clear();
     tree.commit()?;
     Ok(images)
 }

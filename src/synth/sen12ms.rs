@@ -225,7 +225,7 @@ pub fn generate(
     out: &Path,
     opts: &Sen12msOptions,
     overwrite: bool,
-    progress: &indicatif::ProgressBar,
+    progress: &crate::progress::Progress,
 ) -> Result<usize> {
     if !(16..=4096).contains(&opts.size) || opts.size % 2 != 0 {
         return Err(Error::config(
@@ -256,12 +256,13 @@ pub fn generate(
             }
         }
     }
-    progress.set_length(jobs.len() as u64);
+    progress.start(jobs.len() as u64, "sen12ms patches");
     jobs.par_iter().try_for_each(|(site, spec, gaps)| {
         write_patch(tree.root(), site, spec, opts.size, gaps)?;
         progress.inc(1);
         Ok::<_, Error>(())
     })?;
+    progress.finish_and_clear();
     tree.commit()?;
     Ok(jobs.len())
 }

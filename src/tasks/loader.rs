@@ -17,7 +17,7 @@ use super::points::{keep_points, PointLabels};
 use super::task::{Task, TaskItem, TaskKind};
 use crate::bands::{self, Normalisation};
 use crate::catalog::classes::{deepglobe_class_of, igbp_to_dfc};
-use crate::catalog::{Catalog, DatasetKind};
+use crate::catalog::{BandFile, Catalog, DatasetKind};
 use crate::error::{Error, Result};
 use crate::pixels::{BandInput, PixelReader};
 use crate::raster::Raster;
@@ -64,20 +64,13 @@ impl LoaderOptions {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Source {
-    S1,
-    S2,
-    Image,
-}
-
 /// Reads tasks of one catalog.
 #[derive(Debug, Clone)]
 pub struct TaskLoader<'a> {
     catalog: &'a Catalog,
     options: LoaderOptions,
     /// Per output band: its source file, 1-based band number there, normalisation.
-    plan: Vec<(Source, usize, Normalisation)>,
+    plan: Vec<(BandFile, usize, Normalisation)>,
 }
 
 impl<'a> TaskLoader<'a> {
@@ -87,24 +80,9 @@ impl<'a> TaskLoader<'a> {
             return Err(Error::config("--bands", "no bands selected"));
         }
         let mut plan = Vec::with_capacity(options.bands.len());
+        let dataset = catalog.kind.dataset();
         for name in &options.bands {
-            let found = match catalog.kind {
-                DatasetKind::Sen12ms => bands::S1_BANDS
-                    .iter()
-                    .position(|b| b == name)
-                    .map(|i| (Source::S1, i + 1))
-                    .or_else(|| {
-                        bands::S2_BANDS
-                            .iter()
-                            .position(|b| b == name)
-                            .map(|i| (Source::S2, i + 1))
-                    }),
-                DatasetKind::Deepglobe => bands::RGB_BANDS
-                    .iter()
-                    .position(|b| b == name)
-                    .map(|i| (Source::Image, i + 1)),
-            };
-            let (src, b) = found.ok_or_else(|| {
+            let (src, b) = dataset.band(name).ok_or_else(|| {
                 Error::config(
                     "--bands",
                     format!("`{name}` is not a band of {} data", catalog.kind),
@@ -212,7 +190,7 @@ impl<'a> TaskLoader<'a> {
         let window = item.window.to_window();
         let (h, w) = (window.height, window.width);
         let mut img = Array3::<f32>::zeros((self.plan.len(), h, w));
-        for src in [Source::S1, Source::S2, Source::Image] {
+        for src in BandFile::ALL {
             let wanted: Vec<(usize, usize, Normalisation)> = self
                 .plan
                 .iter()
@@ -223,12 +201,7 @@ impl<'a> TaskLoader<'a> {
             if wanted.is_empty() {
                 continue;
             }
-            let rel = match src {
-                Source::S1 => &rec.sources.s1,
-                Source::S2 => &rec.sources.s2,
-                Source::Image => &rec.sources.image,
-            };
-            let path = self.catalog.resolve(rel.as_deref().ok_or_else(|| {
+            let path = self.catalog.resolve(src.path(&rec.sources).ok_or_else(|| {
                 Error::Other(format!("tile {} has no {src:?} source", item.tile))
             })?);
             let inputs: Vec<BandInput> = wanted
@@ -396,7 +369,7 @@ mod tests {
         );
         assert_eq!(
             ok.unwrap().plan[1],
-            (Source::S2, 4, bands::default_normalisation("B04"))
+            (BandFile::S2, 4, bands::default_normalisation("B04"))
         );
         let bad = TaskLoader::new(
             &cat,

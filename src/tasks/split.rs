@@ -9,7 +9,7 @@
 //! meta-train ones. A region or image in no split is in none of the sampled tasks.
 
 use super::kmeans::kmeans;
-use crate::catalog::{regions, Catalog, DatasetKind, ImageRecord, Split};
+use crate::catalog::{regions, Catalog, ImageRecord, Split};
 use crate::error::{Error, Result};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -160,25 +160,18 @@ impl Splits {
 
     /// The split a catalog's regions get under `strategy`.
     pub fn for_catalog(catalog: &Catalog, strategy: &SplitStrategy) -> Result<Self> {
-        let regions = || {
-            let mut r: Vec<u32> = catalog.tiles.iter().map(|t| t.region).collect();
-            r.sort_unstable();
-            r.dedup();
-            r
-        };
-        Ok(match (strategy, catalog.kind) {
-            (SplitStrategy::File(p), _) => Splits::from_file(p)?,
-            (SplitStrategy::Default, DatasetKind::Sen12ms) => Splits::sen12ms_default(),
-            (SplitStrategy::Default, DatasetKind::Deepglobe) => Splits::random(&regions(), 0),
-            (SplitStrategy::Random { seed }, _) => Splits::random(&regions(), *seed),
-            (SplitStrategy::Clustered { seed }, DatasetKind::Deepglobe) => {
-                Splits::clustered(&catalog.images, *seed)
-            }
-            (SplitStrategy::Clustered { .. }, DatasetKind::Sen12ms) => {
-                return Err(Error::config(
-                    "--split-strategy",
-                    "the clustered split needs a DeepGlobe catalog",
-                ))
+        let dataset = catalog.kind.dataset();
+        Ok(match strategy {
+            SplitStrategy::File(p) => Splits::from_file(p)?,
+            SplitStrategy::Default => dataset.default_split(catalog),
+            SplitStrategy::Random { seed } => Splits::random(&catalog.regions(), *seed),
+            SplitStrategy::Clustered { seed } => {
+                dataset.clustered_split(catalog, *seed).ok_or_else(|| {
+                    Error::config(
+                        "--split-strategy",
+                        "the clustered split needs a DeepGlobe catalog",
+                    )
+                })?
             }
         })
     }

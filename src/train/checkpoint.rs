@@ -26,6 +26,10 @@ pub const BEST_KEY: &str = "geomaml.best_val_loss";
 /// (tiles -> CNN, pixels -> U-Net), with the largest depth (at most the paper's 7
 /// for the CNN, 4 for the U-Net) that divides the input size; the pixel network's
 /// depth is its context convolutions (2 by default).
+///
+/// Errors: an architecture whose output does not match the labels (`--arch`: a
+/// per-pixel model on tiles labelled as a whole, or a tile classifier on per-pixel
+/// labels), and a depth the input size cannot take (`config.depth`).
 pub fn choose_spec(cfg: &TrainConfig, info: &DataInfo) -> Result<ModelSpec> {
     let arch = cfg.arch.unwrap_or(if info.segmentation {
         Arch::Unet
@@ -69,7 +73,33 @@ pub fn choose_spec(cfg: &TrainConfig, info: &DataInfo) -> Result<ModelSpec> {
             ),
         ));
     }
+    check_labels(&spec, info)?;
     Ok(spec)
+}
+
+/// Refuses an architecture whose output the tasks' labels cannot score: the loss
+/// would reshape `[n, 1]` tile labels as `[n, h, w]` (or the reverse) and fail
+/// inside libtorch.
+fn check_labels(spec: &ModelSpec, info: &DataInfo) -> Result<()> {
+    let arch = format!("{:?}", spec.arch).to_lowercase();
+    match (spec.is_segmentation(), info.segmentation) {
+        (true, false) => Err(Error::config(
+            "--arch",
+            format!(
+                "`{arch}` outputs a class per pixel, but these tasks label each tile as a \
+                 whole; use --arch cnn (a tile classifier) or --arch pixel (a per-pixel \
+                 network meta-trained on points of the tiles' land-cover rasters)"
+            ),
+        )),
+        (false, true) => Err(Error::config(
+            "--arch",
+            format!(
+                "`{arch}` outputs one class per tile, but these tasks label every pixel; \
+                 use --arch unet or --arch pixel"
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// The card of a model trained with `cfg` on `info`.
@@ -189,6 +219,30 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("config.depth"));
+    }
+
+    #[test]
+    fn an_architecture_the_labels_cannot_score_is_refused_naming_arch() {
+        let unet = TrainConfig {
+            arch: Some(Arch::Unet),
+            ..TrainConfig::default()
+        };
+        let err = choose_spec(&unet, &info(13, 32)).unwrap_err().to_string();
+        assert!(
+            err.contains("--arch") && err.contains("--arch cnn"),
+            "{err}"
+        );
+        let pixels = DataInfo {
+            segmentation: true,
+            ..info(3, 32)
+        };
+        assert!(choose_spec(&unet, &pixels).is_ok());
+        let cnn = TrainConfig {
+            arch: Some(Arch::Cnn),
+            ..TrainConfig::default()
+        };
+        let err = choose_spec(&cnn, &pixels).unwrap_err().to_string();
+        assert!(err.contains("--arch unet"), "{err}");
     }
 
     #[test]

@@ -15,6 +15,7 @@ use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
 use crate::model::params::Params;
 use crate::model::task_tensors::TaskTensors;
+use crate::progress::Progress;
 use crate::train::batched::meta_gradient_batched;
 use crate::train::checkpoint::{
     choose_spec, last_path, model_card, resume, to_checkpoint, BEST_KEY,
@@ -28,7 +29,6 @@ use crate::train::prefetch::{to_device, Feed, StepSeeds};
 use crate::train::pretrain::{evaluate_merged, pretrain_gradient};
 use crate::train::source::{Split, TaskSource};
 use rayon::prelude::*;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::thread::Scope;
 use std::time::Instant;
@@ -46,20 +46,21 @@ pub struct RunOptions {
     pub resume: Option<PathBuf>,
     /// Replace existing outputs.
     pub overwrite: bool,
-    /// Draw a progress bar (only ever on a terminal).
-    pub progress: bool,
+    /// Started with the run's steps, advanced once per step, with the loss,
+    /// accuracy and speed as its message.
+    pub progress: Progress,
 }
 
 impl RunOptions {
     /// A new run writing `out`: the log beside it, no resume, existing outputs kept,
-    /// no progress bar.
+    /// no progress shown.
     pub fn new(out: impl Into<PathBuf>) -> Self {
         RunOptions {
             out: out.into(),
             log: None,
             resume: None,
             overwrite: false,
-            progress: false,
+            progress: Progress::hidden(),
         }
     }
 
@@ -331,16 +332,8 @@ fn train_in<'s>(
         }
     };
 
-    let bar = if opts.progress && std::io::stderr().is_terminal() {
-        indicatif::ProgressBar::new(cfg.steps)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
+    let bar = &opts.progress;
+    bar.start(cfg.steps, "");
     bar.set_position(start);
 
     let started = Instant::now();
