@@ -79,6 +79,15 @@ impl Progress {
         Progress::hidden()
     }
 
+    /// [`Lines`] on stderr when [`ENV`] is `lines`, else hidden: for work that
+    /// already prints a line per unit on a terminal (batch mapping).
+    pub fn lines_only() -> Self {
+        if std::env::var(ENV).is_ok_and(|v| v == "lines") {
+            return Progress::new(Lines::stderr());
+        }
+        Progress::hidden()
+    }
+
     /// Begins a piece of work of `total` units; see [`Sink::start`].
     pub fn start(&self, total: u64, message: impl AsRef<str>) {
         if let Some(s) = &self.sink {

@@ -931,3 +931,21 @@ fn maps_keep_their_class_names_with_readdir_disabled() {
     }
     no_partials(&out_dir);
 }
+
+#[test]
+fn batch_runs_write_a_progress_line_per_scene_when_asked() {
+    let (dir, onnx, manifest) = setup(3);
+    let out =
+        run_ok(batch(&onnx, &manifest, &dir.path().join("lines")).env("GEOMAML_PROGRESS", "lines"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("progress: "))
+        .collect();
+    assert!(lines.contains(&"progress: 1/3"), "{err}");
+    assert_eq!(lines.last(), Some(&"progress: 3/3"), "{err}");
+    // Without the variable the run's own scene lines are all there is.
+    let out = run_ok(&mut batch(&onnx, &manifest, &dir.path().join("plain")));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("progress: "), "{err}");
+}

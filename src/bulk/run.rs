@@ -50,6 +50,8 @@ pub struct BatchConfig {
     pub batch_size: usize,
     /// ONNX Runtime threads (0 = all cores).
     pub threads: usize,
+    /// Scenes of this shard done so far (mapped, skipped or failed).
+    pub progress: crate::progress::Progress,
 }
 
 /// One scene in the summary.
@@ -178,6 +180,7 @@ pub fn run_batch(cfg: &BatchConfig) -> Result<BatchSummary> {
     );
 
     let total = mine.len();
+    cfg.progress.start(total as u64, "mapping scenes");
     let mut reports = Vec::with_capacity(total);
     let (mut mapped, mut skipped, mut failed) = (0, 0, 0);
     let mut mapped_seconds = 0.0;
@@ -220,6 +223,7 @@ pub fn run_batch(cfg: &BatchConfig) -> Result<BatchSummary> {
             t0.elapsed().as_secs_f64()
         };
         let done = k + 1;
+        cfg.progress.inc(1);
         let eta = if mapped > 0 {
             let per = mapped_seconds / mapped as f64;
             format!(", eta {:.0} s", per * (total - done) as f64)
@@ -249,6 +253,7 @@ pub fn run_batch(cfg: &BatchConfig) -> Result<BatchSummary> {
         });
     }
     let seconds = start.elapsed().as_secs_f64();
+    cfg.progress.finish();
     let summary = BatchSummary {
         geomaml_version: env!("CARGO_PKG_VERSION").into(),
         manifest: super::manifest::absolute(&cfg.manifest),

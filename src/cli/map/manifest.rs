@@ -34,6 +34,8 @@ impl MapArgs {
             options: self.options(),
             batch_size: self.batch_size,
             threads: self.threads,
+            // A terminal gets a line per scene from the run itself.
+            progress: crate::progress::Progress::lines_only(),
         };
         let s = run_batch(&cfg)?;
         eprintln!(
