@@ -397,6 +397,69 @@ fn the_confidence_band_is_the_top_two_margin_with_the_maps_nodata() {
 }
 
 #[test]
+fn min_confidence_leaves_unsure_cells_nodata_and_keeps_their_confidence() {
+    let dir = tempfile::tempdir().unwrap();
+    let onnx = model(dir.path(), "cnn", Arch::Cnn, &["B02", "B03", "B04"], 16);
+    let scene = scene(dir.path(), &["B02", "B03", "B04"], (100, 70));
+    let map_with = |name: &str, extra: &[&str]| {
+        let map = dir.path().join(name);
+        run_ok(
+            geomaml()
+                .args(["map", "--stride", "4", "--confidence", "--model"])
+                .arg(&onnx)
+                .arg(&scene)
+                .args(extra)
+                .arg("-o")
+                .arg(&map),
+        );
+        let stem = name.trim_end_matches(".tif");
+        let conf = read_band(&dir.path().join(format!("{stem}.confidence.tif")), 1).0;
+        (read_band(&map, 1).0, conf)
+    };
+    let (all, conf) = map_with("all.tif", &[]);
+    // The median confidence of the mapped cells: some below, some at or above.
+    let mut mapped: Vec<u8> = (0..all.len())
+        .filter(|&i| all[i] != 0)
+        .map(|i| conf[i])
+        .collect();
+    mapped.sort_unstable();
+    let floor = mapped[mapped.len() / 2];
+    let (floored, conf_floored) =
+        map_with("floored.tif", &["--min-confidence", &floor.to_string()]);
+    assert_eq!(conf, conf_floored, "the confidence band does not change");
+    let (mut kept, mut dropped) = (0, 0);
+    for i in 0..all.len() {
+        if all[i] == 0 {
+            assert_eq!(floored[i], 0, "cell {i}: nodata stays nodata");
+        } else if conf[i] < floor {
+            assert_eq!(floored[i], 0, "cell {i}: confidence {} < {floor}", conf[i]);
+            dropped += 1;
+        } else {
+            assert_eq!(
+                floored[i], all[i],
+                "cell {i}: confidence {} >= {floor}",
+                conf[i]
+            );
+            kept += 1;
+        }
+    }
+    assert!(kept > 0 && dropped > 0, "kept {kept}, dropped {dropped}");
+    // A percentage above 100 is a usage error (exit 2) naming the flag.
+    let out = geomaml()
+        .args(["map", "--min-confidence", "101", "--model"])
+        .arg(&onnx)
+        .arg(&scene)
+        .arg("-o")
+        .arg(dir.path().join("bad.tif"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--min-confidence"), "{err}");
+    assert!(!dir.path().join("bad.tif").exists());
+}
+
+#[test]
 fn a_deepness_export_carries_the_keys_deepness_reads_and_is_refused_by_map() {
     let dir = tempfile::tempdir().unwrap();
     let (st, native) = random_model(dir.path(), "m", Arch::Cnn, &["B02", "B03", "B04"], 16, 5);

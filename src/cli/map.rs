@@ -48,15 +48,9 @@ pub struct MapArgs {
     /// With --manifest: map scenes again even when they are done.
     #[arg(long, conflicts_with = "scene")]
     force: bool,
-    /// Window step in scene pixels; classifiers write one class per step
-    /// [default: tile/4 for classifiers, tile/2 for the U-Net, the tile less 2 x its
-    /// context depth for the pixel network].
-    #[arg(long)]
-    stride: Option<usize>,
-    /// Windows per inference batch (per-pixel models: at most 131,072 pixels' worth,
-    /// 8 windows of 128 px).
-    #[arg(long, default_value_t = 64)]
-    batch_size: usize,
+    /// How the scene is mapped.
+    #[command(flatten)]
+    map: super::map_flags::MapFlags,
     /// Also write <stem>.probabilities.tif: one confidence band per class (percent,
     /// named p_<class>).
     #[arg(long)]
@@ -69,17 +63,11 @@ pub struct MapArgs {
     /// Write a Cloud-Optimised GeoTIFF with overviews.
     #[arg(long)]
     cog: bool,
-    /// Scene bands feeding the model's bands, in the model's order: 1-based indices
-    /// or band names, comma-separated (default: match by name).
-    #[arg(long)]
-    bands: Option<String>,
-    /// Classifiers: run every window on its own, exactly like a plain sliding window,
-    /// instead of computing shared convolutional feature maps once per block.
-    #[arg(long)]
-    exact: bool,
-    /// ONNX Runtime threads (0 = all cores).
-    #[arg(long, default_value_t = 0)]
-    threads: usize,
+    /// Cells whose two most likely classes are closer than this many percent are
+    /// left nodata in the map (their probabilities and confidence are still
+    /// written); 0 maps every cell.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+    min_confidence: u8,
     /// Replace the output if it exists.
     #[arg(long)]
     overwrite: bool,
@@ -114,7 +102,7 @@ impl MapArgs {
         // lives beside the output only while mapping.
         let adaptation = self
             .adapt
-            .adaptation(&self.model, scene, self.bands.clone())?;
+            .adaptation(&self.model, scene, self.map.bands.clone())?;
         let mut model = super::adapt_report::resolve_model(
             &self.model,
             adaptation,
@@ -122,7 +110,7 @@ impl MapArgs {
             &self.output,
         )?;
         let cfg = crate::infer::MapConfig {
-            request: self.request(model.onnx.clone(), scene),
+            request: self.map.request(&model.onnx, scene, self.options()),
             output: self.output.clone(),
             cog: self.cog,
             overwrite: self.overwrite,
@@ -151,25 +139,13 @@ impl MapArgs {
     /// The map options the flags ask for.
     #[cfg(feature = "infer")]
     fn options(&self) -> crate::infer::MapOptions {
-        crate::infer::MapOptions {
-            stride: self.stride,
-            bands: self.bands.clone(),
-            exact: self.exact,
+        let outputs = crate::infer::MapOptions {
             probabilities: self.probabilities,
             confidence: self.confidence,
-            min_valid: self.adapt.min_valid,
-        }
-    }
-
-    /// The map the flags ask for, of `scene` by `model`.
-    #[cfg(feature = "infer")]
-    fn request(&self, model: PathBuf, scene: &std::path::Path) -> crate::infer::MapRequest {
-        crate::infer::MapRequest {
-            options: self.options(),
-            batch_size: self.batch_size,
-            threads: self.threads,
-            ..crate::infer::MapRequest::new(model, scene)
-        }
+            min_confidence: self.min_confidence,
+            ..Default::default()
+        };
+        self.map.options(self.adapt.min_valid, outputs)
     }
 
     /// The scene (clap requires it unless --manifest is given).

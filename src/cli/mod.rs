@@ -15,6 +15,7 @@ mod evaluate;
 mod export;
 mod info;
 mod map;
+mod map_flags;
 mod schemas;
 mod split_args;
 mod suggest;

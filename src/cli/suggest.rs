@@ -31,15 +31,9 @@ pub struct SuggestArgs {
     /// CRS of the written points (e.g. EPSG:4326) [default: the scene's].
     #[arg(long)]
     crs: Option<String>,
-    /// Window step in scene pixels, as in `geomaml map`.
-    #[arg(long)]
-    stride: Option<usize>,
-    /// Scene bands feeding the model's bands (1-based indices or names).
-    #[arg(long)]
-    bands: Option<String>,
-    /// ONNX Runtime threads (0 = all cores).
-    #[arg(long, default_value_t = 0)]
-    threads: usize,
+    /// How the scene is mapped, as in `geomaml map`.
+    #[command(flatten)]
+    map: super::map_flags::MapFlags,
     /// Replace the output if it exists.
     #[arg(long)]
     overwrite: bool,
@@ -61,7 +55,7 @@ impl SuggestArgs {
         let mut flags = self.adapt.clone();
         flags.no_cross_validation = true;
         let adaptation = match crate::map_model::is_checkpoint(&self.model) {
-            true => flags.adaptation(&self.model, &self.scene, self.bands.clone())?,
+            true => flags.adaptation(&self.model, &self.scene, self.map.bands.clone())?,
             false => None,
         };
         let model = super::adapt_report::resolve_model(
@@ -71,16 +65,12 @@ impl SuggestArgs {
             &self.output,
         )?;
         let cfg = crate::suggest::SuggestConfig {
-            map: crate::infer::MapRequest {
-                options: crate::infer::MapOptions {
-                    stride: self.stride,
-                    bands: self.bands.clone(),
-                    min_valid: self.adapt.min_valid,
-                    ..Default::default()
-                },
-                threads: self.threads,
-                ..crate::infer::MapRequest::new(&model.onnx, &self.scene)
-            },
+            map: self.map.request(
+                &model.onnx,
+                &self.scene,
+                self.map
+                    .options(self.adapt.min_valid, crate::infer::MapOptions::default()),
+            ),
             labels: self.adapt.labels.clone().map(|l| {
                 (
                     l,

@@ -39,6 +39,10 @@ pub struct Descriptor {
     /// Smallest valid fraction of a window for its cell to be mapped.
     #[serde(default)]
     pub min_valid: Option<f64>,
+    /// Cells whose two most likely classes are closer than this many percent are
+    /// nodata in the class band (default 0: every cell mapped).
+    #[serde(default)]
+    pub min_confidence: u8,
     /// Per-pixel models: the block edge in pixels (default [`SEGMENT_BLOCK`]).
     #[serde(default)]
     pub block: Option<usize>,
@@ -95,6 +99,7 @@ pub fn read_descriptor(path: &Path) -> Result<MapRequest> {
             probabilities,
             confidence,
             min_valid: d.min_valid.unwrap_or(defaults.options.min_valid),
+            min_confidence: d.min_confidence,
         },
         batch_size: d.batch_size.unwrap_or(defaults.batch_size),
         threads: d.threads.unwrap_or(defaults.threads),

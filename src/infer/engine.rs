@@ -9,6 +9,7 @@
 //! when it is invalid or no computed window covers it.
 
 use super::blend;
+use super::confidence::{percent, top_two};
 use super::layout::PROBABILITY_NODATA;
 use super::plan::{Block, MapKind, Plan};
 use super::shared::SharedCnn;
@@ -66,6 +67,9 @@ pub(crate) struct EngineOptions {
     pub(crate) nodata: u8,
     /// Smallest valid fraction of a window for it to be computed.
     pub(crate) min_valid: f64,
+    /// Smallest confidence, in percent as the confidence band holds it, for a
+    /// cell to get a class.
+    pub(crate) min_confidence: u8,
 }
 
 impl Engine<'_> {
@@ -168,45 +172,63 @@ fn run_shared(
     Ok(())
 }
 
-fn argmax(v: impl Iterator<Item = f32>) -> usize {
-    v.enumerate()
-        .fold((0, f32::NEG_INFINITY), |best, (i, x)| {
-            if x > best.1 {
-                (i, x)
-            } else {
-                best
-            }
-        })
-        .0
+/// A block's outputs being filled cell by cell from probability vectors, coded
+/// as the map's files hold them (class ids, percentages, confidence).
+struct BlockCoder<'a> {
+    ids: &'a [u8],
+    min_confidence: u8,
+    cells: usize,
+    classes: Vec<u8>,
+    probabilities: Option<Vec<u8>>,
+    confidence: Option<Vec<u8>>,
 }
 
-fn percent(p: f32) -> u8 {
-    (p.clamp(0.0, 1.0) * 100.0).round() as u8
-}
-
-/// Confidence of a prediction: the margin between the two most likely classes'
-/// probabilities, in percent (0: a tie, 100: one class certain). The smallest
-/// margins are where labels help most ("margin sampling", Scheffer, Decomain and
-/// Wrobel 2001, "Active hidden Markov models for information extraction").
-pub(crate) fn margin(p: impl Iterator<Item = f32>) -> u8 {
-    let (mut a, mut b) = (f32::NEG_INFINITY, f32::NEG_INFINITY);
-    for v in p {
-        if v > a {
-            (a, b) = (v, a);
-        } else if v > b {
-            b = v;
+impl<'a> BlockCoder<'a> {
+    /// A block of `cells` cells, all nodata.
+    fn new(o: &'a EngineOptions, cells: usize) -> Self {
+        let k = o.ids.len();
+        BlockCoder {
+            ids: &o.ids,
+            min_confidence: o.min_confidence,
+            cells,
+            classes: vec![o.nodata; cells],
+            probabilities: o.probabilities.then(|| vec![PROBABILITY_NODATA; k * cells]),
+            confidence: o.confidence.then(|| vec![PROBABILITY_NODATA; cells]),
         }
     }
-    if b == f32::NEG_INFINITY {
-        return 100;
+
+    /// Codes cell `i` from its class probabilities `p` (one per output); a cell
+    /// whose confidence (as the band holds it) is below `min_confidence` keeps
+    /// the class nodata.
+    fn put(&mut self, i: usize, p: impl Iterator<Item = f32> + Clone) {
+        let (m, arg) = top_two(p.clone());
+        let confidence = percent(m);
+        if confidence >= self.min_confidence {
+            self.classes[i] = self.ids[arg];
+        }
+        if let Some(out) = self.confidence.as_mut() {
+            out[i] = confidence;
+        }
+        if let Some(out) = self.probabilities.as_mut() {
+            for (c, v) in p.enumerate() {
+                out[c * self.cells + i] = percent(v);
+            }
+        }
     }
-    percent(a - b)
+
+    fn finish(self, block: &Block) -> Finished {
+        Finished {
+            block: block.clone(),
+            classes: self.classes,
+            probabilities: self.probabilities,
+            confidence: self.confidence,
+        }
+    }
 }
 
 impl Engine<'_> {
     fn classify(&mut self, p: &Prepared) -> Result<(usize, Finished)> {
-        let (plan, ids, nodata, batch_size) =
-            (self.plan, &self.o.ids, self.o.nodata, self.o.batch_size);
+        let (plan, batch_size) = (self.plan, self.o.batch_size);
         let (bw, bh) = (p.block.out.width, p.block.out.height);
         let (s, step) = (plan.stride, plan.cell_step() as isize);
         let (tile, min_valid) = (plan.tile, self.o.min_valid);
@@ -229,24 +251,8 @@ impl Engine<'_> {
             .enumerate()
             .filter(|(i, _)| cell_valid(*i))
             .collect();
-        let k = ids.len();
-        let mut classes = vec![nodata; bw * bh];
-        let mut probs = self
-            .o
-            .probabilities
-            .then(|| vec![PROBABILITY_NODATA; k * bw * bh]);
-        let mut conf = self.o.confidence.then(|| vec![PROBABILITY_NODATA; bw * bh]);
-        let each = |i: usize, pr: ndarray::ArrayViewD<'_, f32>| {
-            classes[i] = ids[argmax(pr.iter().copied())];
-            if let Some(out) = conf.as_mut() {
-                out[i] = margin(pr.iter().copied());
-            }
-            if let Some(out) = probs.as_mut() {
-                for (c, v) in pr.iter().enumerate() {
-                    out[c * bw * bh + i] = percent(*v);
-                }
-            }
-        };
+        let mut coder = BlockCoder::new(&self.o, bw * bh);
+        let each = |i: usize, pr: ndarray::ArrayViewD<'_, f32>| coder.put(i, pr.iter().copied());
         match self.shared.as_mut() {
             // Shared features line windows up at the stride; decimated plans
             // (overviews) run every window on its own.
@@ -255,20 +261,11 @@ impl Engine<'_> {
             }
             _ => run_windows(&mut self.predictor, p, &todo, plan.tile, batch_size, each)?,
         }
-        Ok((
-            todo.len(),
-            Finished {
-                block: p.block.clone(),
-                classes,
-                probabilities: probs,
-                confidence: conf,
-            },
-        ))
+        Ok((todo.len(), coder.finish(&p.block)))
     }
 
     fn segment(&mut self, p: &Prepared) -> Result<(usize, Finished)> {
-        let (plan, ids, nodata, batch_size) =
-            (self.plan, &self.o.ids, self.o.nodata, self.o.batch_size);
+        let (plan, ids, batch_size) = (self.plan, &self.o.ids, self.o.batch_size);
         let weights = &self.weights;
         let (bw, bh) = (p.block.out.width, p.block.out.height);
         let (bx, by, t) = (p.block.out.x, p.block.out.y, plan.tile as isize);
@@ -332,12 +329,7 @@ impl Engine<'_> {
                     .zip_mut_with(&w, |d, v| *d += v);
             },
         )?;
-        let mut classes = vec![nodata; bw * bh];
-        let mut probs = self
-            .o
-            .probabilities
-            .then(|| vec![PROBABILITY_NODATA; k * bw * bh]);
-        let mut conf = self.o.confidence.then(|| vec![PROBABILITY_NODATA; bw * bh]);
+        let mut coder = BlockCoder::new(&self.o, bw * bh);
         for r in 0..bh {
             for c in 0..bw {
                 let valid = p.pixels.valid[[(by - ry) as usize + r, (bx - rx) as usize + c]];
@@ -345,27 +337,10 @@ impl Engine<'_> {
                 if !valid || ws <= 0.0 {
                     continue;
                 }
-                let i = r * bw + c;
-                classes[i] = ids[argmax((0..k).map(|q| acc[[q, r, c]]))];
-                if let Some(out) = conf.as_mut() {
-                    out[i] = margin((0..k).map(|q| acc[[q, r, c]] / ws));
-                }
-                if let Some(out) = probs.as_mut() {
-                    for q in 0..k {
-                        out[q * bw * bh + i] = percent(acc[[q, r, c]] / ws);
-                    }
-                }
+                coder.put(r * bw + c, (0..k).map(|q| acc[[q, r, c]] / ws));
             }
         }
-        Ok((
-            todo.len(),
-            Finished {
-                block: p.block.clone(),
-                classes,
-                probabilities: probs,
-                confidence: conf,
-            },
-        ))
+        Ok((todo.len(), coder.finish(&p.block)))
     }
 }
 
@@ -373,12 +348,37 @@ impl Engine<'_> {
 mod tests {
     use super::*;
 
+    fn options(min_confidence: u8) -> EngineOptions {
+        EngineOptions {
+            batch_size: 1,
+            probabilities: true,
+            confidence: true,
+            ids: vec![3, 5, 7],
+            nodata: 0,
+            min_valid: 0.25,
+            min_confidence,
+        }
+    }
+
     #[test]
-    fn argmax_and_percent_code_probabilities() {
-        assert_eq!(argmax([0.1, 0.7, 0.2].into_iter()), 1);
-        assert_eq!((percent(0.456), percent(1.2), percent(-0.1)), (46, 100, 0));
-        assert_eq!(margin([0.1, 0.6, 0.3].into_iter()), 30);
-        assert_eq!(margin([0.5, 0.5].into_iter()), 0);
-        assert_eq!(margin([1.0].into_iter()), 100);
+    fn cells_get_the_likeliest_class_unless_below_the_confidence_floor() {
+        let o = options(25);
+        let mut coder = BlockCoder::new(&o, 3);
+        coder.put(0, [0.1, 0.7, 0.2].into_iter());
+        coder.put(1, [0.4, 0.35, 0.25].into_iter());
+        let block = Block {
+            out: Window::new(0, 0, 3, 1),
+            read: Window::new(0, 0, 3, 1),
+            windows: Vec::new(),
+        };
+        let f = coder.finish(&block);
+        // Cell 1's margin (5 %) is under 25 %: nodata, with its probabilities kept;
+        // cell 2 was never put.
+        assert_eq!(f.classes, vec![5, 0, 0]);
+        assert_eq!(f.confidence, Some(vec![50, 5, PROBABILITY_NODATA]));
+        let p = f.probabilities.unwrap();
+        assert_eq!((p[0], p[3], p[6]), (10, 70, 20));
+        assert_eq!((p[1], p[4], p[7]), (40, 35, 25));
+        assert_eq!(p[2], PROBABILITY_NODATA);
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod blend;
 mod categories;
+pub mod confidence;
 pub mod descriptor;
 mod engine;
 pub mod layout;

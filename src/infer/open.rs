@@ -77,6 +77,12 @@ impl OpenedMap {
             .map_err(|e| Error::raster(scene, format!("{e} (model {})", model.display())))?;
         let by_position = taken_by_position(&card.bands, &scene_bands, o.bands.as_deref());
         let min_valid = check_min_valid(o.min_valid)?;
+        if o.min_confidence > 100 {
+            return Err(Error::config(
+                "--min-confidence",
+                format!("is a percentage (0 to 100), got {}", o.min_confidence),
+            ));
+        }
         let georef = raster.georef()?;
         let kind = if card.spec.is_segmentation() {
             MapKind::Segment
@@ -103,6 +109,7 @@ impl OpenedMap {
             ids: card.classes.iter().map(|c| c.id as u8).collect(),
             nodata: layout.class_nodata(),
             min_valid,
+            min_confidence: o.min_confidence,
         };
         Ok(OpenedMap {
             request: request.clone(),

@@ -37,6 +37,12 @@ pub struct MapOptions {
     /// read as NaN, which equals no current value, so those scenes are redone.
     #[serde(default = "unrecorded")]
     pub min_valid: f64,
+    /// Smallest confidence, in percent (0..=100), for a cell to get a class: cells
+    /// whose two most likely classes are closer than this are nodata in the class
+    /// band (their probabilities and confidence are still written). 0 maps every
+    /// cell; records without it mapped every cell.
+    #[serde(default)]
+    pub min_confidence: u8,
 }
 
 fn unrecorded() -> f64 {
@@ -52,6 +58,7 @@ impl Default for MapOptions {
             probabilities: false,
             confidence: false,
             min_valid: crate::pixels::MIN_VALID,
+            min_confidence: 0,
         }
     }
 }

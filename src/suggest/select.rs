@@ -93,20 +93,10 @@ pub struct Suggestion {
     pub margin: f32,
 }
 
-/// Top-two margin and arg-max of a probability vector.
+/// Top-two margin and arg-max of a probability vector
+/// ([`crate::infer::confidence::top_two`]).
 pub fn margin(p: &[f32]) -> (f32, usize) {
-    let (mut best, mut second, mut arg) = (f32::NEG_INFINITY, f32::NEG_INFINITY, 0);
-    for (i, &v) in p.iter().enumerate() {
-        if v > best {
-            second = best;
-            best = v;
-            arg = i;
-        } else if v > second {
-            second = v;
-        }
-    }
-    let second = if second.is_finite() { second } else { 0.0 };
-    ((best - second).max(0.0), arg)
+    crate::infer::confidence::top_two(p.iter().copied())
 }
 
 /// Chooses up to `opts.count` cells; fewer when the spacing leaves no more room.

@@ -32,8 +32,8 @@ impl MapArgs {
             shard,
             force: self.force,
             options: self.options(),
-            batch_size: self.batch_size,
-            threads: self.threads,
+            batch_size: self.map.batch_size,
+            threads: self.map.threads,
             // A terminal gets a line per scene from the run itself.
             progress: crate::progress::Progress::lines_only(),
         };
