@@ -2,6 +2,20 @@
 //!
 //! Every variant names the thing a user can fix: the file, the band, the option.
 //! The binary prints one `geomaml: {err:#}` line and owns the exit code.
+//!
+//! # Causes: shown by `Display`, kept by `source()`
+//!
+//! An error built on another one (GDAL's, PROJ's, ONNX Runtime's, I/O, serde's, a
+//! module's own error type, or another [`Error`]) keeps it whole as its
+//! [`std::error::Error::source`], so a caller can inspect its type, and never
+//! formats it into a string first. The [`Display`](std::fmt::Display) of an error
+//! is the whole message: what failed and where (the file, band, option, tile or STAC
+//! item first), then the cause's own text after `": "`. Since every error in a
+//! chain does the same, printing the outermost error once shows each cause exactly
+//! once. So nothing walks `source()` to print the chain again: the binary prints
+//! `Display` alone (`cli::entry::failure_line`), and so do the batch
+//! summary and the GDAL driver. Module error types that wrap an underlying error
+//! (`StyleError`, `CardError`, `SessionError`, ...) follow the same rule.
 
 use std::path::PathBuf;
 
@@ -133,7 +147,26 @@ pub enum Error {
         #[source]
         cause: Option<Cause>,
     },
-    /// Something else, already carrying its context.
+    /// A training run failed after saving its progress; it can go on from there.
+    #[error("{source}; the run's progress (step {step}) is kept: continue it with --resume {}", resume.display())]
+    Resumable {
+        /// Why the run stopped.
+        source: Box<Error>,
+        /// The last step saved.
+        step: u64,
+        /// The file that continues the run (`--resume`).
+        resume: PathBuf,
+    },
+    /// A failure, and what the user can change to avoid it.
+    #[error("{source}; {hint}")]
+    Hint {
+        /// What failed.
+        source: Box<Error>,
+        /// What to change (`pass --val-every 0 to ...`).
+        hint: String,
+    },
+    /// Something else, already carrying its context. Prefer a typed variant: this
+    /// one names nothing a caller can match on.
     #[error("{0}")]
     Other(String),
 }
@@ -242,6 +275,13 @@ impl Error {
         Error::Config {
             option: option.into(),
             reason: reason.to_string(),
+        }
+    }
+    /// Builds a [`Error::Hint`]: `source`, then what to change to avoid it.
+    pub fn hint(source: Error, hint: impl std::fmt::Display) -> Self {
+        Error::Hint {
+            source: Box::new(source),
+            hint: hint.to_string(),
         }
     }
     /// Builds a [`Error::Io`].

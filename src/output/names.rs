@@ -91,6 +91,16 @@ pub fn user_error(err: Error) -> Error {
         Error::OutputExists { path } => Error::OutputExists {
             path: user_path(&path),
         },
+        Error::Hint { source, hint } => Error::hint(user_error(*source), hint),
+        Error::Resumable {
+            source,
+            step,
+            resume,
+        } => Error::Resumable {
+            source: Box::new(user_error(*source)),
+            step,
+            resume,
+        },
         Error::Other(m) => Error::Other(text(m)),
         // GDAL's messages name the file it was writing: the temporary.
         Error::Runtime { what, cause } => Error::Runtime {
