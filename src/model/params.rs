@@ -11,7 +11,7 @@
 //! so a seed gives the same model on every device.
 
 use crate::error::{Error, Result};
-use crate::model::spec::ModelSpec;
+use crate::model::spec::{InvalidModel, ModelSpec};
 use crate::model::tensors::{HostTensor, NamedTensors};
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
@@ -90,15 +90,19 @@ impl Params {
         kind: Kind,
     ) -> Result<Self> {
         let mut tensors = Vec::new();
+        // Checkpoints are checked against their spec when read (with the file's
+        // name); a mismatch here is a caller's bug.
+        let invalid = |e: InvalidModel| Error::runtime_source("building a model's parameters", e);
         for t in spec.tensors() {
             let h = named
                 .get(&t.name)
-                .ok_or_else(|| Error::Other(format!("tensor {} is missing", t.name)))?;
+                .ok_or_else(|| invalid(InvalidModel::MissingTensor(t.name.clone())))?;
             if h.shape != t.shape {
-                return Err(Error::Other(format!(
-                    "tensor {} has shape {:?}, the model needs {:?}",
-                    t.name, h.shape, t.shape
-                )));
+                return Err(invalid(InvalidModel::TensorShape {
+                    name: t.name.clone(),
+                    got: h.shape.clone(),
+                    want: t.shape.clone(),
+                }));
             }
             tensors.push(host_to_tensor(h, device, kind)?);
         }

@@ -202,9 +202,11 @@ impl<'a> TaskLoader<'a> {
         item: &TaskItem,
         position: usize,
     ) -> Result<(Array3<f32>, Vec<i64>)> {
+        // Faults of a tile name the dataset tree the catalog was scanned from.
+        let tile_fault = |reason: String| Error::catalog(&self.catalog.root, reason);
         let rec = self.catalog.tiles.get(item.tile as usize).ok_or_else(|| {
-            Error::Other(format!(
-                "task names tile {} but the catalog has {} tiles",
+            tile_fault(format!(
+                "a task names tile {} but the catalog has {} tiles",
                 item.tile,
                 self.catalog.len()
             ))
@@ -228,9 +230,10 @@ impl<'a> TaskLoader<'a> {
                 Source::S2 => &rec.sources.s2,
                 Source::Image => &rec.sources.image,
             };
-            let path = self.catalog.resolve(rel.as_deref().ok_or_else(|| {
-                Error::Other(format!("tile {} has no {src:?} source", item.tile))
-            })?);
+            let path =
+                self.catalog.resolve(rel.as_deref().ok_or_else(|| {
+                    tile_fault(format!("tile {} has no {src:?} source", item.tile))
+                })?);
             let inputs: Vec<BandInput> = wanted
                 .iter()
                 .map(|&(out, band, norm)| BandInput {
@@ -248,7 +251,7 @@ impl<'a> TaskLoader<'a> {
         let mut labels = match task.kind {
             TaskKind::Classification if self.options.points.is_some() => {
                 let rel = rec.sources.lc.as_deref().ok_or_else(|| {
-                    Error::Other(format!("tile {} has no land-cover source", item.tile))
+                    tile_fault(format!("tile {} has no land-cover source", item.tile))
                 })?;
                 let lc = with_raster(&self.catalog.resolve(rel), |r| {
                     r.read_window(&[1], window, 0.0)
@@ -262,7 +265,7 @@ impl<'a> TaskLoader<'a> {
             TaskKind::Classification => {
                 let class = item.label.or(rec.label);
                 let local = class.and_then(|c| task.local_label(c)).ok_or_else(|| {
-                    Error::Other(format!(
+                    tile_fault(format!(
                         "tile {} has class {class:?}, which is not one of the task's {:?}",
                         item.tile, task.classes
                     ))
@@ -274,7 +277,7 @@ impl<'a> TaskLoader<'a> {
                     .sources
                     .mask
                     .as_deref()
-                    .ok_or_else(|| Error::Other(format!("tile {} has no mask", item.tile)))?;
+                    .ok_or_else(|| tile_fault(format!("tile {} has no mask", item.tile)))?;
                 let rgb = with_raster(&self.catalog.resolve(rel), |r| {
                     r.read_window(&[1, 2, 3], window, 0.0)
                 })?;
