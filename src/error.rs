@@ -108,12 +108,15 @@ pub enum Error {
         got: Vec<String>,
     },
     /// An option or configuration value is invalid.
-    #[error("{option}: {reason}")]
+    #[error("{option}{}", detail(reason, cause))]
     Config {
         /// The option (`--shots`, `config.inner_lr`, ...).
         option: String,
         /// Why it is invalid.
         reason: String,
+        /// The underlying error (a parser's, a module's own type), when there is one.
+        #[source]
+        cause: Option<Cause>,
     },
     /// A command needs a cargo feature this build lacks.
     #[error("`{command}` needs the `{feature}` feature, which this build of geomaml lacks; rebuild with `cargo build --release --features {feature}`")]
@@ -270,11 +273,25 @@ impl Error {
             cause: Some(cause.into()),
         }
     }
-    /// Builds a [`Error::Config`] from any displayable cause.
+    /// Builds a [`Error::Config`] from a message.
     pub fn config(option: impl Into<String>, reason: impl std::fmt::Display) -> Self {
         Error::Config {
             option: option.into(),
             reason: reason.to_string(),
+            cause: None,
+        }
+    }
+    /// Builds a [`Error::Config`] from what was wrong (`context`, may be empty) and
+    /// the error that said so, kept as the source.
+    pub fn config_source(
+        option: impl Into<String>,
+        context: impl std::fmt::Display,
+        cause: impl Into<Cause>,
+    ) -> Self {
+        Error::Config {
+            option: option.into(),
+            reason: context.to_string(),
+            cause: Some(cause.into()),
         }
     }
     /// Builds a [`Error::Hint`]: `source`, then what to change to avoid it.
@@ -325,5 +342,12 @@ mod tests {
         );
         assert_eq!(e.to_string(), "starting the signal thread: EAGAIN");
         assert_eq!(e.source().unwrap().to_string(), "EAGAIN");
+        let e = Error::config_source("--split", "", std::io::Error::other("unknown split"));
+        assert_eq!(e.to_string(), "--split: unknown split");
+        assert!(e.source().is_some());
+        assert_eq!(
+            Error::config("--shots", "empty").to_string(),
+            "--shots: empty"
+        );
     }
 }

@@ -50,7 +50,8 @@ impl Params {
     /// A freshly initialised model (see the module doc), trainable tensors
     /// requiring gradients.
     pub fn init(spec: &ModelSpec, device: Device, kind: Kind, seed: u64) -> Result<Self> {
-        spec.validate().map_err(|e| Error::config("model", e))?;
+        spec.validate()
+            .map_err(|e| Error::config_source("model", "", e))?;
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
         let mut tensors = Vec::new();
         for t in spec.tensors() {
