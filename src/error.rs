@@ -153,8 +153,9 @@ pub enum Error {
     /// A training run failed after saving its progress; it can go on from there.
     #[error("{source}; the run's progress (step {step}) is kept: continue it with --resume {}", resume.display())]
     Resumable {
-        /// Why the run stopped.
-        source: Box<Error>,
+        /// Why the run stopped (an [`Error`]; a `Cause` so that `source()` downcasts
+        /// to it).
+        source: Cause,
         /// The last step saved.
         step: u64,
         /// The file that continues the run (`--resume`).
@@ -163,8 +164,8 @@ pub enum Error {
     /// A failure, and what the user can change to avoid it.
     #[error("{source}; {hint}")]
     Hint {
-        /// What failed.
-        source: Box<Error>,
+        /// What failed (an [`Error`], as for [`Error::Resumable`]).
+        source: Cause,
         /// What to change (`pass --val-every 0 to ...`).
         hint: String,
     },
@@ -349,5 +350,24 @@ mod tests {
             Error::config("--shots", "empty").to_string(),
             "--shots: empty"
         );
+    }
+
+    #[test]
+    fn a_resumable_run_names_its_failure_once_and_the_resume_file() {
+        use std::error::Error as _;
+        let e = Error::Resumable {
+            source: Box::new(Error::config("--inner-lr", "training diverged at step 7")),
+            step: 5,
+            resume: "run/model.safetensors.last".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "--inner-lr: training diverged at step 7; the run's progress (step 5) is kept: \
+             continue it with --resume run/model.safetensors.last"
+        );
+        assert!(matches!(
+            e.source().and_then(|s| s.downcast_ref::<Error>()),
+            Some(Error::Config { .. })
+        ));
     }
 }
