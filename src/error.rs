@@ -2,6 +2,20 @@
 //!
 //! Every variant names the thing a user can fix: the file, the band, the option.
 //! The binary prints one `geomaml: {err:#}` line and owns the exit code.
+//!
+//! # Causes: shown by `Display`, kept by `source()`
+//!
+//! An error built on another one (GDAL's, PROJ's, ONNX Runtime's, I/O, serde's, a
+//! module's own error type, or another [`Error`]) keeps it whole as its
+//! [`std::error::Error::source`], so a caller can inspect its type, and never
+//! formats it into a string first. The [`Display`](std::fmt::Display) of an error
+//! is the whole message: what failed and where (the file, band, option, tile or STAC
+//! item first), then the cause's own text after `": "`. Since every error in a
+//! chain does the same, printing the outermost error once shows each cause exactly
+//! once. So nothing walks `source()` to print the chain again: the binary prints
+//! `Display` alone (`cli::entry::failure_line`), and so do the batch
+//! summary and the GDAL driver. Module error types that wrap an underlying error
+//! (`StyleError`, `CardError`, `SessionError`, ...) follow the same rule.
 
 use std::path::PathBuf;
 
@@ -94,12 +108,15 @@ pub enum Error {
         got: Vec<String>,
     },
     /// An option or configuration value is invalid.
-    #[error("{option}: {reason}")]
+    #[error("{option}{}", detail(reason, cause))]
     Config {
         /// The option (`--shots`, `config.inner_lr`, ...).
         option: String,
         /// Why it is invalid.
         reason: String,
+        /// The underlying error (a parser's, a module's own type), when there is one.
+        #[source]
+        cause: Option<Cause>,
     },
     /// A command needs a cargo feature this build lacks.
     #[error("`{command}` needs the `{feature}` feature, which this build of geomaml lacks; rebuild with `cargo build --release --features {feature}`")]
@@ -133,7 +150,27 @@ pub enum Error {
         #[source]
         cause: Option<Cause>,
     },
-    /// Something else, already carrying its context.
+    /// A training run failed after saving its progress; it can go on from there.
+    #[error("{source}; the run's progress (step {step}) is kept: continue it with --resume {}", resume.display())]
+    Resumable {
+        /// Why the run stopped (an [`Error`]; a `Cause` so that `source()` downcasts
+        /// to it).
+        source: Cause,
+        /// The last step saved.
+        step: u64,
+        /// The file that continues the run (`--resume`).
+        resume: PathBuf,
+    },
+    /// A failure, and what the user can change to avoid it.
+    #[error("{source}; {hint}")]
+    Hint {
+        /// What failed (an [`Error`], as for [`Error::Resumable`]).
+        source: Cause,
+        /// What to change (`pass --val-every 0 to ...`).
+        hint: String,
+    },
+    /// Something else, already carrying its context. Prefer a typed variant: this
+    /// one names nothing a caller can match on.
     #[error("{0}")]
     Other(String),
 }
@@ -237,11 +274,32 @@ impl Error {
             cause: Some(cause.into()),
         }
     }
-    /// Builds a [`Error::Config`] from any displayable cause.
+    /// Builds a [`Error::Config`] from a message.
     pub fn config(option: impl Into<String>, reason: impl std::fmt::Display) -> Self {
         Error::Config {
             option: option.into(),
             reason: reason.to_string(),
+            cause: None,
+        }
+    }
+    /// Builds a [`Error::Config`] from what was wrong (`context`, may be empty) and
+    /// the error that said so, kept as the source.
+    pub fn config_source(
+        option: impl Into<String>,
+        context: impl std::fmt::Display,
+        cause: impl Into<Cause>,
+    ) -> Self {
+        Error::Config {
+            option: option.into(),
+            reason: context.to_string(),
+            cause: Some(cause.into()),
+        }
+    }
+    /// Builds a [`Error::Hint`]: `source`, then what to change to avoid it.
+    pub fn hint(source: Error, hint: impl std::fmt::Display) -> Self {
+        Error::Hint {
+            source: Box::new(source),
+            hint: hint.to_string(),
         }
     }
     /// Builds a [`Error::Io`].
@@ -285,5 +343,31 @@ mod tests {
         );
         assert_eq!(e.to_string(), "starting the signal thread: EAGAIN");
         assert_eq!(e.source().unwrap().to_string(), "EAGAIN");
+        let e = Error::config_source("--split", "", std::io::Error::other("unknown split"));
+        assert_eq!(e.to_string(), "--split: unknown split");
+        assert!(e.source().is_some());
+        assert_eq!(
+            Error::config("--shots", "empty").to_string(),
+            "--shots: empty"
+        );
+    }
+
+    #[test]
+    fn a_resumable_run_names_its_failure_once_and_the_resume_file() {
+        use std::error::Error as _;
+        let e = Error::Resumable {
+            source: Box::new(Error::config("--inner-lr", "training diverged at step 7")),
+            step: 5,
+            resume: "run/model.safetensors.last".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "--inner-lr: training diverged at step 7; the run's progress (step 5) is kept: \
+             continue it with --resume run/model.safetensors.last"
+        );
+        assert!(matches!(
+            e.source().and_then(|s| s.downcast_ref::<Error>()),
+            Some(Error::Config { .. })
+        ));
     }
 }

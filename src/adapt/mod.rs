@@ -159,8 +159,13 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
         ));
     }
     let scene_bands = scene_bands(&scene);
-    let bands = resolve_bands(&card.bands, &scene_bands, opts.bands.as_deref())
-        .map_err(|e| Error::raster(&opts.scene, format!("{e} (model {})", opts.model.display())))?;
+    let bands = resolve_bands(&card.bands, &scene_bands, opts.bands.as_deref()).map_err(|e| {
+        Error::raster_source(
+            &opts.scene,
+            format!("input of model {}", opts.model.display()),
+            e,
+        )
+    })?;
     let by_position = taken_by_position(&card.bands, &scene_bands, opts.bands.as_deref());
     let mut labels = read_labels(
         &opts.labels,

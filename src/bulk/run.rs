@@ -195,7 +195,7 @@ pub fn run_batch(cfg: &BatchConfig) -> Result<BatchSummary> {
             (SKIPPED, None)
         } else {
             let result = match &scene.error {
-                Some(why) => Err(Error::Other(why.clone())),
+                Some(why) => Err(Error::catalog(&cfg.manifest, why)),
                 None => map_one(
                     cfg,
                     scene,

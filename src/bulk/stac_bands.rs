@@ -18,6 +18,7 @@
 //! reflectance assets, and maps such items from one asset (`--asset visual`).
 
 use crate::error::{Error, Result};
+use gdal::errors::GdalError;
 use gdal::programs::raster::{build_vrt, BuildVRTOptions};
 use gdal::{Dataset, Metadata};
 use serde::Deserialize;
@@ -116,14 +117,22 @@ pub fn nodata_number(v: &serde_json::Value) -> Option<f64> {
 
 /// Stacks `bands` (model order) into a VRT at `dest` (a `/vsimem/` path) with
 /// `resolution` metres per pixel when the assets are in a projected CRS (their
-/// finest resolution otherwise). Errors name the item.
+/// finest resolution otherwise). Errors name the item (an asset that cannot be
+/// opened: the asset first) and keep GDAL's error as their source.
 pub fn build_band_vrt(item: &str, bands: &[BandAsset], resolution: f64, dest: &str) -> Result<()> {
-    let err = |what: String| Error::Other(format!("STAC item {item:?}: {what}"));
+    let err = |what: String, e: GdalError| {
+        Error::runtime_source(format!("STAC item {item:?}: {what}"), e)
+    };
     let sources: Vec<Dataset> = bands
         .iter()
         .map(|b| {
-            Dataset::open(Path::new(&b.input))
-                .map_err(|e| err(format!("asset of band {} ({}): {e}", b.band, b.input)))
+            Dataset::open(Path::new(&b.input)).map_err(|e| {
+                Error::raster_source(
+                    &b.input,
+                    format!("asset of band {} of STAC item {item:?}", b.band),
+                    e,
+                )
+            })
         })
         .collect::<Result<_>>()?;
     let projected = sources[0]
@@ -136,27 +145,32 @@ pub fn build_band_vrt(item: &str, bands: &[BandAsset], resolution: f64, dest: &s
     } else {
         args.extend(["-resolution".into(), "highest".into()]);
     }
-    let options = BuildVRTOptions::new(args).map_err(|e| err(e.to_string()))?;
+    let options = BuildVRTOptions::new(args)
+        .map_err(|e| err("options to stack its band assets".into(), e))?;
     let mut vrt = build_vrt(Some(Path::new(dest)), &sources, Some(options))
-        .map_err(|e| err(format!("stacking its band assets: {e}")))?;
+        .map_err(|e| err("stacking its band assets".into(), e))?;
     for (i, b) in bands.iter().enumerate() {
+        let band_err = |what: &str, e| err(format!("band {}: {what}", b.band), e);
         let mut band = vrt
             .rasterband(i + 1)
-            .map_err(|e| err(format!("band {}: {e}", b.band)))?;
+            .map_err(|e| band_err("opening it in the stack", e))?;
         band.set_description(&b.band)
-            .map_err(|e| err(e.to_string()))?;
+            .map_err(|e| band_err("naming it", e))?;
         if let Some(s) = b.scale {
-            band.set_scale(s).map_err(|e| err(e.to_string()))?;
+            band.set_scale(s)
+                .map_err(|e| band_err("setting its scale", e))?;
         }
         if let Some(o) = b.offset {
-            band.set_offset(o).map_err(|e| err(e.to_string()))?;
+            band.set_offset(o)
+                .map_err(|e| band_err("setting its offset", e))?;
         }
         if let Some(nd) = b.nodata {
             band.set_no_data_value(Some(nd))
-                .map_err(|e| err(e.to_string()))?;
+                .map_err(|e| band_err("setting its nodata value", e))?;
         }
     }
-    vrt.flush_cache().map_err(|e| err(e.to_string()))?;
+    vrt.flush_cache()
+        .map_err(|e| err("writing the stack".into(), e))?;
     Ok(())
 }
 

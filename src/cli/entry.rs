@@ -91,13 +91,20 @@ pub fn run_process() -> ExitCode {
         Err(err) => {
             // Whatever raised it, the message names the outputs the user asked
             // for, never the temporaries they are written to.
-            eprintln!(
-                "geomaml: {}",
-                crate::output::name_outputs(&format!("{err:#}"))
-            );
+            eprintln!("{}", failure_line(&err));
             ExitCode::from(1)
         }
     }
+}
+
+/// The one line printed for a failed command: `geomaml: ` and the error's
+/// `Display`, which already ends with its causes, each once (see
+/// [`crate::error`]); the chain of `source()`s is not walked again.
+pub fn failure_line(err: &crate::error::Error) -> String {
+    format!(
+        "geomaml: {}",
+        crate::output::name_outputs(&format!("{err:#}"))
+    )
 }
 
 #[cfg(test)]
@@ -175,5 +182,31 @@ mod tests {
             assert!(!needs_libtorch(&args(a)), "{a:?}");
         }
         assert!(!computes_with_libtorch(&args(&["doctor"])));
+    }
+
+    #[test]
+    fn a_chained_error_prints_each_cause_once() {
+        use crate::error::Error;
+        let io = std::io::Error::other("disk vanished");
+        let read = Error::raster_source("scene.tif", "band 3", io);
+        let card = Error::model_source("m.onnx", "checking it against the scene", read);
+        let err = Error::hint(card, "pass --bands to choose the bands");
+        // The chain is kept whole for callers that inspect it.
+        let mut depth = 0;
+        let mut link: Option<&(dyn std::error::Error + 'static)> = Some(&err);
+        while let Some(e) = link {
+            depth += 1;
+            link = e.source();
+        }
+        assert_eq!(depth, 4);
+        let line = failure_line(&err);
+        assert_eq!(
+            line,
+            "geomaml: m.onnx: checking it against the scene: scene.tif: band 3: \
+             disk vanished; pass --bands to choose the bands"
+        );
+        for part in ["m.onnx", "scene.tif", "band 3", "disk vanished", "--bands"] {
+            assert_eq!(line.matches(part).count(), 1, "{part} in {line}");
+        }
     }
 }

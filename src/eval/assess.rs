@@ -146,7 +146,7 @@ pub fn assess_raster(
     let mut remap: BTreeMap<u16, u16> = match class_map {
         Some(m) => m
             .id_pairs(&ref_legend, &map_legend)
-            .map_err(|e| Error::config("--class-map", e))?
+            .map_err(|e| Error::config_source("--class-map", "", e))?
             .into_iter()
             .collect(),
         None => BTreeMap::new(),
@@ -392,7 +392,7 @@ pub fn assess_labels(
     let aliases = match class_map {
         Some(m) => m
             .aliases(&legend)
-            .map_err(|e| Error::config("--class-map", e))?,
+            .map_err(|e| Error::config_source("--class-map", "", e))?,
         None => Vec::new(),
     };
     let source = ClassSource::Aliased {

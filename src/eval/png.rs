@@ -56,9 +56,9 @@ fn render_png(svg: &str, fontdb: Arc<fontdb::Database>) -> Result<Vec<u8>> {
         .size()
         .to_int_size()
         .scale_by(PNG_SCALE)
-        .ok_or_else(|| Error::Other("cannot render the plot: the SVG has an empty size".into()))?;
+        .ok_or_else(|| Error::runtime("cannot render the plot: the SVG has an empty size"))?;
     let mut pixmap = tiny_skia::Pixmap::new(size.width(), size.height()).ok_or_else(|| {
-        Error::Other(format!(
+        Error::runtime(format!(
             "cannot render the plot: no {}x{} pixel image can be allocated",
             size.width(),
             size.height()
@@ -70,8 +70,8 @@ fn render_png(svg: &str, fontdb: Arc<fontdb::Database>) -> Result<Vec<u8>> {
         &mut pixmap.as_mut(),
     );
     if pixmap.pixels().iter().all(|p| p.alpha() == 0) {
-        return Err(Error::Other(
-            "cannot render the plot: the SVG drew nothing (every pixel is transparent)".into(),
+        return Err(Error::runtime(
+            "cannot render the plot: the SVG drew nothing (every pixel is transparent)",
         ));
     }
     pixmap

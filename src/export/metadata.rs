@@ -96,10 +96,7 @@ pub fn read_model(path: impl AsRef<Path>) -> Result<ModelProto> {
 /// Decodes ONNX bytes read from `path` (named in errors).
 pub fn decode_model(bytes: &[u8], path: &Path) -> Result<ModelProto> {
     let model = ModelProto::decode(bytes).map_err(|e| {
-        Error::model(
-            path,
-            format!("not an ONNX model (protobuf decoding failed: {e})"),
-        )
+        Error::model_source(path, "not an ONNX model (protobuf decoding failed)", e)
     })?;
     if model.graph.as_ref().is_none_or(|g| g.node.is_empty()) {
         return Err(Error::model(path, "not an ONNX model (no graph)"));

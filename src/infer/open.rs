@@ -73,8 +73,9 @@ impl OpenedMap {
         let card = predictor.card().clone();
         crate::limits::check_tile_for_scene(model, card.spec.tile_size, scene, raster.size())?;
         let scene_bands = scene_bands(&raster);
-        let bands = resolve_bands(&card.bands, &scene_bands, o.bands.as_deref())
-            .map_err(|e| Error::raster(scene, format!("{e} (model {})", model.display())))?;
+        let bands = resolve_bands(&card.bands, &scene_bands, o.bands.as_deref()).map_err(|e| {
+            Error::raster_source(scene, format!("input of model {}", model.display()), e)
+        })?;
         let by_position = taken_by_position(&card.bands, &scene_bands, o.bands.as_deref());
         let min_valid = check_min_valid(o.min_valid)?;
         if o.min_confidence > 100 {

@@ -225,11 +225,13 @@ pub(crate) fn session_from_bytes(bytes: &[u8], threads: usize) -> Result<Session
     let mut builder = Session::builder(&env)
         .map_err(ort_err("ONNX Runtime session"))?
         .with_optimization_level(GraphOptimizationLevel::Level3)
-        .map_err(|e| Error::runtime_source("ONNX Runtime optimisation level", e.to_string()))?;
+        .map_err(|e| {
+            Error::runtime_source("ONNX Runtime optimisation level", ort::Error::<()>::from(e))
+        })?;
     if threads > 0 {
-        builder = builder
-            .with_intra_threads(threads)
-            .map_err(|e| Error::runtime_source("ONNX Runtime threads", e.to_string()))?;
+        builder = builder.with_intra_threads(threads).map_err(|e| {
+            Error::runtime_source("ONNX Runtime threads", ort::Error::<()>::from(e))
+        })?;
     }
     builder
         .commit_from_memory(bytes)

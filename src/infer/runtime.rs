@@ -6,7 +6,7 @@
 
 use crate::error::{Error, Result};
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// Where the ONNX Runtime library would be loaded from, and why.
 pub fn library_path() -> Result<PathBuf> {
@@ -15,17 +15,17 @@ pub fn library_path() -> Result<PathBuf> {
         return if p.is_file() {
             Ok(p)
         } else {
-            Err(Error::Other(format!(
-                "ORT_DYLIB_PATH={} does not exist; point it at libonnxruntime.so.1.31.1",
-                p.display()
-            )))
+            Err(Error::config(
+                format!("ORT_DYLIB_PATH={}", p.display()),
+                "does not exist; point it at libonnxruntime.so.1.31.1",
+            ))
         };
     }
     let default = PathBuf::from(env!("GEOMAML_DEFAULT_ORT_DYLIB"));
     if default.is_file() {
         return Ok(default);
     }
-    Err(Error::Other(format!(
+    Err(Error::runtime(format!(
         "ONNX Runtime library not found (looked at {}); run scripts/setup.sh or set ORT_DYLIB_PATH",
         if default.as_os_str().is_empty() {
             "<none recorded at build>".into()
@@ -35,31 +35,55 @@ pub fn library_path() -> Result<PathBuf> {
     )))
 }
 
-static INIT: OnceLock<std::result::Result<(PathBuf, ort::environment::Environment), String>> =
-    OnceLock::new();
+/// Why ONNX Runtime could not be loaded, kept for the whole process: every later
+/// caller gets the same [`Error::Runtime`], ONNX Runtime's error as its source.
+struct LoadFailure {
+    what: String,
+    cause: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
 
-fn loaded() -> Result<&'static (PathBuf, ort::environment::Environment)> {
-    INIT.get_or_init(|| {
-        let path = library_path().map_err(|e| e.to_string())?;
-        // A library that fails to load aborts inside ort on some versions; catch it.
-        let loaded = std::panic::catch_unwind(|| {
-            ort::init_from(&path).map(|b| b.with_name("geomaml").build())
-        });
-        match loaded {
-            Ok(Ok(Ok(env))) => Ok((path, env)),
-            Ok(Ok(Err(e))) => Err(format!(
-                "starting ONNX Runtime from {}: {e}",
-                path.display()
-            )),
-            Ok(Err(e)) => Err(format!("loading ONNX Runtime from {}: {e}", path.display())),
-            Err(_) => Err(format!(
-                "loading ONNX Runtime from {} panicked",
-                path.display()
-            )),
+impl LoadFailure {
+    fn error(&self) -> Error {
+        match &self.cause {
+            Some(c) => Error::runtime_source(&self.what, Arc::clone(c)),
+            None => Error::runtime(&self.what),
         }
-    })
-    .as_ref()
-    .map_err(|e| Error::Other(e.clone()))
+    }
+}
+
+type Loaded = (PathBuf, ort::environment::Environment);
+
+static INIT: OnceLock<std::result::Result<Loaded, LoadFailure>> = OnceLock::new();
+
+fn loaded() -> Result<&'static Loaded> {
+    let outcome = match INIT.get() {
+        Some(outcome) => outcome,
+        None => {
+            // Not kept: a library that is not there is a typed error each time.
+            let path = library_path()?;
+            INIT.get_or_init(|| load(path))
+        }
+    };
+    outcome.as_ref().map_err(LoadFailure::error)
+}
+
+fn load(path: PathBuf) -> std::result::Result<Loaded, LoadFailure> {
+    // A library that fails to load aborts inside ort on some versions; catch it.
+    let loaded =
+        std::panic::catch_unwind(|| ort::init_from(&path).map(|b| b.with_name("geomaml").build()));
+    let failed = |what: &str, cause: Arc<dyn std::error::Error + Send + Sync>| LoadFailure {
+        what: format!("{what} ONNX Runtime from {}", path.display()),
+        cause: Some(cause),
+    };
+    match loaded {
+        Ok(Ok(Ok(env))) => Ok((path, env)),
+        Ok(Ok(Err(e))) => Err(failed("starting", Arc::new(e))),
+        Ok(Err(e)) => Err(failed("loading", Arc::new(e))),
+        Err(_) => Err(LoadFailure {
+            what: format!("loading ONNX Runtime from {} panicked", path.display()),
+            cause: None,
+        }),
+    }
 }
 
 /// Loads ONNX Runtime once per process; later calls return the same outcome.

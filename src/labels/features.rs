@@ -108,12 +108,10 @@ impl ReadState {
         };
         source::check_coordinates(path, fid, &to_geo(&geom)?, ctx.geographic)?;
         geom.transform_inplace(ctx.transform).map_err(|e| {
-            Error::labels(
+            Error::labels_source(
                 path,
-                format!(
-                    "feature {fid}: cannot transform to {}: {e}",
-                    ctx.target_name
-                ),
+                format!("feature {fid}: cannot transform to {}", ctx.target_name),
+                e,
             )
         })?;
         let geometry = to_geo(&geom)?;

@@ -170,9 +170,10 @@ pub fn read_labels(
         let source_name = source.name().unwrap_or_else(|| "its CRS".into());
         let geographic = source.is_geographic().then_some(source_name.as_str());
         let transform = CoordTransform::new(&gis_order(source.clone()), &target).map_err(|e| {
-            Error::labels(
+            Error::labels_source(
                 path,
-                format!("cannot transform from {source_name} to {target_name}: {e}"),
+                format!("cannot transform from {source_name} to {target_name}"),
+                e,
             )
         })?;
         let field_names = layers::field_names(&layer);

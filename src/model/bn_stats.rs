@@ -17,8 +17,8 @@ use tch::Tensor;
 /// per-layer batch statistics over `batches` (each `[n, bands, h, w]`).
 pub fn estimate_bn_stats(params: &Params, batches: &[Tensor]) -> Result<Params> {
     if batches.is_empty() {
-        return Err(Error::Other(
-            "estimating batch-norm statistics needs at least one batch".into(),
+        return Err(Error::runtime(
+            "estimating batch-norm statistics needs at least one batch",
         ));
     }
     let mut sums: BTreeMap<String, (Tensor, Tensor)> = BTreeMap::new();

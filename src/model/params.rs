@@ -11,7 +11,7 @@
 //! so a seed gives the same model on every device.
 
 use crate::error::{Error, Result};
-use crate::model::spec::ModelSpec;
+use crate::model::spec::{InvalidModel, ModelSpec};
 use crate::model::tensors::{HostTensor, NamedTensors};
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
@@ -50,7 +50,8 @@ impl Params {
     /// A freshly initialised model (see the module doc), trainable tensors
     /// requiring gradients.
     pub fn init(spec: &ModelSpec, device: Device, kind: Kind, seed: u64) -> Result<Self> {
-        spec.validate().map_err(|e| Error::config("model", e))?;
+        spec.validate()
+            .map_err(|e| Error::config_source("model", "", e))?;
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
         let mut tensors = Vec::new();
         for t in spec.tensors() {
@@ -90,15 +91,19 @@ impl Params {
         kind: Kind,
     ) -> Result<Self> {
         let mut tensors = Vec::new();
+        // Checkpoints are checked against their spec when read (with the file's
+        // name); a mismatch here is a caller's bug.
+        let invalid = |e: InvalidModel| Error::runtime_source("building a model's parameters", e);
         for t in spec.tensors() {
             let h = named
                 .get(&t.name)
-                .ok_or_else(|| Error::Other(format!("tensor {} is missing", t.name)))?;
+                .ok_or_else(|| invalid(InvalidModel::MissingTensor(t.name.clone())))?;
             if h.shape != t.shape {
-                return Err(Error::Other(format!(
-                    "tensor {} has shape {:?}, the model needs {:?}",
-                    t.name, h.shape, t.shape
-                )));
+                return Err(invalid(InvalidModel::TensorShape {
+                    name: t.name.clone(),
+                    got: h.shape.clone(),
+                    want: t.shape.clone(),
+                }));
             }
             tensors.push(host_to_tensor(h, device, kind)?);
         }

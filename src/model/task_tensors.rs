@@ -68,7 +68,7 @@ impl TaskTensors {
                     .position(|l| l == id)
                     .map(|i| i as i64)
                     .ok_or_else(|| {
-                        Error::Other(format!(
+                        Error::runtime(format!(
                             "class {id} of a task is not in the model's legend {legend:?}"
                         ))
                     })

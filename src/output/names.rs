@@ -57,6 +57,11 @@ pub fn user_path(path: &Path) -> PathBuf {
 pub fn user_error(err: Error) -> Error {
     let text = |r: String| name_outputs(&r);
     let named = |c: crate::error::Cause| -> crate::error::Cause {
+        // A geomaml error keeps its type, its own paths and causes renamed.
+        let c = match c.downcast::<Error>() {
+            Ok(e) => return Box::new(user_error(*e)),
+            Err(c) => c,
+        };
         let m = c.to_string();
         let n = name_outputs(&m);
         if n == m {
@@ -90,6 +95,19 @@ pub fn user_error(err: Error) -> Error {
         },
         Error::OutputExists { path } => Error::OutputExists {
             path: user_path(&path),
+        },
+        Error::Hint { source, hint } => Error::Hint {
+            source: named(source),
+            hint,
+        },
+        Error::Resumable {
+            source,
+            step,
+            resume,
+        } => Error::Resumable {
+            source: named(source),
+            step,
+            resume,
         },
         Error::Other(m) => Error::Other(text(m)),
         // GDAL's messages name the file it was writing: the temporary.

@@ -73,7 +73,7 @@ pub fn commit_set(mut members: Vec<SetMember>) -> Result<PathBuf> {
         });
     }
     let Some(last) = members.last().map(|m| m.output.final_path.clone()) else {
-        return Err(Error::Other("an empty set of outputs".into()));
+        return Err(Error::runtime("moving an empty set of outputs into place"));
     };
     for m in &moves {
         if let Some(from) = &m.from {

@@ -193,7 +193,7 @@ impl PixelReader {
             }
             let band = ds
                 .rasterband(input.band)
-                .map_err(|e| Error::raster(&path, format!("band {}: {e}", input.band)))?;
+                .map_err(|e| Error::raster_source(&path, format!("band {}", input.band), e))?;
             dtype::check_readable(&path, input.band, &input.name, &band)?;
             unscale.push(Unscale::of_band(ds, &band, &input.name));
         }
@@ -285,7 +285,7 @@ impl PixelReader {
         for (i, input) in self.inputs.iter().enumerate() {
             let band = ds
                 .rasterband(input.band)
-                .map_err(|e| Error::raster(path, format!("band {}: {e}", input.band)))?;
+                .map_err(|e| Error::raster_source(path, format!("band {}", input.band), e))?;
             band.read_into_slice::<f32>(
                 (inside.x, inside.y),
                 (iw, ih),
@@ -294,9 +294,10 @@ impl PixelReader {
                 None,
             )
             .map_err(|e| {
-                Error::raster(
+                Error::raster_source(
                     path,
-                    format!("band {} ({}), window {inside}: {e}", input.band, input.name),
+                    format!("band {} ({}), window {inside}", input.band, input.name),
+                    e,
                 )
             })?;
             let u = self.unscale[i];

@@ -1,7 +1,7 @@
 //! GeoTIFF writers: tiled, compressed, georeferenced, with nodata and colour tables.
 
 use super::{GeoTransform, Georef};
-use crate::error::{Error, Result};
+use crate::error::{Cause, Error, Result};
 use crate::legend::ClassInfo;
 use gdal::raster::{
     Buffer, ColorEntry, ColorTable, GdalType, PaletteInterpretation, RasterCreationOptions,
@@ -210,7 +210,7 @@ impl GeoTiffWriter {
         let failures = crate::gdal_messages::take_failures();
         flushed.map_err(|e| Error::raster_source(&path, "writing", e))?;
         if let Some(last) = failures.last() {
-            return Err(Error::raster(&path, format!("writing failed: {last}")));
+            return Err(Error::raster_source(&path, "writing failed", last.clone()));
         }
         verify_readable(&path)
     }
@@ -219,29 +219,30 @@ impl GeoTiffWriter {
 /// Reads every band of the raster at `path` whole, in row strips; fails when GDAL
 /// cannot (a truncated or corrupt file).
 pub fn verify_readable(path: &Path) -> Result<()> {
-    let bad = |e: &dyn std::fmt::Display| {
-        Error::raster(
+    let bad = |e: Cause| {
+        Error::raster_source(
             path,
-            format!("the written file cannot be read back ({e}); is the disk full?"),
+            "the written file cannot be read back (is the disk full?)",
+            e,
         )
     };
-    let ds = Dataset::open(path).map_err(|e| bad(&e))?;
+    let ds = Dataset::open(path).map_err(|e| bad(e.into()))?;
     let (w, h) = ds.raster_size();
     let rows = (1 << 20) / w.max(1);
     let rows = rows.clamp(1, h.max(1));
     let mut buf = vec![0u8; w * rows];
     for b in 1..=ds.raster_count() {
-        let band = ds.rasterband(b).map_err(|e| bad(&e))?;
+        let band = ds.rasterband(b).map_err(|e| bad(e.into()))?;
         let mut y = 0;
         while y < h {
             let n = rows.min(h - y);
             band.read_into_slice::<u8>((0, y as isize), (w, n), (w, n), &mut buf[..w * n], None)
-                .map_err(|e| bad(&e))?;
+                .map_err(|e| bad(e.into()))?;
             y += n;
         }
     }
-    if let Some(last) = crate::gdal_messages::take_failures().last() {
-        return Err(bad(last));
+    if let Some(last) = crate::gdal_messages::take_failures().pop() {
+        return Err(bad(last.into()));
     }
     Ok(())
 }

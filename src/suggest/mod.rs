@@ -314,7 +314,7 @@ fn write_points(
         .map_err(|e| fail("creating fields", e))?;
     for s in chosen {
         let (mut x, mut y) = world(s).ok_or_else(|| {
-            Error::Other(format!("cell ({}, {}) has no world position", s.col, s.row))
+            Error::runtime(format!("cell ({}, {}) has no world position", s.col, s.row))
         })?;
         if let Some(t) = &transform {
             let (mut xs, mut ys, mut zs) = ([x], [y], [0.0]);

@@ -163,7 +163,7 @@ fn save(
     options: &[&str],
 ) -> Result<()> {
     let out = PendingOutput::new(path, false)?;
-    let err = |e: gdal::errors::GdalError| Error::raster(path, e);
+    let err = |e: gdal::errors::GdalError| Error::raster_source(path, "", e);
     let mem = DriverManager::get_driver_by_name("MEM").map_err(err)?;
     let ds = mem
         .create_with_band_type::<u8, _>("", w, h, 3)

@@ -180,9 +180,11 @@ impl<'a> TaskLoader<'a> {
         item: &TaskItem,
         position: usize,
     ) -> Result<(Array3<f32>, Vec<i64>)> {
+        // Faults of a tile name the dataset tree the catalog was scanned from.
+        let tile_fault = |reason: String| Error::catalog(&self.catalog.root, reason);
         let rec = self.catalog.tiles.get(item.tile as usize).ok_or_else(|| {
-            Error::Other(format!(
-                "task names tile {} but the catalog has {} tiles",
+            tile_fault(format!(
+                "a task names tile {} but the catalog has {} tiles",
                 item.tile,
                 self.catalog.len()
             ))
@@ -201,9 +203,10 @@ impl<'a> TaskLoader<'a> {
             if wanted.is_empty() {
                 continue;
             }
-            let path = self.catalog.resolve(src.path(&rec.sources).ok_or_else(|| {
-                Error::Other(format!("tile {} has no {src:?} source", item.tile))
-            })?);
+            let path =
+                self.catalog.resolve(src.path(&rec.sources).ok_or_else(|| {
+                    tile_fault(format!("tile {} has no {src:?} source", item.tile))
+                })?);
             let inputs: Vec<BandInput> = wanted
                 .iter()
                 .map(|&(out, band, norm)| BandInput {
@@ -221,7 +224,7 @@ impl<'a> TaskLoader<'a> {
         let mut labels = match task.kind {
             TaskKind::Classification if self.options.points.is_some() => {
                 let rel = rec.sources.lc.as_deref().ok_or_else(|| {
-                    Error::Other(format!("tile {} has no land-cover source", item.tile))
+                    tile_fault(format!("tile {} has no land-cover source", item.tile))
                 })?;
                 let lc = with_raster(&self.catalog.resolve(rel), |r| {
                     r.read_window(&[1], window, 0.0)
@@ -235,7 +238,7 @@ impl<'a> TaskLoader<'a> {
             TaskKind::Classification => {
                 let class = item.label.or(rec.label);
                 let local = class.and_then(|c| task.local_label(c)).ok_or_else(|| {
-                    Error::Other(format!(
+                    tile_fault(format!(
                         "tile {} has class {class:?}, which is not one of the task's {:?}",
                         item.tile, task.classes
                     ))
@@ -247,7 +250,7 @@ impl<'a> TaskLoader<'a> {
                     .sources
                     .mask
                     .as_deref()
-                    .ok_or_else(|| Error::Other(format!("tile {} has no mask", item.tile)))?;
+                    .ok_or_else(|| tile_fault(format!("tile {} has no mask", item.tile)))?;
                 let rgb = with_raster(&self.catalog.resolve(rel), |r| {
                     r.read_window(&[1, 2, 3], window, 0.0)
                 })?;

@@ -168,8 +168,9 @@ impl<'a> TaskSampler<'a> {
                 return Ok(t);
             }
         }
-        Err(Error::Other(
-            "could not draw a task whose query tiles avoid its support footprints after 32 tries; lower --query or --shot".into(),
+        Err(Error::config(
+            "--query",
+            "could not draw a task whose query tiles avoid its support footprints after 32 tries; lower --query or --shot",
         ))
     }
 

@@ -80,11 +80,10 @@ impl Splits {
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         let file: SplitFile = serde_json::from_slice(&text).map_err(|e| {
-            Error::catalog(
+            Error::catalog_source(
                 path,
-                format!(
-                    "not a split file {{\"train\": [ids], \"val\": [...], \"test\": [...]}}: {e}"
-                ),
+                "not a split file {\"train\": [ids], \"val\": [...], \"test\": [...]}",
+                e,
             )
         })?;
         let mut by_region = HashMap::new();

@@ -13,13 +13,16 @@ use crate::train::source::{DataInfo, TaskSource};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
+use std::sync::Arc;
 
 /// Few-shot tasks of one catalog.
 #[derive(Debug)]
 pub struct CatalogSource<'a> {
     info: DataInfo,
     train: TaskSampler<'a>,
-    val: Result<TaskSampler<'a>>,
+    /// The meta-validation sampler, or why there is none (shared: given to every
+    /// draw that asks for one).
+    val: std::result::Result<TaskSampler<'a>, Arc<Error>>,
     loader: TaskLoader<'a>,
     train_rng: ChaCha8Rng,
     val_rng: ChaCha8Rng,
@@ -61,7 +64,7 @@ impl<'a> CatalogSource<'a> {
         };
         let train = TaskSampler::new(index, config(Split::Train))
             .map_err(|e| Error::catalog_source(catalog_path, "no meta-training tasks", e))?;
-        let val = TaskSampler::new(index, config(Split::Val));
+        let val = TaskSampler::new(index, config(Split::Val)).map_err(Arc::new);
         let dataset = catalog.kind.dataset();
         let (classes, resolution_m, segmentation) = (
             dataset.task_classes(),
@@ -98,12 +101,16 @@ impl TaskSource for CatalogSource<'_> {
         let (sampler, rng) = match split {
             Split::Val => (
                 self.val.as_ref().map_err(|e| {
-                    Error::Other(format!("the catalog has no meta-validation tasks: {e}"))
+                    Error::catalog_source(
+                        self.info.catalog.as_deref().unwrap_or_default(),
+                        "no meta-validation tasks",
+                        Arc::clone(e),
+                    )
                 })?,
                 &mut self.val_rng,
             ),
             Split::Train => (&self.train, &mut self.train_rng),
-            Split::Test => return Err(Error::Other("training never draws meta-test tasks".into())),
+            Split::Test => return Err(Error::runtime("training never draws meta-test tasks")),
         };
         // Draw in order (the random stream decides the tasks), then read all of a
         // meta-batch's windows at once rather than one task after another.

@@ -134,8 +134,8 @@ impl<'a, T: Send + 'a> Feed<'a, T> {
     /// The next meta-batch, or the error that reading or preparing it met.
     pub fn next_batch(&mut self) -> Result<T> {
         if self.left == 0 {
-            return Err(Error::Other(
-                "asked for more training batches than the run has steps".into(),
+            return Err(Error::runtime(
+                "asked for more training batches than the run has steps",
             ));
         }
         self.left -= 1;
@@ -149,8 +149,8 @@ impl<'a, T: Send + 'a> Feed<'a, T> {
                 prepare,
             } => draw(*source, *seeds, k, *count).and_then(prepare),
             Inner::Ahead(rx) => rx.recv().unwrap_or_else(|_| {
-                Err(Error::Other(
-                    "the task reader thread stopped without a batch or an error".into(),
+                Err(Error::runtime(
+                    "the task reader thread stopped without a batch or an error",
                 ))
             }),
         }

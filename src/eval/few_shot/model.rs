@@ -117,6 +117,16 @@ impl EvalModel {
         .map_err(|e| Error::runtime_source(format!("model `{}`", self.name), e))
     }
 
+    /// A model that cannot answer a task: its checkpoint at fault, named with the
+    /// model's name in the report.
+    fn unfit(&self, reason: String) -> Error {
+        let reason = format!("model `{}`: {reason}", self.name);
+        match &self.path {
+            Some(path) => Error::model(path, reason),
+            None => Error::runtime(reason),
+        }
+    }
+
     /// The outputs that answer for the task's classes 0..way, in task order.
     pub fn columns(&self, classes: &[u16]) -> Result<Vec<i64>> {
         let outputs = self.params.spec().num_classes;
@@ -130,18 +140,14 @@ impl EvalModel {
                         .position(|l| l == id)
                         .map(|i| i as i64)
                         .ok_or_else(|| {
-                            Error::Other(format!(
-                                "model `{}`: class {id} is not in its legend {:?}",
-                                self.name, self.legend
-                            ))
+                            self.unfit(format!("class {id} is not in its legend {:?}", self.legend))
                         })
                 })
                 .collect::<Result<_>>()?,
         };
         if let Some(c) = cols.iter().find(|&&c| c as usize >= outputs) {
-            return Err(Error::Other(format!(
-                "model `{}` has {outputs} outputs; a {}-way task needs output {c}",
-                self.name,
+            return Err(self.unfit(format!(
+                "it has {outputs} outputs; a {}-way task needs output {c}",
                 classes.len()
             )));
         }

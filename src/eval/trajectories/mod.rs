@@ -175,7 +175,7 @@ pub fn model_trajectories(
     tick: &dyn Fn(),
 ) -> Result<ModelTrajectories> {
     if tasks.len() != origins.len() {
-        return Err(Error::Other(format!(
+        return Err(Error::runtime(format!(
             "{} tasks but {} task origins",
             tasks.len(),
             origins.len()

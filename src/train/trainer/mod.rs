@@ -195,11 +195,11 @@ pub fn train(
         }
         Err(e) if wrote.last && wrote.last_step < cfg.steps => {
             let last = opts.outputs()[1].clone();
-            Err(Error::Other(format!(
-                "{e}; the run's progress (step {}) is kept: continue it with --resume {}",
-                wrote.last_step,
-                last.display()
-            )))
+            Err(Error::Resumable {
+                source: Box::new(e),
+                step: wrote.last_step,
+                resume: last,
+            })
         }
         other => other,
     }
@@ -305,10 +305,11 @@ fn train_in<'s>(
 
     let val_tasks = if cfg.val_every > 0 {
         let batches = source.sample(Split::Val, cfg.val_tasks).map_err(|e| {
-            Error::Other(format!(
-                "drawing meta-validation tasks: {e} (pass --val-every 0 to train without \
-                 validation, or ask for smaller tasks with --way/--shot/--query)"
-            ))
+            Error::hint(
+                e,
+                "meta-validation needs these tasks: pass --val-every 0 to train without \
+                 it, or ask for smaller tasks with --way/--shot/--query",
+            )
         })?;
         to_tensors(&batches, cfg.method, &legend, device)?
     } else {
@@ -387,11 +388,14 @@ fn train_in<'s>(
         let grad_norm = clip_grad_norm(&mut grads, cfg.grad_clip);
         adam.step(&params.trainable(), &grads);
         if !stats.query_loss.is_finite() {
-            return Err(Error::Other(format!(
-                "training diverged at step {} (loss {}); lower --inner-lr or the outer learning rate",
-                step + 1,
-                stats.query_loss
-            )));
+            return Err(Error::config(
+                "--inner-lr",
+                format!(
+                    "training diverged at step {} (loss {}); lower --inner-lr or the outer learning rate",
+                    step + 1,
+                    stats.query_loss
+                ),
+            ));
         }
         tasks_done += per_step;
         last_loss = stats.query_loss;
