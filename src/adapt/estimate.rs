@@ -18,8 +18,9 @@
 //!   delivered model was adapted (each fold costs about one adaptation).
 
 use super::baseline::nearest_neighbour_accuracy;
+use super::batches::{bn_batches, to_tensor, with_unlabelled};
 use super::folds::spatial_folds;
-use super::{bn_batches, to_tensor, with_unlabelled, Shots};
+use super::Shots;
 use crate::error::Result;
 use crate::inner_loop::{adapt as inner_loop, gradient_step, InnerSettings};
 use crate::model::bn_stats::estimate_bn_stats;

@@ -13,9 +13,13 @@
 //!   class with the id and name of a legend class keeps its row; any other class gets
 //!   a new row, started from the mean of the legend's rows, and the report names it.
 
-use crate::card::ModelCard;
+use super::AdaptOptions;
+use crate::card::{AdaptationRecord, ModelCard};
 use crate::checkpoint::{Checkpoint, HostTensor};
-use crate::legend::ClassInfo;
+use crate::error::{Error, Result};
+use crate::legend::{find_class, ClassInfo};
+use crate::model::params::Params;
+use std::collections::BTreeMap;
 
 /// Where each class's output comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,6 +108,112 @@ pub fn grow(ckpt: &Checkpoint, extra_classes: &[ClassInfo]) -> Checkpoint {
             ..c.clone()
         }));
     out
+}
+
+/// The adapted checkpoint: head rows of the analyst's classes only, in `classes`
+/// order, their legend, batch-norm statistics frozen.
+pub(super) fn head_for(
+    params: &Params,
+    card: &ModelCard,
+    classes: &[ClassInfo],
+    outputs: &[usize],
+    record: AdaptationRecord,
+) -> Checkpoint {
+    let mut tensors = params.to_named();
+    for name in ["head.weight", "head.bias"] {
+        let t = &tensors[name];
+        let row: usize = t.shape[1..].iter().product();
+        let data: Vec<f32> = outputs
+            .iter()
+            .flat_map(|&o| t.data[o * row..(o + 1) * row].iter().copied())
+            .collect();
+        let mut shape = t.shape.clone();
+        shape[0] = outputs.len();
+        tensors.insert(name.into(), HostTensor { shape, data });
+    }
+    let mut card = card.clone();
+    card.spec.num_classes = classes.len();
+    // The pixel network is fully convolutional: maps read larger windows than the
+    // tiles it learnt from.
+    if card.spec.arch == crate::model::spec::Arch::Pixel {
+        card.spec.tile_size = card.spec.tile_size.max(crate::model::arch::pixel::TILE);
+    }
+    card.classes = classes.to_vec();
+    card.bn_frozen = true;
+    card.inner_loop.lr = record.inner_lr;
+    card.inner_loop.steps = record.inner_steps;
+    card.inner_loop.chosen_steps = None;
+    card.adaptation = Some(record);
+    Checkpoint {
+        card,
+        tensors,
+        extra: BTreeMap::new(),
+    }
+}
+
+/// The map's classes: those labelled (each with at least one shot), by id, or the
+/// `--classes` list in its order, which must then name every labelled class.
+pub(super) fn map_classes(
+    opts: &AdaptOptions,
+    legend: &[ClassInfo],
+    shot_ids: &[u16],
+) -> Result<Vec<ClassInfo>> {
+    let labelled: Vec<ClassInfo> = legend
+        .iter()
+        .filter(|c| shot_ids.contains(&c.id))
+        .cloned()
+        .collect();
+    let list = |cs: &[ClassInfo]| {
+        cs.iter()
+            .map(|c| c.name.clone())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let classes = match &opts.classes {
+        None => labelled,
+        Some(wanted) => {
+            let mut out: Vec<ClassInfo> = Vec::new();
+            for w in wanted {
+                let c = find_class(&labelled, w).ok_or_else(|| {
+                    Error::config(
+                        "--classes",
+                        format!(
+                            "`{w}` has no label in {} (its labelled classes: {})",
+                            opts.labels.display(),
+                            list(&labelled)
+                        ),
+                    )
+                })?;
+                if out.iter().any(|o| o.id == c.id) {
+                    return Err(Error::config("--classes", format!("`{w}` is listed twice")));
+                }
+                out.push(c.clone());
+            }
+            let missing: Vec<ClassInfo> = labelled
+                .iter()
+                .filter(|c| !out.iter().any(|o| o.id == c.id))
+                .cloned()
+                .collect();
+            if !missing.is_empty() {
+                return Err(Error::config(
+                    "--classes",
+                    format!(
+                        "does not list {}, labelled in {}; list every class, or remove its labels",
+                        list(&missing),
+                        opts.labels.display()
+                    ),
+                ));
+            }
+            out
+        }
+    };
+    if classes.len() < 2 {
+        return Err(Error::labels(
+            &opts.labels,
+            "labels name fewer than two classes; a map needs at least two",
+        ));
+    }
+    Ok(classes)
 }
 
 #[cfg(test)]

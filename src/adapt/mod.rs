@@ -11,17 +11,18 @@
 //! class's legend position.
 
 pub mod baseline;
+mod batches;
 pub mod estimate;
 pub mod folds;
 pub mod head;
 pub mod shots;
 
 use crate::card::{AdaptationRecord, ModelCard};
-use crate::checkpoint::{Checkpoint, HostTensor};
+use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
 use crate::inner_loop::{adapt_tracked, InnerSettings};
 use crate::labels::{read_labels, ClassSource, LabelOptions};
-use crate::legend::{find_class, ClassInfo};
+use crate::legend::ClassInfo;
 use crate::model::functional::forward;
 use crate::model::layers::BnMode;
 use crate::model::params::Params;
@@ -29,11 +30,13 @@ use crate::pixels::checks::scene_warnings;
 use crate::pixels::{check_min_valid, BandInput, PixelReader};
 use crate::raster::band_match::{resolve_bands, scene_bands, taken_by_position};
 use crate::raster::Raster;
-use ndarray::{Array2, Axis};
+use batches::{bn_batches, inner_batch, to_tensor};
+use head::{head_for, map_classes};
+use ndarray::Array2;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use tch::{Device, Tensor};
+use tch::Device;
 
 pub use estimate::AccuracyEstimate;
 use estimate::HoldOut;
@@ -391,181 +394,5 @@ fn default_steps(card: &ModelCard) -> usize {
     card.inner_loop.adapt_steps()
 }
 
-/// The inner loop's batch: the shots, and for per-pixel models also the unlabelled
-/// scene windows (targets ignored), so that batch norm normalises with statistics of
-/// the scene, as the frozen statistics of the delivered model will; statistics of
-/// the few shot windows alone would shift every class boundary once frozen.
-fn inner_batch(
-    shots: &Shots,
-    targets: &Array2<i64>,
-    unlabelled: &ndarray::Array4<f32>,
-    card: &ModelCard,
-    device: Device,
-) -> (Tensor, Tensor) {
-    let x = to_tensor(&shots.x, device);
-    let y = Tensor::from_slice(targets.as_standard_layout().as_slice().expect("contiguous"))
-        .view([targets.nrows() as i64, -1])
-        .to_device(device);
-    with_unlabelled(&x, &y, unlabelled, card.spec.is_segmentation(), device)
-}
-
-/// `x` and its targets `y`, with the `unlabelled` windows appended (targets ignored)
-/// when `per_pixel`; as they are otherwise or without windows.
-fn with_unlabelled(
-    x: &Tensor,
-    y: &Tensor,
-    unlabelled: &ndarray::Array4<f32>,
-    per_pixel: bool,
-    device: Device,
-) -> (Tensor, Tensor) {
-    if !per_pixel || unlabelled.shape()[0] == 0 {
-        return (x.shallow_clone(), y.shallow_clone());
-    }
-    let u = to_tensor(unlabelled, device);
-    let ignore = Tensor::full(
-        [unlabelled.shape()[0] as i64, y.size()[1]],
-        crate::tasks::IGNORE_INDEX,
-        (tch::Kind::Int64, device),
-    );
-    (Tensor::cat(&[x, &u], 0), Tensor::cat(&[y, &ignore], 0))
-}
-
-fn to_tensor(a: &ndarray::Array4<f32>, device: Device) -> Tensor {
-    let shape: Vec<i64> = a.shape().iter().map(|&d| d as i64).collect();
-    Tensor::from_slice(a.as_standard_layout().as_slice().expect("standard layout"))
-        .view(shape.as_slice())
-        .to_device(device)
-}
-
-/// Support windows plus unlabelled scene windows in batches of 32.
-fn bn_batches(support: &Tensor, unlabelled: &ndarray::Array4<f32>, device: Device) -> Vec<Tensor> {
-    let mut batches = vec![support.shallow_clone()];
-    for chunk in unlabelled.axis_chunks_iter(Axis(0), 32) {
-        if chunk.shape()[0] >= 2 {
-            batches.push(to_tensor(&chunk.to_owned(), device));
-        }
-    }
-    batches
-}
-
-/// The adapted checkpoint: head rows of the analyst's classes only, in `classes`
-/// order, their legend, batch-norm statistics frozen.
-fn head_for(
-    params: &Params,
-    card: &ModelCard,
-    classes: &[ClassInfo],
-    outputs: &[usize],
-    record: AdaptationRecord,
-) -> Checkpoint {
-    let mut tensors = params.to_named();
-    for name in ["head.weight", "head.bias"] {
-        let t = &tensors[name];
-        let row: usize = t.shape[1..].iter().product();
-        let data: Vec<f32> = outputs
-            .iter()
-            .flat_map(|&o| t.data[o * row..(o + 1) * row].iter().copied())
-            .collect();
-        let mut shape = t.shape.clone();
-        shape[0] = outputs.len();
-        tensors.insert(name.into(), HostTensor { shape, data });
-    }
-    let mut card = card.clone();
-    card.spec.num_classes = classes.len();
-    // The pixel network is fully convolutional: maps read larger windows than the
-    // tiles it learnt from.
-    if card.spec.arch == crate::model::spec::Arch::Pixel {
-        card.spec.tile_size = card.spec.tile_size.max(crate::model::arch::pixel::TILE);
-    }
-    card.classes = classes.to_vec();
-    card.bn_frozen = true;
-    card.inner_loop.lr = record.inner_lr;
-    card.inner_loop.steps = record.inner_steps;
-    card.inner_loop.chosen_steps = None;
-    card.adaptation = Some(record);
-    Checkpoint {
-        card,
-        tensors,
-        extra: BTreeMap::new(),
-    }
-}
-
-/// The map's classes: those labelled (each with at least one shot), by id, or the
-/// `--classes` list in its order, which must then name every labelled class.
-fn map_classes(
-    opts: &AdaptOptions,
-    legend: &[ClassInfo],
-    shot_ids: &[u16],
-) -> Result<Vec<ClassInfo>> {
-    let labelled: Vec<ClassInfo> = legend
-        .iter()
-        .filter(|c| shot_ids.contains(&c.id))
-        .cloned()
-        .collect();
-    let list = |cs: &[ClassInfo]| {
-        cs.iter()
-            .map(|c| c.name.clone())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let classes = match &opts.classes {
-        None => labelled,
-        Some(wanted) => {
-            let mut out: Vec<ClassInfo> = Vec::new();
-            for w in wanted {
-                let c = find_class(&labelled, w).ok_or_else(|| {
-                    Error::config(
-                        "--classes",
-                        format!(
-                            "`{w}` has no label in {} (its labelled classes: {})",
-                            opts.labels.display(),
-                            list(&labelled)
-                        ),
-                    )
-                })?;
-                if out.iter().any(|o| o.id == c.id) {
-                    return Err(Error::config("--classes", format!("`{w}` is listed twice")));
-                }
-                out.push(c.clone());
-            }
-            let missing: Vec<ClassInfo> = labelled
-                .iter()
-                .filter(|c| !out.iter().any(|o| o.id == c.id))
-                .cloned()
-                .collect();
-            if !missing.is_empty() {
-                return Err(Error::config(
-                    "--classes",
-                    format!(
-                        "does not list {}, labelled in {}; list every class, or remove its labels",
-                        list(&missing),
-                        opts.labels.display()
-                    ),
-                ));
-            }
-            out
-        }
-    };
-    if classes.len() < 2 {
-        return Err(Error::labels(
-            &opts.labels,
-            "labels name fewer than two classes; a map needs at least two",
-        ));
-    }
-    Ok(classes)
-}
-
 #[cfg(test)]
-mod tests {
-    use super::loss_rose;
-
-    #[test]
-    fn a_loss_counts_as_risen_only_when_it_ends_clearly_above_its_start() {
-        assert!(loss_rose(&[1.98, 4.0, 15.7]));
-        assert!(loss_rose(&[1.0, 0.5, 1.02]));
-        // Wandering but ending lower, at the start, or within rounding: not risen.
-        assert!(!loss_rose(&[1.6, 5.6, 0.75]));
-        assert!(!loss_rose(&[1.0, 1.005]));
-        assert!(!loss_rose(&[0.0, 0.0]));
-        assert!(!loss_rose(&[2.0]));
-    }
-}
+mod tests;

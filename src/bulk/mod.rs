@@ -11,6 +11,7 @@ pub mod manifest;
 pub mod run;
 pub mod shard;
 pub mod sidecar;
+mod stac;
 pub mod stac_bands;
 
 pub use crate::infer::MapOptions;

@@ -4,52 +4,8 @@
 
 use crate::error::Result;
 use clap::Args;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-
-/// Options of `geomaml adapt` (shared with `geomaml map --labels`).
-#[derive(Debug, Clone, Args)]
-pub struct AdaptFlags {
-    /// Labelled points or polygons (GeoJSON, GeoPackage, Shapefile, any CRS).
-    #[arg(long)]
-    pub labels: Option<PathBuf>,
-    /// Attribute holding the class (name or id); default: class, label, ...
-    #[arg(long)]
-    pub class_field: Option<String>,
-    /// Layer of the label file [default: its only layer, or the one layer with a
-    /// class field].
-    #[arg(long)]
-    pub layer: Option<String>,
-    /// Smallest fraction of valid (not nodata, not masked) pixels in a shot's window.
-    #[arg(long, default_value_t = crate::pixels::MIN_VALID)]
-    pub min_valid: f64,
-    /// Classes the map must have, comma-separated; each needs at least one label.
-    #[arg(long, value_delimiter = ',')]
-    pub classes: Option<Vec<String>>,
-    /// Inner-loop step size (default: the model card's).
-    #[arg(long)]
-    pub inner_lr: Option<f64>,
-    /// Inner-loop steps [default: the model card's, at least 20; `geomaml info`
-    /// says how many].
-    #[arg(long)]
-    pub inner_steps: Option<usize>,
-    /// Unlabelled scene windows used to estimate batch-norm statistics.
-    #[arg(long, default_value_t = 64)]
-    pub bn_windows: usize,
-    /// Skip the cross-validated accuracy estimate over the labels.
-    #[arg(long)]
-    pub no_cross_validation: bool,
-    /// Cross-validate adapting the whole network per fold, as the model was (one
-    /// adaptation per fold), not its last layer only (see docs/analyst_loop.md).
-    #[arg(long, conflicts_with = "no_cross_validation")]
-    pub full_cross_validation: bool,
-    /// Where to compute: auto, cpu or cuda:N.
-    #[arg(long, default_value = "auto")]
-    pub device: String,
-    /// Seed for the unlabelled window draw.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-}
 
 /// Options of `geomaml adapt`.
 #[derive(Debug, Args)]
@@ -64,7 +20,7 @@ pub struct AdaptArgs {
     #[arg(long)]
     bands: Option<String>,
     #[command(flatten)]
-    flags: AdaptFlags,
+    flags: super::adapt_flags::AdaptFlags,
     /// The adapted model: `.onnx` (for `map`, the GDAL driver, QGIS) or
     /// `.safetensors` (an adapted checkpoint that `map`, `export` and `info` take).
     #[arg(short, long)]
@@ -79,53 +35,6 @@ pub struct AdaptArgs {
     /// Print the adaptation report as JSON on stdout.
     #[arg(long)]
     json: bool,
-}
-
-impl AdaptFlags {
-    /// The adaptation these flags ask for of `model` on `scene` (none without
-    /// --labels).
-    ///
-    /// # Errors
-    /// A bad --device, or --labels in a build without libtorch.
-    pub(crate) fn adaptation(
-        &self,
-        model: &Path,
-        scene: &Path,
-        bands: Option<String>,
-    ) -> Result<Option<crate::map_model::Adaptation>> {
-        let Some(labels) = &self.labels else {
-            return Ok(None);
-        };
-        #[cfg(feature = "train")]
-        {
-            Ok(Some(crate::adapt::AdaptOptions {
-                model: model.to_path_buf(),
-                scene: scene.to_path_buf(),
-                labels: labels.clone(),
-                label_options: crate::labels::LabelOptions {
-                    class_field: self.class_field.clone(),
-                    layer: self.layer.clone(),
-                },
-                min_valid: self.min_valid,
-                bands,
-                classes: self.classes.clone(),
-                inner_lr: self.inner_lr,
-                inner_steps: self.inner_steps,
-                bn_windows: self.bn_windows,
-                estimate: crate::adapt::AccuracyEstimate::from_flags(
-                    !self.no_cross_validation,
-                    self.full_cross_validation,
-                ),
-                device: crate::train::device::parse_device(&self.device)?,
-                seed: self.seed,
-            }))
-        }
-        #[cfg(not(feature = "train"))]
-        {
-            let _ = (model, scene, bands, labels);
-            Err(super::feature_missing("--labels", "train"))
-        }
-    }
 }
 
 impl AdaptArgs {

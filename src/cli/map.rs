@@ -76,7 +76,7 @@ pub struct MapArgs {
     json: bool,
     /// Few-shot adaptation before mapping (with a .safetensors model).
     #[command(flatten)]
-    adapt: super::adapt::AdaptFlags,
+    adapt: super::adapt_flags::AdaptFlags,
 }
 
 /// Checks `--shard I/N` while parsing, so that a malformed or out-of-range shard is

@@ -6,6 +6,7 @@
 //! SIGINT/SIGTERM.
 
 mod adapt;
+mod adapt_flags;
 mod adapt_report;
 mod assess;
 mod catalog;

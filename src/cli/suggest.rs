@@ -43,7 +43,7 @@ pub struct SuggestArgs {
     /// The labels so far (they are avoided, and their classes counted), and how
     /// to adapt a .safetensors model on them.
     #[command(flatten)]
-    adapt: super::adapt::AdaptFlags,
+    adapt: super::adapt_flags::AdaptFlags,
 }
 
 impl SuggestArgs {

@@ -1,0 +1,147 @@
+use super::*;
+
+#[test]
+fn errors_name_the_output_not_its_temporary() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("next.geojson");
+    let out = PendingOutput::new(&target, false).unwrap();
+    let temp = out.temp_path().display().to_string();
+    let gdal = format!("Failed to create GeoJSON datasource: {temp}");
+    let e = out.user_error(Error::runtime_source("creating the layer", gdal));
+    let shown = e.to_string();
+    assert!(!shown.contains(&temp), "{shown}");
+    assert!(shown.contains(&target.display().to_string()), "{shown}");
+}
+
+#[test]
+fn a_staging_temporary_is_named_as_the_users_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let map = dir.path().join("map.tif");
+    let staging = PendingOutput::new(dir.path().join("map.tif.staging.tif"), true).unwrap();
+    staging.shown_as(&map);
+    let text = format!(
+        "TIFFWrite: {}: No space left on device; {}.aux.xml",
+        staging.temp_path().display(),
+        staging.temp_path().display()
+    );
+    let shown = name_outputs(&text);
+    assert!(
+        !shown.contains("staging") && !shown.contains(".partial-"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!("{}.aux.xml", map.display())),
+        "{shown}"
+    );
+}
+
+#[test]
+fn a_set_whose_move_fails_is_put_back_wholly_old() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.tif"), dir.path().join("b.tif"));
+    std::fs::write(&a, b"old a").unwrap();
+    std::fs::write(sidecar_of(&a), b"old a aux").unwrap();
+    // `b` is a folder that is not empty: moving a file onto it fails.
+    std::fs::create_dir(&b).unwrap();
+    std::fs::write(b.join("x"), b"x").unwrap();
+    let pa = PendingOutput::new(&a, true).unwrap();
+    std::fs::write(pa.temp_path(), b"new a").unwrap();
+    let pb = PendingOutput {
+        final_path: b.clone(),
+        temp_path: temporary_of(&b),
+        overwrite: true,
+        committed: false,
+    };
+    std::fs::write(pb.temp_path(), b"new b").unwrap();
+    let set = vec![
+        SetMember {
+            output: pa,
+            with_aux: true,
+        },
+        SetMember {
+            output: pb,
+            with_aux: false,
+        },
+    ];
+    let err = commit_set(set).unwrap_err();
+    assert!(err.to_string().contains("b.tif"), "{err}");
+    assert_eq!(std::fs::read(&a).unwrap(), b"old a");
+    // The old `.aux.xml` (none in the new set) is back too.
+    assert_eq!(std::fs::read(sidecar_of(&a)).unwrap(), b"old a aux");
+    let mut left = list_names(dir.path());
+    left.sort();
+    assert_eq!(left, ["a.tif", "a.tif.aux.xml", "b.tif"]);
+}
+
+fn list_names(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect()
+}
+
+#[test]
+fn uncommitted_outputs_leave_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("map.tif");
+    {
+        let out = PendingOutput::new(&target, false).unwrap();
+        std::fs::write(out.temp_path(), b"half").unwrap();
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn existing_outputs_need_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("a.json");
+    write_atomic(&target, b"1", false).unwrap();
+    assert!(matches!(
+        write_atomic(&target, b"2", false),
+        Err(Error::OutputExists { .. })
+    ));
+    write_atomic(&target, b"2", true).unwrap();
+    assert_eq!(std::fs::read(&target).unwrap(), b"2");
+}
+
+#[test]
+fn a_file_appearing_while_writing_is_not_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("map.tif");
+    let out = PendingOutput::new(&target, false).unwrap();
+    std::fs::write(out.temp_path(), b"mine").unwrap();
+    // Another process commits the same output first.
+    std::fs::write(&target, b"theirs").unwrap();
+    assert!(matches!(out.commit(), Err(Error::OutputExists { .. })));
+    assert_eq!(std::fs::read(&target).unwrap(), b"theirs");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn stale_temporaries_of_dead_processes_go_and_live_ones_stay() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("map.tif");
+    // No process has pid 4194305 (above Linux's pid_max).
+    let dead = dir.path().join(".map.tif.4194305.partial-map.tif");
+    let dead_aux = dir.path().join(".map.tif.4194305.partial-map.tif.aux.xml");
+    let alive = dir
+        .path()
+        .join(format!(".map.tif.{}.partial-map.tif", std::process::id()));
+    let other = dir.path().join(".other.tif.4194305.partial-other.tif");
+    for p in [&dead, &dead_aux, &alive, &other] {
+        std::fs::write(p, b"x").unwrap();
+    }
+    assert_eq!(remove_stale_temporaries(&target), 2);
+    assert!(!dead.exists() && !dead_aux.exists() && alive.exists() && other.exists());
+}
+
+#[test]
+fn an_input_is_never_an_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let scene = dir.path().join("s.tif");
+    std::fs::write(&scene, b"scene").unwrap();
+    let via_dot = dir.path().join(".").join("s.tif");
+    let err = refuse_input(&via_dot, &[Path::new("model.onnx"), &scene]).unwrap_err();
+    assert!(err.to_string().contains("also an input"), "{err}");
+    assert!(refuse_input(&dir.path().join("map.tif"), &[&scene]).is_ok());
+}
