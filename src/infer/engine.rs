@@ -172,6 +172,17 @@ fn run_shared(
     Ok(())
 }
 
+/// The windows of `block` that `keep` accepts, with their index: the ones worth
+/// running through the network.
+fn windows_where(
+    block: &Block,
+    keep: impl Fn(usize, &(isize, isize)) -> bool,
+) -> Vec<(usize, (isize, isize))> {
+    (block.windows.iter().copied().enumerate())
+        .filter(|(i, w)| keep(*i, w))
+        .collect()
+}
+
 /// A block's outputs being filled cell by cell from probability vectors, coded
 /// as the map's files hold them (class ids, percentages, confidence).
 struct BlockCoder<'a> {
@@ -243,14 +254,7 @@ impl Engine<'_> {
             p.pixels.valid_fraction(Window::new(cx, cy, s, s)) >= 0.5
                 && p.pixels.valid_fraction(Window::new(wx, wy, tile, tile)) >= min_valid
         };
-        let todo: Vec<(usize, (isize, isize))> = p
-            .block
-            .windows
-            .iter()
-            .copied()
-            .enumerate()
-            .filter(|(i, _)| cell_valid(*i))
-            .collect();
+        let todo = windows_where(&p.block, |i, _| cell_valid(i));
         let mut coder = BlockCoder::new(&self.o, bw * bh);
         let each = |i: usize, pr: ndarray::ArrayViewD<'_, f32>| coder.put(i, pr.iter().copied());
         match self.shared.as_mut() {
@@ -276,14 +280,7 @@ impl Engine<'_> {
                 .valid_fraction(Window::new(wx, wy, t as usize, t as usize))
                 >= min_valid
         };
-        let todo: Vec<(usize, (isize, isize))> = p
-            .block
-            .windows
-            .iter()
-            .copied()
-            .enumerate()
-            .filter(|(_, w)| usable(w))
-            .collect();
+        let todo = windows_where(&p.block, |_, w| usable(w));
         let k = ids.len();
         let mut acc = Array3::<f32>::zeros((k, bh, bw));
         let mut wsum = Array2::<f32>::zeros((bh, bw));

@@ -268,6 +268,15 @@ class ProcessingAlgorithms(unittest.TestCase):
         self.assertEqual(result["OUTPUT"], out)
         self.assertEqual(pixels(out), pixels(FIX.cli_map))
 
+    def test_the_confidence_floor_is_the_clis(self):
+        out, cli = FIX.path("processing_floor.tif"), FIX.path("cli_floor.tif")
+        params = {"INPUT": SCENE, "MODEL": FIX.model, "MIN_CONFIDENCE": 30, "OUTPUT": out}
+        self.run_alg("map", params)
+        geomaml("map", "--model", FIX.model, SCENE, "--min-confidence", "30", "-o", cli)
+        self.assertEqual(pixels(out), pixels(cli))
+        # Some cells of the plain map are below the floor, so the two maps differ.
+        self.assertNotEqual(pixels(out), pixels(FIX.cli_map))
+
     def test_adapt_and_map_equals_the_cli_and_is_added_styled(self):
         adapted, out = FIX.path("qgis_adapted.onnx"), FIX.path("qgis_adapted_map.tif")
         project = QgsProject.instance()

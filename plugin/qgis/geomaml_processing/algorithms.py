@@ -105,12 +105,16 @@ class GeomamlAlgorithm(QgsProcessingAlgorithm):
             context.layerToLoadOnCompletionDetails(path).setPostProcessor(styler)
 
     def map_options(self, parameters, context):
-        """`geomaml map` options of the STRIDE and CONFIDENCE parameters."""
+        """`geomaml map` options of the STRIDE, CONFIDENCE and MIN_CONFIDENCE
+        parameters."""
         args = []
         if parameters.get("STRIDE") is not None:
             args += ["--stride", self.parameterAsInt(parameters, "STRIDE", context)]
         if self.parameterAsBool(parameters, "CONFIDENCE", context):
             args.append("--confidence")
+        floor = self.parameterAsInt(parameters, "MIN_CONFIDENCE", context)
+        if floor:
+            args += ["--min-confidence", floor]
         return args
 
 
@@ -152,6 +156,18 @@ def stride_parameter():
         QgsProcessingParameterNumber.Integer,
         optional=True,
         minValue=1,
+    )
+
+
+def min_confidence_parameter():
+    """The confidence floor of the mapping algorithms (`--min-confidence`)."""
+    return QgsProcessingParameterNumber(
+        "MIN_CONFIDENCE",
+        "Leave cells less sure than this (percent margin of the two likeliest classes) unmapped",
+        QgsProcessingParameterNumber.Integer,
+        defaultValue=0,
+        minValue=0,
+        maxValue=100,
     )
 
 
@@ -233,6 +249,7 @@ class AdaptAndMap(GeomamlAlgorithm):
         self.addParameter(
             QgsProcessingParameterBoolean("CONFIDENCE", "Also write a confidence raster", False)
         )
+        self.addParameter(min_confidence_parameter())
         self.addParameter(
             QgsProcessingParameterFileDestination("ADAPTED_MODEL", "Adapted model", "ONNX (*.onnx)")
         )
@@ -317,6 +334,7 @@ class MapRaster(GeomamlAlgorithm):
         self.addParameter(
             QgsProcessingParameterBoolean("CONFIDENCE", "Also write a confidence raster", False)
         )
+        self.addParameter(min_confidence_parameter())
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Land-cover map"))
         self.addOutput(QgsProcessingOutputRasterLayer("CONFIDENCE_MAP", "Confidence"))
 
