@@ -52,7 +52,7 @@ impl AssessArgs {
             .as_deref()
             .map(ClassMap::parse)
             .transpose()
-            .map_err(|e| Error::config("--class-map", e))?;
+            .map_err(|e| Error::config_source("--class-map", "", e))?;
         let a = if is_raster {
             assess_raster(&self.map, &self.reference, class_map.as_ref())?
         } else {

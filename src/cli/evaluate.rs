@@ -104,7 +104,7 @@ impl EvaluateArgs {
         let split: Split = self
             .split
             .parse()
-            .map_err(|e| Error::config("--split", e))?;
+            .map_err(|e| Error::config_source("--split", "", e))?;
         let mut shots = self.shots.clone();
         shots.sort_unstable();
         shots.dedup();

@@ -43,7 +43,7 @@ impl TasksArgs {
             "all" => None,
             s => Some(
                 s.parse::<Split>()
-                    .map_err(|e| Error::config("--split", e))?,
+                    .map_err(|e| Error::config_source("--split", "", e))?,
             ),
         };
         let catalog = Catalog::load(&self.catalog)?;

@@ -101,9 +101,9 @@ impl OutFile {
                 opts.add_string(o)
                     .map_err(|e| Error::runtime_source(format!("creation option {o}"), e))?;
             }
-            let out = src.create_copy(&driver, target, &opts).map_err(|e| {
-                Error::raster(final_out.final_path(), format!("writing the COG: {e}"))
-            })?;
+            let out = src
+                .create_copy(&driver, target, &opts)
+                .map_err(|e| Error::raster_source(final_out.final_path(), "writing the COG", e))?;
             out.close()
                 .map_err(|e| Error::raster_source(target, "closing", e))?;
             if let Some(last) = crate::gdal_messages::take_failures().last() {

@@ -102,7 +102,7 @@ pub fn suggest(cfg: &SuggestConfig) -> Result<SuggestSummary> {
     let pending = crate::output::PendingOutput::new(&cfg.output, cfg.overwrite)?;
     let out_srs = match &cfg.crs {
         Some(def) => Some(gis_order(SpatialRef::from_definition(def).map_err(
-            |e| Error::config("--crs", format!("`{def}` is not a CRS GDAL knows: {e}")),
+            |e| Error::config_source("--crs", format!("`{def}` is not a CRS GDAL knows"), e),
         )?)),
         None => None,
     };
@@ -286,7 +286,7 @@ fn write_points(
     let transform = match &out_srs {
         Some(to) => Some(
             CoordTransform::new(&scene_srs, to)
-                .map_err(|e| Error::config("--crs", format!("cannot transform to it: {e}")))?,
+                .map_err(|e| Error::config_source("--crs", "cannot transform to it", e))?,
         ),
         None => None,
     };
@@ -319,7 +319,7 @@ fn write_points(
         if let Some(t) = &transform {
             let (mut xs, mut ys, mut zs) = ([x], [y], [0.0]);
             t.transform_coords(&mut xs, &mut ys, &mut zs)
-                .map_err(|e| Error::config("--crs", format!("transforming a point: {e}")))?;
+                .map_err(|e| Error::config_source("--crs", "transforming a point", e))?;
             (x, y) = (xs[0], ys[0]);
         }
         let geom = Geometry::from_wkt(&format!("POINT ({x} {y})"))

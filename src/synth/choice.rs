@@ -15,7 +15,9 @@ pub fn choose_regions(spec: &str, seed: u64) -> Result<Vec<u32>> {
     let mut ids = Vec::new();
     for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         if let Some((split, n)) = item.split_once(':') {
-            let split: Split = split.parse().map_err(|e| bad(format!("{e}")))?;
+            let split: Split = split
+                .parse()
+                .map_err(|e| Error::config_source("--regions", "", e))?;
             let n: usize = n
                 .trim()
                 .parse()

@@ -63,7 +63,7 @@ pub fn choose_spec(cfg: &TrainConfig, info: &DataInfo) -> Result<ModelSpec> {
         tile_size: info.tile_size,
     };
     spec.validate()
-        .map_err(|e| Error::config("config.depth", e))?;
+        .map_err(|e| Error::config_source("config.depth", "", e))?;
     if !fits(spec.depth) {
         return Err(Error::config(
             "config.depth",
