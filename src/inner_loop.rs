@@ -67,7 +67,13 @@ pub struct Tracked {
 
 /// [`adapt`] (first order) with the support loss tracked at every step: see
 /// [`Tracked`].
-pub fn adapt_tracked(params: &Params, x: &Tensor, y: &Tensor, s: &InnerSettings) -> Tracked {
+pub fn adapt_tracked(
+    params: &Params,
+    x: &Tensor,
+    y: &Tensor,
+    s: &InnerSettings,
+    progress: &crate::progress::Progress,
+) -> Tracked {
     let detached =
         |p: &Params| p.with_trainable(p.trainable().iter().map(|t| t.detach()).collect());
     let mut fast = params.with_trainable(params.trainable());
@@ -93,6 +99,7 @@ pub fn adapt_tracked(params: &Params, x: &Tensor, y: &Tensor, s: &InnerSettings)
         keep(&fast, step, value, &mut best);
         let weights = fast.trainable();
         fast = fast.with_trainable(gradient_step(&loss, &weights, s.lr, false));
+        progress.inc(1);
     }
     let last = tch::no_grad(|| {
         f64::try_from(cross_entropy(&forward(&fast, x, BnMode::Batch), y)).unwrap_or(f64::NAN)

@@ -328,3 +328,37 @@ fn a_support_loss_that_rises_keeps_the_best_step_and_says_so() {
     assert_eq!(r["support_loss_rose"], false, "{r}");
     assert_eq!(r["steps_kept"], 5);
 }
+
+#[test]
+fn adapt_writes_progress_lines_for_its_steps_and_folds_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_ok(
+        geomaml()
+            .env("GEOMAML_PROGRESS", "lines")
+            .args(["adapt", "--device", "cpu", "--inner-steps", "7", "--model"])
+            .arg(pretrained())
+            .arg("--scene")
+            .arg(sample("scene/scene.tif"))
+            .arg("--labels")
+            .arg(sample("scene/labels.geojson"))
+            .arg("-o")
+            .arg(dir.path().join("adapted.onnx")),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("progress: "))
+        .collect();
+    // The inner loop's 7 steps, then the cross-validation's folds.
+    let steps_end = lines.iter().position(|l| *l == "progress: 7/7");
+    assert!(steps_end.is_some(), "{stderr}");
+    let folds = lines[steps_end.unwrap() + 1..]
+        .last()
+        .copied()
+        .unwrap_or("");
+    let total = folds.rsplit('/').next().unwrap_or("");
+    assert!(
+        !total.is_empty() && folds == format!("progress: {total}/{total}"),
+        "{stderr}"
+    );
+}

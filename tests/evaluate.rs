@@ -276,3 +276,24 @@ fn trajectories_write_the_pca_and_the_loss_along_the_support_gradient() {
     );
     assert!(!out.exists());
 }
+
+#[test]
+fn evaluate_writes_progress_lines_when_asked() {
+    let (catalog, model) = setup();
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_ok(
+        evaluate_fixed(catalog, &dir.path().join("eval"), "0,1")
+            .env("GEOMAML_PROGRESS", "lines")
+            .arg("--model")
+            .arg(model),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let last = stderr
+        .lines()
+        .filter(|l| l.starts_with("progress: "))
+        .last()
+        .unwrap_or_else(|| panic!("no progress line in\n{stderr}"));
+    let total = last.rsplit('/').next().unwrap();
+    assert_eq!(last, format!("progress: {total}/{total}"), "{stderr}");
+    assert_ne!(total, "0", "{stderr}");
+}

@@ -79,6 +79,8 @@ pub(super) struct HoldOut {
     pub unlabelled: ndarray::Array4<f32>,
     pub settings: InnerSettings,
     pub device: Device,
+    /// Progress over the folds.
+    pub progress: crate::progress::Progress,
 }
 
 impl HoldOut {
@@ -107,6 +109,7 @@ impl HoldOut {
             _ => None,
         };
         let (mut correct, mut total) = (0f64, 0f64);
+        self.progress.start(folds as u64, "cross-validating");
         for f in 0..folds {
             let pick = |keep: bool| {
                 let idx: Vec<i64> = (0..n)
@@ -126,7 +129,9 @@ impl HoldOut {
                 correct += acc * weight;
                 total += weight;
             }
+            self.progress.inc(1);
         }
+        self.progress.finish_and_clear();
         let acc = if total > 0.0 {
             correct / total
         } else {

@@ -71,6 +71,8 @@ pub struct AdaptOptions {
     pub device: Device,
     /// Seed for window draws.
     pub seed: u64,
+    /// Progress of the inner loop (steps) and of the accuracy estimate (folds).
+    pub progress: crate::progress::Progress,
 }
 
 /// What adaptation did, for the user.
@@ -242,7 +244,9 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
     let unlabelled = unlabelled_windows(&reader, card, bn_windows, opts.seed)?;
 
     let (x, y) = inner_batch(&shots, &targets, &unlabelled, card, opts.device);
-    let tracked = adapt_tracked(&params, &x, &y, &settings);
+    opts.progress.start(settings.steps as u64, "adapting");
+    let tracked = adapt_tracked(&params, &x, &y, &settings, &opts.progress);
+    opts.progress.finish_and_clear();
     let loss_before = tracked.losses[0];
     let loss_last = tracked.losses[settings.steps];
     let finite = tracked
@@ -327,6 +331,7 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
             unlabelled,
             settings,
             device: opts.device,
+            progress: opts.progress.clone(),
         });
     Ok(Adapted {
         checkpoint,

@@ -86,6 +86,9 @@ impl AdaptFlags {
                 ),
                 device: crate::train::device::parse_device(&self.device)?,
                 seed: self.seed,
+                progress: crate::progress::Progress::for_stderr(
+                    "{msg} [{bar:30}] {pos}/{len} {elapsed}",
+                ),
             }))
         }
         #[cfg(not(feature = "train"))]
