@@ -252,6 +252,7 @@ mod tests {
                 bn_momentum: None,
             },
             device: Device::Cpu,
+            progress: crate::progress::Progress::hidden(),
         }
     }
 
