@@ -290,8 +290,7 @@ fn evaluate_writes_progress_lines_when_asked() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let last = stderr
         .lines()
-        .filter(|l| l.starts_with("progress: "))
-        .last()
+        .rfind(|l| l.starts_with("progress: "))
         .unwrap_or_else(|| panic!("no progress line in\n{stderr}"));
     let total = last.rsplit('/').next().unwrap();
     assert_eq!(last, format!("progress: {total}/{total}"), "{stderr}");
