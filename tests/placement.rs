@@ -143,6 +143,27 @@ fn polygons_partly_outside_the_scene_or_over_nodata_use_the_rest() {
         ),
         "{stderr}"
     );
+    // Windows of the half-covered polygon that hold too few valid pixels for a
+    // strict --min-valid are left out, and the run says how many.
+    let strict = dir.path().join("strict.onnx");
+    let out = run_ok(&mut adapt(
+        &st,
+        &path,
+        &labels,
+        &strict,
+        &["--min-valid", "0.9"],
+    ));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let said = stderr
+        .lines()
+        .find(|l| l.starts_with("warning: feature 1 (Grassland): ") && l.contains("shot windows"))
+        .unwrap_or_else(|| panic!("no warning about left-out windows in\n{stderr}"));
+    assert!(
+        said.ends_with(
+            "have fewer than the 90% valid pixels --min-valid asks for and were left out"
+        ),
+        "{said}"
+    );
 
     // A polygon with no usable pixel is refused, naming it; nothing is written.
     for (poly, why) in [

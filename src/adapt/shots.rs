@@ -109,6 +109,8 @@ pub fn cut_shots(
             ));
         }
     }
+    // Polygon windows left out for too few valid pixels: (left out, tried) per feature.
+    let mut thin: BTreeMap<u64, (usize, usize)> = BTreeMap::new();
     for p in &all {
         let Some(part) = areas.get(&p.fid) else {
             chosen.push((*p, point_shot(reader, labels, p, tile, min_valid)?));
@@ -119,9 +121,22 @@ pub fn cut_shots(
         }
         let win = Window::centred(p.col, p.row, tile);
         let px = reader.read(win)?;
+        let counts = thin.entry(p.fid).or_default();
+        counts.1 += 1;
         if px.valid_fraction(win) >= min_valid {
             chosen.push((*p, px));
+        } else {
+            counts.0 += 1;
         }
+    }
+    for (fid, (left_out, tried)) in thin.iter().filter(|(_, c)| c.0 > 0) {
+        let example = dense.iter().find(|p| p.fid == *fid).expect("a pixel");
+        warnings.push(format!(
+            "feature {fid} ({}): {left_out} of its {tried} shot windows have fewer than the {:.0}% \
+             valid pixels --min-valid asks for and were left out",
+            class_name(&labels.legend, example),
+            100.0 * min_valid
+        ));
     }
     // A polygon whose grid pixels all fell on dropped parts: the usable pixel
     // nearest to their middle whose window is valid enough, among tries spread
