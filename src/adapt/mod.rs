@@ -11,7 +11,7 @@
 //! class's legend position.
 
 pub mod baseline;
-mod batches;
+pub mod batches;
 pub mod estimate;
 pub mod folds;
 pub mod head;
@@ -30,17 +30,17 @@ use crate::pixels::checks::scene_warnings;
 use crate::pixels::{check_min_valid, BandInput, PixelReader};
 use crate::raster::band_match::{resolve_bands, scene_bands, taken_by_position};
 use crate::raster::Raster;
-use batches::{bn_batches, inner_batch, to_tensor};
+use batches::{bn_batches, inner_batch, targets, to_tensor};
 use head::{head_for, map_classes};
-use ndarray::Array2;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use tch::Device;
 
+pub use batches::unlabelled_windows;
 pub use estimate::AccuracyEstimate;
 use estimate::HoldOut;
-pub use shots::{cut_shots, unlabelled_windows, Shots};
+pub use shots::{cut_shots, Shots};
 
 /// What to adapt, on what.
 #[derive(Debug, Clone)]
@@ -372,24 +372,6 @@ pub fn loss_rose(losses: &[f64]) -> bool {
             last > first + (0.01 * first.abs()).max(1e-6)
         }
         _ => false,
-    }
-}
-
-/// Training targets: output index per shot (classifier) or per labelled pixel.
-fn targets(shots: &Shots, ids: &[u16], outputs: &[usize], card: &ModelCard) -> Array2<i64> {
-    let out_of = |id: u16| ids.iter().position(|&c| c == id).map(|i| outputs[i] as i64);
-    if card.spec.is_segmentation() {
-        shots.pixel_class_ids.mapv(|id| {
-            if id == 0 {
-                crate::tasks::IGNORE_INDEX
-            } else {
-                out_of(id).unwrap_or(crate::tasks::IGNORE_INDEX)
-            }
-        })
-    } else {
-        Array2::from_shape_fn((shots.class_ids.len(), 1), |(i, _)| {
-            out_of(shots.class_ids[i]).expect("shot classes are in ids")
-        })
     }
 }
 

@@ -11,13 +11,8 @@ use crate::error::{Error, Result};
 use crate::labels::{LabelPixel, LabelSet};
 use crate::pixels::{PixelReader, Pixels};
 use crate::raster::{PixelLocator, Window};
-use crate::tasks::IGNORE_INDEX;
 use ndarray::{s, Array2, Array4};
-use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
-
-/// Smallest valid fraction of an unlabelled window used for batch-norm statistics.
-pub const BN_MIN_VALID: f64 = 0.9;
 
 /// Normalised support windows with their labels.
 #[derive(Debug, Clone)]
@@ -384,51 +379,4 @@ fn class_name(legend: &[crate::legend::ClassInfo], p: &LabelPixel) -> String {
         .find(|c| c.id == p.class_id)
         .map(|c| c.name.clone())
         .unwrap_or_else(|| p.class_id.to_string())
-}
-
-/// Up to `count` random windows of the scene at least [`BN_MIN_VALID`] valid, for
-/// estimating batch-norm statistics on the target scene.
-pub fn unlabelled_windows(
-    reader: &PixelReader,
-    card: &ModelCard,
-    count: usize,
-    seed: u64,
-) -> Result<Array4<f32>> {
-    let tile = card.spec.tile_size;
-    let (sw, sh) = reader.raster().size();
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let mut kept = Vec::new();
-    if sw >= tile && sh >= tile {
-        for _ in 0..count * 4 {
-            if kept.len() == count {
-                break;
-            }
-            let win = Window::new(
-                rng.random_range(0..=sw - tile) as isize,
-                rng.random_range(0..=sh - tile) as isize,
-                tile,
-                tile,
-            );
-            let px = reader.read(win)?;
-            if px.valid_fraction(win) >= BN_MIN_VALID {
-                kept.push(px.data);
-            }
-        }
-    }
-    let mut x = Array4::<f32>::zeros((kept.len(), reader.inputs().len(), tile, tile));
-    for (k, a) in kept.iter().enumerate() {
-        x.slice_mut(s![k, .., .., ..]).assign(a);
-    }
-    Ok(x)
-}
-
-/// Per-pixel labels as indices into `classes` (IGNORE_INDEX where unlabelled).
-pub fn pixel_targets(shots: &Shots, classes: &[u16]) -> Array2<i64> {
-    shots.pixel_class_ids.mapv(|id| {
-        classes
-            .iter()
-            .position(|&c| c == id && id != 0)
-            .map(|i| i as i64)
-            .unwrap_or(IGNORE_INDEX)
-    })
 }
