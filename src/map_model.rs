@@ -138,6 +138,8 @@ pub fn is_checkpoint(model: &Path) -> bool {
 /// A temporary `<stem>.adapted.onnx` beside `output`, named as `output` in
 /// messages: a failure to write or read it is a failure of that output.
 fn temporary_onnx(output: &Path) -> Result<PendingOutput> {
+    // The folder's faults are the output's, said with its name.
+    crate::output::check_writable(output)?;
     let stem = output
         .file_stem()
         .map(|s| s.to_string_lossy().to_string())

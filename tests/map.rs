@@ -444,6 +444,14 @@ fn min_confidence_leaves_unsure_cells_nodata_and_keeps_their_confidence() {
         }
     }
     assert!(kept > 0 && dropped > 0, "kept {kept}, dropped {dropped}");
+    // The floor is recorded in the map, so that its nodata is not taken for gaps.
+    let item = |name: &str| {
+        Dataset::open(dir.path().join(name))
+            .unwrap()
+            .metadata_item("GEOMAML_MIN_CONFIDENCE", "")
+    };
+    assert_eq!(item("floored.tif"), Some(floor.to_string()));
+    assert_eq!(item("all.tif"), None);
     // A percentage above 100 is a usage error (exit 2) naming the flag.
     let out = geomaml()
         .args(["map", "--min-confidence", "101", "--model"])

@@ -289,3 +289,39 @@ fn the_analyst_loop_runs_on_the_sample_scene() {
     }
     assert!(std::fs::metadata(out.join("loop.png")).unwrap().len() > 1000);
 }
+
+#[test]
+fn a_bad_output_is_refused_before_adapting_and_named_as_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let (st, _) = random_model(dir.path(), "m", Arch::Cnn, &BANDS, 16, 7);
+    let scene = scene(dir.path());
+    let labels = dir.path().join("labels.geojson");
+    std::fs::write(&labels, "{}").unwrap();
+    let suggest = |out: &Path| {
+        run_fail(
+            geomaml()
+                .args(["suggest", "--device", "cpu", "--model"])
+                .arg(&st)
+                .arg(&scene)
+                .arg("--labels")
+                .arg(&labels)
+                .arg("-o")
+                .arg(out),
+        )
+    };
+    // An existing output: refused before the (unreadable) labels are adapted on.
+    let existing = dir.path().join("next.gpkg");
+    std::fs::write(&existing, "mine").unwrap();
+    let err = suggest(&existing);
+    assert!(
+        err.contains("next.gpkg") && err.contains("already exists"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&existing).unwrap(), "mine");
+    // A folder that does not exist: the message names the output, not a temporary.
+    let err = suggest(&dir.path().join("missing").join("next.gpkg"));
+    assert!(
+        err.contains("next.gpkg") && !err.contains("adapted.onnx"),
+        "{err}"
+    );
+}

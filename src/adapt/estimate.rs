@@ -68,6 +68,12 @@ impl AccuracyEstimate {
     }
 }
 
+/// The number of folds the estimate runs on `shots`.
+pub(super) fn fold_count(shots: &Shots) -> usize {
+    let fold_of = spatial_folds(&shots.fids, &shots.positions, MAX_FOLDS);
+    fold_of.iter().max().map_or(0, |m| m + 1)
+}
+
 /// What the estimate needs, kept so that the adapted model can be written first.
 #[derive(Debug)]
 pub(super) struct HoldOut {
@@ -79,7 +85,7 @@ pub(super) struct HoldOut {
     pub unlabelled: ndarray::Array4<f32>,
     pub settings: InnerSettings,
     pub device: Device,
-    /// Progress over the folds.
+    /// The adaptation's progress, which goes on over the folds.
     pub progress: crate::progress::Progress,
 }
 
@@ -109,7 +115,8 @@ impl HoldOut {
             _ => None,
         };
         let (mut correct, mut total) = (0f64, 0f64);
-        self.progress.start(folds as u64, "cross-validating");
+        // The progress started by the adaptation goes on over the folds.
+        self.progress.set_message("cross-validating");
         for f in 0..folds {
             let pick = |keep: bool| {
                 let idx: Vec<i64> = (0..n)

@@ -244,9 +244,20 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
     let unlabelled = unlabelled_windows(&reader, card, bn_windows, opts.seed)?;
 
     let (x, y) = inner_batch(&shots, &targets, &unlabelled, card, opts.device);
-    opts.progress.start(settings.steps as u64, "adapting");
+    // One sequence for the inner loop's steps and the estimate's folds, which
+    // carries on when the estimate runs (after the model is written).
+    let estimated = opts.estimate != AccuracyEstimate::Off && shots.x.shape()[0] >= 3;
+    let folds = if estimated {
+        estimate::fold_count(&shots)
+    } else {
+        0
+    };
+    opts.progress
+        .start((settings.steps + folds) as u64, "adapting");
     let tracked = adapt_tracked(&params, &x, &y, &settings, &opts.progress);
-    opts.progress.finish_and_clear();
+    if !estimated {
+        opts.progress.finish_and_clear();
+    }
     let loss_before = tracked.losses[0];
     let loss_last = tracked.losses[settings.steps];
     let finite = tracked
@@ -322,17 +333,16 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
             new_head_rows: head_plan.new_rows.clone(),
         },
     );
-    let holdout =
-        (opts.estimate != AccuracyEstimate::Off && shots.x.shape()[0] >= 3).then(|| HoldOut {
-            how: opts.estimate,
-            params,
-            shots,
-            targets,
-            unlabelled,
-            settings,
-            device: opts.device,
-            progress: opts.progress.clone(),
-        });
+    let holdout = estimated.then(|| HoldOut {
+        how: opts.estimate,
+        params,
+        shots,
+        targets,
+        unlabelled,
+        settings,
+        device: opts.device,
+        progress: opts.progress.clone(),
+    });
     Ok(Adapted {
         checkpoint,
         report: AdaptReport {

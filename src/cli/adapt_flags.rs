@@ -64,6 +64,15 @@ impl AdaptFlags {
         let Some(labels) = &self.labels else {
             return Ok(None);
         };
+        if !crate::map_model::is_checkpoint(model) {
+            return Err(crate::Error::config(
+                "--labels",
+                format!(
+                    "adapts a meta-trained .safetensors model; {} is not one",
+                    model.display()
+                ),
+            ));
+        }
         #[cfg(feature = "train")]
         {
             Ok(Some(crate::adapt::AdaptOptions {

@@ -57,7 +57,8 @@ pub struct MapArgs {
     probabilities: bool,
     /// Also write <stem>.confidence.tif: how sure the map is per cell, the margin
     /// between the two most likely classes in percent (0 = a tie, 100 = certain;
-    /// nodata 255 where the map has none). Label where it is low.
+    /// nodata 255 where no class could be computed, such as scene gaps). Label where
+    /// it is low.
     #[arg(long)]
     confidence: bool,
     /// Write a Cloud-Optimised GeoTIFF with overviews.
@@ -110,7 +111,10 @@ impl MapArgs {
             &self.output,
         )?;
         let cfg = crate::infer::MapConfig {
-            request: self.map.request(&model.onnx, scene, self.options()),
+            request: crate::infer::MapRequest {
+                recorded_model: Some(self.model.clone()),
+                ..self.map.request(&model.onnx, scene, self.options())
+            },
             output: self.output.clone(),
             cog: self.cog,
             overwrite: self.overwrite,

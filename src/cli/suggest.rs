@@ -50,6 +50,15 @@ impl SuggestArgs {
     /// Suggests and prints a summary.
     #[cfg(feature = "infer")]
     pub fn run(&self) -> Result<ExitCode> {
+        let mut inputs = vec![self.model.as_path(), self.scene.as_path()];
+        inputs.extend(self.adapt.labels.as_deref());
+        crate::suggest::check_before_work(
+            &self.output,
+            self.overwrite,
+            self.count,
+            self.crs.as_deref(),
+            &inputs,
+        )?;
         // The labels so far adapt a checkpoint (without an accuracy estimate: the
         // labels are being chosen); with an .onnx they are only avoided and counted.
         let mut flags = self.adapt.clone();

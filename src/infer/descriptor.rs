@@ -90,6 +90,15 @@ pub fn read_descriptor(path: &Path) -> Result<MapRequest> {
             ))
         }
     };
+    if d.min_confidence > 100 {
+        return Err(Error::raster(
+            path,
+            format!(
+                "min_confidence is a percentage (0 to 100), got {}",
+                d.min_confidence
+            ),
+        ));
+    }
     let defaults = driver_request(&dir.join(&d.model), &dir.join(&d.scene));
     Ok(MapRequest {
         options: MapOptions {

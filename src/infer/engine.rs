@@ -212,6 +212,10 @@ impl<'a> BlockCoder<'a> {
     /// whose confidence (as the band holds it) is below `min_confidence` keeps
     /// the class nodata.
     fn put(&mut self, i: usize, p: impl Iterator<Item = f32> + Clone) {
+        // A cell the model gave no finite probability stays nodata everywhere.
+        if !p.clone().any(f32::is_finite) {
+            return;
+        }
         let (m, arg) = top_two(p.clone());
         let confidence = percent(m);
         if confidence >= self.min_confidence {

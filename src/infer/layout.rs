@@ -14,7 +14,9 @@
 //!   colour table only on single-band files, so they are not bands of the map.)
 //! - **Confidence** (`<stem>.confidence.tif`): one band `confidence`, the margin
 //!   between the two most likely classes in percent (0 = a tie, 100 = certain),
-//!   nodata [`PROBABILITY_NODATA`] where the map has none.
+//!   nodata [`PROBABILITY_NODATA`] where no class could be computed (scene gaps;
+//!   cells left out by `--min-confidence` keep their confidence, and the class
+//!   band records the floor as `GEOMAML_MIN_CONFIDENCE`).
 //!
 //! Every file carries `GEOMAML_MODEL` and `GEOMAML_STRIDE`; the companions carry
 //! `GEOMAML_UNITS=percent` and, when written to disk, the name of their map.
@@ -53,6 +55,7 @@ pub struct MapLayout {
     arch: String,
     model: String,
     stride: usize,
+    min_confidence: u8,
 }
 
 impl MapLayout {
@@ -75,7 +78,19 @@ impl MapLayout {
             arch: format!("{:?}", card.spec.arch).to_lowercase(),
             model: model.display().to_string(),
             stride,
+            min_confidence: 0,
         })
+    }
+
+    /// The layout of maps whose cells below `min_confidence` percent are nodata
+    /// (`--min-confidence`): the class band records it as
+    /// `GEOMAML_MIN_CONFIDENCE`, so that its nodata cells are not taken for gaps
+    /// of the scene (not recorded when 0).
+    pub fn with_min_confidence(self, min_confidence: u8) -> Self {
+        MapLayout {
+            min_confidence,
+            ..self
+        }
     }
 
     /// The classes, in output order.
@@ -127,6 +142,9 @@ impl MapLayout {
                     push(&format!("CLASS_{}", c.id), &c.name);
                 }
                 push("GEOMAML_ARCH", &self.arch);
+                if self.min_confidence > 0 {
+                    push("GEOMAML_MIN_CONFIDENCE", &self.min_confidence.to_string());
+                }
             }
             MapFile::Probabilities | MapFile::Confidence => {
                 push("GEOMAML_UNITS", "percent");

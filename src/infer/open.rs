@@ -93,7 +93,8 @@ impl OpenedMap {
         let tile = card.spec.tile_size;
         let stride = resolve_stride(&card.spec, o.stride)?;
         let block = resolve_block(kind, tile, stride, request.segment_block, raster.size())?;
-        let layout = MapLayout::new(&card, model, stride)?;
+        let recorded = request.recorded_model.as_deref().unwrap_or(model);
+        let layout = MapLayout::new(&card, recorded, stride)?.with_min_confidence(o.min_confidence);
         let plan = Plan::new(kind, raster.size(), tile, stride, block);
         let shared = match (kind, o.exact) {
             (MapKind::Classify, false) => SharedCnn::open(model, &card, stride, threads)?,

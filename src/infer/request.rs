@@ -78,6 +78,9 @@ pub struct MapRequest {
     pub batch_size: usize,
     /// ONNX Runtime intra-op threads (0: its default, all cores).
     pub threads: usize,
+    /// The model as the map's metadata names it (`GEOMAML_MODEL`) when `model` is a
+    /// temporary export of it (`map --labels` with a checkpoint); `None`: `model`.
+    pub recorded_model: Option<PathBuf>,
     /// Per-pixel models: block edge in pixels (`None`: [`block_pixels`]). A pixel's
     /// class does not depend on it (every window covering a block is computed for
     /// it), only the work per block: viewers that read small parts of a map want
@@ -98,6 +101,7 @@ impl MapRequest {
             options: MapOptions::default(),
             batch_size: DEFAULT_BATCH,
             threads: 0,
+            recorded_model: None,
             segment_block: None,
         }
     }

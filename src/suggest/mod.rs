@@ -85,27 +85,65 @@ fn gis_order(mut srs: SpatialRef) -> SpatialRef {
     srs
 }
 
+/// Checks, before any work (an adaptation included), what `suggest` would refuse
+/// about its output and options: the output's format, `count`, an existing
+/// output without `overwrite`, an output that is one of `inputs`, a folder that
+/// takes no files, and `crs`.
+///
+/// # Errors
+/// The first fault, naming the option or the output.
+pub fn check_before_work(
+    output: &Path,
+    overwrite: bool,
+    count: usize,
+    crs: Option<&str>,
+    inputs: &[&Path],
+) -> Result<()> {
+    driver_for(output)?;
+    crate::limits::check_range("--count", count, crate::limits::MAX_SUGGESTIONS)?;
+    if count == 0 {
+        return Err(Error::config("--count", "must be at least 1"));
+    }
+    crate::output::refuse_input(output, inputs)?;
+    if output.exists() && !overwrite {
+        return Err(Error::OutputExists {
+            path: output.to_path_buf(),
+        });
+    }
+    crate::output::check_writable(output)?;
+    output_srs(crs).map(|_| ())
+}
+
+/// The CRS asked for with `--crs`, in GIS axis order.
+fn output_srs(crs: Option<&str>) -> Result<Option<SpatialRef>> {
+    crs.map(|def| {
+        SpatialRef::from_definition(def)
+            .map(gis_order)
+            .map_err(|e| {
+                Error::config_source("--crs", format!("`{def}` is not a CRS GDAL knows"), e)
+            })
+    })
+    .transpose()
+}
+
 /// Suggests `cfg.count` places to label in the scene of `cfg.map`.
 pub fn suggest(cfg: &SuggestConfig) -> Result<SuggestSummary> {
     let start = Instant::now();
     let driver = driver_for(&cfg.output)?;
-    crate::limits::check_range("--count", cfg.count, crate::limits::MAX_SUGGESTIONS)?;
-    if cfg.count == 0 {
-        return Err(Error::config("--count", "must be at least 1"));
-    }
     let (model, scene) = (&cfg.map.model, &cfg.map.scene);
     let mut inputs = vec![model.as_path(), scene.as_path()];
     if let Some((l, _)) = &cfg.labels {
         inputs.push(l);
     }
-    crate::output::refuse_input(&cfg.output, &inputs)?;
+    check_before_work(
+        &cfg.output,
+        cfg.overwrite,
+        cfg.count,
+        cfg.crs.as_deref(),
+        &inputs,
+    )?;
     let pending = crate::output::PendingOutput::new(&cfg.output, cfg.overwrite)?;
-    let out_srs = match &cfg.crs {
-        Some(def) => Some(gis_order(SpatialRef::from_definition(def).map_err(
-            |e| Error::config_source("--crs", format!("`{def}` is not a CRS GDAL knows"), e),
-        )?)),
-        None => None,
-    };
+    let out_srs = output_srs(cfg.crs.as_deref())?;
 
     // The map's classes and probabilities, computed in memory block by block.
     let mut request = cfg.map.clone();

@@ -276,6 +276,13 @@ class ProcessingAlgorithms(unittest.TestCase):
         self.assertEqual(pixels(out), pixels(cli))
         # Some cells of the plain map are below the floor, so the two maps differ.
         self.assertNotEqual(pixels(out), pixels(FIX.cli_map))
+        # The live layer with the same floor reads the same map through the driver.
+        live = FIX.path("live_floor.geomaml")
+        self.run_alg("livelayer", {"INPUT": SCENE, "MODEL": FIX.model, "MIN_CONFIDENCE": 30, "OUTPUT": live})
+        copy = FIX.path("live_floor_copy.tif")
+        ds = gdal.Translate(copy, live)
+        del ds
+        self.assertEqual(pixels(copy), pixels(cli))
 
     def test_adapt_and_map_equals_the_cli_and_is_added_styled(self):
         adapted, out = FIX.path("qgis_adapted.onnx"), FIX.path("qgis_adapted_map.tif")

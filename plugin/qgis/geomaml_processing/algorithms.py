@@ -551,6 +551,7 @@ class LiveLayer(GeomamlAlgorithm):
                 "EXACT", "Tile classifiers: run every window on its own (slower, as the overviews)", False
             )
         )
+        self.addParameter(min_confidence_parameter())
         self.addParameter(
             QgsProcessingParameterFileDestination("OUTPUT", "Descriptor", "geomaml descriptor (*.geomaml)")
         )
@@ -568,6 +569,9 @@ class LiveLayer(GeomamlAlgorithm):
             descriptor["stride"] = self.parameterAsInt(parameters, "STRIDE", context)
         if self.parameterAsBool(parameters, "EXACT", context):
             descriptor["exact"] = True
+        floor = self.parameterAsInt(parameters, "MIN_CONFIDENCE", context)
+        if floor:
+            descriptor["min_confidence"] = floor
         with open(out, "w", encoding="utf-8") as f:
             json.dump(descriptor, f, indent=2)
         layer = QgsRasterLayer(out, os.path.splitext(os.path.basename(out))[0], "gdal")
