@@ -83,7 +83,16 @@ pub fn run_process() -> ExitCode {
     }
     let cli = super::Cli::parse();
     crate::gdal_messages::route_to_geomaml();
-    let result = cli.run();
+    super::panics::keep_quiet();
+    let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cli.run())) {
+        Ok(result) => result,
+        Err(_) => {
+            crate::output::exit_if_signalled();
+            let line = crate::output::name_outputs(&super::panics::message());
+            eprintln!("geomaml: {line}");
+            return ExitCode::from(1);
+        }
+    };
     // A signal that came while the command ended still ends it as a signal does.
     crate::output::exit_if_signalled();
     match result {

@@ -17,6 +17,7 @@ mod export;
 mod info;
 mod map;
 mod map_flags;
+mod panics;
 mod schemas;
 mod split_args;
 mod suggest;
