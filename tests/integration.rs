@@ -61,6 +61,8 @@ mod placement;
 mod progress;
 #[cfg(all(feature = "train", feature = "infer"))]
 mod scenes;
+#[cfg(feature = "train")]
+mod store;
 #[cfg(all(feature = "train", feature = "infer"))]
 mod suggest;
 mod synth;

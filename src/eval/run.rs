@@ -53,6 +53,9 @@ pub struct EvaluatePlan {
     pub device: String,
     /// Also the adaptation trajectories at the largest shot count (above 0).
     pub trajectories: bool,
+    /// Read tiles from the tile store beside the catalog when there is one
+    /// ([`crate::store`]); `false` reads the files (`--no-store`).
+    pub use_store: bool,
     /// Output folder.
     pub output: PathBuf,
     /// Write into an existing, non-empty output folder, replacing its files.
@@ -190,6 +193,9 @@ pub fn evaluate(plan: &EvaluatePlan) -> Result<Evaluation> {
     if points {
         loader.set_points(Some(crate::tasks::PointLabels::default()));
     }
+    let path = crate::store::DataPath::for_catalog(&plan.catalog, loader.bands(), plan.use_store)?;
+    eprintln!("{}", path.describe());
+    loader.set_store(path.store())?;
 
     // Tasks: the same for every model and shot count.
     let strategy = plan.strategy.clone();
