@@ -337,9 +337,10 @@ fn files_vs_store(
     );
     let name = cat_path.display().to_string();
     let mut sources = [false, true].map(|use_store| {
-        let mut s = CatalogSource::new(&cat, &name, &index, None, (way, shot, query), 0)
-            .expect("source");
-        s.set_store(use_store.then(|| store.clone())).expect("store fits");
+        let mut s =
+            CatalogSource::new(&cat, &name, &index, None, (way, shot, query), 0).expect("source");
+        s.set_store(use_store.then(|| store.clone()))
+            .expect("store fits");
         s
     });
     let mut times: [(Vec<f64>, Vec<f64>); 2] = Default::default();

@@ -310,3 +310,32 @@ fn a_stale_store_is_refused_naming_how_to_rebuild_it() {
     run_ok(geomaml().arg("store").arg(&path).arg("--overwrite"));
     TileStore::open(&default_path(&path), &path).unwrap();
 }
+
+#[test]
+fn evaluation_from_the_store_scores_as_from_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("catalog.json");
+    catalog_of(&sample("sen12ms"), &path, 32);
+    run_ok(geomaml().arg("store").arg(&path));
+    let evaluate = |out: &Path, extra: &[&str]| {
+        let o = run_ok(
+            geomaml()
+                .arg("evaluate")
+                .arg(&path)
+                .args(["--model", "random", "--shots", "0,1", "--tasks", "3"])
+                .args(["--way", "2", "--query", "1", "--inner-lr", "0.1"])
+                .args(["--inner-steps", "2", "--device", "cpu", "--seed", "4"])
+                .args(extra)
+                .arg("-o")
+                .arg(out),
+        );
+        String::from_utf8_lossy(&o.stderr).to_string()
+    };
+    let (a, b) = (dir.path().join("store"), dir.path().join("files"));
+    let said = evaluate(&a, &[]);
+    assert!(said.contains("reading tiles from the tile store"), "{said}");
+    let said = evaluate(&b, &["--no-store"]);
+    assert!(said.contains("(--no-store)"), "{said}");
+    let curves = |d: &Path| std::fs::read_to_string(d.join("curves.csv")).unwrap();
+    assert_eq!(curves(&a), curves(&b));
+}
