@@ -132,10 +132,10 @@ fn tasks_from_the_store_equal_tasks_from_the_files() {
         split: Some(Split::Train),
     };
     let mut options = LoaderOptions::for_kind(cat.kind);
-    compare(&cat, &store, options.clone(), cfg.clone(), 8);
+    compare(&cat, &store, options.clone(), cfg, 8);
     options.augment = true;
     options.seed = 11;
-    compare(&cat, &store, options.clone(), cfg.clone(), 8);
+    compare(&cat, &store, options.clone(), cfg, 8);
     options.points = Some(PointLabels::default());
     compare(&cat, &store, options, cfg, 4);
 
