@@ -339,3 +339,26 @@ fn evaluation_from_the_store_scores_as_from_the_files() {
     let curves = |d: &Path| std::fs::read_to_string(d.join("curves.csv")).unwrap();
     assert_eq!(curves(&a), curves(&b));
 }
+
+#[test]
+fn a_failed_build_leaves_neither_store_nor_temporary() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("sen12ms");
+    copy_tree(&sample("sen12ms"), &root);
+    let path = dir.path().join("catalog.json");
+    catalog_of(&root, &path, 64);
+    let gone = walkdir::WalkDir::new(&root)
+        .sort_by_file_name()
+        .into_iter()
+        .map(|e| e.unwrap().path().to_path_buf())
+        .filter(|p| p.to_string_lossy().contains("_s2_"))
+        .last()
+        .unwrap();
+    std::fs::remove_file(&gone).unwrap();
+    let err = run_fail(geomaml().arg("store").arg(&path));
+    assert!(
+        err.contains(gone.file_name().unwrap().to_str().unwrap()),
+        "{err}"
+    );
+    assert_eq!(list_dir(dir.path()), vec!["catalog.json", "sen12ms"]);
+}

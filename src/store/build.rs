@@ -1,11 +1,13 @@
 //! Writing a tile store: every tile of a catalog read once through the pixel
 //! pipeline, in parallel, into a temporary folder beside the output that is moved
-//! into place when complete (a failed or interrupted build leaves no store).
+//! into place when complete ([`PendingFolder`]: a failed or interrupted build
+//! leaves no store and no temporary).
 
 use super::manifest::*;
 use crate::bands;
 use crate::catalog::{BandFile, Catalog, TileRecord};
 use crate::error::{Error, Result};
+use crate::output::PendingFolder;
 use crate::pixels::BandInput;
 use crate::progress::Progress;
 use crate::raster::Raster;
@@ -180,31 +182,9 @@ impl<'a> StoreBuilder<'a> {
     /// Writes the store into `dir` (replacing an existing one only with
     /// `overwrite`), advancing `progress` once per tile.
     pub fn write(&self, dir: &Path, overwrite: bool, progress: &Progress) -> Result<StoreSummary> {
-        if dir.exists() && !overwrite {
-            return Err(Error::OutputExists {
-                path: dir.to_path_buf(),
-            });
-        }
-        let name = dir
-            .file_name()
-            .ok_or_else(|| Error::config("--output", "the store needs a folder name"))?
-            .to_string_lossy()
-            .into_owned();
-        let temp = dir.with_file_name(format!(".{name}.partial-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&temp);
-        std::fs::create_dir_all(&temp).map_err(|e| Error::io(dir, e))?;
-        let result = self.write_into(&temp, dir, progress);
-        if let Err(e) = result {
-            let _ = std::fs::remove_dir_all(&temp);
-            return Err(e);
-        }
-        if dir.exists() {
-            std::fs::remove_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        }
-        std::fs::rename(&temp, dir).map_err(|e| {
-            let _ = std::fs::remove_dir_all(&temp);
-            Error::io(dir, e)
-        })?;
+        let pending = PendingFolder::new(dir, overwrite)?;
+        self.write_into(pending.temp_path(), dir, progress)?;
+        pending.commit()?;
         Ok(StoreSummary {
             dir: dir.to_path_buf(),
             tiles: self.manifest.tiles,
