@@ -236,12 +236,12 @@ fn training_from_the_store_writes_the_same_checkpoint() {
     );
     let from_store = train(&path, &a, "B02,B03,B04,VV", &[]);
     assert!(
-        from_store.contains("reading tiles from the tile store"),
+        from_store.contains("tiles read from the tile store"),
         "{from_store}"
     );
     let from_files = train(&path, &b, "B02,B03,B04,VV", &["--no-store"]);
     assert!(
-        from_files.contains("reading tiles from the dataset files (--no-store)"),
+        from_files.contains("tiles read from the dataset files (--no-store)"),
         "{from_files}"
     );
     let (ha, da) = checkpoint_parts(&a);
@@ -333,7 +333,7 @@ fn evaluation_from_the_store_scores_as_from_the_files() {
     };
     let (a, b) = (dir.path().join("store"), dir.path().join("files"));
     let said = evaluate(&a, &[]);
-    assert!(said.contains("reading tiles from the tile store"), "{said}");
+    assert!(said.contains("tiles read from the tile store"), "{said}");
     let said = evaluate(&b, &["--no-store"]);
     assert!(said.contains("(--no-store)"), "{said}");
     let curves = |d: &Path| std::fs::read_to_string(d.join("curves.csv")).unwrap();

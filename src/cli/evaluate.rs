@@ -177,11 +177,12 @@ impl EvaluateArgs {
         }
         eprint!("{}", done.summary);
         eprintln!(
-            "{} tasks of split {}, {:.1} s on {}; wrote {} to {}",
+            "{} tasks of split {}, {:.1} s on {}, {}; wrote {} to {}",
             done.report.tasks,
             plan.split,
             done.report.seconds,
             done.report.device,
+            done.data_path,
             done.written.join(", "),
             self.output.display()
         );

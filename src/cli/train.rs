@@ -184,11 +184,12 @@ impl TrainArgs {
         let s = train_catalog(&plan)?;
         let cfg = &plan.config;
         eprintln!(
-            "trained {} for {} steps on {} ({:.2} tasks/s)",
+            "trained {} for {} steps on {} ({:.2} tasks/s), {}",
             cfg.method.as_str(),
             s.steps,
             s.device,
-            s.tasks_per_s
+            s.tasks_per_s,
+            s.data_path
         );
         match s.best {
             Some((step, loss, acc)) => eprintln!(

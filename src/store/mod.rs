@@ -339,13 +339,13 @@ impl DataPath {
         }
     }
 
-    /// One line for the user: where tiles are read from.
+    /// For the user: where tiles are read from (`tiles read from ...`).
     pub fn describe(&self) -> String {
         match self {
             DataPath::Store(s) => {
-                format!("reading tiles from the tile store {}", s.dir().display())
+                format!("tiles read from the tile store {}", s.dir().display())
             }
-            DataPath::Files(why) => format!("reading tiles from the dataset files ({why})"),
+            DataPath::Files(why) => format!("tiles read from the dataset files ({why})"),
         }
     }
 }

@@ -11,6 +11,10 @@
 //! Unknown, unmatched colours and classes outside the task; point tasks
 //! ([`super::points`]) keep a few labelled pixels per class. Optional augmentation
 //! flips and rotates each example (image and label map alike), seeded per example.
+//!
+//! With a tile store set ([`TaskLoader::set_store`], [`crate::store`]), windows are
+//! sliced from its mapped arrays instead of read through GDAL: the same arrays, bit
+//! for bit, for the same task.
 
 use super::batch::{TaskBatch, IGNORE_INDEX};
 use super::points::{keep_points, PointLabels};

@@ -59,7 +59,8 @@ pub fn train_catalog(plan: &TrainPlan) -> Result<TrainSummary> {
     )?
     .with_points(points);
     let path = crate::store::DataPath::for_catalog(&plan.catalog, source.bands(), plan.use_store)?;
-    eprintln!("{}", path.describe());
     source.set_store(path.store())?;
-    train(cfg, &mut source, &plan.run)
+    let mut summary = train(cfg, &mut source, &plan.run)?;
+    summary.data_path = path.describe();
+    Ok(summary)
 }
