@@ -349,3 +349,45 @@ impl DataPath {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_decode_each_stored_type_and_fill_invalid_pixels() {
+        let ok = [1u8, 0, 1];
+        let mut out = [0f32; 3];
+        let twice = |v: f32| v * 2.0;
+        decode_row(StoreType::Uint8, &[1, 2, 255], &ok, &mut out, twice, -1.0);
+        assert_eq!(out, [2.0, -1.0, 510.0]);
+        let u16s: Vec<u8> = [1u16, 2, 65535]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        decode_row(StoreType::Uint16, &u16s, &ok, &mut out, twice, -1.0);
+        assert_eq!(out, [2.0, -1.0, 131070.0]);
+        let i16s: Vec<u8> = [-3i16, 2, 7].iter().flat_map(|v| v.to_le_bytes()).collect();
+        decode_row(StoreType::Int16, &i16s, &ok, &mut out, twice, -1.0);
+        assert_eq!(out, [-6.0, -1.0, 14.0]);
+        let f32s: Vec<u8> = [0.5f32, f32::NAN, -2.0]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        decode_row(StoreType::Float32, &f32s, &ok, &mut out, twice, -1.0);
+        assert_eq!(out, [1.0, -1.0, -4.0]);
+    }
+
+    #[test]
+    fn the_store_sits_beside_its_catalog() {
+        assert_eq!(
+            default_path(Path::new("/data/catalog.json")),
+            Path::new("/data/catalog.store")
+        );
+        assert_eq!(StoreType::Uint16.size(), 2);
+        assert_eq!(
+            serde_json::to_string(&StoreType::Float32).unwrap(),
+            "\"float32\""
+        );
+    }
+}
