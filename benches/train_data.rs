@@ -13,9 +13,14 @@
 //! The files sit in the page cache, so "disk" means GDAL decoding windows, not a
 //! cold drive.
 //!
+//! With `--data-only`, the data path is timed twice per tile size, side by side in
+//! turns: tiles read from the files (GDAL) and from a tile store (`geomaml store`,
+//! [`geomaml::store`]) built beside the catalog, one JSON line each, at every size
+//! of `--sizes` (default: `--tile`), with the store's build time and size.
+//!
 //! `cargo bench --bench train_data -- [--steps 4] [--warmup 1] [--rounds 3] [--tasks 4]
 //! [--tile 32] [--way 4] [--shot 2] [--query 2] [--patches 16] [--prefetch 2]
-//! [--device cpu] [--threads N] [--first-order] [--reps 16] [--data-only]`
+//! [--device cpu] [--threads N] [--first-order] [--reps 16] [--data-only [--sizes 32,128]]`
 
 mod common;
 
@@ -110,6 +115,15 @@ fn main() {
         tch::set_num_threads(args[t + 1].parse().expect("--threads N"));
     }
 
+    if data_only {
+        let sizes = arg(&args, "--sizes", &tile.to_string());
+        for size in sizes.split(',') {
+            let size: u32 = size.parse().expect("--sizes takes numbers");
+            let reps: usize = num(&args, "--reps", "16");
+            files_vs_store(size, patches, tasks, (way, shot, query), reps);
+        }
+        return;
+    }
     let dir = tempfile::tempdir().expect("temporary folder");
     let root = dir.path().join("sen12ms");
     let t0 = Instant::now();
@@ -270,4 +284,112 @@ fn main() {
             "rayon_threads": rayon::current_num_threads(),
         })
     );
+}
+
+/// The synthetic tree of `patches` patches per region and season at `2 * tile` px,
+/// catalogued in `tile` px tiles (written to `dir/catalog.json`).
+fn tree(dir: &Path, tile: u32, patches: usize) -> (Catalog, std::path::PathBuf, usize) {
+    let root = dir.join("sen12ms");
+    let opts = geomaml::synth::Sen12msOptions {
+        regions: geomaml::synth::choice::choose_regions("train:6", 0).expect("regions"),
+        seasons: vec![1, 2],
+        patches,
+        size: 2 * tile as usize,
+        seed: 0,
+        appearance: geomaml::synth::Appearance::Varied,
+    };
+    let hidden = geomaml::progress::Progress::hidden();
+    let written =
+        geomaml::synth::sen12ms::generate(&root, &opts, false, &hidden).expect("synthetic tree");
+    let scan = ScanOptions {
+        tile_size: tile,
+        ..ScanOptions::default()
+    };
+    let cat: Catalog = catalog::scan(&root, None, &scan).expect("catalog");
+    let path = dir.join("catalog.json");
+    cat.save(&path, true).expect("catalog written");
+    (cat, path, written)
+}
+
+/// The data path of 16-task meta-batches (draw + read, then conversion to tensors
+/// as `train` does it) from the files and from a tile store, taking turns.
+fn files_vs_store(
+    tile: u32,
+    patches: usize,
+    tasks: usize,
+    (way, shot, query): (usize, usize, usize),
+    reps: usize,
+) {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let (cat, cat_path, written) = tree(dir.path(), tile, patches);
+    let splits = Splits::for_catalog(&cat, &SplitStrategy::Default).expect("splits");
+    let index = TileIndex::new(&cat, &splits);
+    let bands = LoaderOptions::for_kind(cat.kind).bands;
+    let t = Instant::now();
+    let builder = geomaml::store::StoreBuilder::new(&cat, &cat_path, &bands).expect("store plan");
+    let store_dir = geomaml::store::default_path(&cat_path);
+    builder
+        .write(&store_dir, true, &geomaml::progress::Progress::hidden())
+        .expect("store written");
+    let build_s = t.elapsed().as_secs_f64();
+    let store = std::sync::Arc::new(
+        geomaml::store::TileStore::open(&store_dir, &cat_path).expect("store opened"),
+    );
+    let name = cat_path.display().to_string();
+    let mut sources = [false, true].map(|use_store| {
+        let mut s =
+            CatalogSource::new(&cat, &name, &index, None, (way, shot, query), 0).expect("source");
+        s.set_store(use_store.then(|| store.clone()))
+            .expect("store fits");
+        s
+    });
+    let mut times: [(Vec<f64>, Vec<f64>); 2] = Default::default();
+    for rep in 0..=reps {
+        for (i, src) in sources.iter_mut().enumerate() {
+            // Both paths draw the same tasks.
+            src.reseed(rep as u64);
+            let t = Instant::now();
+            let b = src.sample(Split::Train, tasks).expect("tasks");
+            let read = t.elapsed().as_secs_f64();
+            let t = Instant::now();
+            let host: Vec<TaskTensors> = b
+                .par_iter()
+                .map(|task| TaskTensors::from_batch(task, Device::Cpu, Kind::Float).unwrap())
+                .collect();
+            std::hint::black_box(host);
+            let convert = t.elapsed().as_secs_f64();
+            // The first round opens the rasters and maps the store: not counted.
+            if rep > 0 {
+                times[i].0.push(read);
+                times[i].1.push(convert);
+            }
+        }
+    }
+    let cores = rayon::current_num_threads();
+    let ms = |s: f64| (s * 1e5).round() / 100.0;
+    let r3 = |v: f64| (v * 1000.0).round() / 1000.0;
+    let per_s: Vec<f64> = times
+        .iter()
+        .map(|(read, conv)| tasks as f64 / (median(read.clone()) + median(conv.clone())))
+        .collect();
+    for (i, path) in ["files", "store"].into_iter().enumerate() {
+        let (read, conv) = &times[i];
+        let mut line = serde_json::json!({
+            "mode": "data-path", "path": path, "size": tile, "tasks": tasks,
+            "way": way, "shot": shot, "query": query, "bands": bands.len(),
+            "tiles_per_meta_batch": tasks * way * (shot + query), "reps": reps,
+            "draw_read_ms": ms(median(read.clone())),
+            "to_tensors_ms": ms(median(conv.clone())),
+            "tasks_per_s": r3(per_s[i]),
+            "tasks_per_s_per_core": r3(per_s[i] / cores as f64),
+            "speedup_over_files": r3(per_s[i] / per_s[0]),
+            "rayon_threads": cores, "tiles": cat.len(), "patches_written": written,
+        });
+        if path == "store" {
+            line["store_bytes"] = builder.bytes().into();
+            line["store_bytes_per_tile"] = (builder.bytes() / cat.len().max(1) as u64).into();
+            line["store_build_s"] = r3(build_s).into();
+        }
+        println!("{line}");
+    }
 }

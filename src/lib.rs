@@ -51,6 +51,7 @@ pub mod pixels;
 pub mod progress;
 pub mod raster;
 pub mod schemas;
+pub mod store;
 #[cfg(feature = "infer")]
 pub mod suggest;
 pub mod synth;

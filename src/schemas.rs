@@ -17,6 +17,10 @@ pub fn all() -> Vec<(&'static str, Schema)> {
         ),
         ("catalog.schema.json", schema_for!(crate::catalog::Catalog)),
         ("task.schema.json", schema_for!(crate::tasks::Task)),
+        (
+            "store_manifest.schema.json",
+            schema_for!(crate::store::StoreManifest),
+        ),
         ("split.schema.json", schema_for!(crate::tasks::SplitFile)),
     ];
     // Batch mapping's and the GDAL driver's files (feature `infer`).

@@ -28,6 +28,8 @@
 //!   over nodata, labels across the antimeridian.
 //! - `scenes`: rasters and label files as GIS tools write them (masks, scale/offset,
 //!   complex bands, GCPs, labels with Z, multi-layer GeoPackages).
+//! - `store`: the tile store (`geomaml store`): tasks, checkpoints and scores the
+//!   same as from the files; stale, failed and rebuilt stores; progress lines.
 //! - `suggest`: where to label next (points, CRS, spacing, classes, seeds).
 //! - `synth`: synthetic Sen12MS/DeepGlobe trees and scenes (layout, georeferencing,
 //!   determinism, the region-to-region appearance shift).
@@ -61,6 +63,8 @@ mod placement;
 mod progress;
 #[cfg(all(feature = "train", feature = "infer"))]
 mod scenes;
+#[cfg(feature = "train")]
+mod store;
 #[cfg(all(feature = "train", feature = "infer"))]
 mod suggest;
 mod synth;

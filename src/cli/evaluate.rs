@@ -79,6 +79,10 @@ pub struct EvaluateArgs {
     /// at step sizes 0..1 along the support gradient).
     #[arg(long)]
     trajectories: bool,
+    /// Read the dataset files even when a tile store (`geomaml store`) is beside the
+    /// catalog.
+    #[arg(long)]
+    no_store: bool,
     /// Output folder (report.json, curves.csv, curves.svg, curves.png).
     #[arg(short = 'o', long = "output", value_name = "DIR")]
     output: PathBuf,
@@ -139,6 +143,7 @@ impl EvaluateArgs {
             seed: self.seed,
             device: self.device.clone(),
             trajectories: self.trajectories,
+            use_store: !self.no_store,
             output: self.output.clone(),
             overwrite: self.overwrite,
             progress: crate::progress::Progress::for_stderr(
@@ -172,11 +177,12 @@ impl EvaluateArgs {
         }
         eprint!("{}", done.summary);
         eprintln!(
-            "{} tasks of split {}, {:.1} s on {}; wrote {} to {}",
+            "{} tasks of split {}, {:.1} s on {}, {}; wrote {} to {}",
             done.report.tasks,
             plan.split,
             done.report.seconds,
             done.report.device,
+            done.data_path,
             done.written.join(", "),
             self.output.display()
         );

@@ -20,6 +20,7 @@ mod map_flags;
 mod panics;
 mod schemas;
 mod split_args;
+mod store;
 mod suggest;
 mod synth;
 mod tasks;
@@ -51,6 +52,9 @@ enum Command {
     Synth(synth::SynthArgs),
     /// Scan a Sen12MS or DeepGlobe tree into catalog.json (tiles, labels, footprints).
     Catalog(catalog::CatalogArgs),
+    /// Decode every tile of a catalog once into a tile store beside it
+    /// (`catalog.store/`), which train and evaluate then read instead of the files.
+    Store(store::StoreArgs),
     /// Print sampled few-shot tasks of a catalog as JSON lines.
     Tasks(tasks::TasksArgs),
     /// Meta-train (MAML) or pretrain a model on a catalog's tasks; writes a checkpoint
@@ -85,6 +89,7 @@ impl Cli {
             Command::Doctor(a) => a.run(),
             Command::Synth(a) => a.run(),
             Command::Catalog(a) => a.run(),
+            Command::Store(a) => a.run(),
             Command::Tasks(a) => a.run(),
             Command::Train(a) => a.run(),
             Command::Evaluate(a) => a.run(),

@@ -42,6 +42,10 @@ pub struct TrainArgs {
     /// JSON training config; defaults follow the paper.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Read the dataset files even when a tile store (`geomaml store`) is beside the
+    /// catalog.
+    #[arg(long)]
+    no_store: bool,
     /// The model to write (.safetensors): the best meta-validated parameters.
     /// `<stem>.last.safetensors` (resume state) and `<stem>.log.jsonl` go beside it.
     #[arg(short = 'o', long = "output", value_name = "MODEL")]
@@ -175,15 +179,17 @@ impl TrainArgs {
                     "{elapsed_precise} [{bar:30}] {pos}/{len} {msg}",
                 ),
             },
+            use_store: !self.no_store,
         };
         let s = train_catalog(&plan)?;
         let cfg = &plan.config;
         eprintln!(
-            "trained {} for {} steps on {} ({:.2} tasks/s)",
+            "trained {} for {} steps on {} ({:.2} tasks/s), {}",
             cfg.method.as_str(),
             s.steps,
             s.device,
-            s.tasks_per_s
+            s.tasks_per_s,
+            s.data_path
         );
         match s.best {
             Some((step, loss, acc)) => eprintln!(

@@ -53,6 +53,9 @@ pub struct EvaluatePlan {
     pub device: String,
     /// Also the adaptation trajectories at the largest shot count (above 0).
     pub trajectories: bool,
+    /// Read tiles from the tile store beside the catalog when there is one
+    /// ([`crate::store`]); `false` reads the files (`--no-store`).
+    pub use_store: bool,
     /// Output folder.
     pub output: PathBuf,
     /// Write into an existing, non-empty output folder, replacing its files.
@@ -125,6 +128,8 @@ pub struct Evaluation {
     pub summary: String,
     /// The files written into [`EvaluatePlan::output`].
     pub written: Vec<&'static str>,
+    /// Where the tiles were read from (the tile store or the files), for the user.
+    pub data_path: String,
 }
 
 /// Runs the evaluation `plan` describes and writes its outputs.
@@ -190,6 +195,10 @@ pub fn evaluate(plan: &EvaluatePlan) -> Result<Evaluation> {
     if points {
         loader.set_points(Some(crate::tasks::PointLabels::default()));
     }
+    let data_path =
+        crate::store::DataPath::for_catalog(&plan.catalog, loader.bands(), plan.use_store)?;
+    loader.set_store(data_path.store())?;
+    let data_path = data_path.describe();
 
     // Tasks: the same for every model and shot count.
     let strategy = plan.strategy.clone();
@@ -331,6 +340,7 @@ pub fn evaluate(plan: &EvaluatePlan) -> Result<Evaluation> {
         report,
         summary,
         written: files.iter().map(|(name, _)| *name).collect(),
+        data_path,
     })
 }
 

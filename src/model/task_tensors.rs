@@ -23,8 +23,17 @@ pub struct TaskTensors {
 
 fn images(a: &ndarray::Array4<f32>, device: Device, kind: Kind) -> Result<Tensor> {
     let shape: Vec<i64> = a.shape().iter().map(|&s| s as i64).collect();
-    let data: Vec<f32> = a.iter().copied().collect();
-    Tensor::f_from_slice(&data)
+    // A standard-layout array (what the loader builds) is copied once, into the
+    // tensor; any other layout is gathered first.
+    let gathered;
+    let data: &[f32] = match a.as_slice() {
+        Some(s) => s,
+        None => {
+            gathered = a.iter().copied().collect::<Vec<f32>>();
+            &gathered
+        }
+    };
+    Tensor::f_from_slice(data)
         .and_then(|t| t.f_reshape(&shape))
         .and_then(|t| t.f_to_device(device))
         .and_then(|t| t.f_to_kind(kind))

@@ -5,6 +5,10 @@ use super::*;
 
 /// Removes a temporary and the `.aux.xml` GDAL may have put beside it.
 pub(super) fn remove_temporary(path: &Path) {
+    if path.is_dir() {
+        let _ = std::fs::remove_dir_all(path);
+        return;
+    }
     let _ = std::fs::remove_file(path);
     let mut aux = path.to_path_buf().into_os_string();
     aux.push(".aux.xml");

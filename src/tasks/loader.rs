@@ -11,6 +11,10 @@
 //! Unknown, unmatched colours and classes outside the task; point tasks
 //! ([`super::points`]) keep a few labelled pixels per class. Optional augmentation
 //! flips and rotates each example (image and label map alike), seeded per example.
+//!
+//! With a tile store set ([`TaskLoader::set_store`], [`crate::store`]), windows are
+//! sliced from its mapped arrays instead of read through GDAL: the same arrays, bit
+//! for bit, for the same task.
 
 use super::batch::{TaskBatch, IGNORE_INDEX};
 use super::points::{keep_points, PointLabels};
@@ -21,6 +25,7 @@ use crate::catalog::{BandFile, Catalog, DatasetKind};
 use crate::error::{Error, Result};
 use crate::pixels::{BandInput, PixelReader};
 use crate::raster::Raster;
+use crate::store::TileStore;
 use ndarray::{s, Array2, Array3, Array4, Axis};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -28,6 +33,7 @@ use rayon::prelude::*;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Open rasters kept per worker thread before the cache is emptied.
 const CACHE_LIMIT: usize = 256;
@@ -71,6 +77,8 @@ pub struct TaskLoader<'a> {
     options: LoaderOptions,
     /// Per output band: its source file, 1-based band number there, normalisation.
     plan: Vec<(BandFile, usize, Normalisation)>,
+    /// The tile store read instead of the files, when set ([`crate::store`]).
+    store: Option<Arc<TileStore>>,
 }
 
 impl<'a> TaskLoader<'a> {
@@ -94,7 +102,37 @@ impl<'a> TaskLoader<'a> {
             catalog,
             options,
             plan,
+            store: None,
         })
+    }
+
+    /// Reads tiles from `store` (or from the files, with `None`) from now on; the
+    /// store must hold this loader's bands in its order and the catalog's tiles.
+    pub fn set_store(&mut self, store: Option<Arc<TileStore>>) -> Result<()> {
+        if let Some(s) = &store {
+            if s.bands() != self.options.bands.as_slice()
+                || s.manifest().tiles != self.catalog.len()
+                || s.manifest().tile_size != self.catalog.tile_size
+            {
+                return Err(Error::catalog(
+                    s.dir(),
+                    format!(
+                        "the tile store holds {} tiles of bands {} where {} tiles of bands {} are read",
+                        s.manifest().tiles,
+                        s.bands().join(","),
+                        self.catalog.len(),
+                        self.options.bands.join(",")
+                    ),
+                ));
+            }
+        }
+        self.store = store;
+        Ok(())
+    }
+
+    /// Whether tiles are read from a tile store.
+    pub fn reads_store(&self) -> bool {
+        self.store.is_some()
     }
 
     /// Loads tile tasks as point tasks from now on (or not, with `None`).
@@ -191,7 +229,81 @@ impl<'a> TaskLoader<'a> {
         })?;
         let window = item.window.to_window();
         let (h, w) = (window.height, window.width);
-        let mut img = Array3::<f32>::zeros((self.plan.len(), h, w));
+        let store = self.store.as_deref();
+        let mut img = match store {
+            Some(s) => s.read_image(item.tile, rec, item.window)?,
+            None => self.read_files(item, rec, window)?,
+        };
+        let read_labels = |rel: &str, bands: &[usize]| match store {
+            Some(s) => s.read_labels(item.tile, rec, item.window),
+            None => with_raster(&self.catalog.resolve(rel), |r| {
+                r.read_window(bands, window, 0.0)
+            }),
+        };
+        let mut labels = match task.kind {
+            TaskKind::Classification if self.options.points.is_some() => {
+                let rel = rec.sources.lc.as_deref().ok_or_else(|| {
+                    tile_fault(format!("tile {} has no land-cover source", item.tile))
+                })?;
+                let lc = read_labels(rel, &[1])?;
+                Array2::from_shape_fn((h, w), |(r, c)| {
+                    let igbp = lc[[0, r, c]].clamp(0.0, 255.0) as u16;
+                    task.local_label(igbp_to_dfc(igbp) as u16)
+                        .map_or(IGNORE_INDEX, |l| l as i64)
+                })
+            }
+            TaskKind::Classification => {
+                let class = item.label.or(rec.label);
+                let local = class.and_then(|c| task.local_label(c)).ok_or_else(|| {
+                    tile_fault(format!(
+                        "tile {} has class {class:?}, which is not one of the task's {:?}",
+                        item.tile, task.classes
+                    ))
+                })?;
+                Array2::from_elem((1, 1), local as i64)
+            }
+            TaskKind::Segmentation => {
+                let rel = rec
+                    .sources
+                    .mask
+                    .as_deref()
+                    .ok_or_else(|| tile_fault(format!("tile {} has no mask", item.tile)))?;
+                let rgb = read_labels(rel, &[1, 2, 3])?;
+                Array2::from_shape_fn((h, w), |(r, c)| {
+                    let px = [0, 1, 2].map(|b| rgb[[b, r, c]].clamp(0.0, 255.0) as u8);
+                    task.local_label(deepglobe_class_of(px) as u16)
+                        .map_or(IGNORE_INDEX, |l| l as i64)
+                })
+            }
+        };
+        if self.options.augment {
+            let seed = self.options.seed
+                ^ ((task.region as u64) << 32)
+                ^ ((item.tile as u64) << 8)
+                ^ position as u64;
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let (flip, turns) = (
+                rng.random_range(0..4u8),
+                if h == w { rng.random_range(0..4u8) } else { 0 },
+            );
+            img = augment(img.view(), flip, turns);
+            if task.kind == TaskKind::Segmentation || self.options.points.is_some() {
+                let l3 = labels.insert_axis(Axis(0));
+                labels = augment(l3.view(), flip, turns).index_axis_move(Axis(0), 0);
+            }
+        }
+        Ok((img, labels.iter().copied().collect()))
+    }
+
+    /// The normalised image of `item`'s window, read from the tile's files.
+    fn read_files(
+        &self,
+        item: &TaskItem,
+        rec: &crate::catalog::TileRecord,
+        window: crate::raster::Window,
+    ) -> Result<Array3<f32>> {
+        let tile_fault = |reason: String| Error::catalog(&self.catalog.root, reason);
+        let mut img = Array3::<f32>::zeros((self.plan.len(), window.height, window.width));
         for src in BandFile::ALL {
             let wanted: Vec<(usize, usize, Normalisation)> = self
                 .plan
@@ -221,63 +333,7 @@ impl<'a> TaskLoader<'a> {
                     .assign(&pixels.data.index_axis(Axis(0), i));
             }
         }
-        let mut labels = match task.kind {
-            TaskKind::Classification if self.options.points.is_some() => {
-                let rel = rec.sources.lc.as_deref().ok_or_else(|| {
-                    tile_fault(format!("tile {} has no land-cover source", item.tile))
-                })?;
-                let lc = with_raster(&self.catalog.resolve(rel), |r| {
-                    r.read_window(&[1], window, 0.0)
-                })?;
-                Array2::from_shape_fn((h, w), |(r, c)| {
-                    let igbp = lc[[0, r, c]].clamp(0.0, 255.0) as u16;
-                    task.local_label(igbp_to_dfc(igbp) as u16)
-                        .map_or(IGNORE_INDEX, |l| l as i64)
-                })
-            }
-            TaskKind::Classification => {
-                let class = item.label.or(rec.label);
-                let local = class.and_then(|c| task.local_label(c)).ok_or_else(|| {
-                    tile_fault(format!(
-                        "tile {} has class {class:?}, which is not one of the task's {:?}",
-                        item.tile, task.classes
-                    ))
-                })?;
-                Array2::from_elem((1, 1), local as i64)
-            }
-            TaskKind::Segmentation => {
-                let rel = rec
-                    .sources
-                    .mask
-                    .as_deref()
-                    .ok_or_else(|| tile_fault(format!("tile {} has no mask", item.tile)))?;
-                let rgb = with_raster(&self.catalog.resolve(rel), |r| {
-                    r.read_window(&[1, 2, 3], window, 0.0)
-                })?;
-                Array2::from_shape_fn((h, w), |(r, c)| {
-                    let px = [0, 1, 2].map(|b| rgb[[b, r, c]].clamp(0.0, 255.0) as u8);
-                    task.local_label(deepglobe_class_of(px) as u16)
-                        .map_or(IGNORE_INDEX, |l| l as i64)
-                })
-            }
-        };
-        if self.options.augment {
-            let seed = self.options.seed
-                ^ ((task.region as u64) << 32)
-                ^ ((item.tile as u64) << 8)
-                ^ position as u64;
-            let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            let (flip, turns) = (
-                rng.random_range(0..4u8),
-                if h == w { rng.random_range(0..4u8) } else { 0 },
-            );
-            img = augment(img.view(), flip, turns);
-            if task.kind == TaskKind::Segmentation || self.options.points.is_some() {
-                let l3 = labels.insert_axis(Axis(0));
-                labels = augment(l3.view(), flip, turns).index_axis_move(Axis(0), 0);
-            }
-        }
-        Ok((img, labels.iter().copied().collect()))
+        Ok(img)
     }
 }
 
@@ -299,7 +355,10 @@ pub fn augment<T: Clone>(a: ndarray::ArrayView3<T>, flip: u8, turns: u8) -> Arra
 }
 
 /// Runs `f` on the raster at `path`, opened once per worker thread.
-fn with_raster<T>(path: &std::path::Path, f: impl FnOnce(&Raster) -> Result<T>) -> Result<T> {
+pub(crate) fn with_raster<T>(
+    path: &std::path::Path,
+    f: impl FnOnce(&Raster) -> Result<T>,
+) -> Result<T> {
     OPEN.with(|cache| {
         let mut cache = cache.borrow_mut();
         if !cache.contains_key(path) {
@@ -314,7 +373,7 @@ fn with_raster<T>(path: &std::path::Path, f: impl FnOnce(&Raster) -> Result<T>) 
 
 /// Runs `f` on a pixel reader of `inputs` of the raster at `path`, opened once per
 /// worker thread.
-fn with_reader<T>(
+pub(crate) fn with_reader<T>(
     path: &std::path::Path,
     inputs: Vec<BandInput>,
     f: impl FnOnce(&PixelReader) -> Result<T>,

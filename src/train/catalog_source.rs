@@ -39,6 +39,19 @@ impl<'a> CatalogSource<'a> {
         self
     }
 
+    /// Band names read, in model order.
+    pub fn bands(&self) -> &[String] {
+        self.loader.bands()
+    }
+
+    /// Reads tiles from a tile store (or from the files, with `None`).
+    pub fn set_store(
+        &mut self,
+        store: Option<std::sync::Arc<crate::store::TileStore>>,
+    ) -> Result<()> {
+        self.loader.set_store(store)
+    }
+
     /// `way`-way `shot`-shot tasks with `query` query examples per class, reading
     /// `bands` (the dataset's default bands when `None`).
     #[allow(clippy::too_many_arguments)]

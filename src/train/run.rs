@@ -21,6 +21,9 @@ pub struct TrainPlan {
     pub splits: SplitStrategy,
     /// Outputs, resume state, overwrite and progress.
     pub run: RunOptions,
+    /// Read tiles from the tile store beside the catalog when there is one
+    /// ([`crate::store`]); `false` reads the files (`--no-store`).
+    pub use_store: bool,
 }
 
 /// Meta-trains (or pretrains) on the catalog's tasks.
@@ -55,5 +58,9 @@ pub fn train_catalog(plan: &TrainPlan) -> Result<TrainSummary> {
         cfg.seed,
     )?
     .with_points(points);
-    train(cfg, &mut source, &plan.run)
+    let path = crate::store::DataPath::for_catalog(&plan.catalog, source.bands(), plan.use_store)?;
+    source.set_store(path.store())?;
+    let mut summary = train(cfg, &mut source, &plan.run)?;
+    summary.data_path = path.describe();
+    Ok(summary)
 }

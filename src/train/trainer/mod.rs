@@ -104,6 +104,9 @@ pub struct TrainSummary {
     /// Adaptation steps chosen on meta-validation (MAML with validation only), with
     /// the meta-validation accuracy of each candidate.
     pub adapt_steps: Option<(usize, Vec<(usize, f64)>)>,
+    /// Where the tiles were read from (the tile store or the files), for the user;
+    /// empty when the source does not say ([`crate::train::train_catalog`] does).
+    pub data_path: String,
 }
 
 /// Whether a meta-validation `score` (lower is better) replaces the kept `best`: a
@@ -478,6 +481,7 @@ fn train_in<'s>(
         last,
         log: log_path,
         adapt_steps,
+        data_path: String::new(),
     })
 }
 
