@@ -4,6 +4,7 @@ pub mod metrics;
 
 pub use metrics::{ClassScores, ConfusionMatrix, Scores};
 pub mod assess;
+mod assess_table;
 pub mod class_map;
 /// Few-shot evaluation of models on meta-test tasks (`geomaml evaluate`).
 #[cfg(feature = "train")]
