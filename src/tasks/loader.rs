@@ -16,6 +16,7 @@
 //! sliced from its mapped arrays instead of read through GDAL: the same arrays, bit
 //! for bit, for the same task.
 
+use super::augment::augment;
 use super::batch::{TaskBatch, IGNORE_INDEX};
 use super::points::{keep_points, PointLabels};
 use super::task::{Task, TaskItem, TaskKind};
@@ -26,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::pixels::{BandInput, PixelReader};
 use crate::raster::Raster;
 use crate::store::TileStore;
-use ndarray::{s, Array2, Array3, Array4, Axis};
+use ndarray::{Array2, Array3, Array4, Axis};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -335,23 +336,6 @@ impl<'a> TaskLoader<'a> {
         }
         Ok(img)
     }
-}
-
-/// Flips (bit 0: left-right, bit 1: up-down) then rotates by `turns` x 90 degrees
-/// the last two axes of `[c, h, w]`.
-pub fn augment<T: Clone>(a: ndarray::ArrayView3<T>, flip: u8, turns: u8) -> Array3<T> {
-    let mut v = a;
-    if flip & 1 == 1 {
-        v = v.slice_move(s![.., .., ..;-1]);
-    }
-    if flip & 2 == 2 {
-        v = v.slice_move(s![.., ..;-1, ..]);
-    }
-    for _ in 0..turns % 4 {
-        // Transpose then mirror columns: a quarter turn clockwise.
-        v = v.permuted_axes([0, 2, 1]).slice_move(s![.., .., ..;-1]);
-    }
-    v.as_standard_layout().into_owned()
 }
 
 /// Runs `f` on the raster at `path`, opened once per worker thread.

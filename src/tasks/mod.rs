@@ -24,6 +24,7 @@
 //! # }
 //! ```
 
+pub mod augment;
 pub mod batch;
 pub mod kmeans;
 pub mod loader;

@@ -34,122 +34,16 @@ use std::thread::Scope;
 use std::time::Instant;
 use tch::{Device, Kind};
 
-/// Where a run writes and what it continues from.
-#[derive(Debug, Clone)]
-pub struct RunOptions {
-    /// The model file (best meta-validated parameters).
-    pub out: PathBuf,
-    /// The JSONL log; `<out stem>.log.jsonl` when absent.
-    pub log: Option<PathBuf>,
-    /// A checkpoint to continue from; its run's outputs are then updated in place
-    /// and the log is appended to.
-    pub resume: Option<PathBuf>,
-    /// Replace existing outputs.
-    pub overwrite: bool,
-    /// Started with the run's steps, advanced once per step, with the loss,
-    /// accuracy and speed as its message.
-    pub progress: Progress,
-}
-
-impl RunOptions {
-    /// A new run writing `out`: the log beside it, no resume, existing outputs kept,
-    /// no progress shown.
-    pub fn new(out: impl Into<PathBuf>) -> Self {
-        RunOptions {
-            out: out.into(),
-            log: None,
-            resume: None,
-            overwrite: false,
-            progress: Progress::hidden(),
-        }
-    }
-
-    /// The JSONL log: `log`, or `<out stem>.log.jsonl` beside the model.
-    pub fn log_path(&self) -> PathBuf {
-        self.log.clone().unwrap_or_else(|| {
-            let stem = self
-                .out
-                .file_stem()
-                .map(|s| s.to_string_lossy().to_string())
-                .unwrap_or_default();
-            self.out.with_file_name(format!("{stem}.log.jsonl"))
-        })
-    }
-
-    /// Every file a run writes: the model, its resume state and the log.
-    pub fn outputs(&self) -> [PathBuf; 3] {
-        [self.out.clone(), last_path(&self.out), self.log_path()]
-    }
-}
-
-/// What a finished run reports.
-#[derive(Debug, Clone)]
-pub struct TrainSummary {
-    /// Steps completed in total.
-    pub steps: u64,
-    /// The device trained on (`cpu`, `cuda:0`).
-    pub device: String,
-    /// Step of the kept model and its meta-validation loss/accuracy.
-    pub best: Option<(u64, f64, f64)>,
-    /// Mean training loss of the last step.
-    pub last_loss: f64,
-    /// Mean tasks per second over the run.
-    pub tasks_per_s: f64,
-    /// The model file.
-    pub out: PathBuf,
-    /// The resume file.
-    pub last: PathBuf,
-    /// The log file.
-    pub log: PathBuf,
-    /// Adaptation steps chosen on meta-validation (MAML with validation only), with
-    /// the meta-validation accuracy of each candidate.
-    pub adapt_steps: Option<(usize, Vec<(usize, f64)>)>,
-    /// Where the tiles were read from (the tile store or the files), for the user;
-    /// empty when the source does not say ([`crate::train::train_catalog`] does).
-    pub data_path: String,
-}
+mod adapt_steps;
+mod options;
+use adapt_steps::choose_adapt_steps;
+pub use options::{RunOptions, TrainSummary};
 
 /// Whether a meta-validation `score` (lower is better) replaces the kept `best`: a
 /// non-finite score never beats a finite one, and any score beats a non-finite
 /// best, so one NaN validation cannot freeze the kept model.
 fn improves(best: Option<f64>, score: f64) -> bool {
     best.is_none_or(|b| !b.is_finite() || (score.is_finite() && score < b))
-}
-
-/// Chooses the default adaptation step count of the model at `out` (the kept, best
-/// meta-validated parameters): the most accurate of [`ADAPT_STEP_CANDIDATES`] at the
-/// meta-training step size on the meta-validation tasks (fewer steps win ties), and
-/// records it in the model's card. Meta-training takes one inner step for speed; an
-/// analyst's adaptation needs more, and how many depends on the model.
-fn choose_adapt_steps(
-    out: &Path,
-    tasks: &[TaskTensors],
-    inner: &InnerSettings,
-    device: Device,
-) -> Result<(usize, Vec<(usize, f64)>)> {
-    let mut ckpt = Checkpoint::load(out)?;
-    let params = Params::load(&ckpt.card.spec, &ckpt.tensors, device)?;
-    let scores: Vec<(usize, f64)> = ADAPT_STEP_CANDIDATES
-        .iter()
-        .map(|&steps| {
-            let s = InnerSettings { steps, ..*inner };
-            let v = evaluate_tasks(&params, tasks, &s);
-            (
-                steps,
-                if v.query_acc.is_finite() {
-                    v.query_acc
-                } else {
-                    -1.0
-                },
-            )
-        })
-        .collect();
-    let best = scores
-        .iter()
-        .fold(scores[0], |b, &c| if c.1 > b.1 { c } else { b });
-    ckpt.card.inner_loop.chosen_steps = Some(best.0);
-    ckpt.save(out, true)?;
-    Ok((best.0, scores))
 }
 
 fn to_tensors(
