@@ -125,29 +125,8 @@ fn main() {
         return;
     }
     let dir = tempfile::tempdir().expect("temporary folder");
-    let root = dir.path().join("sen12ms");
     let t0 = Instant::now();
-    let opts = geomaml::synth::Sen12msOptions {
-        regions: geomaml::synth::choice::choose_regions("train:6", 0).expect("regions"),
-        seasons: vec![1, 2],
-        patches,
-        size: 2 * tile as usize,
-        seed: 0,
-        appearance: geomaml::synth::Appearance::Varied,
-    };
-    let written = geomaml::synth::sen12ms::generate(
-        &root,
-        &opts,
-        false,
-        &geomaml::progress::Progress::hidden(),
-    )
-    .expect("synthetic tree");
-    let scan = ScanOptions {
-        tile_size: tile,
-        ..ScanOptions::default()
-    };
-    let cat: Catalog = catalog::scan(&root, None, &scan).expect("catalog");
-    let cat_path = dir.path().join("catalog.json");
+    let (cat, cat_path, written) = tree(dir.path(), tile, patches);
     let splits = Splits::for_catalog(&cat, &SplitStrategy::Default).expect("splits");
     let index = TileIndex::new(&cat, &splits);
     let setup_s = t0.elapsed().as_secs_f64();

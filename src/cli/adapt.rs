@@ -44,15 +44,9 @@ impl AdaptArgs {
         use crate::error::Error;
         let mut inputs = vec![self.model.as_path(), self.scene.as_path()];
         inputs.extend(self.flags.labels.as_deref());
-        crate::output::refuse_input(&self.output, &inputs)?;
-        let form = crate::export::form_for(&self.output, self.deepness)?;
-        if self.output.exists() && !self.overwrite {
-            return Err(Error::OutputExists {
-                path: self.output.clone(),
-            });
-        }
         // Before the adaptation: minutes of work must not end in "cannot write".
-        crate::output::check_writable(&self.output)?;
+        crate::output::check_new_output(&self.output, self.overwrite, &inputs)?;
+        let form = crate::export::form_for(&self.output, self.deepness)?;
         let options = self
             .flags
             .adaptation(&self.model, &self.scene, self.bands.clone())?

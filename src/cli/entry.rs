@@ -14,11 +14,9 @@ use std::process::ExitCode;
 pub fn computes_with_libtorch(args: &[OsString]) -> bool {
     match args.get(1).and_then(|a| a.to_str()) {
         Some("train" | "adapt" | "evaluate") => true,
-        Some("map" | "suggest") => args.iter().any(|a| {
-            std::path::Path::new(a)
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("safetensors"))
-        }),
+        Some("map" | "suggest") => args
+            .iter()
+            .any(|a| crate::map_model::is_checkpoint(std::path::Path::new(a))),
         _ => false,
     }
 }

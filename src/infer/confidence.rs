@@ -6,8 +6,8 @@
 
 /// Top-two margin in `0..=1` and arg-max of a probability vector: the first
 /// largest value wins ties; NaN entries are never chosen; a single class (or one
-/// finite value) has margin 1.
-pub fn top_two(p: impl IntoIterator<Item = f32>) -> (f32, usize) {
+/// finite value) has margin 1; `None` when no entry is finite.
+pub fn top_two(p: impl IntoIterator<Item = f32>) -> Option<(f32, usize)> {
     let (mut best, mut second, mut arg) = (f32::NEG_INFINITY, f32::NEG_INFINITY, 0);
     for (i, v) in p.into_iter().enumerate() {
         if v > best {
@@ -16,10 +16,13 @@ pub fn top_two(p: impl IntoIterator<Item = f32>) -> (f32, usize) {
             second = v;
         }
     }
-    if second == f32::NEG_INFINITY {
-        return (1.0, arg);
+    if best == f32::NEG_INFINITY {
+        return None;
     }
-    ((best - second).max(0.0), arg)
+    if second == f32::NEG_INFINITY {
+        return Some((1.0, arg));
+    }
+    Some(((best - second).max(0.0), arg))
 }
 
 /// A probability (or margin) in percent, rounded, `0..=100`.
@@ -33,12 +36,13 @@ mod tests {
 
     #[test]
     fn the_margin_is_the_top_two_difference_and_ties_go_to_the_first() {
-        let (m, arg) = top_two([0.1, 0.6, 0.3]);
+        let (m, arg) = top_two([0.1, 0.6, 0.3]).unwrap();
         assert!((m - 0.3).abs() < 1e-6);
         assert_eq!(arg, 1);
-        assert_eq!(top_two([0.5, 0.5]), (0.0, 0));
-        assert_eq!(top_two([1.0]), (1.0, 0));
-        assert_eq!(top_two([f32::NAN, 0.7, 0.3]).1, 1);
+        assert_eq!(top_two([0.5, 0.5]), Some((0.0, 0)));
+        assert_eq!(top_two([1.0]), Some((1.0, 0)));
+        assert_eq!(top_two([f32::NAN, 0.7, 0.3]).unwrap().1, 1);
+        assert_eq!(top_two([f32::NAN, f32::NAN]), None);
         assert_eq!(percent(0.3), 30);
         assert_eq!(percent(1.5), 100);
     }

@@ -213,10 +213,9 @@ impl<'a> BlockCoder<'a> {
     /// the class nodata.
     fn put(&mut self, i: usize, p: impl Iterator<Item = f32> + Clone) {
         // A cell the model gave no finite probability stays nodata everywhere.
-        if !p.clone().any(f32::is_finite) {
+        let Some((m, arg)) = top_two(p.clone()) else {
             return;
-        }
-        let (m, arg) = top_two(p.clone());
+        };
         let confidence = percent(m);
         if confidence >= self.min_confidence {
             self.classes[i] = self.ids[arg];

@@ -61,12 +61,7 @@ pub fn check_outputs(output: &Path, overwrite: bool, scene: &Path, inputs: &[&Pa
         crate::output::refuse_input(&out, inputs)?;
         crate::output::refuse_reached_input(&out, scene, scene_files.iter().cloned())?;
     }
-    if output.exists() && !overwrite {
-        return Err(Error::OutputExists {
-            path: output.to_path_buf(),
-        });
-    }
-    crate::output::check_writable(output)
+    crate::output::check_new_output(output, overwrite, inputs)
 }
 
 /// What a run did.

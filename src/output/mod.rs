@@ -173,6 +173,22 @@ fn resolved(path: &Path) -> Option<PathBuf> {
     )
 }
 
+/// Checks, before any work, that `output` can be written as a new file: not one of
+/// `inputs` ([`refuse_input`]), not existing unless `overwrite`, in a folder that
+/// takes files ([`check_writable`]).
+///
+/// # Errors
+/// The first of these faults, naming `output`.
+pub fn check_new_output(output: &Path, overwrite: bool, inputs: &[&Path]) -> Result<()> {
+    refuse_input(output, inputs)?;
+    if output.exists() && !overwrite {
+        return Err(Error::OutputExists {
+            path: output.to_path_buf(),
+        });
+    }
+    check_writable(output)
+}
+
 /// Fails when `output` is one of `inputs` (same file, through any path), whatever
 /// `--overwrite` says: replacing an input with a result destroys it.
 pub fn refuse_input(output: &Path, inputs: &[&Path]) -> Result<()> {

@@ -104,13 +104,7 @@ pub fn check_before_work(
     if count == 0 {
         return Err(Error::config("--count", "must be at least 1"));
     }
-    crate::output::refuse_input(output, inputs)?;
-    if output.exists() && !overwrite {
-        return Err(Error::OutputExists {
-            path: output.to_path_buf(),
-        });
-    }
-    crate::output::check_writable(output)?;
+    crate::output::check_new_output(output, overwrite, inputs)?;
     output_srs(crs).map(|_| ())
 }
 

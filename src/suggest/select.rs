@@ -96,7 +96,7 @@ pub struct Suggestion {
 /// Top-two margin and arg-max of a probability vector
 /// ([`crate::infer::confidence::top_two`]).
 pub fn margin(p: &[f32]) -> (f32, usize) {
-    crate::infer::confidence::top_two(p.iter().copied())
+    crate::infer::confidence::top_two(p.iter().copied()).unwrap_or((0.0, 0))
 }
 
 /// Chooses up to `opts.count` cells; fewer when the spacing leaves no more room.
