@@ -96,6 +96,40 @@ fn evaluate_writes_a_consistent_report_curves_and_plot() {
             assert!((row[8].parse::<f64>().unwrap() - kappa).abs() < 1e-5);
         }
     }
+    // All tasks adapted in one stacked pass: the same settings and the same scores.
+    let grouped = dir.path().join("grouped");
+    run_ok(evaluate(catalog, &grouped).arg("--model").arg(model).args([
+        "--model",
+        "random",
+        "--grid-tasks",
+        "2",
+        "--grid-lrs",
+        "0.05,0.5",
+        "--grid-steps",
+        "1,2",
+        "--task-group",
+        "0",
+    ]));
+    let again: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(grouped.join("report.json")).unwrap()).unwrap();
+    for (a, b) in models.iter().zip(again["models"].as_array().unwrap()) {
+        for (ra, rb) in a["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(b["results"].as_array().unwrap())
+        {
+            for key in [
+                "inner_lr",
+                "inner_steps",
+                "val_accuracy",
+                "per_task",
+                "confusion",
+            ] {
+                assert_eq!(ra[key], rb[key], "{key} at {} shots", ra["shots"]);
+            }
+        }
+    }
     let svg = std::fs::read_to_string(out.join("curves.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("pretrain") && svg.contains("random"));
     assert_eq!(svg.matches("<polyline").count(), 4, "2 models x 2 panels");

@@ -54,6 +54,10 @@ pub struct EvaluatePlan {
     pub seed: u64,
     /// `auto`, `cpu` or `cuda:N`.
     pub device: String,
+    /// Tasks adapted together in one stacked pass (`--task-group`; 1: one after the
+    /// other, 0: all tasks of a shape at once). `None`: 16 on CUDA, 1 on CPU, where
+    /// grouped convolutions lose to a loop.
+    pub task_group: Option<usize>,
     /// Also the adaptation trajectories at the largest shot count (above 0).
     pub trajectories: bool,
     /// Read tiles from the tile store beside the catalog when there is one
@@ -263,7 +267,14 @@ pub fn evaluate(plan: &EvaluatePlan) -> Result<Evaluation> {
         plan.way
     };
 
-    let cfg = EvalConfig { shots, adaptation };
+    let task_group = plan
+        .task_group
+        .unwrap_or(if device.is_cuda() { 16 } else { 1 });
+    let cfg = EvalConfig {
+        shots,
+        adaptation,
+        task_group,
+    };
     let alphas = trajectories::alphas();
     let per_model = few_shot::work(&cfg, tasks.len(), val.len())
         + if plan.trajectories {

@@ -46,7 +46,7 @@ pub fn shape_groups(tasks: &[TaskTensors], group: usize) -> Vec<Vec<usize>> {
 
 /// Each task's mean cross-entropy over its labelled examples: logits
 /// `[T, n, classes(, h, w)]`, labels `[T, n, 1 | h*w]` -> `[T]`.
-fn task_losses(logits: &Tensor, y: &Tensor) -> Tensor {
+pub(crate) fn task_losses(logits: &Tensor, y: &Tensor) -> Tensor {
     let (flat, labels) = flatten(logits, y);
     let t = logits.size()[0];
     let ce = flat.cross_entropy_loss(&labels, None::<Tensor>, Reduction::None, IGNORE_INDEX, 0.0);

@@ -54,6 +54,7 @@ impl EvaluateArgs {
             grid_tasks: self.grid_tasks,
             seed: self.seed,
             device: self.device.clone(),
+            task_group: self.task_group,
             trajectories: self.trajectories,
             use_store: !self.no_store,
             output: self.output.clone(),

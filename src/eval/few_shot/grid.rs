@@ -2,7 +2,7 @@
 //! model and shot count on meta-validation tasks (mean query accuracy; one
 //! adaptation trajectory per step size is scored at every step count of the grid).
 
-use super::{first_shots, trajectory, EvalModel};
+use super::{first_shots, trajectories, EvalConfig, EvalModel};
 use crate::error::{Error, Result};
 use crate::tasks::{TaskBatch, TaskKind};
 use schemars::JsonSchema;
@@ -56,7 +56,8 @@ pub enum Adaptation {
     },
 }
 
-/// The settings for `model` at `k` shots: fixed, or the grid point with the best
+/// The settings for `model` at `k` shots (`cfg.adaptation`; tasks adapted
+/// `cfg.task_group` at a time): fixed, or the grid point with the best
 /// mean query accuracy on `val` (ties: the first in grid order). Returns
 /// `(lr, steps, val accuracy)`.
 pub fn choose_settings(
@@ -65,10 +66,10 @@ pub fn choose_settings(
     kind: TaskKind,
     max_shot: usize,
     k: usize,
-    adaptation: &Adaptation,
+    cfg: &EvalConfig,
     tick: &dyn Fn(),
 ) -> Result<(f64, usize, Option<f64>)> {
-    match adaptation {
+    match &cfg.adaptation {
         Adaptation::Fixed { lr, steps } => Ok((*lr, *steps, None)),
         Adaptation::Search { grid, .. } => {
             let mut steps = grid.steps.clone();
@@ -77,12 +78,14 @@ pub fn choose_settings(
             let mut best: Option<(f64, usize, f64)> = None;
             for &lr in &grid.lrs {
                 let mut sums = vec![0.0; steps.len()];
-                for batch in val {
-                    let b = first_shots(batch, kind, max_shot, k);
-                    for (i, m) in trajectory(model, &b, lr, &steps)?.iter().enumerate() {
+                let firsts: Vec<TaskBatch> = val
+                    .iter()
+                    .map(|b| first_shots(b, kind, max_shot, k))
+                    .collect();
+                for task in trajectories(model, &firsts, lr, &steps, cfg.task_group, tick)? {
+                    for (i, m) in task.iter().enumerate() {
                         sums[i] += m.scores().overall_accuracy / val.len() as f64;
                     }
-                    tick();
                 }
                 for (i, &acc) in sums.iter().enumerate() {
                     if best.is_none_or(|(_, _, b)| acc > b) {

@@ -25,12 +25,14 @@
 //! 95 % Student-t interval over tasks. Per-class scores come from the confusion
 //! matrix pooled over all tasks, in legend order.
 
+mod batched;
 mod comparison;
 mod grid;
 mod interval;
 mod model;
 mod report;
 
+pub use batched::trajectories;
 pub use comparison::{compare, comparisons, Comparison, PairedShot};
 pub use grid::{choose_settings, Adaptation, Grid};
 pub use interval::{t_975, Interval};
@@ -59,6 +61,9 @@ pub struct EvalConfig {
     pub shots: Vec<usize>,
     /// How adaptation settings are chosen.
     pub adaptation: Adaptation,
+    /// Tasks adapted together in one stacked pass ([`trajectories`]; 1: one task
+    /// after the other, 0: all tasks of a shape at once).
+    pub task_group: usize,
 }
 
 /// Draws `count` tasks from `sampler` with `seed` and reads them; errors say which
@@ -182,14 +187,18 @@ pub fn evaluate_model(
         let (lr, steps, val_accuracy) = if k == 0 {
             (0.0, 0, None)
         } else {
-            choose_settings(model, val, kind, max_shot, k, &cfg.adaptation, tick)?
+            choose_settings(model, val, kind, max_shot, k, cfg, tick)?
         };
         let mut pooled = ConfusionMatrix::new(legend.len());
         let (mut acc, mut kappa, mut f1, mut iou) = (vec![], vec![], vec![], vec![]);
         let mut per_task = Vec::with_capacity(tasks.len());
-        for batch in tasks {
-            let b = first_shots(batch, kind, max_shot, k);
-            let m = trajectory(model, &b, lr, &[steps])?.remove(0);
+        let firsts: Vec<TaskBatch> = tasks
+            .iter()
+            .map(|b| first_shots(b, kind, max_shot, k))
+            .collect();
+        let matrices = trajectories(model, &firsts, lr, &[steps], cfg.task_group, tick)?;
+        for (batch, mut m) in tasks.iter().zip(matrices) {
+            let m = m.remove(0);
             let s = m.scores();
             acc.push(s.overall_accuracy);
             kappa.push(s.kappa);
@@ -207,7 +216,6 @@ pub fn evaluate_model(
                     }
                 }
             }
-            tick();
         }
         let scores = pooled.scores();
         let per_class = legend

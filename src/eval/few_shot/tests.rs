@@ -92,6 +92,7 @@ fn reports_serialise_and_render() {
             name: "small".into(),
             grid: Grid::small(),
         },
+        task_group: 1,
     };
     let b = batch();
     let m = model(Labelling::Legend);
@@ -158,4 +159,71 @@ fn reports_serialise_and_render() {
     assert!(table(&r).contains("1 shot"));
     assert!(table(&r).contains("random - again, 1 shot: +0.0 [+0.0, +0.0] pp"));
     assert_eq!(work(&cfg, 2, 1), 2 + 2 + 6);
+}
+
+/// A `way`-way task of random `size` px images with `n` support and `q` query
+/// examples per class, labelled per pixel (`pixel`) or per tile.
+fn random_task(seed: u64, way: usize, n: usize, q: usize, size: usize, pixel: bool) -> TaskBatch {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let per = if pixel { size * size } else { 1 };
+    let mut make = |rows: usize| {
+        let x = Array4::from_shape_fn((rows * way, 2, size, size), |(r, b, _, _)| {
+            (r / rows) as f32 * if b == 0 { 0.5 } else { -0.3 } + rng.random_range(-1.0..1.0)
+        });
+        let y = Array2::from_shape_fn((rows * way, per), |(r, _)| (r / rows) as i64);
+        (x, y)
+    };
+    let (support_x, support_y) = make(n);
+    let (query_x, query_y) = make(q);
+    TaskBatch {
+        support_x,
+        support_y,
+        query_x,
+        query_y,
+        classes: (1..=way as u16).collect(),
+    }
+}
+
+#[test]
+fn stacked_trajectories_follow_each_tasks_own() {
+    let cnn = {
+        let spec = ModelSpec {
+            width: 4,
+            depth: 1,
+            tile_size: 4,
+            ..ModelSpec::paper_cnn(2, 10)
+        };
+        EvalModel::random(&spec, &dfc2020(), vec!["B01".into(); 2], Device::Cpu, 3).unwrap()
+    };
+    let pixel = {
+        let spec = ModelSpec::default_pixel(2, 10);
+        EvalModel::random(&spec, &dfc2020(), vec!["B01".into(); 2], Device::Cpu, 4).unwrap()
+    };
+    for (model, pixel) in [(cnn, false), (pixel, true)] {
+        // Two shapes, interleaved (3 queries per class, then 2): groups must keep order.
+        let tasks: Vec<TaskBatch> = (0..5)
+            .map(|i| random_task(i, 3, 2, if i % 2 == 0 { 3 } else { 2 }, 4, pixel))
+            .collect();
+        let ticks = std::cell::Cell::new(0);
+        let tick = || ticks.set(ticks.get() + 1);
+        let one = trajectories(&model, &tasks, 0.3, &[0, 1, 4], 1, &tick).unwrap();
+        for group in [0, 2] {
+            let stacked = trajectories(&model, &tasks, 0.3, &[0, 1, 4], group, &tick).unwrap();
+            assert_eq!(stacked, one, "group {group}, pixel {pixel}");
+        }
+        assert_eq!(ticks.get(), 15, "one tick per task per call");
+        // Adaptation moved the predictions: the test compares trajectories, not copies.
+        assert!(one.iter().any(|t| t[0] != t[2]));
+        // Without support, every checkpoint is the unadapted model.
+        let zero: Vec<TaskBatch> = tasks
+            .iter()
+            .map(|b| first_shots(b, TaskKind::Classification, 2, 0))
+            .collect();
+        let none = trajectories(&model, &zero, 0.3, &[0, 4], 0, &|| {}).unwrap();
+        assert!(none
+            .iter()
+            .zip(&one)
+            .all(|(n, o)| n[0] == o[0] && n[1] == o[0]));
+    }
 }
