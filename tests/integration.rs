@@ -57,6 +57,8 @@ mod legend;
 #[cfg(feature = "infer")]
 mod map;
 #[cfg(all(feature = "train", feature = "infer"))]
+mod memory_limit;
+#[cfg(all(feature = "train", feature = "infer"))]
 mod pixel;
 #[cfg(all(feature = "train", feature = "infer"))]
 mod placement;
