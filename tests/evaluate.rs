@@ -26,21 +26,29 @@ fn evaluate(catalog: &Path, out: &Path) -> std::process::Command {
     cmd
 }
 
+/// The random initialisation beside the model, settings searched on a small grid.
+const SEARCHED: [&str; 8] = [
+    "--model",
+    "random",
+    "--grid-tasks",
+    "2",
+    "--grid-lrs",
+    "0.05,0.5",
+    "--grid-steps",
+    "1,2",
+];
+
 #[test]
 fn evaluate_writes_a_consistent_report_curves_and_plot() {
     let (catalog, model) = setup();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("eval");
-    run_ok(evaluate(catalog, &out).arg("--model").arg(model).args([
-        "--model",
-        "random",
-        "--grid-tasks",
-        "2",
-        "--grid-lrs",
-        "0.05,0.5",
-        "--grid-steps",
-        "1,2",
-    ]));
+    run_ok(
+        evaluate(catalog, &out)
+            .arg("--model")
+            .arg(model)
+            .args(SEARCHED),
+    );
     assert_eq!(
         list_dir(&out),
         ["curves.csv", "curves.png", "curves.svg", "report.json"]
@@ -98,18 +106,13 @@ fn evaluate_writes_a_consistent_report_curves_and_plot() {
     }
     // All tasks adapted in one stacked pass: the same settings and the same scores.
     let grouped = dir.path().join("grouped");
-    run_ok(evaluate(catalog, &grouped).arg("--model").arg(model).args([
-        "--model",
-        "random",
-        "--grid-tasks",
-        "2",
-        "--grid-lrs",
-        "0.05,0.5",
-        "--grid-steps",
-        "1,2",
-        "--task-group",
-        "0",
-    ]));
+    run_ok(
+        evaluate(catalog, &grouped)
+            .arg("--model")
+            .arg(model)
+            .args(SEARCHED)
+            .args(["--task-group", "0"]),
+    );
     let again: serde_json::Value =
         serde_json::from_slice(&std::fs::read(grouped.join("report.json")).unwrap()).unwrap();
     for (a, b) in models.iter().zip(again["models"].as_array().unwrap()) {
