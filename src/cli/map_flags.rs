@@ -12,8 +12,8 @@ pub struct MapFlags {
     /// context depth for the pixel network].
     #[arg(long)]
     pub stride: Option<usize>,
-    /// Windows per inference batch (per-pixel models: at most 131,072 pixels' worth,
-    /// 8 windows of 128 px).
+    /// Windows per inference batch (per-pixel models: at most 32,768 pixels' worth,
+    /// 2 windows of 128 px).
     #[arg(long, default_value_t = crate::infer::request::DEFAULT_BATCH)]
     pub batch_size: usize,
     /// Scene bands feeding the model's bands, in the model's order: 1-based indices

@@ -108,8 +108,10 @@ impl MapRequest {
 }
 
 /// Source pixels a per-pixel model runs at once, at most: its activations are
-/// per pixel, so a batch of 64 windows of 128 px held 2 GB.
-pub const SEGMENT_BATCH_PIXELS: usize = 1 << 17;
+/// per pixel, so a batch of 64 windows of 128 px held 2 GB. On a 2048² scene with
+/// the pixel network, 2^15 (2 windows of 128 px) mapped 3 % faster than 2^17 and
+/// peaked 150 MiB lower (380 against 530 MiB).
+pub const SEGMENT_BATCH_PIXELS: usize = 1 << 15;
 
 /// The windows per batch for a model of `spec`: `batch`, at most
 /// [`SEGMENT_BATCH_PIXELS`] pixels' worth for segmentation models and
