@@ -6,7 +6,7 @@ test pixels.
     PYTHONPATH=SKLEARN_DIR /usr/bin/python3 scripts/map_benchmark.py \\
         --geomaml target/release/geomaml --model MODEL.safetensors --out DIR \\
         [--synthetic SCENE_DIR ...] [--real SCENE_DIR ...] \\
-        [--draws 5] [--per-class 5] [--gap 8] [--inner-steps N] [--inner-lr A] [--peer PIXEL_PEER.py]
+        [--draws 5] [--per-class 5] [--gap 8] [--inner-steps N] [--inner-lr A] [--adapt-arg ARG] [--peer PIXEL_PEER.py]
 
 - A synthetic scene folder holds `scene.tif` and `truth.tif` (class ids with geomaml's
   legend, as `geomaml synth scene` writes them): every valid pixel has a reference.
@@ -65,6 +65,8 @@ p.add_argument("--per-class", type=int, default=5)
 p.add_argument("--gap", type=int, default=8)
 p.add_argument("--inner-steps", type=int)
 p.add_argument("--inner-lr", type=float, help="geomaml adapt's --inner-lr (default: the model card's)")
+p.add_argument("--adapt-arg", action="append", default=[], metavar="ARG",
+               help="one more argument for geomaml adapt, e.g. --adapt-arg=--full-cross-validation; repeat")
 p.add_argument("--peer", help="pixel_peer.py to run; default: the same peers fitted here")
 p.add_argument("--methods", default="rf,svm,knn")
 p.add_argument("--bands", help="band names (descriptions) the built-in peers and the separability use, e.g. B02,B03,B04,B08,B11,B12; default all")
@@ -335,6 +337,7 @@ for folder, kind in scenes:
                 cmd += ["--inner-steps", str(a.inner_steps)]
             if a.inner_lr:
                 cmd += ["--inner-lr", str(a.inner_lr)]
+            cmd += a.adapt_arg
             out, t_adapt = run(cmd)
             report = json.loads(out.stdout)
             _, t_map = run([a.geomaml, "map", "--model", onnx, scene, "-o", gmap, "--overwrite"])
