@@ -88,7 +88,8 @@ fn flatten(logits: &Tensor, y: &Tensor) -> (Tensor, Tensor) {
     )
 }
 
-fn stack(tasks: &[&TaskTensors], f: fn(&TaskTensors) -> &Tensor) -> Tensor {
+/// One of each task's tensors (`f`), stacked along a new leading task axis.
+pub(crate) fn stack(tasks: &[&TaskTensors], f: fn(&TaskTensors) -> &Tensor) -> Tensor {
     Tensor::stack(&tasks.iter().map(|t| f(t)).collect::<Vec<_>>(), 0)
 }
 
