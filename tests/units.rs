@@ -203,6 +203,50 @@ fn a_signal_between_the_moves_of_a_map_set_leaves_it_wholly_new() {
 }
 
 #[test]
+fn a_map_killed_between_the_moves_of_its_set_never_stays_beside_new_companions() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, onnx) = model(dir.path());
+    let old = scene(&dir.path().join("old.tif"), 96);
+    let new = scene(&dir.path().join("new.tif"), 160);
+    let out = dir.path().join("map.tif");
+    let probabilities = dir.path().join("map.probabilities.tif");
+    let confidence = dir.path().join("map.confidence.tif");
+    let set = ["--probabilities", "--confidence"];
+    run_ok(&mut map_command(&onnx, &old, &out, &set));
+    let old_width = width(&out);
+    let inode = |p: &Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap());
+    let probabilities_before = inode(&probabilities);
+    // SIGKILL while the commit pauses after its first companion moved: nothing in
+    // the process can react.
+    let mut child = map_command(&onnx, &new, &out, &["--overwrite", set[0], set[1]])
+        .env("GEOMAML_COMMIT_PAUSE_MS", "1500")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while probabilities.exists() && inode(&probabilities) == probabilities_before {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "the commit never began"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    child.wait().unwrap();
+    // The new probabilities are in place; the old map is not beside them.
+    assert_ne!(width(&probabilities), old_width);
+    assert!(!out.exists(), "the old map stayed beside new probabilities");
+    assert!(!dir.path().join("map.tif.aux.xml").exists());
+    // The same command again, without --overwrite, completes the set.
+    run_ok(&mut map_command(&onnx, &new, &out, &set));
+    for f in [&out, &probabilities, &confidence] {
+        assert_ne!(width(f), old_width, "{} is old", f.display());
+    }
+    assert!(hidden(dir.path()).is_empty(), "{:?}", list_dir(dir.path()));
+}
+
+#[test]
 fn a_rerun_replaces_what_a_map_killed_while_moving_its_set_left() {
     let dir = tempfile::tempdir().unwrap();
     let (_, onnx) = model(dir.path());

@@ -65,8 +65,9 @@ fn folder_of(path: &Path) -> &Path {
         .unwrap_or(Path::new("."))
 }
 
-/// Temporaries of `final_path` (`.<name>.<pid>.partial-<name>`, and GDAL's
-/// `.aux.xml` beside one) whose writing process is gone.
+/// Temporaries of `final_path` and of its `.aux.xml` (`.<name>.<pid>.partial-<name>`,
+/// GDAL's `.aux.xml` beside one, and `.<name>.<pid>.previous-<name>`, an old file
+/// kept while a set moved) whose writing process is gone.
 fn stale_temporaries(final_path: &Path) -> Vec<PathBuf> {
     let Some(name) = final_path
         .file_name()
@@ -74,6 +75,16 @@ fn stale_temporaries(final_path: &Path) -> Vec<PathBuf> {
     else {
         return Vec::new();
     };
+    let mut stale = stale_temporaries_named(final_path, &name);
+    stale.extend(stale_temporaries_named(
+        final_path,
+        &format!("{name}.aux.xml"),
+    ));
+    stale
+}
+
+/// Temporaries named for `name` in the folder of `final_path` whose process is gone.
+fn stale_temporaries_named(final_path: &Path, name: &str) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(folder_of(final_path)) else {
         return Vec::new();
     };
@@ -84,9 +95,10 @@ fn stale_temporaries(final_path: &Path) -> Vec<PathBuf> {
         .filter(|e| {
             let file = e.file_name().to_string_lossy().to_string();
             file.strip_prefix(&prefix)
-                .map(|rest| rest.strip_suffix(".aux.xml").unwrap_or(rest))
                 .and_then(|rest| {
-                    rest.strip_suffix(&suffix)
+                    let own = rest.strip_suffix(".aux.xml").unwrap_or(rest);
+                    own.strip_suffix(&suffix)
+                        .or_else(|| own.strip_suffix(&kept))
                         .or_else(|| rest.strip_suffix(&kept))
                 })
                 .and_then(|pid| pid.parse::<u32>().ok())

@@ -51,11 +51,33 @@ fn commit_pause() -> Option<std::time::Duration> {
 /// - SIGINT/SIGTERM wait for the set (the signal thread takes the same lock) and
 ///   end the process once it is in place.
 ///
-/// Not covered: SIGKILL or power loss between two moves leaves some files new
-/// and others old (the last file, old or absent, shows the set is not complete).
+/// SIGKILL or power loss between two moves leaves the companions moved so far new,
+/// the rest old, and the last file absent (an old one is removed first): a last
+/// file present always has its own set, and the rerun of the command completes it.
 pub fn commit_set(mut members: Vec<SetMember>) -> Result<PathBuf> {
     let sync = |p: &Path| std::fs::File::open(p).and_then(|f| f.sync_all());
     let mut moves = Vec::new();
+    // The last file says the set is there. When it and companions replace an old
+    // set, the old last file (and its `.aux.xml`) goes first, so that even a kill
+    // between two moves (SIGKILL, power loss) never leaves an old map beside new
+    // companions: a map present always has its own set.
+    if let Some(last) = members.last().map(|m| &m.output) {
+        let companions = members.len() > 1 || members.iter().any(|m| m.with_aux);
+        if companions && last.overwrite && std::fs::symlink_metadata(&last.final_path).is_ok() {
+            moves.push(SetMove {
+                from: None,
+                to: last.final_path.clone(),
+                replace: true,
+            });
+            if members.last().is_some_and(|m| m.with_aux) {
+                moves.push(SetMove {
+                    from: None,
+                    to: sidecar_of(&last.final_path),
+                    replace: true,
+                });
+            }
+        }
+    }
     for m in &members {
         let out = &m.output;
         if m.with_aux {
@@ -98,7 +120,7 @@ pub fn commit_set(mut members: Vec<SetMember>) -> Result<PathBuf> {
                 return Err(user_error(e));
             }
         }
-        if m.to == first_file {
+        if m.from.is_some() && m.to == first_file {
             if let Some(p) = pause {
                 std::thread::sleep(p);
             }

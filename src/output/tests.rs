@@ -127,12 +127,18 @@ fn stale_temporaries_of_dead_processes_go_and_live_ones_stay() {
     let alive = dir
         .path()
         .join(format!(".map.tif.{}.partial-map.tif", std::process::id()));
+    // Old files a killed set commit kept: the map's and its `.aux.xml`'s.
+    let kept = dir.path().join(".map.tif.4194305.previous-map.tif");
+    let kept_aux = dir
+        .path()
+        .join(".map.tif.aux.xml.4194305.previous-map.tif.aux.xml");
     let other = dir.path().join(".other.tif.4194305.partial-other.tif");
-    for p in [&dead, &dead_aux, &alive, &other] {
+    for p in [&dead, &dead_aux, &kept, &kept_aux, &alive, &other] {
         std::fs::write(p, b"x").unwrap();
     }
-    assert_eq!(remove_stale_temporaries(&target), 2);
-    assert!(!dead.exists() && !dead_aux.exists() && alive.exists() && other.exists());
+    assert_eq!(remove_stale_temporaries(&target), 4);
+    assert!(!dead.exists() && !dead_aux.exists() && !kept.exists() && !kept_aux.exists());
+    assert!(alive.exists() && other.exists());
 }
 
 #[test]
