@@ -34,6 +34,8 @@
 //! - `synth`: synthetic Sen12MS/DeepGlobe trees and scenes (layout, georeferencing,
 //!   determinism, the region-to-region appearance shift).
 
+/// Models that lie about their output (shared with the `graphs` fuzz target).
+mod lying_graph;
 mod util;
 
 #[cfg(all(feature = "train", feature = "infer"))]

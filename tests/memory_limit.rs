@@ -1,6 +1,7 @@
 //! Maps under a real virtual-memory limit (`ulimit -v`, RLIMIT_AS): what the map path
 //! needs fits in 1 GiB, and a card asking for more than that is refused with one
-//! clear line, not killed or aborted by the allocator.
+//! clear line, not killed or aborted by the allocator. And `adapt` under a memory
+//! cgroup (as root): the most it may be asked for fits in 512 MiB.
 //!
 //! Runs the `geomaml` executable built without libtorch (`make test` names it in
 //! `GEOMAML_TEST_BIN`): libtorch alone maps several GiB of address space when it
@@ -99,4 +100,105 @@ fn maps_fit_in_a_gibibyte_and_larger_asks_are_refused_cleanly() {
     );
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(!other.exists());
+}
+
+/// A memory cgroup (v1 `memory` controller, or v2) of `limit` bytes, removed on drop;
+/// `None` where this process may not create one (not root, no controller).
+struct MemoryCgroup(PathBuf);
+
+impl MemoryCgroup {
+    fn create(limit: u64) -> Option<Self> {
+        let name = format!("geomaml-test-{}", std::process::id());
+        let v1 = Path::new("/sys/fs/cgroup/memory");
+        let (dir, file) = if v1.join("memory.limit_in_bytes").exists() {
+            (v1.join(&name), "memory.limit_in_bytes")
+        } else {
+            (Path::new("/sys/fs/cgroup").join(&name), "memory.max")
+        };
+        std::fs::create_dir(&dir).ok()?;
+        let group = MemoryCgroup(dir);
+        std::fs::write(group.0.join(file), limit.to_string()).ok()?;
+        // Without swap, so that the limit is the memory the process can have.
+        let _ = std::fs::write(
+            group.0.join("memory.memsw.limit_in_bytes"),
+            limit.to_string(),
+        );
+        let _ = std::fs::write(group.0.join("memory.swap.max"), "0");
+        Some(group)
+    }
+
+    /// The highest usage recorded, in bytes (v1 only).
+    fn peak(&self) -> Option<u64> {
+        std::fs::read_to_string(self.0.join("memory.max_usage_in_bytes"))
+            .or_else(|_| std::fs::read_to_string(self.0.join("memory.peak")))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+    }
+
+    /// `cmd` run inside the group (the shell joins it, then becomes the program).
+    fn run(&self, cmd: &Command) -> Output {
+        let procs = self.0.join("cgroup.procs");
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("echo $$ > '{}' && exec \"$@\"", procs.display()))
+            .arg("sh")
+            .arg(cmd.get_program())
+            .args(cmd.get_args())
+            .envs(cmd.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for MemoryCgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+#[test]
+fn adapt_with_the_most_batch_norm_windows_allowed_fits_in_a_memory_cgroup() {
+    // 512 MiB: libtorch's own footprint and the 4096 windows `--bn-windows` allows
+    // at most (peak about 230 MB); a count without a bound (10^9 windows, refused
+    // up front now) had needed more than 3 GiB.
+    const LIMIT: u64 = 1 << 29;
+    let Some(group) = MemoryCgroup::create(LIMIT) else {
+        eprintln!("skipped: creating a memory cgroup needs root and a memory controller");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (st, _) = model(dir.path());
+    let s = scene(&dir.path().join("scene.tif"), 512);
+    let (x, y) = (500_000.0, 4_600_000.0);
+    let labels = crate::util::points(
+        dir.path(),
+        "l.geojson",
+        Some("urn:ogc:def:crs:EPSG::32633"),
+        &[
+            ("Forest", x + 105.0, y - 105.0),
+            ("Grassland", x + 3005.0, y - 3005.0),
+        ],
+    );
+    let out = dir.path().join("a.onnx");
+    let mut adapt = crate::util::geomaml();
+    adapt
+        .args(["adapt", "--device", "cpu", "--no-cross-validation"])
+        .args(["--bn-windows", "4096", "--model"])
+        .arg(&st)
+        .arg("--scene")
+        .arg(&s)
+        .arg("--labels")
+        .arg(&labels)
+        .arg("-o")
+        .arg(&out);
+    let done = group.run(&adapt);
+    let peak = group.peak();
+    assert_eq!(
+        done.status.code(),
+        Some(0),
+        "peak {peak:?} bytes: {}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert!(out.is_file());
+    eprintln!("adapt with 4096 batch-norm windows peaked at {peak:?} bytes");
 }

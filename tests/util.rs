@@ -274,25 +274,9 @@ pub enum Lie {
 }
 
 /// The exported model `src` with its `probabilities` output renamed `raw` inside the
-/// graph (for nodes to be appended that compute the real output from it) and the
-/// output's declared shape removed.
+/// graph and the output's declared shape removed ([`crate::lying_graph::undeclared`]).
 fn with_undeclared_output(src: &Path, raw: &str) -> geomaml::export::proto::ModelProto {
-    use prost::Message;
-    let bytes = std::fs::read(src).unwrap();
-    let mut model = geomaml::export::proto::ModelProto::decode(bytes.as_slice()).unwrap();
-    let graph = model.graph.as_mut().unwrap();
-    let out = geomaml::export::PROBABILITIES;
-    for o in graph.node.iter_mut().flat_map(|n| n.output.iter_mut()) {
-        if o == out {
-            *o = raw.to_string();
-        }
-    }
-    for o in graph.output.iter_mut().filter(|o| o.name == out) {
-        if let Some(t) = o.r#type.as_mut().and_then(|t| t.tensor_type.as_mut()) {
-            t.shape = None;
-        }
-    }
-    model
+    crate::lying_graph::undeclared(&std::fs::read(src).unwrap(), raw)
 }
 
 /// Writes `dst`: the exported model `src` (its card unchanged) whose graph computes
@@ -398,108 +382,18 @@ pub fn model_claiming_tile(src: &Path, dst: &Path, tile: usize) -> PathBuf {
 }
 
 /// Writes `dst`: the exported model `src` (card unchanged) whose `probabilities`
-/// output goes through 1-3 randomly chosen operations (slices to 0-8 classes,
-/// concatenations along the batch or class axis, reshapes, a transpose, a product
-/// with NaN, infinity, zero or a huge value) and declares no output shape. Returns
-/// the operations, for messages. Deterministic by `seed`.
+/// output goes through 1-3 randomly chosen operations ([`crate::lying_graph::compose`])
+/// and declares no output shape. Returns the operations, for messages. Deterministic
+/// by `seed`.
 pub fn randomly_lying_model(src: &Path, dst: &Path, seed: u64) -> (PathBuf, String) {
-    use geomaml::export::proto::{
-        attribute_type, AttributeProto, NodeProto, TensorProto, DATA_TYPE_FLOAT, DATA_TYPE_INT64,
-    };
-    use prost::Message;
     let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut next = |n: u64| {
+    let next = move |n: u64| {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
         state % n
     };
-    let mut model = with_undeclared_output(src, "lie_0");
-    let graph = model.graph.as_mut().unwrap();
-    let out = geomaml::export::PROBABILITIES;
-    let ints = |name: String, v: &[i64]| TensorProto {
-        dims: vec![v.len() as i64],
-        data_type: DATA_TYPE_INT64,
-        int64_data: v.to_vec(),
-        name,
-        ..Default::default()
-    };
-    let int_attr = |name: &str, i: i64| AttributeProto {
-        name: name.into(),
-        i,
-        r#type: attribute_type::INT,
-        ..Default::default()
-    };
-    let ops = 1 + next(3);
-    let mut said = Vec::new();
-    for k in 0..ops {
-        let (input, output) = (format!("lie_{k}"), format!("lie_{}", k + 1));
-        let c = |s: &str| format!("lie_{k}_{s}");
-        let (op, inputs, attribute): (&str, Vec<String>, Vec<AttributeProto>) = match next(5) {
-            0 => {
-                let end = next(9) as i64;
-                said.push(format!("slice to {end}"));
-                graph.initializer.extend([
-                    ints(c("start"), &[0]),
-                    ints(c("end"), &[end]),
-                    ints(c("axis"), &[1]),
-                ]);
-                let i = vec![input, c("start"), c("end"), c("axis")];
-                ("Slice", i, vec![])
-            }
-            1 => {
-                let (copies, axis) = (2 + next(2), next(2) as i64);
-                said.push(format!("{copies} copies along axis {axis}"));
-                (
-                    "Concat",
-                    vec![input; copies as usize],
-                    vec![int_attr("axis", axis)],
-                )
-            }
-            2 => {
-                let shape: &[i64] = [&[-1][..], &[1, -1], &[-1, 1]][next(3) as usize];
-                said.push(format!("reshape to {shape:?}"));
-                graph.initializer.push(ints(c("shape"), shape));
-                ("Reshape", vec![input, c("shape")], vec![])
-            }
-            3 => {
-                said.push("transpose".into());
-                let perm = AttributeProto {
-                    name: "perm".into(),
-                    ints: vec![1, 0],
-                    r#type: attribute_type::INTS,
-                    ..Default::default()
-                };
-                ("Transpose", vec![input], vec![perm])
-            }
-            _ => {
-                let v =
-                    [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 0.0, -1.0, 1e30][next(6) as usize];
-                said.push(format!("times {v}"));
-                graph.initializer.push(TensorProto {
-                    dims: vec![],
-                    data_type: DATA_TYPE_FLOAT,
-                    float_data: vec![v],
-                    name: c("value"),
-                    ..Default::default()
-                });
-                ("Mul", vec![input, c("value")], vec![])
-            }
-        };
-        let output = if k + 1 == ops {
-            out.to_string()
-        } else {
-            output
-        };
-        graph.node.push(NodeProto {
-            input: inputs,
-            output: vec![output],
-            name: c("node"),
-            op_type: op.to_string(),
-            attribute,
-            ..Default::default()
-        });
-    }
-    std::fs::write(dst, model.encode_to_vec()).unwrap();
-    (dst.to_path_buf(), said.join(", "))
+    let (bytes, said) = crate::lying_graph::compose(&std::fs::read(src).unwrap(), next);
+    std::fs::write(dst, bytes).unwrap();
+    (dst.to_path_buf(), said)
 }
