@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Writes the seed corpus of the `inputs` fuzz target into fuzz/corpus/inputs/:
 # one valid file per reader (first byte = the reader), made by geomaml and GDAL
-# from sample_data. Run from the repository root after `cargo build --release`.
+# from sample_data; and for the `graphs` target its base model and scene
+# (fuzz/corpus/base/) and a few choices of operations (fuzz/corpus/graphs/). Run from the repository root after `cargo build --release`.
 set -euo pipefail
 BIN=${GEOMAML_BIN:-target/release/geomaml}
 OUT=fuzz/corpus/inputs
@@ -29,3 +30,11 @@ seed 2 "$TMP/catalog.json" catalog
 seed 3 sample_data/scene/labels.geojson labels
 seed 4 "$TMP/scene.tif" scene
 ls -la "$OUT"
+mkdir -p fuzz/corpus/base fuzz/corpus/graphs
+cp "$TMP/m.onnx" fuzz/corpus/base/model.onnx
+cp "$TMP/scene.tif" fuzz/corpus/base/scene.tif
+# First byte: flags (1 probabilities, 2 confidence, 4 exact, 8 batches of one);
+# then one byte per choice of lying_graph::compose.
+printf '\x00\x00\x00\x08' > fuzz/corpus/graphs/slice-to-8
+printf '\x03\x01\x02\x02\x01' > fuzz/corpus/graphs/two-ops
+printf '\x0f\x02\x04\x00' > fuzz/corpus/graphs/nan
