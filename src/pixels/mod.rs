@@ -281,48 +281,48 @@ impl PixelReader {
         let ds = self.raster.dataset();
         let (iw, ih) = (inside.width, inside.height);
         let mut ok = self.validity.read(ds, path, inside, (iw, ih))?;
-        let mut raw = vec![vec![0f32; iw * ih]; n_bands];
-        for (i, input) in self.inputs.iter().enumerate() {
-            let band = ds
-                .rasterband(input.band)
-                .map_err(|e| Error::raster_source(path, format!("band {}", input.band), e))?;
-            band.read_into_slice::<f32>(
-                (inside.x, inside.y),
-                (iw, ih),
-                (iw, ih),
-                &mut raw[i],
-                None,
-            )
-            .map_err(|e| {
-                Error::raster_source(
-                    path,
-                    format!("band {} ({}), window {inside}", input.band, input.name),
-                    e,
-                )
-            })?;
-            let u = self.unscale[i];
-            for (v, good) in raw[i].iter_mut().zip(ok.iter_mut()) {
-                *v = u.apply(*v);
-                *good &= v.is_finite();
-            }
-        }
         let (ox, oy) = (
             (inside.x - window.x) as usize,
             (inside.y - window.y) as usize,
         );
-        // Row by row and band by band, so writes are contiguous.
+        // One band's buffer at a time, normalised into `data` as it is read: the
+        // window is held once, not twice (a 640² px block of 15 bands is 25 MB).
+        let mut raw = vec![0f32; iw * ih];
+        for (i, input) in self.inputs.iter().enumerate() {
+            let band = ds
+                .rasterband(input.band)
+                .map_err(|e| Error::raster_source(path, format!("band {}", input.band), e))?;
+            band.read_into_slice::<f32>((inside.x, inside.y), (iw, ih), (iw, ih), &mut raw, None)
+                .map_err(|e| {
+                    Error::raster_source(
+                        path,
+                        format!("band {} ({}), window {inside}", input.band, input.name),
+                        e,
+                    )
+                })?;
+            let u = self.unscale[i];
+            for (r, (row, ok_row)) in raw
+                .chunks_exact(iw)
+                .zip(ok.chunks_exact_mut(iw))
+                .enumerate()
+            {
+                let mut dst = data.slice_mut(ndarray::s![i, oy + r, ox..ox + iw]);
+                for ((d, &v), good) in dst.iter_mut().zip(row).zip(ok_row) {
+                    let v = u.apply(v);
+                    *good &= v.is_finite();
+                    *d = input.norm.apply(v);
+                }
+            }
+        }
+        // Pixels invalid in any band (nodata, mask, non-finite) hold the fill.
         for r in 0..ih {
             let ok_row = &ok[r * iw..(r + 1) * iw];
             let mut valid_row = valid.slice_mut(ndarray::s![oy + r, ox..ox + iw]);
-            for (v, &good) in valid_row.iter_mut().zip(ok_row) {
+            for (c, (v, &good)) in valid_row.iter_mut().zip(ok_row).enumerate() {
                 *v = good;
-            }
-            for (i, input) in self.inputs.iter().enumerate() {
-                let src = &raw[i][r * iw..(r + 1) * iw];
-                let mut dst = data.slice_mut(ndarray::s![i, oy + r, ox..ox + iw]);
-                for ((d, &v), &good) in dst.iter_mut().zip(src).zip(ok_row) {
-                    if good {
-                        *d = input.norm.apply(v);
+                if !good {
+                    for (b, fill) in self.fill.iter().enumerate() {
+                        data[[b, oy + r, ox + c]] = *fill;
                     }
                 }
             }
