@@ -127,7 +127,8 @@ impl MemoryCgroup {
         Some(group)
     }
 
-    /// The highest usage recorded, in bytes (v1 only).
+    /// The highest usage recorded, in bytes (v1 `memory.max_usage_in_bytes`, v2
+    /// `memory.peak`).
     fn peak(&self) -> Option<u64> {
         std::fs::read_to_string(self.0.join("memory.max_usage_in_bytes"))
             .or_else(|_| std::fs::read_to_string(self.0.join("memory.peak")))

@@ -175,7 +175,11 @@ pub fn map_scene(cfg: &MapConfig) -> Result<MapSummary> {
             }
         }
         drop(write_tx);
-        let _ = reader.join();
+        // A reader that panicked sent fewer blocks than the plan has: never a map
+        // with holes.
+        reader
+            .join()
+            .map_err(|_| Error::runtime("the map reader panicked"))?;
         let sink = writer
             .join()
             .map_err(|_| Error::runtime("the map writer panicked"))??;

@@ -253,8 +253,9 @@ impl MapSink {
     /// as one [`crate::output::commit_set`]: an error on any move puts the old
     /// files back, and SIGINT/SIGTERM wait until the whole set is in place. So the
     /// files beside a map are the map's, never those of another run. A run killed
-    /// outright (SIGKILL) between two moves leaves the map absent (or old): its
-    /// companions are then recognised as orphans by the rerun and replaced.
+    /// outright (SIGKILL) between two moves leaves the map absent (an old map is set
+    /// aside first): its companions are then recognised as orphans by the rerun and
+    /// replaced.
     pub fn finish(self) -> Result<PathBuf> {
         let classes = self.classes.close_checked()?;
         let probabilities = self.probabilities.map(OutFile::close_checked).transpose()?;

@@ -78,6 +78,8 @@ pub fn commit_set(mut members: Vec<SetMember>) -> Result<PathBuf> {
             }
         }
     }
+    // The old map is gone on disk before any companion moves (power loss too).
+    let set_aside = moves.len();
     for m in &members {
         let out = &m.output;
         if m.with_aux {
@@ -119,6 +121,9 @@ pub fn commit_set(mut members: Vec<SetMember>) -> Result<PathBuf> {
                 undo_moves(&moves[..i], &kept);
                 return Err(user_error(e));
             }
+        }
+        if i + 1 == set_aside {
+            let _ = sync(folder_of(&m.to));
         }
         if m.from.is_some() && m.to == first_file {
             if let Some(p) = pause {

@@ -36,12 +36,12 @@ fn a_staging_temporary_is_named_as_the_users_output() {
 }
 
 #[test]
-fn a_set_whose_move_fails_is_put_back_wholly_old() {
+fn a_set_whose_last_file_cannot_be_set_aside_fails_before_any_move() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("a.tif"), dir.path().join("b.tif"));
     std::fs::write(&a, b"old a").unwrap();
     std::fs::write(sidecar_of(&a), b"old a aux").unwrap();
-    // `b` is a folder that is not empty: moving a file onto it fails.
+    // `b` is a folder that is not empty: it can be neither kept nor replaced.
     std::fs::create_dir(&b).unwrap();
     std::fs::write(b.join("x"), b"x").unwrap();
     let pa = PendingOutput::new(&a, true).unwrap();
@@ -71,6 +71,58 @@ fn a_set_whose_move_fails_is_put_back_wholly_old() {
     let mut left = list_names(dir.path());
     left.sort();
     assert_eq!(left, ["a.tif", "a.tif.aux.xml", "b.tif"]);
+}
+
+#[test]
+fn a_set_whose_move_fails_is_put_back_wholly_old() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, map) = (
+        dir.path().join("a.tif"),
+        dir.path().join("b.tif"),
+        dir.path().join("map.tif"),
+    );
+    // An old set: companion `a`, the map and its `.aux.xml`; and a non-empty
+    // folder where the new set's second companion `b` goes, so that its move
+    // fails after the old map was set aside and `a` was replaced.
+    std::fs::write(&a, b"old a").unwrap();
+    std::fs::write(&map, b"old map").unwrap();
+    std::fs::write(sidecar_of(&map), b"old map aux").unwrap();
+    std::fs::create_dir(&b).unwrap();
+    std::fs::write(b.join("x"), b"x").unwrap();
+    let pending = |p: &Path, bytes: &[u8]| {
+        let out = PendingOutput {
+            final_path: p.to_path_buf(),
+            temp_path: temporary_of(p),
+            overwrite: true,
+            committed: false,
+        };
+        std::fs::write(out.temp_path(), bytes).unwrap();
+        out
+    };
+    let pm = pending(&map, b"new map");
+    std::fs::write(sidecar_of(pm.temp_path()), b"new map aux").unwrap();
+    let set = vec![
+        SetMember {
+            output: pending(&a, b"new a"),
+            with_aux: false,
+        },
+        SetMember {
+            output: pending(&b, b"new b"),
+            with_aux: false,
+        },
+        SetMember {
+            output: pm,
+            with_aux: true,
+        },
+    ];
+    let err = commit_set(set).unwrap_err();
+    assert!(err.to_string().contains("b.tif"), "{err}");
+    assert_eq!(std::fs::read(&a).unwrap(), b"old a");
+    assert_eq!(std::fs::read(&map).unwrap(), b"old map");
+    assert_eq!(std::fs::read(sidecar_of(&map)).unwrap(), b"old map aux");
+    let mut left = list_names(dir.path());
+    left.sort();
+    assert_eq!(left, ["a.tif", "b.tif", "map.tif", "map.tif.aux.xml"]);
 }
 
 fn list_names(dir: &Path) -> Vec<String> {

@@ -314,15 +314,21 @@ impl PixelReader {
                 }
             }
         }
-        // Pixels invalid in any band (nodata, mask, non-finite) hold the fill.
-        for r in 0..ih {
-            let ok_row = &ok[r * iw..(r + 1) * iw];
+        // Pixels invalid in any band (nodata, mask, non-finite) hold the fill; row
+        // by row and band by band, so writes are contiguous.
+        for (r, ok_row) in ok.chunks_exact(iw).enumerate() {
             let mut valid_row = valid.slice_mut(ndarray::s![oy + r, ox..ox + iw]);
-            for (c, (v, &good)) in valid_row.iter_mut().zip(ok_row).enumerate() {
+            for (v, &good) in valid_row.iter_mut().zip(ok_row) {
                 *v = good;
-                if !good {
-                    for (b, fill) in self.fill.iter().enumerate() {
-                        data[[b, oy + r, ox + c]] = *fill;
+            }
+            if ok_row.iter().all(|&good| good) {
+                continue;
+            }
+            for (b, &fill) in self.fill.iter().enumerate() {
+                let mut dst = data.slice_mut(ndarray::s![b, oy + r, ox..ox + iw]);
+                for (d, &good) in dst.iter_mut().zip(ok_row) {
+                    if !good {
+                        *d = fill;
                     }
                 }
             }
