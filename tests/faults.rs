@@ -26,6 +26,21 @@ pub(crate) fn scene(path: &Path, size: usize) -> PathBuf {
     })
 }
 
+/// `l.geojson` in `dir`: a Forest point 105 m and a Grassland point `far` m east and
+/// south of the corner of [`scene`]'s scenes (EPSG:32633).
+pub(crate) fn two_labels(dir: &Path, far: f64) -> PathBuf {
+    let (x, y) = (500_000.0, 4_600_000.0);
+    crate::util::points(
+        dir,
+        "l.geojson",
+        Some("urn:ogc:def:crs:EPSG::32633"),
+        &[
+            ("Forest", x + 105.0, y - 105.0),
+            ("Grassland", x + far, y - far),
+        ],
+    )
+}
+
 fn partials(dir: &Path) -> Vec<String> {
     list_dir(dir)
         .into_iter()
@@ -490,16 +505,7 @@ fn memory_and_threads_asked_for_are_bounded_before_any_work() {
     let dir = tempfile::tempdir().unwrap();
     let (st, onnx) = model(dir.path());
     let s = scene(&dir.path().join("scene.tif"), 64);
-    let (x, y) = (500_000.0, 4_600_000.0);
-    let labels = crate::util::points(
-        dir.path(),
-        "l.geojson",
-        Some("urn:ogc:def:crs:EPSG::32633"),
-        &[
-            ("Forest", x + 105.0, y - 105.0),
-            ("Grassland", x + 305.0, y - 305.0),
-        ],
-    );
+    let labels = two_labels(dir.path(), 305.0);
     let adapt = |windows: &str, out: &Path| {
         let mut c = geomaml();
         c.args(["adapt", "--device", "cpu", "--no-cross-validation"])

@@ -8,7 +8,7 @@
 //! loads, so a limit like this one ends `geomaml-train` in the dynamic loader before
 //! any of geomaml's code runs (docs/guarantees.md).
 
-use crate::faults::{model, scene};
+use crate::faults::{model, scene, two_labels};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -170,16 +170,7 @@ fn adapt_with_the_most_batch_norm_windows_allowed_fits_in_a_memory_cgroup() {
     let dir = tempfile::tempdir().unwrap();
     let (st, _) = model(dir.path());
     let s = scene(&dir.path().join("scene.tif"), 512);
-    let (x, y) = (500_000.0, 4_600_000.0);
-    let labels = crate::util::points(
-        dir.path(),
-        "l.geojson",
-        Some("urn:ogc:def:crs:EPSG::32633"),
-        &[
-            ("Forest", x + 105.0, y - 105.0),
-            ("Grassland", x + 3005.0, y - 3005.0),
-        ],
-    );
+    let labels = two_labels(dir.path(), 3005.0);
     let out = dir.path().join("a.onnx");
     let mut adapt = crate::util::geomaml();
     adapt

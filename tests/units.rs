@@ -100,16 +100,7 @@ fn a_signal_at_any_moment_of_map_and_adapt_exits_128_plus_it_leaving_nothing() {
     }
     // `adapt`: `geomaml` execs `geomaml-train`, which loads libtorch and restarts
     // once (OpenMP wait policy); a signal during all of that is held, not fatal.
-    let (x, y) = (500_000.0, 4_600_000.0);
-    let labels = crate::util::points(
-        dir.path(),
-        "l.geojson",
-        Some("urn:ogc:def:crs:EPSG::32633"),
-        &[
-            ("Forest", x + 105.0, y - 105.0),
-            ("Grassland", x + 305.0, y - 305.0),
-        ],
-    );
+    let labels = crate::faults::two_labels(dir.path(), 305.0);
     let adapted = dir.path().join("adapted.onnx");
     for (ms, sig) in [
         (40, libc::SIGTERM),
