@@ -265,24 +265,9 @@ fn bad_label_situations_get_one_clear_error() {
     let adapt = |labels: &Path, extra: &[&str]| {
         let out = dir.path().join("never.onnx");
         let err = run_fail(
-            geomaml()
-                .args([
-                    "adapt",
-                    "--device",
-                    "cpu",
-                    "--no-cross-validation",
-                    "--bn-windows",
-                    "2",
-                ])
-                .args(extra)
-                .arg("--model")
-                .arg(&st)
-                .arg("--scene")
-                .arg(&s)
-                .arg("--labels")
-                .arg(labels)
-                .arg("-o")
-                .arg(&out),
+            crate::util::adapt_args(&mut geomaml(), &st, &s, labels, &out)
+                .args(["--no-cross-validation", "--bn-windows", "2"])
+                .args(extra),
         );
         assert!(!out.exists());
         assert_eq!(err.lines().count(), 1, "{err}");
@@ -343,17 +328,13 @@ fn a_scene_in_a_local_crs_is_refused_without_a_panic() {
         r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"class":"Forest"},"geometry":{"type":"Point","coordinates":[15.0,41.5]}}]}"#,
     )
     .unwrap();
-    let err = run_fail(
-        geomaml()
-            .args(["adapt", "--device", "cpu", "--model"])
-            .arg(&st)
-            .arg("--scene")
-            .arg(&s)
-            .arg("--labels")
-            .arg(&labels)
-            .arg("-o")
-            .arg(dir.path().join("a.onnx")),
-    );
+    let err = run_fail(crate::util::adapt_args(
+        &mut geomaml(),
+        &st,
+        &s,
+        &labels,
+        &dir.path().join("a.onnx"),
+    ));
     assert!(
         !err.contains("panicked") && err.contains("l.geojson"),
         "{err}"
@@ -508,15 +489,11 @@ fn memory_and_threads_asked_for_are_bounded_before_any_work() {
     let labels = two_labels(dir.path(), 305.0);
     let adapt = |windows: &str, out: &Path| {
         let mut c = geomaml();
-        c.args(["adapt", "--device", "cpu", "--no-cross-validation"])
-            .args(["--bn-windows", windows, "--model"])
-            .arg(&st)
-            .arg("--scene")
-            .arg(&s)
-            .arg("--labels")
-            .arg(&labels)
-            .arg("-o")
-            .arg(out);
+        crate::util::adapt_args(&mut c, &st, &s, &labels, out).args([
+            "--no-cross-validation",
+            "--bn-windows",
+            windows,
+        ]);
         c
     };
     // A billion batch-norm windows: refused, naming the option, before reading any.

@@ -65,23 +65,13 @@ fn labels(dir: &Path, name: &str, classes: &[&str], n: usize) -> PathBuf {
 
 fn adapt(model: &Path, scene: &Path, labels: &Path, out: &Path) -> Command {
     let mut cmd = geomaml();
-    cmd.args([
-        "adapt",
-        "--device",
-        "cpu",
+    crate::util::adapt_args(&mut cmd, model, scene, labels, out).args([
         "--inner-steps",
         "2",
         "--bn-windows",
         "4",
-    ])
-    .args(["--no-cross-validation", "--model"])
-    .arg(model)
-    .arg("--scene")
-    .arg(scene)
-    .arg("--labels")
-    .arg(labels)
-    .arg("-o")
-    .arg(out);
+        "--no-cross-validation",
+    ]);
     cmd
 }
 

@@ -9,6 +9,7 @@
 //! any of geomaml's code runs (docs/guarantees.md).
 
 use crate::faults::{model, scene, two_labels};
+use crate::util::adapt_args;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -173,16 +174,11 @@ fn adapt_with_the_most_batch_norm_windows_allowed_fits_in_a_memory_cgroup() {
     let labels = two_labels(dir.path(), 3005.0);
     let out = dir.path().join("a.onnx");
     let mut adapt = crate::util::geomaml();
-    adapt
-        .args(["adapt", "--device", "cpu", "--no-cross-validation"])
-        .args(["--bn-windows", "4096", "--model"])
-        .arg(&st)
-        .arg("--scene")
-        .arg(&s)
-        .arg("--labels")
-        .arg(&labels)
-        .arg("-o")
-        .arg(&out);
+    adapt_args(&mut adapt, &st, &s, &labels, &out).args([
+        "--no-cross-validation",
+        "--bn-windows",
+        "4096",
+    ]);
     let done = group.run(&adapt);
     let peak = group.peak();
     assert_eq!(

@@ -144,25 +144,15 @@ pub(crate) fn adapt(
     extra: &[&str],
 ) -> std::process::Command {
     let mut cmd = geomaml();
-    cmd.args([
-        "adapt",
-        "--device",
-        "cpu",
-        "--inner-steps",
-        "1",
-        "--bn-windows",
-        "4",
-    ])
-    .arg("--no-cross-validation")
-    .arg("--model")
-    .arg(st)
-    .arg("--scene")
-    .arg(scene)
-    .arg("--labels")
-    .arg(labels)
-    .arg("-o")
-    .arg(out)
-    .args(extra);
+    crate::util::adapt_args(&mut cmd, st, scene, labels, out)
+        .args([
+            "--inner-steps",
+            "1",
+            "--bn-windows",
+            "4",
+            "--no-cross-validation",
+        ])
+        .args(extra);
     cmd
 }
 

@@ -109,24 +109,10 @@ fn a_signal_at_any_moment_of_map_and_adapt_exits_128_plus_it_leaving_nothing() {
         (550, libc::SIGTERM),
     ] {
         let mut adapt = users_geomaml();
-        adapt
-            // Enough inner steps that the run is still adapting at the last
-            // signal, however fast the machine.
-            .args([
-                "adapt",
-                "--device",
-                "cpu",
-                "--inner-steps",
-                "3000",
-                "--model",
-            ])
-            .arg(&st)
-            .arg("--scene")
-            .arg(&s)
-            .arg("--labels")
-            .arg(&labels)
-            .arg("-o")
-            .arg(&adapted);
+        // Enough inner steps that the run is still adapting at the last signal,
+        // however fast the machine.
+        crate::util::adapt_args(&mut adapt, &st, &s, &labels, &adapted)
+            .args(["--inner-steps", "3000"]);
         let (code, err) = signal_after(&mut adapt, sig, Duration::from_millis(ms));
         assert_eq!(
             code,
@@ -141,6 +127,35 @@ fn a_signal_at_any_moment_of_map_and_adapt_exits_128_plus_it_leaving_nothing() {
 /// Width of a raster.
 fn width(p: &Path) -> usize {
     gdal::Dataset::open(p).unwrap().raster_size().0
+}
+
+/// Runs `cmd` with its set commit paused `pause_ms` after the first file moved,
+/// sends `sig` once `first` (an existing output of an earlier run) is replaced, and
+/// returns how the process ended.
+fn signal_at_commit(
+    cmd: &mut Command,
+    first: &Path,
+    pause_ms: u64,
+    sig: i32,
+) -> std::process::ExitStatus {
+    let inode = |p: &Path| std::fs::metadata(p).map(|m| std::os::unix::fs::MetadataExt::ino(&m));
+    let before = inode(first).unwrap();
+    let mut child = cmd
+        .env("GEOMAML_COMMIT_PAUSE_MS", pause_ms.to_string())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while inode(first).map_or(true, |i| i == before) {
+        if t0.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("the commit never began");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as i32, sig) };
+    child.wait().unwrap()
 }
 
 #[test]
@@ -158,26 +173,10 @@ fn a_signal_between_the_moves_of_a_map_set_leaves_it_wholly_new() {
     let set = ["--probabilities", "--confidence"];
     run_ok(&mut map_command(&onnx, &old, &out, &set));
     let old_width = width(&out);
-    let old_inode = |p: &Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap());
-    let probabilities_before = old_inode(&files[1]);
     // The commit pauses after its first move (the probabilities, with their
     // `.aux.xml`): SIGTERM arrives exactly there.
-    let mut child = map_command(&onnx, &new, &out, &["--overwrite", set[0], set[1]])
-        .env("GEOMAML_COMMIT_PAUSE_MS", "1500")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    while old_inode(&files[1]) == probabilities_before {
-        assert!(
-            t0.elapsed() < Duration::from_secs(60),
-            "the commit never began"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    // SAFETY: signalling our own child process.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let status = child.wait().unwrap();
+    let mut map = map_command(&onnx, &new, &out, &["--overwrite", set[0], set[1]]);
+    let status = signal_at_commit(&mut map, &files[1], 1500, libc::SIGTERM);
     assert_eq!(status.code(), Some(143));
     // Wholly new: every file of the set on the new grid, the map with its names.
     let new_width = width(&out);
@@ -205,28 +204,11 @@ fn a_map_killed_between_the_moves_of_its_set_never_stays_beside_new_companions()
     let set = ["--probabilities", "--confidence"];
     run_ok(&mut map_command(&onnx, &old, &out, &set));
     let old_width = width(&out);
-    let inode = |p: &Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap());
-    let probabilities_before = inode(&probabilities);
     // SIGKILL while the commit pauses after its first companion moved: nothing in
-    // the process can react.
-    let mut child = map_command(&onnx, &new, &out, &["--overwrite", set[0], set[1]])
-        // Long enough that the kill lands inside the pause on a loaded machine;
-        // the kill ends it.
-        .env("GEOMAML_COMMIT_PAUSE_MS", "10000")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    while probabilities.exists() && inode(&probabilities) == probabilities_before {
-        if t0.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            panic!("the commit never began");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    // SAFETY: signalling our own child process.
-    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
-    child.wait().unwrap();
+    // the process can react. The pause is long enough that the kill lands inside
+    // it on a loaded machine; the kill ends it.
+    let mut map = map_command(&onnx, &new, &out, &["--overwrite", set[0], set[1]]);
+    signal_at_commit(&mut map, &probabilities, 10_000, libc::SIGKILL);
     // The new probabilities are in place; the old map is not beside them.
     assert_ne!(width(&probabilities), old_width);
     assert!(!out.exists(), "the old map stayed beside new probabilities");

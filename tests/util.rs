@@ -397,3 +397,22 @@ pub fn randomly_lying_model(src: &Path, dst: &Path, seed: u64) -> (PathBuf, Stri
     std::fs::write(dst, bytes).unwrap();
     (dst.to_path_buf(), said)
 }
+
+/// `cmd` made `adapt --device cpu --model MODEL --scene SCENE --labels LABELS -o OUT`;
+/// callers append what their case needs.
+pub(crate) fn adapt_args<'c>(
+    cmd: &'c mut std::process::Command,
+    model: &Path,
+    scene: &Path,
+    labels: &Path,
+    out: &Path,
+) -> &'c mut std::process::Command {
+    cmd.args(["adapt", "--device", "cpu", "--model"])
+        .arg(model)
+        .arg("--scene")
+        .arg(scene)
+        .arg("--labels")
+        .arg(labels)
+        .arg("-o")
+        .arg(out)
+}

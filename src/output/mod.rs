@@ -94,11 +94,12 @@ fn stale_temporaries_named(final_path: &Path, name: &str) -> Vec<PathBuf> {
         .flatten()
         .filter(|e| {
             let file = e.file_name().to_string_lossy().to_string();
+            // A temporary may carry GDAL's `.aux.xml`; a kept old file is named whole.
             file.strip_prefix(&prefix)
                 .and_then(|rest| {
-                    let own = rest.strip_suffix(".aux.xml").unwrap_or(rest);
-                    own.strip_suffix(&suffix)
-                        .or_else(|| own.strip_suffix(&kept))
+                    rest.strip_suffix(".aux.xml")
+                        .unwrap_or(rest)
+                        .strip_suffix(&suffix)
                         .or_else(|| rest.strip_suffix(&kept))
                 })
                 .and_then(|pid| pid.parse::<u32>().ok())

@@ -61,18 +61,15 @@ pub fn commit_set(mut members: Vec<SetMember>) -> Result<PathBuf> {
     // set, the old last file (and its `.aux.xml`) goes first, so that even a kill
     // between two moves (SIGKILL, power loss) never leaves an old map beside new
     // companions: a map present always has its own set.
-    if let Some(last) = members.last().map(|m| &m.output) {
+    if let Some(last) = members.last() {
+        let out = &last.output;
         let companions = members.len() > 1 || members.iter().any(|m| m.with_aux);
-        if companions && last.overwrite && std::fs::symlink_metadata(&last.final_path).is_ok() {
-            moves.push(SetMove {
-                from: None,
-                to: last.final_path.clone(),
-                replace: true,
-            });
-            if members.last().is_some_and(|m| m.with_aux) {
+        if companions && out.overwrite && std::fs::symlink_metadata(&out.final_path).is_ok() {
+            let aux = last.with_aux.then(|| sidecar_of(&out.final_path));
+            for to in std::iter::once(out.final_path.clone()).chain(aux) {
                 moves.push(SetMove {
                     from: None,
-                    to: sidecar_of(&last.final_path),
+                    to,
                     replace: true,
                 });
             }

@@ -46,13 +46,7 @@ fn a_set_whose_last_file_cannot_be_set_aside_fails_before_any_move() {
     std::fs::write(b.join("x"), b"x").unwrap();
     let pa = PendingOutput::new(&a, true).unwrap();
     std::fs::write(pa.temp_path(), b"new a").unwrap();
-    let pb = PendingOutput {
-        final_path: b.clone(),
-        temp_path: temporary_of(&b),
-        overwrite: true,
-        committed: false,
-    };
-    std::fs::write(pb.temp_path(), b"new b").unwrap();
+    let pb = written_pending(&b, b"new b");
     let set = vec![
         SetMember {
             output: pa,
@@ -89,25 +83,15 @@ fn a_set_whose_move_fails_is_put_back_wholly_old() {
     std::fs::write(sidecar_of(&map), b"old map aux").unwrap();
     std::fs::create_dir(&b).unwrap();
     std::fs::write(b.join("x"), b"x").unwrap();
-    let pending = |p: &Path, bytes: &[u8]| {
-        let out = PendingOutput {
-            final_path: p.to_path_buf(),
-            temp_path: temporary_of(p),
-            overwrite: true,
-            committed: false,
-        };
-        std::fs::write(out.temp_path(), bytes).unwrap();
-        out
-    };
-    let pm = pending(&map, b"new map");
+    let pm = written_pending(&map, b"new map");
     std::fs::write(sidecar_of(pm.temp_path()), b"new map aux").unwrap();
     let set = vec![
         SetMember {
-            output: pending(&a, b"new a"),
+            output: written_pending(&a, b"new a"),
             with_aux: false,
         },
         SetMember {
-            output: pending(&b, b"new b"),
+            output: written_pending(&b, b"new b"),
             with_aux: false,
         },
         SetMember {
@@ -123,6 +107,19 @@ fn a_set_whose_move_fails_is_put_back_wholly_old() {
     let mut left = list_names(dir.path());
     left.sort();
     assert_eq!(left, ["a.tif", "b.tif", "map.tif", "map.tif.aux.xml"]);
+}
+
+/// An output of `p` that may replace what is there, its temporary holding `bytes`
+/// (built directly, with no check of what is at `p`: it may be a folder).
+fn written_pending(p: &Path, bytes: &[u8]) -> PendingOutput {
+    let out = PendingOutput {
+        final_path: p.to_path_buf(),
+        temp_path: temporary_of(p),
+        overwrite: true,
+        committed: false,
+    };
+    std::fs::write(out.temp_path(), bytes).unwrap();
+    out
 }
 
 fn list_names(dir: &Path) -> Vec<String> {
