@@ -81,3 +81,63 @@ fn an_adapted_pixel_network_maps_every_scene_pixel() {
     let probs = gdal::Dataset::open(dir.path().join("map.probabilities.tif")).unwrap();
     assert_eq!(probs.raster_size(), s.raster_size());
 }
+
+/// Reads every band of `path` as bytes.
+fn bands_of(path: &std::path::Path) -> Vec<Vec<u8>> {
+    let ds = gdal::Dataset::open(path).unwrap();
+    (1..=ds.raster_count())
+        .map(|b| {
+            let band = ds.rasterband(b).unwrap();
+            band.read_band_as::<u8>().unwrap().data().to_vec()
+        })
+        .collect()
+}
+
+#[test]
+fn a_pixel_networks_map_does_not_depend_on_where_its_windows_fall() {
+    let dir = tempfile::tempdir().unwrap();
+    let scene = sample("scene/scene.tif");
+    let onnx = dir.path().join("adapted.onnx");
+    run_ok(
+        geomaml()
+            .args(["adapt", "--device", "cpu", "--inner-steps", "30"])
+            .args(["--no-cross-validation", "--model"])
+            .arg(maml_pixel())
+            .arg("--scene")
+            .arg(&scene)
+            .arg("--labels")
+            .arg(sample("scene/labels.geojson"))
+            .arg("-o")
+            .arg(&onnx),
+    );
+    // The default windows (128 px every 124) and windows every 9 px: seams in
+    // different places, the same map, probabilities included, because each pixel
+    // is taken from a window that sees its whole 5x5 field.
+    let (a, b) = (dir.path().join("a.tif"), dir.path().join("b.tif"));
+    run_ok(&mut map_command(&onnx, &scene, &a, &["--probabilities"]));
+    run_ok(&mut map_command(
+        &onnx,
+        &scene,
+        &b,
+        &["--probabilities", "--stride", "9"],
+    ));
+    assert_eq!(bands_of(&a), bands_of(&b));
+    let probs = |p: &std::path::Path| bands_of(&p.with_extension("probabilities.tif"));
+    assert_eq!(probs(&a), probs(&b));
+    // A stride the windows cannot keep whole is refused, naming the flag.
+    let out = map_command(
+        &onnx,
+        &scene,
+        &dir.path().join("c.tif"),
+        &["--stride", "125"],
+    )
+    .output()
+    .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--stride") && err.contains("at most 124"),
+        "{err}"
+    );
+    assert!(!dir.path().join("c.tif").exists());
+}

@@ -5,8 +5,9 @@
 //! enter the network as the raster's mean (the fill), never as zero. A classifier
 //! cell is nodata when fewer than half of its own pixels are valid, or when its
 //! window's valid fraction is below `min_valid` (its window is then not computed);
-//! a segmentation window below `min_valid` is not computed, and a pixel is nodata
-//! when it is invalid or no computed window covers it.
+//! a segmentation window below `min_valid` (on an exact plan, over the pixels it
+//! keeps and their receptive fields) is not computed, and a pixel is nodata when it
+//! is invalid or no computed window gives it.
 
 use super::blend;
 use super::confidence::{percent, top_two};
@@ -73,14 +74,18 @@ pub(crate) struct EngineOptions {
 }
 
 impl Engine<'_> {
-    /// A new engine; blending weights follow the plan's tile.
+    /// A new engine; blending weights follow the plan's tile (and margin).
     pub(crate) fn new(
         predictor: Predictor,
         shared: Option<SharedCnn>,
         plan: &Plan,
         o: EngineOptions,
     ) -> Engine<'_> {
-        let weights = blend::weights(plan.tile);
+        let weights = if plan.margin > 0 {
+            blend::kept(plan.tile, plan.margin, plan.stride)
+        } else {
+            blend::weights(plan.tile)
+        };
         Engine {
             predictor,
             shared,
@@ -275,13 +280,16 @@ impl Engine<'_> {
         let (plan, ids, batch_size) = (self.plan, &self.o.ids, self.o.batch_size);
         let weights = &self.weights;
         let (bw, bh) = (p.block.out.width, p.block.out.height);
-        let (bx, by, t) = (p.block.out.x, p.block.out.y, plan.tile as isize);
+        let (bx, by) = (p.block.out.x, p.block.out.y);
         let (rx, ry) = (p.block.read.x, p.block.read.y);
         let min_valid = self.o.min_valid;
+        // What a window's pixels are computed from: the whole window when blended,
+        // the kept pixels and their fields on an exact plan.
+        let m = plan.margin as isize;
         let usable = |&(wx, wy): &(isize, isize)| {
-            p.pixels
-                .valid_fraction(Window::new(wx, wy, t as usize, t as usize))
-                >= min_valid
+            let ((kx, kw), (ky, kh)) = (plan.kept(wx), plan.kept(wy));
+            let (fw, fh) = (kw + 2 * plan.margin, kh + 2 * plan.margin);
+            p.pixels.valid_fraction(Window::new(kx - m, ky - m, fw, fh)) >= min_valid
         };
         let todo = windows_where(&p.block, |_, w| usable(w));
         let k = ids.len();
@@ -296,11 +304,12 @@ impl Engine<'_> {
             batch_size,
             |i, pr| {
                 let (wx, wy) = windows[i];
-                // Overlap of the window with the block, in block coordinates.
-                let (x0, y0) = (wx.max(bx), wy.max(by));
+                // Overlap of the pixels the window gives with the block.
+                let ((kx, kw), (ky, kh)) = (plan.kept(wx), plan.kept(wy));
+                let (x0, y0) = (kx.max(bx), ky.max(by));
                 let (x1, y1) = (
-                    (wx + t).min(bx + bw as isize),
-                    (wy + t).min(by + bh as isize),
+                    (kx + kw as isize).min(bx + bw as isize),
+                    (ky + kh as isize).min(by + bh as isize),
                 );
                 if x1 <= x0 || y1 <= y0 {
                     return;

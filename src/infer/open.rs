@@ -95,7 +95,8 @@ impl OpenedMap {
         let block = resolve_block(kind, tile, stride, request.segment_block, raster.size())?;
         let recorded = request.recorded_model.as_deref().unwrap_or(model);
         let layout = MapLayout::new(&card, recorded, stride)?.with_min_confidence(o.min_confidence);
-        let plan = Plan::new(kind, raster.size(), tile, stride, block);
+        let plan = Plan::new(kind, raster.size(), tile, stride, block)
+            .with_margin(super::request::exact_margin(&card.spec));
         let shared = match (kind, o.exact) {
             (MapKind::Classify, false) => SharedCnn::open(model, &card, stride, threads)?,
             _ => None,

@@ -12,6 +12,12 @@
 //! - **Segmentation** (one class per pixel): the output grid is the source grid.
 //!   Windows of size `T` sit at multiples of the stride, the last one reaching past
 //!   the edge when needed, and overlapping predictions are blended (see `blend`).
+//! - **Exact segmentation** (per-pixel models whose receptive field reaches `m`
+//!   pixels, [`Plan::margin`]): window `k` sits at `k s - m` and keeps only its
+//!   central `s x s` pixels `[k s, k s + s)`, where the network sees every pixel
+//!   of their receptive field; every pixel comes from exactly one window, so the
+//!   map equals the network run on the whole scene at once, and no window is
+//!   computed for two blocks (blocks are multiples of the stride).
 //! - Work is cut into **blocks** of output pixels so memory does not depend on the
 //!   scene size; each block lists the windows it needs and the source region that
 //!   covers them (and its own cells). Segmentation windows straddling two blocks are
@@ -50,6 +56,10 @@ pub struct Plan {
     /// Classifier overview factor: output pixel `(i, j)` is the full map's pixel
     /// `(i f, j f)` (1 = the map itself; always 1 for segmentation).
     pub decimation: usize,
+    /// Segmentation only: the receptive margin `m` in pixels of an exact plan
+    /// (windows at `k stride - m`, each keeping its central `stride` pixels; see
+    /// the module docs), or 0 for windows at `k stride` blended where they overlap.
+    pub margin: usize,
 }
 
 /// One unit of work.
@@ -91,6 +101,37 @@ impl Plan {
             output,
             block,
             decimation: 1,
+            margin: 0,
+        }
+    }
+
+    /// This segmentation plan made exact for a network whose receptive field
+    /// reaches `margin` pixels around each pixel: windows keep their central
+    /// `tile - 2 margin` pixels, which must be at least the stride.
+    ///
+    /// # Panics
+    /// When the stride exceeds `tile - 2 margin` (pixels would get no exact
+    /// window; `resolve_stride` refuses such strides for per-pixel models).
+    pub fn with_margin(mut self, margin: usize) -> Plan {
+        if self.kind == MapKind::Segment && margin > 0 {
+            assert!(
+                self.stride + 2 * margin <= self.tile,
+                "stride {} with margin {margin} leaves pixels outside every window of {} px",
+                self.stride,
+                self.tile
+            );
+            self.margin = margin;
+        }
+        self
+    }
+
+    /// The pixels window `w` (its top-left, along one axis) gives the map:
+    /// `[start, start + len)`.
+    pub fn kept(&self, w: isize) -> (isize, usize) {
+        if self.margin > 0 {
+            (w + self.margin as isize, self.stride)
+        } else {
+            (w, self.tile)
         }
     }
 
@@ -165,7 +206,9 @@ impl Plan {
 
     /// Segmentation window positions along one axis of `n` pixels.
     fn seg_positions(&self, n: usize) -> usize {
-        if n <= self.tile {
+        if self.margin > 0 {
+            n.div_ceil(self.stride).max(1)
+        } else if n <= self.tile {
             1
         } else {
             (n - self.tile).div_ceil(self.stride) + 1
@@ -201,20 +244,25 @@ impl Plan {
                 }
             }
             MapKind::Segment => {
+                let m = self.margin as isize;
                 let range = |b: usize, len: usize, n: usize| {
                     let last = self.seg_positions(n) - 1;
+                    let end = ((b + len - 1) / self.stride).min(last);
+                    // Exact: the windows whose kept [k s, k s + s) meets the block.
+                    if m > 0 {
+                        return b / self.stride..=end;
+                    }
                     // Windows k with k s < b + len and k s + t > b.
                     let first = if b as isize >= t {
                         ((b as isize - t) / s + 1) as usize
                     } else {
                         0
                     };
-                    let end = ((b + len - 1) / self.stride).min(last);
                     first..=end
                 };
                 for ky in range(by, bh, self.source.1) {
                     for kx in range(bx, bw, self.source.0) {
-                        windows.push((kx as isize * s, ky as isize * s));
+                        windows.push((kx as isize * s - m, ky as isize * s - m));
                     }
                 }
             }
@@ -328,5 +376,45 @@ mod tests {
                 .iter()
                 .all(|&(wx, wy)| wx <= 50 - 8 && wy <= 37 - 8));
         }
+    }
+
+    #[test]
+    fn an_exact_plan_gives_every_pixel_from_one_window_seeing_its_whole_field() {
+        // 16 px windows with a 2 px field: each keeps its central 12 px.
+        let plan = Plan::new(MapKind::Segment, (50, 37), 16, 12, 20).with_margin(2);
+        assert_eq!(plan.block, 24);
+        let mut givers = vec![0; 50 * 37];
+        for k in 0..plan.len() {
+            let b = plan.block(k);
+            for &(wx, wy) in &b.windows {
+                let ((kx, kw), (ky, kh)) = (plan.kept(wx), plan.kept(wy));
+                // The kept pixels lie 2 px inside the window on every side.
+                assert!(kx - wx == 2 && wx + 16 - (kx + kw as isize) == 2);
+                assert!(ky - wy == 2 && wy + 16 - (ky + kh as isize) == 2);
+                for y in ky.max(b.out.y)..(ky + kh as isize).min(b.out.y + b.out.height as isize) {
+                    for x in kx.max(b.out.x)..(kx + kw as isize).min(b.out.x + b.out.width as isize)
+                    {
+                        givers[y as usize * 50 + x as usize] += 1;
+                    }
+                }
+            }
+            // Blocks are whole strides: no window is computed for two blocks.
+            assert!(b.windows.iter().all(|&(wx, wy)| {
+                let (kx, ky) = (plan.kept(wx).0, plan.kept(wy).0);
+                b.out.x <= kx && b.out.y <= ky
+            }));
+            // The read region holds every window, margins included.
+            assert!(b
+                .windows
+                .iter()
+                .all(|&(wx, wy)| b.read.x <= wx && b.read.y <= wy));
+        }
+        assert!(givers.iter().all(|&n| n == 1), "{givers:?}");
+    }
+
+    #[test]
+    #[should_panic(expected = "leaves pixels outside every window")]
+    fn an_exact_plan_refuses_a_stride_its_windows_cannot_keep() {
+        let _ = Plan::new(MapKind::Segment, (50, 37), 16, 13, 20).with_margin(2);
     }
 }

@@ -228,6 +228,12 @@ pub(crate) fn session_from_bytes(bytes: &[u8], threads: usize) -> Result<Session
         .map_err(|e| {
             Error::runtime_source("ONNX Runtime optimisation level", ort::Error::<()>::from(e))
         })?;
+    // Idle intra-op threads sleep instead of spinning: the map's reader and writer
+    // threads need those cores between batches (2048² scene on 2 cores: the pixel
+    // network 2.22 -> 1.97 s, the 32 px CNN 2.09 -> 1.68 s, a quarter less CPU).
+    builder = builder.with_intra_op_spinning(false).map_err(|e| {
+        Error::runtime_source("ONNX Runtime thread spinning", ort::Error::<()>::from(e))
+    })?;
     if threads > 0 {
         builder = builder.with_intra_threads(threads).map_err(|e| {
             Error::runtime_source("ONNX Runtime threads", ort::Error::<()>::from(e))

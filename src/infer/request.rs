@@ -148,7 +148,29 @@ pub fn resolve_stride(spec: &ModelSpec, stride: Option<usize>) -> Result<usize> 
             format!("must be between 1 and the tile size {tile}, got {stride}"),
         ));
     }
+    let margin = exact_margin(spec);
+    if margin > 0 && stride + 2 * margin > tile {
+        return Err(Error::config(
+            "--stride",
+            format!(
+                "must be at most {} for this per-pixel model (its {tile} px windows less the {margin} px \
+                 its context reaches on each side), got {stride}",
+                tile - 2 * margin
+            ),
+        ));
+    }
     Ok(stride)
+}
+
+/// How far the network's receptive field reaches around a pixel, for models whose
+/// map is exact window by window ([`Plan::with_margin`](super::plan::Plan::with_margin)):
+/// the pixel network's `depth` 3x3 convolutions; 0 for the others (the U-Net's
+/// field spans its whole window, so its windows are blended).
+pub fn exact_margin(spec: &ModelSpec) -> usize {
+    match spec.arch {
+        Arch::Pixel => spec.depth,
+        _ => 0,
+    }
 }
 
 /// The block edge in source pixels a map is planned with by default.

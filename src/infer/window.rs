@@ -47,7 +47,9 @@ pub fn overview_factors(size: (usize, usize)) -> Vec<usize> {
 ///   that plan's pixel `(i f, j f)`: the map `geomaml map --stride TILE` writes,
 ///   subsampled. It costs `(stride / tile)^2` of the full map (a quarter at the
 ///   default stride) at every level, and differs from the blended map only near
-///   window seams.
+///   window seams. An exact plan (per-pixel models, [`Plan::margin`]) keeps its
+///   own windows, which give disjoint pixels: its overviews are the map itself,
+///   subsampled, for at most the map's cost.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Overview {
     /// Pixels of the map per overview pixel along each axis.
@@ -131,8 +133,14 @@ impl WindowMapper {
             }
             MapKind::Segment => {
                 let block = self.map.plan.block.div_ceil(f).max(1);
+                // An exact plan's windows keep disjoint pixels already.
+                let stride = if self.map.plan.margin > 0 {
+                    self.map.plan.stride
+                } else {
+                    self.map.plan.tile
+                };
                 let plan = Plan {
-                    stride: self.map.plan.tile,
+                    stride,
                     block: block * f,
                     ..self.map.plan.clone()
                 };
@@ -169,10 +177,13 @@ impl WindowMapper {
         // Segmentation: only the windows that hold a pixel the overview keeps (every
         // window when f <= tile).
         let f = overview.factor;
-        let (fi, t) = (f as isize, overview.plan.tile as isize);
+        let fi = f as isize;
+        let plan = &overview.plan;
         let keeps = |w: isize, lo: isize, n: usize| {
-            // Whether [max(w, lo), min(w + t, lo + n)) holds a multiple of f.
-            let (a, b) = (w.max(lo), (w + t).min(lo + n as isize));
+            // Whether the pixels window w gives, within [lo, lo + n), hold a
+            // multiple of f.
+            let (start, len) = plan.kept(w);
+            let (a, b) = (start.max(lo), (start + len as isize).min(lo + n as isize));
             (a + fi - 1).div_euclid(fi) * fi < b
         };
         let (ox, oy) = (block.out.x, block.out.y);
