@@ -158,6 +158,56 @@ fn suggestions_are_points_in_the_requested_crs_on_mapped_cells_away_from_labels(
 }
 
 #[test]
+fn suggestions_from_a_per_pixel_map_lie_on_its_pixels() {
+    // The pixel network's map has the scene's pixels: a suggestion is a pixel
+    // centre whose class in that map is the one it reports, and --spacing counts
+    // scene pixels, not windows.
+    let dir = tempfile::tempdir().unwrap();
+    let (_, onnx) = random_model(dir.path(), "p", Arch::Pixel, &BANDS, 16, 7);
+    let scene = scene(dir.path());
+    let labels = labels(dir.path(), &[(60, 60, "Forest")]);
+    let map = dir.path().join("map.tif");
+    run_ok(&mut map_command(&onnx, &scene, &map, &[]));
+    let out = dir.path().join("next.gpkg");
+    run_ok(
+        geomaml()
+            .args(["suggest", "-n", "8", "--spacing", "10", "--model"])
+            .arg(&onnx)
+            .arg(&scene)
+            .arg("--labels")
+            .arg(&labels)
+            .arg("-o")
+            .arg(&out),
+    );
+    let (points, _) = suggested_pixels(&out);
+    assert_eq!(points.len(), 8, "{points:?}");
+    let ds = Dataset::open(&map).unwrap();
+    assert_eq!(ds.raster_size(), (120, 90));
+    let cells = ds
+        .rasterband(1)
+        .unwrap()
+        .read_band_as::<u8>()
+        .unwrap()
+        .data()
+        .to_vec();
+    for (k, &(x, y, predicted)) in points.iter().enumerate() {
+        assert!(
+            (x - x.floor() - 0.5).abs() < 1e-6 && (y - y.floor() - 0.5).abs() < 1e-6,
+            "({x}, {y}) is not a pixel centre"
+        );
+        let cell = cells[y.floor() as usize * 120 + x.floor() as usize];
+        assert_eq!(cell as i64, predicted, "({x}, {y}): the map says {cell}");
+        assert!((x - 60.5).abs().max((y - 60.5).abs()) > 10.0, "({x}, {y})");
+        for &(ox, oy, _) in &points[k + 1..] {
+            assert!(
+                (x - ox).abs().max((y - oy).abs()) > 10.0,
+                "({x}, {y}) and ({ox}, {oy})"
+            );
+        }
+    }
+}
+
+#[test]
 fn the_same_seed_writes_the_same_suggestions() {
     let dir = tempfile::tempdir().unwrap();
     let (st, _) = random_model(dir.path(), "m", Arch::Cnn, &BANDS, 16, 7);

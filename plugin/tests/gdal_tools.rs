@@ -651,6 +651,29 @@ fn segmentation_overviews_are_the_map_of_non_overlapping_windows_subsampled() {
 }
 
 #[test]
+fn pixel_network_overviews_are_its_exact_map_subsampled() {
+    let env = Env::new();
+    // 16 px windows keep 12 px each: blocks of 516 px, and overview blocks of whole
+    // strides at full resolution (2 x 258, 4 x 129, 16 x 33 px).
+    let m = model(env.path(), "pixel", Arch::Pixel, 16);
+    let s = scene(env.path(), "scene.tif", &["B02", "B03", "B04"], (700, 530));
+    let map = cli_map_with(env.path(), "map.tif", &m, &s, &[]);
+    for level in [0, 1, 3] {
+        let (size, f, pixels) = overview(&env, &connection(&m, &s), level);
+        assert_eq!(size, (700usize.div_ceil(f), 530usize.div_ceil(f)));
+        let want = subsampled(&map, f, size);
+        let differ = pixels.iter().zip(&want).filter(|(a, b)| a != b).count();
+        assert_eq!(pixels.len(), want.len());
+        assert_eq!(
+            differ,
+            0,
+            "level {level}: {differ} of {} pixels differ",
+            want.len()
+        );
+    }
+}
+
+#[test]
 fn a_block_is_computed_once_for_all_handles_and_statistics_use_overviews() {
     let env = Env::new();
     let m = model(env.path(), "cnn", Arch::Cnn, 16);

@@ -9,8 +9,8 @@ use std::path::Path;
 pub struct MapFlags {
     /// Window step in scene pixels; classifiers write one class per step
     /// [default: tile/4 for classifiers, tile/2 for the U-Net, the tile less 2 x its
-    /// context depth for the pixel network, also its largest: its map is the same
-    /// at any stride].
+    /// context depth for the pixel network, also its largest: its map is exact at
+    /// any stride].
     #[arg(long)]
     pub stride: Option<usize>,
     /// Windows per inference batch (per-pixel models: at most 32,768 pixels' worth,

@@ -25,7 +25,8 @@ pub struct SuggestArgs {
     #[arg(short = 'n', long = "count", default_value_t = 20)]
     count: usize,
     /// Smallest distance in scene pixels between two suggestions, and between a
-    /// suggestion and a label [default: the model's tile size].
+    /// suggestion and a label [default: a tile classifier's tile size; 16 px for
+    /// per-pixel models, whose tile is only a compute window].
     #[arg(long)]
     spacing: Option<usize>,
     /// CRS of the written points (e.g. EPSG:4326) [default: the scene's].

@@ -19,7 +19,7 @@ pub fn weights(tile: usize) -> Array2<f32> {
     Array2::from_shape_fn((tile, tile), |(r, c)| w1[r] * w1[c])
 }
 
-/// The `T x T` weights of an exact plan (`Plan::margin` > 0): 1 on the central
+/// The `T x T` weights of an exact plan (`Plan::margin` > 0): 1 on the
 /// `stride x stride` pixels each window keeps, from `margin` on, 0 elsewhere.
 pub fn kept(tile: usize, margin: usize, stride: usize) -> Array2<f32> {
     let inside = |u: usize| u >= margin && u < margin + stride;

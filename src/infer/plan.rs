@@ -13,11 +13,12 @@
 //!   Windows of size `T` sit at multiples of the stride, the last one reaching past
 //!   the edge when needed, and overlapping predictions are blended (see `blend`).
 //! - **Exact segmentation** (per-pixel models whose receptive field reaches `m`
-//!   pixels, [`Plan::margin`]): window `k` sits at `k s - m` and keeps only its
-//!   central `s x s` pixels `[k s, k s + s)`, where the network sees every pixel
-//!   of their receptive field; every pixel comes from exactly one window, so the
-//!   map equals the network run on the whole scene at once, and no window is
-//!   computed for two blocks (blocks are multiples of the stride).
+//!   pixels, [`Plan::margin`]): window `k` sits at `k s - m` and keeps only the
+//!   `s x s` pixels `[k s, k s + s)`, `m` px in from its edges, where the network
+//!   sees every pixel of their receptive field; every pixel comes from exactly one
+//!   window, so the map equals the network run at once on the whole scene (padded
+//!   with the fill), and no window is computed for two blocks (blocks are
+//!   multiples of the stride).
 //! - Work is cut into **blocks** of output pixels so memory does not depend on the
 //!   scene size; each block lists the windows it needs and the source region that
 //!   covers them (and its own cells). Segmentation windows straddling two blocks are
@@ -57,7 +58,7 @@ pub struct Plan {
     /// `(i f, j f)` (1 = the map itself; always 1 for segmentation).
     pub decimation: usize,
     /// Segmentation only: the receptive margin `m` in pixels of an exact plan
-    /// (windows at `k stride - m`, each keeping its central `stride` pixels; see
+    /// (windows at `k stride - m`, each keeping `stride` pixels from `m` on; see
     /// the module docs), or 0 for windows at `k stride` blended where they overlap.
     pub margin: usize,
 }
@@ -106,8 +107,8 @@ impl Plan {
     }
 
     /// This segmentation plan made exact for a network whose receptive field
-    /// reaches `margin` pixels around each pixel: windows keep their central
-    /// `tile - 2 margin` pixels, which must be at least the stride.
+    /// reaches `margin` pixels around each pixel: each window keeps `stride`
+    /// pixels from `margin` on (central at the largest stride, `tile - 2 margin`).
     ///
     /// # Panics
     /// When the stride exceeds `tile - 2 margin` (pixels would get no exact
@@ -380,36 +381,54 @@ mod tests {
 
     #[test]
     fn an_exact_plan_gives_every_pixel_from_one_window_seeing_its_whole_field() {
-        // 16 px windows with a 2 px field: each keeps its central 12 px.
-        let plan = Plan::new(MapKind::Segment, (50, 37), 16, 12, 20).with_margin(2);
-        assert_eq!(plan.block, 24);
-        let mut givers = vec![0; 50 * 37];
-        for k in 0..plan.len() {
-            let b = plan.block(k);
-            for &(wx, wy) in &b.windows {
-                let ((kx, kw), (ky, kh)) = (plan.kept(wx), plan.kept(wy));
-                // The kept pixels lie 2 px inside the window on every side.
-                assert!(kx - wx == 2 && wx + 16 - (kx + kw as isize) == 2);
-                assert!(ky - wy == 2 && wy + 16 - (ky + kh as isize) == 2);
-                for y in ky.max(b.out.y)..(ky + kh as isize).min(b.out.y + b.out.height as isize) {
-                    for x in kx.max(b.out.x)..(kx + kw as isize).min(b.out.x + b.out.width as isize)
-                    {
-                        givers[y as usize * 50 + x as usize] += 1;
+        // (scene, tile, stride, margin, block): the largest stride, a smaller one,
+        // a scene smaller than a window, sizes that are no multiple of the stride.
+        let cases = [
+            ((50, 37), 16, 12, 2, 20),
+            ((50, 37), 16, 5, 2, 20),
+            ((9, 11), 16, 12, 2, 20),
+            ((61, 40), 16, 10, 3, 7),
+        ];
+        for (source, tile, stride, m, block) in cases {
+            let plan = Plan::new(MapKind::Segment, source, tile, stride, block).with_margin(m);
+            assert_eq!(plan.block % stride, 0);
+            let (t, m) = (tile as isize, m as isize);
+            // Every block of the plan, and blocks not aligned to the stride (as an
+            // overview's may be).
+            let mut outs: Vec<Window> = (0..plan.len()).map(|k| plan.block(k).out).collect();
+            outs.push(Window::new(3, 4, source.0 - 3, source.1 - 4));
+            outs.push(Window::new(1, 0, 6, 5));
+            for out in outs {
+                let b = plan.block_at(out);
+                for y in out.y..out.y + out.height as isize {
+                    for x in out.x..out.x + out.width as isize {
+                        let givers: Vec<_> = b
+                            .windows
+                            .iter()
+                            .filter(|&&(wx, wy)| {
+                                let ((kx, kw), (ky, kh)) = (plan.kept(wx), plan.kept(wy));
+                                (kx..kx + kw as isize).contains(&x)
+                                    && (ky..ky + kh as isize).contains(&y)
+                            })
+                            .collect();
+                        assert_eq!(givers.len(), 1, "pixel ({x}, {y}) of {out:?}, {source:?}");
+                        // That window holds the pixel's whole field.
+                        let (wx, wy) = *givers[0];
+                        assert!(wx <= x - m && x + m < wx + t, "({x}, {y}) in {wx}");
+                        assert!(wy <= y - m && y + m < wy + t, "({x}, {y}) in {wy}");
                     }
                 }
+                // No window without a pixel of the block; all inside the read region.
+                for &(wx, wy) in &b.windows {
+                    let ((kx, kw), (ky, kh)) = (plan.kept(wx), plan.kept(wy));
+                    assert!(kx < out.x + out.width as isize && kx + kw as isize > out.x);
+                    assert!(ky < out.y + out.height as isize && ky + kh as isize > out.y);
+                    let r = b.read;
+                    assert!(r.x <= wx && wx + t <= r.x + r.width as isize);
+                    assert!(r.y <= wy && wy + t <= r.y + r.height as isize);
+                }
             }
-            // Blocks are whole strides: no window is computed for two blocks.
-            assert!(b.windows.iter().all(|&(wx, wy)| {
-                let (kx, ky) = (plan.kept(wx).0, plan.kept(wy).0);
-                b.out.x <= kx && b.out.y <= ky
-            }));
-            // The read region holds every window, margins included.
-            assert!(b
-                .windows
-                .iter()
-                .all(|&(wx, wy)| b.read.x <= wx && b.read.y <= wy));
         }
-        assert!(givers.iter().all(|&n| n == 1), "{givers:?}");
     }
 
     #[test]

@@ -129,16 +129,18 @@ pub fn resolve_batch(spec: &ModelSpec, batch: usize) -> usize {
 /// The stride for a model of `spec`, checked (`--stride`): the given one, or a
 /// quarter tile for classifiers, half a tile for the U-Net, and for the pixel
 /// network the tile less its receptive margin on both sides (`depth` px each), so
-/// every pixel is computed about once and seen whole by some window.
+/// every pixel is computed once, by a window that sees its whole field.
 ///
 /// # Errors
 /// A stride of 0 or above the tile: a classifier stride above the tile would
 /// leave pixels no window sees, a segmentation stride pixels without a prediction.
+/// For the pixel network, a stride above the tile less its margins (some pixels'
+/// fields would reach past every window), or a tile no larger than the margins.
 pub fn resolve_stride(spec: &ModelSpec, stride: Option<usize>) -> Result<usize> {
     let tile = spec.tile_size;
     let default = match (spec.is_segmentation(), spec.arch) {
         (false, _) => (tile / 4).max(1),
-        (true, Arch::Pixel) => tile.saturating_sub(2 * spec.depth).max(tile / 2).max(1),
+        (true, Arch::Pixel) => tile.saturating_sub(2 * spec.depth),
         (true, _) => (tile / 2).max(1),
     };
     let stride = stride.unwrap_or(default);
@@ -149,6 +151,15 @@ pub fn resolve_stride(spec: &ModelSpec, stride: Option<usize>) -> Result<usize> 
         ));
     }
     let margin = exact_margin(spec);
+    if margin > 0 && tile <= 2 * margin {
+        return Err(Error::config(
+            "--model",
+            format!(
+                "its {tile} px tile is no larger than the {margin} px its context reaches on \
+                 each side: no pixel of a window sees its whole field"
+            ),
+        ));
+    }
     if margin > 0 && stride + 2 * margin > tile {
         return Err(Error::config(
             "--stride",

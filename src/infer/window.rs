@@ -132,13 +132,16 @@ impl WindowMapper {
                 }
             }
             MapKind::Segment => {
-                let block = self.map.plan.block.div_ceil(f).max(1);
                 // An exact plan's windows keep disjoint pixels already.
                 let stride = if self.map.plan.margin > 0 {
                     self.map.plan.stride
                 } else {
                     self.map.plan.tile
                 };
+                // Blocks of whole strides at full resolution (block f a multiple
+                // of the stride), so no window is computed for two blocks.
+                let unit = stride / gcd(stride, f);
+                let block = self.map.plan.block.div_ceil(f).div_ceil(unit).max(1) * unit;
                 let plan = Plan {
                     stride,
                     block: block * f,
@@ -296,5 +299,14 @@ impl WindowMapper {
                 probabilities: finished.probabilities,
                 confidence: finished.confidence,
             })
+    }
+}
+
+/// Greatest common divisor (`gcd(0, b) = b`).
+fn gcd(a: usize, b: usize) -> usize {
+    if a == 0 {
+        b
+    } else {
+        gcd(b % a, a)
     }
 }

@@ -33,7 +33,7 @@ pub struct SuggestConfig {
     /// Places to suggest.
     pub count: usize,
     /// Smallest distance in scene pixels between a suggestion and a label or another
-    /// suggestion (default: the model's tile size).
+    /// suggestion (default: [`default_spacing`]).
     pub spacing: Option<usize>,
     /// CRS of the output (any definition OGR reads, e.g. `EPSG:4326`); default: the
     /// scene's.
@@ -144,7 +144,6 @@ pub fn suggest(cfg: &SuggestConfig) -> Result<SuggestSummary> {
     request.options.probabilities = true;
     let mut mapper = crate::infer::WindowMapper::open(&request)?;
     let card = mapper.card().clone();
-    let tile = card.spec.tile_size;
     let required = required_classes(cfg, &card)?;
     let mut grid = map_grid(&mut mapper, &card.classes)?;
     // A cell whose centre pixel is masked in a band the model reads is never
@@ -154,9 +153,10 @@ pub fn suggest(cfg: &SuggestConfig) -> Result<SuggestSummary> {
     for (i, _) in valid.iter().enumerate().filter(|(_, &v)| !v) {
         grid.probabilities[i * k..(i + 1) * k].fill(f32::NAN);
     }
-    // The map's cells are `stride` scene pixels; the last row and column may hang
+    // The map's cells are `cell_step` scene pixels (the stride for a tile
+    // classifier, one pixel for per-pixel models); the last row and column may hang
     // over the scene's edge.
-    let stride = mapper.plan().stride as f64;
+    let stride = mapper.plan().cell_step() as f64;
     let (scene_w, scene_h) = (mapper.plan().source.0 as f64, mapper.plan().source.1 as f64);
     // Centre of the part of a cell inside the scene, in map cell units.
     let centre = |i: usize, extent: f64| {
@@ -185,7 +185,7 @@ pub fn suggest(cfg: &SuggestConfig) -> Result<SuggestSummary> {
             *label_counts.entry(l.class.name.clone()).or_default() += 1;
         }
     }
-    let spacing_px = cfg.spacing.unwrap_or(tile);
+    let spacing_px = cfg.spacing.unwrap_or(default_spacing(&card.spec));
     let spacing = (spacing_px as f64 / stride).ceil() as usize;
     let chosen = choose(
         &grid,
@@ -383,3 +383,19 @@ fn write_points(
     ds.close().map_err(|e| fail("closing the layer", e))?;
     Ok(())
 }
+
+/// Pixels between suggestions when `--spacing` is not given: a tile classifier's
+/// tile (a label describes its window); for per-pixel models, whose tile is only
+/// the window a map is computed in, [`PER_PIXEL_SPACING`].
+fn default_spacing(spec: &crate::model::spec::ModelSpec) -> usize {
+    if spec.is_segmentation() {
+        PER_PIXEL_SPACING
+    } else {
+        spec.tile_size
+    }
+}
+
+/// Default spacing of suggestions on per-pixel maps, in pixels: a few receptive
+/// fields of the pixel network (5 px), so places are spread without leaving a
+/// 512 px scene room for only a handful.
+pub const PER_PIXEL_SPACING: usize = 16;
