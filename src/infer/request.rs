@@ -138,6 +138,16 @@ pub fn resolve_batch(spec: &ModelSpec, batch: usize) -> usize {
 /// fields would reach past every window), or a tile no larger than the margins.
 pub fn resolve_stride(spec: &ModelSpec, stride: Option<usize>) -> Result<usize> {
     let tile = spec.tile_size;
+    let margin = exact_margin(spec);
+    if margin > 0 && tile <= 2 * margin {
+        return Err(Error::config(
+            "--model",
+            format!(
+                "its {tile} px tile is no larger than the {margin} px its context reaches on \
+                 each side: no pixel of a window sees its whole field"
+            ),
+        ));
+    }
     let default = match (spec.is_segmentation(), spec.arch) {
         (false, _) => (tile / 4).max(1),
         (true, Arch::Pixel) => tile.saturating_sub(2 * spec.depth),
@@ -148,16 +158,6 @@ pub fn resolve_stride(spec: &ModelSpec, stride: Option<usize>) -> Result<usize> 
         return Err(Error::config(
             "--stride",
             format!("must be between 1 and the tile size {tile}, got {stride}"),
-        ));
-    }
-    let margin = exact_margin(spec);
-    if margin > 0 && tile <= 2 * margin {
-        return Err(Error::config(
-            "--model",
-            format!(
-                "its {tile} px tile is no larger than the {margin} px its context reaches on \
-                 each side: no pixel of a window sees its whole field"
-            ),
         ));
     }
     if margin > 0 && stride + 2 * margin > tile {
@@ -207,5 +207,37 @@ pub(crate) fn resolve_block(
             Ok(b.min(w.max(h)).max(tile))
         }
         _ => Ok(block_pixels(kind, tile, stride)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pixel_networks_stride_is_at_most_its_window_less_its_margins() {
+        let spec = ModelSpec::default_pixel(6, 4);
+        assert_eq!((spec.tile_size, spec.depth), (128, 2));
+        assert_eq!(resolve_stride(&spec, None).unwrap(), 124);
+        assert_eq!(resolve_stride(&spec, Some(9)).unwrap(), 9);
+        let err = resolve_stride(&spec, Some(125)).unwrap_err().to_string();
+        assert!(
+            err.contains("--stride") && err.contains("at most 124"),
+            "{err}"
+        );
+        // A window no larger than the margins cannot give any pixel exactly: the
+        // card is at fault, not a stride the user never gave.
+        let tiny = ModelSpec {
+            tile_size: 4,
+            ..spec
+        };
+        let err = resolve_stride(&tiny, None).unwrap_err().to_string();
+        assert!(
+            err.contains("--model") && err.contains("4 px tile"),
+            "{err}"
+        );
+        // Other models keep blended windows up to the tile.
+        let unet = ModelSpec::default_unet(6, 4, 64);
+        assert_eq!(resolve_stride(&unet, Some(64)).unwrap(), 64);
     }
 }
