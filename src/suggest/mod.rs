@@ -156,12 +156,12 @@ pub fn suggest(cfg: &SuggestConfig) -> Result<SuggestSummary> {
     // The map's cells are `cell_step` scene pixels (the stride for a tile
     // classifier, one pixel for per-pixel models); the last row and column may hang
     // over the scene's edge.
-    let stride = mapper.plan().cell_step() as f64;
+    let cell = mapper.plan().cell_step() as f64;
     let (scene_w, scene_h) = (mapper.plan().source.0 as f64, mapper.plan().source.1 as f64);
     // Centre of the part of a cell inside the scene, in map cell units.
     let centre = |i: usize, extent: f64| {
-        let (a, b) = (i as f64 * stride, ((i + 1) as f64 * stride).min(extent));
-        (a + b) / 2.0 / stride
+        let (a, b) = (i as f64 * cell, ((i + 1) as f64 * cell).min(extent));
+        (a + b) / 2.0 / cell
     };
     let georef = mapper.georef();
     let locator = georef.locator(scene)?;
@@ -186,7 +186,7 @@ pub fn suggest(cfg: &SuggestConfig) -> Result<SuggestSummary> {
         }
     }
     let spacing_px = cfg.spacing.unwrap_or(default_spacing(&card.spec));
-    let spacing = (spacing_px as f64 / stride).ceil() as usize;
+    let spacing = (spacing_px as f64 / cell).ceil() as usize;
     let chosen = choose(
         &grid,
         &labelled,
