@@ -98,17 +98,13 @@ fn a_pixel_networks_map_does_not_depend_on_where_its_windows_fall() {
     let dir = tempfile::tempdir().unwrap();
     let scene = sample("scene/scene.tif");
     let onnx = dir.path().join("adapted.onnx");
+    let labels = sample("scene/labels.geojson");
     run_ok(
-        geomaml()
-            .args(["adapt", "--device", "cpu", "--inner-steps", "30"])
-            .args(["--no-cross-validation", "--model"])
-            .arg(maml_pixel())
-            .arg("--scene")
-            .arg(&scene)
-            .arg("--labels")
-            .arg(sample("scene/labels.geojson"))
-            .arg("-o")
-            .arg(&onnx),
+        adapt_args(&mut geomaml(), maml_pixel(), &scene, &labels, &onnx).args([
+            "--inner-steps",
+            "30",
+            "--no-cross-validation",
+        ]),
     );
     // The default windows (128 px every 124) and windows every 9 px: seams in
     // different places, the same map, probabilities included, because each pixel

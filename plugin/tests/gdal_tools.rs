@@ -580,6 +580,30 @@ sys.stdout.buffer.write(ov.ReadRaster())
     (size, factor, out.stdout[nl + 1..].to_vec())
 }
 
+/// Asserts that overview `level` of the map at `connection` is `map` (of
+/// `full` pixels) subsampled, pixel for pixel, for each of `levels`.
+fn assert_overviews_subsample(
+    env: &Env,
+    connection: &str,
+    map: &Path,
+    full: (usize, usize),
+    levels: &[usize],
+) {
+    for &level in levels {
+        let (size, f, pixels) = overview(env, connection, level);
+        assert_eq!(size, (full.0.div_ceil(f), full.1.div_ceil(f)));
+        let want = subsampled(map, f, size);
+        let differ = pixels.iter().zip(&want).filter(|(a, b)| a != b).count();
+        assert_eq!(pixels.len(), want.len());
+        assert_eq!(
+            differ,
+            0,
+            "level {level}: {differ} of {} pixels differ",
+            want.len()
+        );
+    }
+}
+
 #[test]
 fn classifier_overviews_are_every_fth_window_of_the_exact_map() {
     let env = Env::new();
@@ -592,19 +616,7 @@ fn classifier_overviews_are_every_fth_window_of_the_exact_map() {
     let exact = cli_map_with(env.path(), "exact.tif", &m, &s, &["--exact"]);
     // Factor 2 (windows overlap: read as one region) and 4 (windows side by side:
     // read row by row).
-    for level in [0, 1] {
-        let (size, f, pixels) = overview(&env, &connection(&m, &s), level);
-        assert_eq!(size, (150usize.div_ceil(f), 133usize.div_ceil(f)));
-        let want = subsampled(&exact, f, size);
-        let differ = pixels.iter().zip(&want).filter(|(a, b)| a != b).count();
-        assert_eq!(pixels.len(), want.len());
-        assert_eq!(
-            differ,
-            0,
-            "level {level}: {differ} of {} pixels differ",
-            want.len()
-        );
-    }
+    assert_overviews_subsample(&env, &connection(&m, &s), &exact, (150, 133), &[0, 1]);
 }
 
 #[test]
@@ -618,18 +630,7 @@ fn segmentation_overviews_are_the_map_of_non_overlapping_windows_subsampled() {
     assert!(text.contains("Block=512x512"), "{text}");
     translate_and_compare_with_cli(&env, &m, &s);
     let tiled = cli_map_with(env.path(), "tiled.tif", &m, &s, &["--stride", "16"]);
-    for level in [1, 3] {
-        let (size, f, pixels) = overview(&env, &connection(&m, &s), level);
-        assert_eq!(size, (700usize.div_ceil(f), 530usize.div_ceil(f)));
-        let want = subsampled(&tiled, f, size);
-        let differ = pixels.iter().zip(&want).filter(|(a, b)| a != b).count();
-        assert_eq!(
-            differ,
-            0,
-            "level {level}: {differ} of {} pixels differ",
-            want.len()
-        );
-    }
+    assert_overviews_subsample(&env, &connection(&m, &s), &tiled, (700, 530), &[1, 3]);
     // Windows smaller than the overview factor: only those holding a kept pixel
     // run, with the same result.
     let small_tiles = model(env.path(), "unet8", Arch::Unet, 8);
@@ -658,19 +659,7 @@ fn pixel_network_overviews_are_its_exact_map_subsampled() {
     let m = model(env.path(), "pixel", Arch::Pixel, 16);
     let s = scene(env.path(), "scene.tif", &["B02", "B03", "B04"], (700, 530));
     let map = cli_map_with(env.path(), "map.tif", &m, &s, &[]);
-    for level in [0, 1, 3] {
-        let (size, f, pixels) = overview(&env, &connection(&m, &s), level);
-        assert_eq!(size, (700usize.div_ceil(f), 530usize.div_ceil(f)));
-        let want = subsampled(&map, f, size);
-        let differ = pixels.iter().zip(&want).filter(|(a, b)| a != b).count();
-        assert_eq!(pixels.len(), want.len());
-        assert_eq!(
-            differ,
-            0,
-            "level {level}: {differ} of {} pixels differ",
-            want.len()
-        );
-    }
+    assert_overviews_subsample(&env, &connection(&m, &s), &map, (700, 530), &[0, 1, 3]);
 }
 
 #[test]
