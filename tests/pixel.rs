@@ -82,15 +82,10 @@ fn an_adapted_pixel_network_maps_every_scene_pixel() {
     assert_eq!(probs.raster_size(), s.raster_size());
 }
 
-/// Reads every band of `path` as bytes.
-fn bands_of(path: &std::path::Path) -> Vec<Vec<u8>> {
-    let ds = gdal::Dataset::open(path).unwrap();
-    (1..=ds.raster_count())
-        .map(|b| {
-            let band = ds.rasterband(b).unwrap();
-            band.read_band_as::<u8>().unwrap().data().to_vec()
-        })
-        .collect()
+/// Every band of `path`.
+fn bands_of(path: &std::path::Path) -> Vec<Vec<f32>> {
+    let n = gdal::Dataset::open(path).unwrap().raster_count();
+    (1..=n).map(|b| read_band_f32(path, b)).collect()
 }
 
 #[test]

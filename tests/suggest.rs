@@ -9,6 +9,7 @@ use gdal::Dataset;
 use geomaml::model::Arch;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 const BANDS: [&str; 3] = ["B02", "B03", "B04"];
 
@@ -48,6 +49,20 @@ fn labels(dir: &Path, px: &[(usize, usize, &str)]) -> PathBuf {
     )
 }
 
+/// `geomaml suggest --model MODEL SCENE --labels LABELS -o OUT`; callers append
+/// their options.
+fn suggest_with_labels(model: &Path, scene: &Path, labels: &Path, out: &Path) -> Command {
+    let mut cmd = geomaml();
+    cmd.args(["suggest", "--model"])
+        .arg(model)
+        .arg(scene)
+        .arg("--labels")
+        .arg(labels)
+        .arg("-o")
+        .arg(out);
+    cmd
+}
+
 /// Points of a suggestion layer as scene pixels, with their `predicted` class.
 fn suggested_pixels(path: &Path) -> (Vec<(f64, f64, i64)>, Option<u32>) {
     let ds = Dataset::open(path).unwrap();
@@ -83,28 +98,18 @@ fn suggestions_are_points_in_the_requested_crs_on_mapped_cells_away_from_labels(
     let map = dir.path().join("map.tif");
     run_ok(&mut map_command(&onnx, &scene, &map, &["--stride", "4"]));
     let out = dir.path().join("next.gpkg");
-    run_ok(
-        geomaml()
-            .args([
-                "suggest",
-                "-n",
-                "6",
-                "--stride",
-                "4",
-                "--spacing",
-                "12",
-                "--crs",
-                "EPSG:4326",
-            ])
-            .args(["--classes", "1,2,3,4"])
-            .arg("--model")
-            .arg(&onnx)
-            .arg(&scene)
-            .arg("--labels")
-            .arg(&labels)
-            .arg("-o")
-            .arg(&out),
-    );
+    run_ok(suggest_with_labels(&onnx, &scene, &labels, &out).args([
+        "-n",
+        "6",
+        "--stride",
+        "4",
+        "--spacing",
+        "12",
+        "--crs",
+        "EPSG:4326",
+        "--classes",
+        "1,2,3,4",
+    ]));
     let (points, epsg) = suggested_pixels(&out);
     assert_eq!(epsg, Some(4326));
     assert_eq!(points.len(), 6, "{points:?}");
@@ -169,16 +174,7 @@ fn suggestions_from_a_per_pixel_map_lie_on_its_pixels() {
     let map = dir.path().join("map.tif");
     run_ok(&mut map_command(&onnx, &scene, &map, &[]));
     let out = dir.path().join("next.gpkg");
-    run_ok(
-        geomaml()
-            .args(["suggest", "-n", "8", "--spacing", "10", "--model"])
-            .arg(&onnx)
-            .arg(&scene)
-            .arg("--labels")
-            .arg(&labels)
-            .arg("-o")
-            .arg(&out),
-    );
+    run_ok(suggest_with_labels(&onnx, &scene, &labels, &out).args(["-n", "8", "--spacing", "10"]));
     let (points, _) = suggested_pixels(&out);
     assert_eq!(points.len(), 8, "{points:?}");
     let ds = Dataset::open(&map).unwrap();

@@ -6,8 +6,8 @@
 //! edges, so pixels covered by a single window (scene borders) still get a value.
 //! Overlapping contributions are summed and divided by the summed weights.
 //!
-//! Exact plans (`Plan::margin`) weigh each window 1 on the pixels it keeps and 0
-//! elsewhere, so the same sum takes every pixel from its one window.
+//! Exact plans (`Plan::margin`) need no blending: the engine clips each window to
+//! the pixels it keeps, so every pixel has one contribution, of weight 1.
 
 use ndarray::Array2;
 
@@ -17,22 +17,6 @@ pub fn weights(tile: usize) -> Array2<f32> {
         .map(|u| (std::f64::consts::PI * (u as f64 + 0.5) / tile as f64).sin() as f32)
         .collect();
     Array2::from_shape_fn((tile, tile), |(r, c)| w1[r] * w1[c])
-}
-
-/// The `T x T` weights of an exact plan (`Plan::margin` > 0): 1 on the
-/// `stride x stride` pixels each window keeps, from `margin` on, 0 elsewhere.
-pub fn kept(tile: usize, margin: usize, stride: usize) -> Array2<f32> {
-    let inside = |u: usize| u >= margin && u < margin + stride;
-    Array2::from_shape_fn(
-        (tile, tile),
-        |(r, c)| {
-            if inside(r) && inside(c) {
-                1.0
-            } else {
-                0.0
-            }
-        },
-    )
 }
 
 #[cfg(test)]

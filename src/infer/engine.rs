@@ -74,15 +74,17 @@ pub(crate) struct EngineOptions {
 }
 
 impl Engine<'_> {
-    /// A new engine; blending weights follow the plan's tile (and margin).
+    /// A new engine; blending weights follow the plan's tile (all 1 on an exact plan).
     pub(crate) fn new(
         predictor: Predictor,
         shared: Option<SharedCnn>,
         plan: &Plan,
         o: EngineOptions,
     ) -> Engine<'_> {
+        // An exact plan's windows are clipped to the pixels they keep
+        // (`Plan::kept`), each given by one window: all weights are 1.
         let weights = if plan.margin > 0 {
-            blend::kept(plan.tile, plan.margin, plan.stride)
+            Array2::ones((plan.tile, plan.tile))
         } else {
             blend::weights(plan.tile)
         };
