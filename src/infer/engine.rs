@@ -332,9 +332,12 @@ impl Engine<'_> {
                 let pr = pr
                     .into_dimensionality::<ndarray::Ix3>()
                     .expect("segmentation output is [classes, h, w]");
+                // Summed in place: no temporary array per class and window.
                 for c in 0..k {
-                    let mut dst = acc.slice_mut(s![c, b0..b1, a0..a1]);
-                    dst.zip_mut_with(&(&pr.slice(s![c, v0..v1, u0..u1]) * &w), |d, v| *d += v);
+                    ndarray::Zip::from(acc.slice_mut(s![c, b0..b1, a0..a1]))
+                        .and(pr.slice(s![c, v0..v1, u0..u1]))
+                        .and(&w)
+                        .for_each(|d, &v, &wt| *d += v * wt);
                 }
                 wsum.slice_mut(s![b0..b1, a0..a1])
                     .zip_mut_with(&w, |d, v| *d += v);
