@@ -194,6 +194,7 @@ pub fn suggest(cfg: &SuggestConfig) -> Result<SuggestSummary> {
             count: cfg.count,
             spacing,
             seed: cfg.seed,
+            whole_windows: !card.spec.is_segmentation(),
         },
         &Required(required),
     );

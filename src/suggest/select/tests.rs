@@ -28,11 +28,13 @@ fn grid(w: usize, h: usize, nodata: impl Fn(usize, usize) -> bool) -> CellGrid {
     }
 }
 
+/// Options for a tile classifier's cells (labels stand for whole windows).
 fn opts(count: usize, spacing: usize, seed: u64) -> SelectOptions {
     SelectOptions {
         count,
         spacing,
         seed,
+        whole_windows: true,
     }
 }
 
@@ -155,6 +157,58 @@ fn boundary_cells_are_left_while_whole_windows_of_one_class_remain() {
         // Half the spacing (2 cells) of one class all around.
         assert!(x.col < 28 || x.col > 31, "{x:?} sits on the boundary");
     }
+}
+
+/// A 40 x 40 per-pixel map of class 3, sure of itself, except a 5 x 5 block of
+/// class 4 in the top-left corner (sure) and isolated class-4 pixels every 4th
+/// pixel of every 4th row elsewhere (unsure: 0.55 against 0.45), as a per-pixel
+/// model gives a class it confuses with another.
+fn speckled(w: usize) -> CellGrid {
+    let (mut probabilities, mut predicted) = (Vec::new(), Vec::new());
+    for row in 0..w {
+        for col in 0..w {
+            let block = row < 5 && col < 5;
+            let speck = !block && row % 4 == 2 && col % 4 == 2;
+            let (class, p) = match (block, speck) {
+                (true, _) => (4, [0.02, 0.98]),
+                (_, true) => (4, [0.45, 0.55]),
+                _ => (3, [0.97, 0.03]),
+            };
+            predicted.push(class);
+            probabilities.extend(p);
+        }
+    }
+    CellGrid {
+        width: w,
+        height: w,
+        class_ids: vec![3, 4],
+        probabilities,
+        predicted,
+    }
+}
+
+#[test]
+fn per_pixel_labels_may_go_where_a_class_is_scattered() {
+    let g = speckled(40);
+    let in_block = |x: &Suggestion| x.row < 5 && x.col < 5;
+    let pick = |whole_windows| {
+        let o = SelectOptions {
+            whole_windows,
+            ..opts(2, 2, 0)
+        };
+        let s = choose(&g, &[], &o, &Required(vec![4]));
+        let of_4: Vec<Suggestion> = s.into_iter().filter(|x| x.predicted == 4).collect();
+        assert_eq!(of_4.len(), 1, "{of_4:?}");
+        of_4[0].clone()
+    };
+    // A tile classifier's label must describe its whole window: only the block's
+    // interior qualifies while it has one.
+    assert!(in_block(&pick(true)));
+    // A per-pixel model's label describes its pixel: the scattered pixels, where
+    // the model is unsure, are candidates too, and they are most of the class.
+    let s = pick(false);
+    assert!(!in_block(&s), "{s:?} is in the block");
+    assert_eq!((s.row % 4, s.col % 4), (2, 2), "{s:?}");
 }
 
 #[test]
