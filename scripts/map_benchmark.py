@@ -7,6 +7,7 @@ test pixels.
         --geomaml target/release/geomaml --model MODEL.safetensors --out DIR \\
         [--synthetic SCENE_DIR ...] [--real SCENE_DIR ...] \\
         [--draws 5] [--per-class 5] [--gap 8] [--inner-steps N] [--inner-lr A] [--adapt-arg ARG] [--peer PIXEL_PEER.py]
+        [--self-training P]
 
 - A synthetic scene folder holds `scene.tif` and `truth.tif` (class ids with geomaml's
   legend, as `geomaml synth scene` writes them): every valid pixel has a reference.
@@ -25,6 +26,12 @@ test pixels.
   name, read from each map's own legend, so ids never need to agree.
 - geomaml's map is read at each scene pixel centre (nearest neighbour; a coarser cell
   map counts every pixel of its cells); a pixel without a class counts as an error.
+
+`--self-training P` (an experiment): after the first map, P pixels per mapped class
+where the map is sure (`geomaml map --confidence` at least
+`--self-training-confidence`, more than `--gap` px from the points) are added to the
+points and the model is adapted again from the meta-trained one; the second map is
+scored as `geomaml`, the first as `geomaml_round1`.
 
 Without `--model` only the peers run, and each scene also gets its class separability:
 the Bhattacharyya distance B of every pair of classes and the Jeffries-Matusita
@@ -71,6 +78,12 @@ p.add_argument("--peer", help="pixel_peer.py to run; default: the same peers fit
 p.add_argument("--methods", default="rf,svm,knn")
 p.add_argument("--bands", help="band names (descriptions) the built-in peers and the separability use, e.g. B02,B03,B04,B08,B11,B12; default all")
 p.add_argument("--labels", help="one synthetic scene: adapt on this label file (its points) instead of draws")
+p.add_argument("--self-training", type=int, default=0, metavar="P",
+               help="experiment: after the first map, add P pixels per predicted class that the map is "
+                    "sure of (confidence at least --self-training-confidence) as labels and adapt again "
+                    "from the meta-trained model; the first map's accuracy goes in column geomaml_round1")
+p.add_argument("--self-training-confidence", type=float, default=50.0,
+               help="smallest confidence (top-two margin, percent) of a self-training pixel")
 a = p.parse_args()
 os.makedirs(a.out, exist_ok=True)
 
@@ -263,6 +276,23 @@ def write_points(path, train, info):
     ds = None
 
 
+def confident_pixels(pred, sure, train, seed):
+    """`a.self_training` random pixels per class of the map `pred` whose confidence
+    `sure` (percent) is at least `a.self_training_confidence`, away (> `a.gap` px)
+    from the training points, as (row, col, name)."""
+    rng = np.random.default_rng(seed)
+    ok = (sure >= a.self_training_confidence) & (pred != "")
+    yy, xx = np.mgrid[: pred.shape[0], : pred.shape[1]]
+    for r, c, _ in train:
+        ok &= np.maximum(abs(yy - r), abs(xx - c)) > a.gap
+    out = []
+    for name in sorted({n for _, _, n in train}):
+        rows, cols = np.nonzero(ok & (np.vectorize(lambda v: v.strip().lower())(pred) == name.strip().lower()))
+        take = rng.permutation(len(rows))[: a.self_training]
+        out += [(int(rows[i]), int(cols[i]), name) for i in take]
+    return out
+
+
 def run(cmd):
     t0 = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True)
@@ -340,8 +370,22 @@ for folder, kind in scenes:
             cmd += a.adapt_arg
             out, t_adapt = run(cmd)
             report = json.loads(out.stdout)
-            _, t_map = run([a.geomaml, "map", "--model", onnx, scene, "-o", gmap, "--overwrite"])
+            _, t_map = run([a.geomaml, "map", "--model", onnx, scene, "-o", gmap, "--overwrite"]
+                           + (["--confidence"] if a.self_training else []))
             maps["geomaml"] = names_on_scene(gmap, info)
+            if a.self_training:
+                maps["geomaml_round1"] = maps["geomaml"]
+                sure = gdal.Open(gmap[:-4] + ".confidence.tif").ReadAsArray()
+                assert sure.shape == maps["geomaml"].shape, "self-training needs a per-pixel map"
+                pseudo = confident_pixels(maps["geomaml"], sure, train, 1000 * d + 23)
+                both = os.path.join(work, "points_and_map.gpkg")
+                write_points(both, train + pseudo, info)
+                cmd2 = [c if c != points else both for c in cmd]
+                out, t2 = run(cmd2)
+                report = json.loads(out.stdout)
+                _, t_map2 = run([a.geomaml, "map", "--model", onnx, scene, "-o", gmap, "--overwrite"])
+                t_adapt, t_map = t_adapt + t2, t_map + t_map2
+                maps["geomaml"] = names_on_scene(gmap, info)
         t0 = time.perf_counter()
         maps.update(peers_script(scene, points, info, work) if a.peer else peers_builtin(X, valid, train, work))
         t_peers = time.perf_counter() - t0
