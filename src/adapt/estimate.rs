@@ -1,8 +1,8 @@
 //! How accurate an adaptation is likely to be: accuracy over held-out labels.
 //!
-//! Cross-validation over the shots on spatially separate folds ([`super::folds`]:
-//! each feature in one fold, features grouped by place), one fold per feature up to
-//! [`MAX_FOLDS`]; each fold adapts on the other shots and predicts its own. The same
+//! Cross-validation over the shots on folds matched to the map's distances to the
+//! labels ([`super::folds`]: each feature in one fold, features grouped by place as
+//! far as that matches), one fold per feature up to [`MAX_FOLDS`]; each fold adapts on the other shots and predicts its own. The same
 //! folds score a per-pixel baseline ([`super::baseline`]), the yardstick beside it.
 //! Two ways to adapt a fold:
 //!
@@ -69,8 +69,8 @@ impl AccuracyEstimate {
 }
 
 /// The number of folds the estimate runs on `shots`.
-pub(super) fn fold_count(shots: &Shots) -> usize {
-    let fold_of = spatial_folds(&shots.fids, &shots.positions, MAX_FOLDS);
+pub(super) fn fold_count(shots: &Shots, scene: (usize, usize)) -> usize {
+    let fold_of = spatial_folds(&shots.fids, &shots.positions, MAX_FOLDS, scene);
     fold_of.iter().max().map_or(0, |m| m + 1)
 }
 
@@ -83,6 +83,9 @@ pub(super) struct HoldOut {
     pub shots: Shots,
     pub targets: Array2<i64>,
     pub unlabelled: ndarray::Array4<f32>,
+    /// The scene's size in pixels (width, height), where the map's distances to the
+    /// labels are measured ([`spatial_folds`]).
+    pub scene: (usize, usize),
     pub settings: InnerSettings,
     pub device: Device,
     /// The adaptation's progress, which goes on over the folds.
@@ -94,7 +97,12 @@ impl HoldOut {
     /// per-pixel baseline's accuracy on the same folds.
     pub fn run(self) -> Result<(f64, usize, Option<f64>)> {
         let n = self.shots.x.shape()[0];
-        let fold_of = spatial_folds(&self.shots.fids, &self.shots.positions, MAX_FOLDS);
+        let fold_of = spatial_folds(
+            &self.shots.fids,
+            &self.shots.positions,
+            MAX_FOLDS,
+            self.scene,
+        );
         let folds = fold_of.iter().max().map_or(0, |m| m + 1);
         let centre = self.shots.x.shape()[2] / 2;
         let values: Vec<Vec<f32>> = (0..n)
@@ -252,6 +260,7 @@ mod tests {
             },
             targets: Array2::from_shape_fn((n, 1), |(i, _)| class(i)),
             unlabelled: Array4::zeros((0, 2, 8, 8)),
+            scene: (200, 20),
             settings: InnerSettings {
                 lr: 0.5,
                 steps: 20,

@@ -248,7 +248,7 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
     // carries on when the estimate runs (after the model is written).
     let estimated = opts.estimate != AccuracyEstimate::Off && shots.x.shape()[0] >= 3;
     let folds = if estimated {
-        estimate::fold_count(&shots)
+        estimate::fold_count(&shots, reader.raster().size())
     } else {
         0
     };
@@ -339,6 +339,7 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
         shots,
         targets,
         unlabelled,
+        scene: reader.raster().size(),
         settings,
         device: opts.device,
         progress: opts.progress.clone(),
