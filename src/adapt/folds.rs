@@ -106,7 +106,8 @@ fn deal(place_of_feature: &[usize], feature_of_shot: &[usize], k: usize) -> Vec<
     for &f in feature_of_shot {
         shots[place_of_feature[f]] += 1;
     }
-    let mut order: Vec<usize> = (0..places).collect();
+    // Places k-means left empty open no fold.
+    let mut order: Vec<usize> = (0..places).filter(|&p| shots[p] > 0).collect();
     order.shuffle(&mut ChaCha8Rng::seed_from_u64(SEED));
     let mut fold_of_place = vec![0usize; places];
     let mut size = vec![0usize; k];

@@ -103,7 +103,7 @@ pub struct AdaptReport {
     pub support_loss_rose: bool,
     /// Support accuracy after adaptation.
     pub support_accuracy: f64,
-    /// Cross-validated accuracy over the shots (spatially separate folds), and the
+    /// Cross-validated accuracy over the shots (spatial folds, [`folds`]), and the
     /// number of folds.
     pub cross_validated_accuracy: Option<(f64, usize)>,
     /// The per-pixel baseline's (1-NN on the labelled pixels' band values) accuracy
