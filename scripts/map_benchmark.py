@@ -285,9 +285,10 @@ def confident_pixels(pred, sure, train, seed):
     yy, xx = np.mgrid[: pred.shape[0], : pred.shape[1]]
     for r, c, _ in train:
         ok &= np.maximum(abs(yy - r), abs(xx - c)) > a.gap
+    key = np.vectorize(lambda v: v.strip().lower(), otypes=[object])(pred)
     out = []
     for name in sorted({n for _, _, n in train}):
-        rows, cols = np.nonzero(ok & (np.vectorize(lambda v: v.strip().lower())(pred) == name.strip().lower()))
+        rows, cols = np.nonzero(ok & (key == name.strip().lower()))
         take = rng.permutation(len(rows))[: a.self_training]
         out += [(int(rows[i]), int(cols[i]), name) for i in take]
     return out

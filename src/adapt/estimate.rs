@@ -2,7 +2,8 @@
 //!
 //! Cross-validation over the shots on folds matched to the map's distances to the
 //! labels ([`super::folds`]: each feature in one fold, features grouped by place as
-//! far as that matches), one fold per feature up to [`MAX_FOLDS`]; each fold adapts on the other shots and predicts its own. The same
+//! far as that matches), one fold per feature up to [`MAX_FOLDS`]; each fold adapts
+//! on the other shots and predicts its own. The same
 //! folds score a per-pixel baseline ([`super::baseline`]), the yardstick beside it.
 //! Two ways to adapt a fold:
 //!
@@ -19,7 +20,6 @@
 
 use super::baseline::nearest_neighbour_accuracy;
 use super::batches::{bn_batches, to_tensor, with_unlabelled};
-use super::folds::spatial_folds;
 use super::Shots;
 use crate::error::Result;
 use crate::inner_loop::{adapt as inner_loop, gradient_step, InnerSettings};
@@ -68,12 +68,6 @@ impl AccuracyEstimate {
     }
 }
 
-/// The number of folds the estimate runs on `shots`.
-pub(super) fn fold_count(shots: &Shots, scene: (usize, usize)) -> usize {
-    let fold_of = spatial_folds(&shots.fids, &shots.positions, MAX_FOLDS, scene);
-    fold_of.iter().max().map_or(0, |m| m + 1)
-}
-
 /// What the estimate needs, kept so that the adapted model can be written first.
 #[derive(Debug)]
 pub(super) struct HoldOut {
@@ -83,9 +77,8 @@ pub(super) struct HoldOut {
     pub shots: Shots,
     pub targets: Array2<i64>,
     pub unlabelled: ndarray::Array4<f32>,
-    /// The scene's size in pixels (width, height), where the map's distances to the
-    /// labels are measured ([`spatial_folds`]).
-    pub scene: (usize, usize),
+    /// Fold of each shot ([`super::folds::spatial_folds`]).
+    pub fold_of: Vec<usize>,
     pub settings: InnerSettings,
     pub device: Device,
     /// The adaptation's progress, which goes on over the folds.
@@ -97,12 +90,7 @@ impl HoldOut {
     /// per-pixel baseline's accuracy on the same folds.
     pub fn run(self) -> Result<(f64, usize, Option<f64>)> {
         let n = self.shots.x.shape()[0];
-        let fold_of = spatial_folds(
-            &self.shots.fids,
-            &self.shots.positions,
-            MAX_FOLDS,
-            self.scene,
-        );
+        let fold_of = &self.fold_of;
         let folds = fold_of.iter().max().map_or(0, |m| m + 1);
         let centre = self.shots.x.shape()[2] / 2;
         let values: Vec<Vec<f32>> = (0..n)
@@ -113,7 +101,7 @@ impl HoldOut {
                     .to_vec()
             })
             .collect();
-        let baseline = nearest_neighbour_accuracy(&values, &self.shots.class_ids, &fold_of);
+        let baseline = nearest_neighbour_accuracy(&values, &self.shots.class_ids, fold_of);
         let x = to_tensor(&self.shots.x, self.device);
         let y = Tensor::from_slice(self.targets.as_standard_layout().as_slice().unwrap())
             .view([n as i64, -1])
@@ -260,7 +248,12 @@ mod tests {
             },
             targets: Array2::from_shape_fn((n, 1), |(i, _)| class(i)),
             unlabelled: Array4::zeros((0, 2, 8, 8)),
-            scene: (200, 20),
+            fold_of: crate::adapt::folds::spatial_folds(
+                &(0..n as u64).collect::<Vec<_>>(),
+                &(0..n as isize).map(|i| (10 * i, 0)).collect::<Vec<_>>(),
+                MAX_FOLDS,
+                (200, 20),
+            ),
             settings: InnerSettings {
                 lr: 0.5,
                 steps: 20,

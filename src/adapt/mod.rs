@@ -40,6 +40,7 @@ use tch::Device;
 pub use batches::unlabelled_windows;
 pub use estimate::AccuracyEstimate;
 use estimate::HoldOut;
+use folds::spatial_folds;
 pub use shots::{cut_shots, Shots};
 
 /// What to adapt, on what.
@@ -247,11 +248,18 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
     // One sequence for the inner loop's steps and the estimate's folds, which
     // carries on when the estimate runs (after the model is written).
     let estimated = opts.estimate != AccuracyEstimate::Off && shots.x.shape()[0] >= 3;
-    let folds = if estimated {
-        estimate::fold_count(&shots, reader.raster().size())
+    // The folds, chosen once: their count sizes the progress, the estimate runs them.
+    let fold_of = if estimated {
+        spatial_folds(
+            &shots.fids,
+            &shots.positions,
+            estimate::MAX_FOLDS,
+            reader.raster().size(),
+        )
     } else {
-        0
+        Vec::new()
     };
+    let folds = fold_of.iter().max().map_or(0, |m| m + 1);
     opts.progress
         .start((settings.steps + folds) as u64, "adapting");
     let tracked = adapt_tracked(&params, &x, &y, &settings, &opts.progress);
@@ -339,7 +347,7 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
         shots,
         targets,
         unlabelled,
-        scene: reader.raster().size(),
+        fold_of,
         settings,
         device: opts.device,
         progress: opts.progress.clone(),
