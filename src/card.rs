@@ -109,6 +109,13 @@ pub struct ModelCard {
     pub bands: Vec<String>,
     /// Normalisation per band, same order as `bands`.
     pub normalisation: Vec<Normalisation>,
+    /// Whether the network reads each band standardised over its scene (zero mean,
+    /// unit standard deviation of the valid values, after `normalisation`): over
+    /// each task while meta-training; `adapt` folds the scene's statistics into
+    /// `normalisation` and clears this, so an adapted model reads fixed values like
+    /// any other. Such a model is only mapped with once adapted.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub standardise_bands: bool,
     /// Class legend: output index i is `classes[i]`.
     pub classes: Vec<ClassInfo>,
     /// Ground sampling distance the model was trained at, in metres.
@@ -151,6 +158,7 @@ impl ModelCard {
                 .iter()
                 .map(|b| crate::bands::default_normalisation(b))
                 .collect(),
+            standardise_bands: false,
             classes,
             resolution_m: 10.0,
             inner_loop: InnerLoop {
@@ -226,6 +234,9 @@ impl ModelCard {
             self.spec.parameter_count()
         );
         s += &format!("bands         {}\n", self.bands.join(","));
+        if self.standardise_bands {
+            s += "input         each band standardised over the scene (adapt folds the scene's mean and standard deviation in)\n";
+        }
         s += &format!(
             "classes       {}\n",
             self.classes
@@ -320,6 +331,7 @@ pub(crate) mod tests {
             version: CARD_VERSION,
             spec: ModelSpec::paper_cnn(15, 10),
             normalisation: bands.iter().map(|b| default_normalisation(b)).collect(),
+            standardise_bands: false,
             bands,
             classes: dfc2020(),
             resolution_m: 10.0,

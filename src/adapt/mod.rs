@@ -198,6 +198,11 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
         scene,
         BandInput::list(&bands, &card.bands, &card.normalisation),
     )?;
+    // The units are checked against what the model was trained on, before any
+    // scene statistics are folded in.
+    let mut warnings = scene_warnings(&reader, &georef, card, by_position);
+    let (scene_card, reader) = crate::pixels::standardise::scene_input(card, reader, &opts.scene)?;
+    let card = &scene_card;
     labels.wrap_to(&at, reader.raster().size());
     let shots = cut_shots(&reader, &at, card, &labels, min_valid)?;
     let classes = map_classes(opts, &labels.legend, &shots.class_ids)?;
@@ -218,7 +223,6 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
         let n = shots.class_ids.iter().filter(|&&id| id == c.id).count();
         shots_per_class.insert(c.name.clone(), n);
     }
-    let mut warnings = scene_warnings(&reader, &georef, card, by_position);
     warnings.extend(labels.warnings.iter().cloned());
     warnings.extend(shots.warnings.iter().cloned());
     warnings.extend(bn_warning);

@@ -30,6 +30,14 @@ impl ExportArgs {
     pub fn run(&self) -> Result<ExitCode> {
         crate::output::refuse_input(&self.output, &[&self.model])?;
         let ckpt = Checkpoint::load(&self.model)?;
+        if self.deepness && ckpt.card.standardise_bands {
+            return Err(crate::error::Error::model(
+                &self.model,
+                "reads each band standardised over the scene it maps, which Deepness cannot do; \
+                 adapt it to the scene first (`geomaml adapt`), which folds the scene's \
+                 statistics into the model, and export the adapted model",
+            ));
+        }
         let form = if self.deepness {
             crate::export::Form::Deepness
         } else {

@@ -88,6 +88,10 @@ pub struct TrainArgs {
     /// unet for DeepGlobe].
     #[arg(long, value_enum)]
     arch: Option<ArchArg>,
+    /// Standardise each band over each task while training, and over the scene when
+    /// the model is adapted [default: true for `pixel`, false otherwise].
+    #[arg(long, value_name = "BOOL")]
+    standardise_bands: Option<bool>,
     /// `auto`, `cpu` or `cuda:N`.
     #[arg(long)]
     device: Option<String>,

@@ -97,14 +97,17 @@ impl OpenedMap {
         let layout = MapLayout::new(&card, recorded, stride)?.with_min_confidence(o.min_confidence);
         let plan = Plan::new(kind, raster.size(), tile, stride, block)
             .with_margin(super::request::exact_margin(&card.spec));
-        let shared = match (kind, o.exact) {
-            (MapKind::Classify, false) => SharedCnn::open(model, &card, stride, threads)?,
-            _ => None,
-        };
         let inputs = BandInput::list(&bands, &card.bands, &card.normalisation);
         // Types checked and the fill computed here, before any output exists.
         let reader = PixelReader::new(raster, inputs)?;
         let warnings = scene_warnings(&reader, &georef, &card, by_position);
+        // A model never adapted that reads standardised bands reads them over this
+        // scene (adapted models have the statistics of theirs folded in).
+        let (card, reader) = crate::pixels::standardise::scene_input(&card, reader, scene)?;
+        let shared = match (kind, o.exact) {
+            (MapKind::Classify, false) => SharedCnn::open(model, &card, stride, threads)?,
+            _ => None,
+        };
         let engine = EngineOptions {
             batch_size: resolve_batch(&card.spec, request.batch_size),
             probabilities: o.probabilities,

@@ -28,6 +28,7 @@ pub mod checks;
 pub mod dtype;
 pub mod fill;
 pub mod mask;
+pub mod standardise;
 pub mod units;
 
 use crate::bands::Normalisation;
@@ -213,6 +214,20 @@ impl PixelReader {
             fill,
             samples,
         })
+    }
+
+    /// The same reader with another normalisation per input band (model order); the
+    /// fill follows it.
+    ///
+    /// # Panics
+    /// When `norms` has another length than the inputs.
+    pub fn with_normalisation(mut self, norms: &[Normalisation]) -> Self {
+        assert_eq!(norms.len(), self.inputs.len(), "one normalisation per band");
+        for (i, &norm) in norms.iter().enumerate() {
+            self.inputs[i].norm = norm;
+            self.fill[i] = self.samples[i].map_or(0.0, |m| norm.apply(m.mean as f32));
+        }
+        self
     }
 
     /// The decimated sample of each band, in model order (`None`: no valid pixel

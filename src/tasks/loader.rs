@@ -57,6 +57,9 @@ pub struct LoaderOptions {
     /// Tile tasks of a dataset with per-pixel land cover (Sen12MS) as point tasks
     /// ([`super::points`]), for models that map every pixel.
     pub points: Option<PointLabels>,
+    /// Standardise each band over the task ([`TaskBatch::standardise_bands`]), for a
+    /// model whose card has `standardise_bands`.
+    pub standardise_bands: bool,
 }
 
 impl LoaderOptions {
@@ -67,6 +70,7 @@ impl LoaderOptions {
             augment: false,
             seed: 0,
             points: None,
+            standardise_bands: false,
         }
     }
 }
@@ -136,6 +140,12 @@ impl<'a> TaskLoader<'a> {
         self.store.is_some()
     }
 
+    /// Standardises each task's bands from now on (or not); see
+    /// [`LoaderOptions::standardise_bands`].
+    pub fn set_standardise_bands(&mut self, on: bool) {
+        self.options.standardise_bands = on;
+    }
+
     /// Loads tile tasks as point tasks from now on (or not, with `None`).
     pub fn set_points(&mut self, points: Option<PointLabels>) {
         self.options.points = points;
@@ -167,13 +177,17 @@ impl<'a> TaskLoader<'a> {
             keep_points(&mut support_y, task.way(), p.support, &mut rng);
             keep_points(&mut query_y, task.way(), p.query, &mut rng);
         }
-        Ok(TaskBatch {
+        let mut batch = TaskBatch {
             support_x,
             support_y,
             query_x,
             query_y,
             classes: task.classes.clone(),
-        })
+        };
+        if self.options.standardise_bands {
+            batch.standardise_bands();
+        }
+        Ok(batch)
     }
 
     fn load_set(

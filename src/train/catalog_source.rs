@@ -39,6 +39,12 @@ impl<'a> CatalogSource<'a> {
         self
     }
 
+    /// Standardises each band over each task ([`crate::tasks::TaskBatch::standardise_bands`]).
+    pub fn with_standardised_bands(mut self, on: bool) -> Self {
+        self.loader.set_standardise_bands(on);
+        self
+    }
+
     /// Band names read, in model order.
     pub fn bands(&self) -> &[String] {
         self.loader.bands()

@@ -109,6 +109,7 @@ pub fn model_card(spec: &ModelSpec, info: &DataInfo, cfg: &TrainConfig, steps: u
         spec: spec.clone(),
         bands: info.bands.clone(),
         normalisation: info.normalisation.clone(),
+        standardise_bands: cfg.standardises_bands(),
         classes: info.classes.clone(),
         resolution_m: info.resolution_m,
         inner_loop: InnerLoop {

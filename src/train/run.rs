@@ -57,7 +57,8 @@ pub fn train_catalog(plan: &TrainPlan) -> Result<TrainSummary> {
         (cfg.way, cfg.shot, cfg.query),
         cfg.seed,
     )?
-    .with_points(points);
+    .with_points(points)
+    .with_standardised_bands(cfg.standardises_bands());
     let path = crate::store::DataPath::for_catalog(&plan.catalog, source.bands(), plan.use_store)?;
     source.set_store(path.store())?;
     let mut summary = train(cfg, &mut source, &plan.run)?;

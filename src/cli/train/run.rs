@@ -48,6 +48,7 @@ impl TrainArgs {
             device: self.device.clone(),
             bands: self.bands.as_deref().map(crate::bands::parse_band_list),
             arch: self.arch.map(ArchArg::arch),
+            standardise_bands: self.standardise_bands,
         })?;
         let plan = TrainPlan {
             catalog: self.catalog.clone(),

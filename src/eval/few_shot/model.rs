@@ -51,6 +51,9 @@ pub struct EvalModel {
     pub legend: Vec<u16>,
     /// Input bands in model order.
     pub bands: Vec<String>,
+    /// Whether it reads each band standardised over the task (its card's
+    /// `standardise_bands`).
+    pub standardise_bands: bool,
     /// Its parameters (f32).
     pub params: Params,
 }
@@ -81,16 +84,18 @@ impl EvalModel {
             labelling,
             legend: ckpt.card.classes.iter().map(|c| c.id).collect(),
             bands: ckpt.card.bands.clone(),
+            standardise_bands: ckpt.card.standardise_bands,
             params,
         })
     }
 
     /// The random-initialisation baseline: `spec` initialised with `seed`, legend
-    /// labels (like the pretraining baseline, so only its weights differ).
+    /// labels (like the pretraining baseline, so only its weights differ), reading
+    /// `bands` standardised or not as the models it is compared with.
     pub fn random(
         spec: &ModelSpec,
         classes: &[ClassInfo],
-        bands: Vec<String>,
+        (bands, standardise_bands): (Vec<String>, bool),
         device: Device,
         seed: u64,
     ) -> Result<Self> {
@@ -101,6 +106,7 @@ impl EvalModel {
             labelling: Labelling::Legend,
             legend: classes.iter().map(|c| c.id).collect(),
             bands,
+            standardise_bands,
             params: Params::init(spec, device, Kind::Float, seed)?,
         })
     }

@@ -72,13 +72,31 @@ pub(super) fn load_models<'c>(
                     ),
                 ));
             }
+            if first.standardise_bands != model.standardise_bands {
+                return Err(Error::model(
+                    path,
+                    format!(
+                        "reads bands {}standardised over the scene, model `{}` {}; evaluate \
+                         models of one input together",
+                        if model.standardise_bands { "" } else { "not " },
+                        first.name,
+                        if first.standardise_bands {
+                            "does"
+                        } else {
+                            "does not"
+                        }
+                    ),
+                ));
+            }
         }
         slots.push(Some(model));
     }
     let mut options = LoaderOptions::for_kind(catalog.kind);
     if let Some(first) = slots.iter().flatten().next() {
         options.bands = first.bands.clone();
+        options.standardise_bands = first.standardise_bands;
     }
+    let standardise_bands = options.standardise_bands;
     let loader = TaskLoader::new(catalog, options)?;
     // `random` starts from the network the checkpoints have (width, depth), so only
     // the weights differ; without checkpoints, from what `train` would build.
@@ -107,7 +125,8 @@ pub(super) fn load_models<'c>(
                     spec.width = t.width;
                     spec.depth = t.depth;
                 }
-                let mut m = EvalModel::random(&spec, classes, bands, device, plan.seed)?;
+                let input = (bands, standardise_bands);
+                let mut m = EvalModel::random(&spec, classes, input, device, plan.seed)?;
                 m.name = unique("random".into(), &mut names);
                 models.push(m);
             }

@@ -26,6 +26,7 @@ fn band_names_are_checked_against_the_dataset() {
             augment: false,
             seed: 0,
             points: None,
+            standardise_bands: false,
         },
     );
     assert_eq!(
@@ -39,6 +40,7 @@ fn band_names_are_checked_against_the_dataset() {
             augment: false,
             seed: 0,
             points: None,
+            standardise_bands: false,
         },
     );
     assert!(bad

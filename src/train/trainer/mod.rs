@@ -164,6 +164,16 @@ fn train_in<'s>(
                     "was trained for another class legend or tile size than this catalog",
                 ));
             }
+            if r.card.standardise_bands != cfg.standardises_bands() {
+                return Err(Error::config(
+                    "--standardise-bands",
+                    format!(
+                        "{} was trained with --standardise-bands {}; resume it with the same",
+                        path.display(),
+                        r.card.standardise_bands
+                    ),
+                ));
+            }
             if r.step >= cfg.steps {
                 return Err(Error::config(
                     "--steps",

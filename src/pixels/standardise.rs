@@ -1,0 +1,164 @@
+//! A model meta-trained on standardised bands (`standardise_bands` in its card)
+//! meets its scene: each band's mean and standard deviation over the scene's valid
+//! pixels are folded into the card's normalisation. `adapt` does it once, so that the
+//! adapted model reads fixed values like any other and maps (ONNX, GDAL plugin,
+//! QGIS) with no notion of scene statistics; the map engine does it for a model
+//! never adapted (`suggest` on a meta-trained checkpoint) with the scene it maps.
+//!
+//! Why: a per-pixel network's first layers see reflectances whose spread differs by
+//! band and sensor (on the Chiapas Landsat 7 scene the blue band varies by 0.014,
+//! near-infrared by 0.046), and the few inner-loop steps move its weights mostly
+//! along the loud bands. Standardised bands give every band the same say, as the
+//! scaled inputs of a per-pixel SVM or kNN do (docs/maps_from_points.md).
+
+use crate::bands::Normalisation;
+use crate::card::ModelCard;
+use crate::error::{Error, Result};
+use crate::pixels::PixelReader;
+use std::path::Path;
+#[cfg(test)]
+use std::path::PathBuf;
+
+/// The card and reader a scene is read with: unchanged for a model of fixed
+/// normalisation; for one of standardised bands, the card's normalisation replaced
+/// by `(x - mean) / std` of each band's valid physical values over the scene
+/// (from the reader's decimated sample, the one its fill comes from) and
+/// `standardise_bands` cleared, with the reader reading that way.
+///
+/// # Errors
+/// A band with no valid pixel in the sample, or constant over the scene: the model
+/// cannot read it standardised; the error names the scene and the band.
+pub fn scene_input(
+    card: &ModelCard,
+    reader: PixelReader,
+    scene: &Path,
+) -> Result<(ModelCard, PixelReader)> {
+    let mut card = card.clone();
+    if !card.standardise_bands {
+        return Ok((card, reader));
+    }
+    let mut norms = Vec::with_capacity(reader.inputs().len());
+    for (input, sample) in reader.inputs().iter().zip(reader.samples()) {
+        let what = |why: &str| {
+            Error::raster(
+                scene,
+                format!(
+                    "band {} ({}) {why}: the model reads each band standardised over the scene",
+                    input.band, input.name
+                ),
+            )
+        };
+        let s = sample.ok_or_else(|| what("has no valid pixel"))?;
+        let spread = s.std / s.mean.abs().max(1.0);
+        if spread.is_nan() || spread <= 1e-12 {
+            return Err(what(&format!("is constant over the scene ({})", s.mean)));
+        }
+        norms.push(Normalisation {
+            scale: (1.0 / s.std) as f32,
+            offset: (-s.mean / s.std) as f32,
+        });
+    }
+    card.normalisation = norms.clone();
+    card.standardise_bands = false;
+    Ok((card, reader.with_normalisation(&norms)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::card::tests::sample_card;
+    use crate::pixels::BandInput;
+    use gdal::raster::{Buffer, RasterCreationOptions};
+    use gdal::DriverManager;
+
+    /// A 4x2 two-band GeoTIFF, band 1 `0..8` (mean 3.5, std sqrt 5.25) and band 2
+    /// `second`; a nodata pixel of 99 in band 1 that must not count.
+    fn scene(dir: &Path, second: [f32; 8]) -> (PathBuf, ModelCard) {
+        let path = dir.join("s.tif");
+        let drv = DriverManager::get_driver_by_name("GTiff").unwrap();
+        let mut ds = drv
+            .create_with_band_type_with_options::<f32, _>(
+                &path,
+                5,
+                2,
+                2,
+                &RasterCreationOptions::new(),
+            )
+            .unwrap();
+        ds.set_geo_transform(&[500_000.0, 10.0, 0.0, 4_600_000.0, 0.0, -10.0])
+            .unwrap();
+        let first = [0., 1., 2., 3., 99., 4., 5., 6., 7., 99.];
+        let second = [
+            second[0], second[1], second[2], second[3], 0., second[4], second[5], second[6],
+            second[7], 0.,
+        ];
+        for (b, data) in [first, second].into_iter().enumerate() {
+            let mut band = ds.rasterband(b + 1).unwrap();
+            band.set_no_data_value(Some(99.0)).unwrap();
+            band.write((0, 0), (5, 2), &mut Buffer::new((5, 2), data.to_vec()))
+                .unwrap();
+        }
+        drop(ds);
+        let mut card = sample_card();
+        card.bands = vec!["B02".into(), "B03".into()];
+        card.normalisation = vec![
+            Normalisation {
+                scale: 1e-4,
+                offset: 0.0
+            };
+            2
+        ];
+        card.standardise_bands = true;
+        (path, card)
+    }
+
+    fn open(path: &Path, card: &ModelCard) -> PixelReader {
+        PixelReader::open(
+            path,
+            BandInput::list(&[1, 2], &card.bands, &card.normalisation),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_scene_statistics_are_folded_into_the_card_and_the_reader() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, card) = scene(dir.path(), [10., 20., 10., 20., 10., 20., 10., 20.]);
+        let (folded, reader) = scene_input(&card, open(&path, &card), &path).unwrap();
+        assert!(
+            !folded.standardise_bands,
+            "an adapted card reads fixed values"
+        );
+        let std = 5.25f32.sqrt();
+        let n = folded.normalisation[0];
+        assert!((n.scale - 1.0 / std).abs() < 1e-5 && (n.offset + 3.5 / std).abs() < 1e-5);
+        let n = folded.normalisation[1];
+        assert!((n.scale - 0.2).abs() < 1e-6 && (n.offset + 3.0).abs() < 1e-5);
+        // What the network reads is the standardised value, and the fill is 0.
+        let px = reader.read(crate::raster::Window::new(0, 0, 5, 2)).unwrap();
+        assert!((px.data[[0, 0, 0]] + 3.5 / std).abs() < 1e-5);
+        assert!((px.data[[1, 0, 1]] - 1.0).abs() < 1e-5);
+        assert!(reader.fill().iter().all(|f| f.abs() < 1e-5));
+        // A card of fixed normalisation passes as it is.
+        let fixed = ModelCard {
+            standardise_bands: false,
+            ..card.clone()
+        };
+        let (same, _) = scene_input(&fixed, open(&path, &fixed), &path).unwrap();
+        assert_eq!(same, fixed);
+    }
+
+    #[test]
+    fn a_constant_band_is_refused_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, card) = scene(dir.path(), [5.; 8]);
+        let err = scene_input(&card, open(&path, &card), &path)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("band 2 (B03)") && err.contains("constant"),
+            "{err}"
+        );
+        assert!(err.contains("s.tif"), "{err}");
+    }
+}
