@@ -25,6 +25,79 @@ fn point_tasks_train_a_pixel_network_whose_card_says_so() {
     assert_eq!(card["spec"]["arch"], "pixel");
     assert_eq!(card["provenance"]["method"], "maml");
     assert_eq!(card["provenance"]["config"]["arch"], "pixel");
+    // Pixel networks read bands standardised over the scene by default.
+    assert_eq!(card["standardise_bands"], true);
+}
+
+/// `scene` with every band value multiplied by `gain`, as Float32 with the same
+/// georeferencing, band names and nodata (the same reflectances in other units).
+fn rescaled(scene: &std::path::Path, gain: f32, out: &std::path::Path) {
+    use gdal::raster::Buffer;
+    use gdal::Metadata;
+    let src = gdal::Dataset::open(scene).unwrap();
+    let (w, h) = src.raster_size();
+    let drv = gdal::DriverManager::get_driver_by_name("GTiff").unwrap();
+    let mut dst = drv
+        .create_with_band_type::<f32, _>(out, w, h, src.raster_count())
+        .unwrap();
+    dst.set_geo_transform(&src.geo_transform().unwrap())
+        .unwrap();
+    dst.set_spatial_ref(&src.spatial_ref().unwrap()).unwrap();
+    for b in 1..=src.raster_count() {
+        let band = src.rasterband(b).unwrap();
+        let nodata = band.no_data_value();
+        let data: Vec<f32> = band
+            .read_band_as::<f32>()
+            .unwrap()
+            .data()
+            .iter()
+            .map(|&v| {
+                if Some(v as f64) == nodata {
+                    v
+                } else {
+                    v * gain
+                }
+            })
+            .collect();
+        let mut o = dst.rasterband(b).unwrap();
+        o.set_description(&band.description().unwrap()).unwrap();
+        o.set_no_data_value(nodata).unwrap();
+        o.write((0, 0), (w, h), &mut Buffer::new((w, h), data))
+            .unwrap();
+    }
+}
+
+#[test]
+fn an_adapted_pixel_networks_map_does_not_depend_on_the_scenes_units() {
+    // Bands standardised over the scene: the same scene in units twice as large,
+    // adapted on the same labels, gives the same map, pixel for pixel; the adapted
+    // card carries the scene's statistics as fixed normalisation.
+    let dir = tempfile::tempdir().unwrap();
+    let scene = sample("scene/scene.tif");
+    let doubled = dir.path().join("doubled.tif");
+    rescaled(&scene, 2.0, &doubled);
+    let labels = sample("scene/labels.geojson");
+    let mut maps = Vec::new();
+    for (name, s) in [("a", &scene), ("b", &doubled)] {
+        let onnx = dir.path().join(format!("{name}.onnx"));
+        run_ok(
+            adapt_args(&mut geomaml(), maml_pixel(), s, &labels, &onnx).args([
+                "--inner-steps",
+                "10",
+                "--no-cross-validation",
+            ]),
+        );
+        let out = run_ok(geomaml().args(["info", "--json"]).arg(&onnx));
+        let card: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(card.get("standardise_bands").is_none(), "{card}");
+        let offset = card["normalisation"][0]["offset"].as_f64().unwrap();
+        assert!(offset.abs() > 0.1, "the scene's mean is folded in: {card}");
+        let map = dir.path().join(format!("{name}.tif"));
+        run_ok(&mut map_command(&onnx, s, &map, &[]));
+        maps.push(read_band_f32(&map, 1));
+    }
+    let differ = maps[0].iter().zip(&maps[1]).filter(|(a, b)| a != b).count();
+    assert_eq!(differ, 0, "{differ} pixels changed class with the units");
 }
 
 #[test]
