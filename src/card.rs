@@ -113,7 +113,8 @@ pub struct ModelCard {
     /// unit standard deviation of the valid values, after `normalisation`): over
     /// each task while meta-training; `adapt` folds the scene's statistics into
     /// `normalisation` and clears this, so an adapted model reads fixed values like
-    /// any other. Such a model is only mapped with once adapted.
+    /// any other; a map made with it unadapted (`suggest`) standardises over the
+    /// scene it maps ([`crate::pixels::standardise`]).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub standardise_bands: bool,
     /// Class legend: output index i is `classes[i]`.

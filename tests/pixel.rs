@@ -205,3 +205,37 @@ fn a_pixel_networks_map_does_not_depend_on_where_its_windows_fall() {
     );
     assert!(!dir.path().join("c.tif").exists());
 }
+
+#[test]
+fn suggest_reads_a_never_adapted_pixel_network_over_the_scene_it_maps() {
+    // Where to label first, before any label: the meta-trained checkpoint is
+    // exported as it is and the map engine standardises the scene's bands itself;
+    // the suggestions lie on the scene.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("first.gpkg");
+    run_ok(
+        geomaml()
+            .args(["suggest", "--model"])
+            .arg(maml_pixel())
+            .arg(sample("scene/scene.tif"))
+            .args(["-n", "6", "-o"])
+            .arg(&out),
+    );
+    let ds = gdal::Dataset::open(&out).unwrap();
+    use gdal::vector::LayerAccess;
+    let mut layer = ds.layer(0).unwrap();
+    assert_eq!(layer.features().count(), 6);
+    // Exported for Deepness before adaptation, it is refused: Deepness cannot
+    // standardise over a scene.
+    let fail = geomaml()
+        .args(["export", "--deepness"])
+        .arg(maml_pixel())
+        .arg("-o")
+        .arg(dir.path().join("d.onnx"))
+        .output()
+        .unwrap();
+    assert!(!fail.status.success());
+    let err = String::from_utf8_lossy(&fail.stderr);
+    assert!(err.contains("Deepness") && err.contains("adapt"), "{err}");
+    assert!(!dir.path().join("d.onnx").exists());
+}

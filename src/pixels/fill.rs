@@ -23,7 +23,7 @@ pub const SAMPLE_EDGE: usize = 256;
 
 /// What the decimated sample of one band holds: the mean of its valid physical
 /// values (the fill), their standard deviation (a model meta-trained on
-/// standardised bands is adapted with both, [`crate::adapt`]) and their spread, which
+/// standardised bands reads its scene with both, [`super::standardise`]) and their spread, which
 /// [`super::checks`] compares with the units the model card expects (no second read
 /// of the scene).
 #[derive(Debug, Clone, Copy, PartialEq)]
