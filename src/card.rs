@@ -110,8 +110,9 @@ pub struct ModelCard {
     /// Normalisation per band, same order as `bands`.
     pub normalisation: Vec<Normalisation>,
     /// Whether the network reads each band standardised over its scene (zero mean,
-    /// unit standard deviation of the valid values, after `normalisation`): over
-    /// each task while meta-training; `adapt` folds the scene's statistics into
+    /// unit standard deviation, after `normalisation`): over each task's support and
+    /// query tiles while meta-training, over the scene's valid pixels when adapting
+    /// or mapping; `adapt` folds the scene's statistics into
     /// `normalisation` and clears this, so an adapted model reads fixed values like
     /// any other; a map made with it unadapted (`suggest`) standardises over the
     /// scene it maps ([`crate::pixels::standardise`]).

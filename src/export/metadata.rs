@@ -43,7 +43,9 @@ pub fn deepness_overlap_percent(card: &ModelCard) -> u32 {
 /// filter, which would otherwise turn low-confidence pixels into its background).
 pub fn metadata_props(card: &ModelCard, deepness: bool) -> Vec<StringStringEntryProto> {
     let mut props = vec![entry(CARD_KEY, card.to_json())];
-    if !deepness {
+    // A model of standardised bands never adapted has no fixed normalisation to
+    // give Deepness (only `geomaml` standardises over the scene it maps).
+    if !deepness || card.standardise_bands {
         return props;
     }
     let class_names: serde_json::Map<String, serde_json::Value> = card
@@ -161,6 +163,13 @@ mod tests {
         assert_eq!(std.len(), 15);
         assert!((std[2] - 1.0 / (255.0 * 1e-4)).abs() < 1e-3);
         assert_eq!(ModelCard::from_json(&props[CARD_KEY]).unwrap(), card);
+        // Standardised over each scene and not adapted: no fixed standardisation to
+        // give Deepness, so no Deepness keys.
+        let unadapted = ModelCard {
+            standardise_bands: true,
+            ..card
+        };
+        assert_eq!(metadata_props(&unadapted, true).len(), 1, "only the card");
     }
 
     #[test]

@@ -22,17 +22,12 @@ use std::path::Path;
 pub const SAMPLE_EDGE: usize = 256;
 
 /// What the decimated sample of one band holds: the mean of its valid physical
-/// values (the fill), their standard deviation (a model meta-trained on
-/// standardised bands reads its scene with both, [`super::standardise`]) and their spread, which
-/// [`super::checks`] compares with the units the model card expects (no second read
-/// of the scene).
+/// values (the fill) and their spread, which [`super::checks`] compares with the
+/// units the model card expects (no second read of the scene).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BandSample {
     /// Mean of the valid physical values.
     pub mean: f64,
-    /// Standard deviation of the valid physical values (population; 0 for a
-    /// constant band).
-    pub std: f64,
     /// 1st percentile of the valid physical values.
     pub low: f64,
     /// 99th percentile of the valid physical values.
@@ -77,16 +72,10 @@ pub fn band_samples(
             continue;
         }
         let mean = values.iter().map(|&v| v as f64).sum::<f64>() / values.len() as f64;
-        let var = values
-            .iter()
-            .map(|&v| (v as f64 - mean).powi(2))
-            .sum::<f64>()
-            / values.len() as f64;
         values.sort_by(f32::total_cmp);
         let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize] as f64;
         samples.push(Some(BandSample {
             mean,
-            std: var.sqrt(),
             low: at(0.01),
             high: at(0.99),
         }));

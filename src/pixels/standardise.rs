@@ -1,6 +1,7 @@
 //! A model meta-trained on standardised bands (`standardise_bands` in its card)
 //! meets its scene: each band's mean and standard deviation over the scene's valid
-//! pixels are folded into the card's normalisation. `adapt` does it once, so that the
+//! pixels (full-resolution patches across the scene) are folded into the card's
+//! normalisation. `adapt` does it once, so that the
 //! adapted model reads fixed values like any other and maps (ONNX, GDAL plugin,
 //! QGIS) with no notion of scene statistics; the map engine does it for a model
 //! never adapted (`suggest` on a meta-trained checkpoint) with the scene it maps.
@@ -15,19 +16,29 @@ use crate::bands::Normalisation;
 use crate::card::ModelCard;
 use crate::error::{Error, Result};
 use crate::pixels::PixelReader;
+use crate::raster::Window;
 use std::path::Path;
 #[cfg(test)]
 use std::path::PathBuf;
 
+/// Side of the grid of full-resolution patches the scene's statistics come from,
+/// and of each patch, in pixels: 65,536 pixels at most, every pixel of a scene of
+/// up to 256 px. Read at full resolution (no overviews, whose averaging would shrink
+/// the spread a network trained on full-resolution tiles expects).
+const GRID: usize = 16;
+const PATCH: usize = 16;
+
 /// The card and reader a scene is read with: unchanged for a model of fixed
-/// normalisation; for one of standardised bands, the card's normalisation replaced
-/// by `(x - mean) / std` of each band's valid physical values over the scene
-/// (from the reader's decimated sample, the one its fill comes from) and
+/// normalisation; for one of standardised bands, each band's normalisation `n`
+/// followed by `(n - mean) / std` of its valid values over the scene (a grid of
+/// full-resolution patches, read through the reader, so masks, nodata and
+/// scale/offset count as everywhere), folded into one `x * scale + offset`, and
 /// `standardise_bands` cleared, with the reader reading that way.
 ///
 /// # Errors
-/// A band with no valid pixel in the sample, or constant over the scene: the model
-/// cannot read it standardised; the error names the scene and the band.
+/// A band with no valid pixel in the patches, or constant over them: the model
+/// cannot read it standardised; the error names the scene and the band. GDAL's
+/// read errors.
 pub fn scene_input(
     card: &ModelCard,
     reader: PixelReader,
@@ -37,9 +48,11 @@ pub fn scene_input(
     if !card.standardise_bands {
         return Ok((card, reader));
     }
-    let mut norms = Vec::with_capacity(reader.inputs().len());
-    for (input, sample) in reader.inputs().iter().zip(reader.samples()) {
-        let what = |why: &str| {
+    let stats = scene_statistics(&reader)?;
+    let mut norms = Vec::with_capacity(stats.len());
+    for ((input, (n, mean, std)), old) in reader.inputs().iter().zip(stats).zip(&card.normalisation)
+    {
+        let what = |why: String| {
             Error::raster(
                 scene,
                 format!(
@@ -48,19 +61,67 @@ pub fn scene_input(
                 ),
             )
         };
-        let s = sample.ok_or_else(|| what("has no valid pixel"))?;
-        let spread = s.std / s.mean.abs().max(1.0);
-        if spread.is_nan() || spread <= 1e-12 {
-            return Err(what(&format!("is constant over the scene ({})", s.mean)));
+        if n == 0 {
+            return Err(what("has no valid pixel".into()));
+        }
+        if !(std.is_finite() && std > 1e-9 * mean.abs()) || std == 0.0 {
+            return Err(what("is constant over the scene".into()));
         }
         norms.push(Normalisation {
-            scale: (1.0 / s.std) as f32,
-            offset: (-s.mean / s.std) as f32,
+            scale: (old.scale as f64 / std) as f32,
+            offset: ((old.offset as f64 - mean) / std) as f32,
         });
     }
     card.normalisation = norms.clone();
     card.standardise_bands = false;
     Ok((card, reader.with_normalisation(&norms)))
+}
+
+/// Count, mean and population standard deviation of each band's valid normalised
+/// values over a grid of full-resolution patches ([`patches`]) across the scene.
+fn scene_statistics(reader: &PixelReader) -> Result<Vec<(usize, f64, f64)>> {
+    let (w, h) = reader.raster().size();
+    let mut sums = vec![(0usize, 0f64, 0f64); reader.inputs().len()];
+    for &(y, ph) in &patches(h) {
+        for &(x, pw) in &patches(w) {
+            let window = Window::new(x as isize, y as isize, pw, ph);
+            let px = reader.read(window)?;
+            for (b, sum) in sums.iter_mut().enumerate() {
+                for ((r, c), &ok) in px.valid.indexed_iter() {
+                    if ok {
+                        let v = px.data[[b, r, c]] as f64;
+                        *sum = (sum.0 + 1, sum.1 + v, sum.2 + v * v);
+                    }
+                }
+            }
+        }
+    }
+    Ok(sums
+        .into_iter()
+        .map(|(n, s, sq)| {
+            let mean = s / n.max(1) as f64;
+            (
+                n,
+                mean,
+                (sq / n.max(1) as f64 - mean * mean).max(0.0).sqrt(),
+            )
+        })
+        .collect())
+}
+
+/// Offset and size of the patches along a side of `len` pixels: every pixel once
+/// when [`GRID`] patches cover it, else [`GRID`] patches of [`PATCH`] px spread
+/// evenly, the last at the far edge.
+fn patches(len: usize) -> Vec<(usize, usize)> {
+    if len <= PATCH * GRID {
+        return (0..len)
+            .step_by(PATCH)
+            .map(|s| (s, PATCH.min(len - s)))
+            .collect();
+    }
+    (0..GRID)
+        .map(|i| (i * (len - PATCH) / (GRID - 1), PATCH))
+        .collect()
 }
 
 #[cfg(test)]
@@ -146,6 +207,15 @@ mod tests {
         };
         let (same, _) = scene_input(&fixed, open(&path, &fixed), &path).unwrap();
         assert_eq!(same, fixed);
+    }
+
+    #[test]
+    fn patches_cover_a_small_side_once_and_spread_over_a_large_one() {
+        assert_eq!(patches(5), vec![(0, 5)]);
+        assert_eq!(patches(40), vec![(0, 16), (16, 16), (32, 8)]);
+        let large = patches(10_980);
+        assert_eq!(large.len(), GRID);
+        assert_eq!((large[0], large[GRID - 1]), ((0, 16), (10_964, 16)));
     }
 
     #[test]

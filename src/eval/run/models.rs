@@ -76,7 +76,7 @@ pub(super) fn load_models<'c>(
                 return Err(Error::model(
                     path,
                     format!(
-                        "reads bands {}standardised over the scene, model `{}` {}; evaluate \
+                        "reads bands {}standardised over each task, model `{}` {}; evaluate \
                          models of one input together",
                         if model.standardise_bands { "" } else { "not " },
                         first.name,

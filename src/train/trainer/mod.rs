@@ -168,7 +168,8 @@ fn train_in<'s>(
                 return Err(Error::config(
                     "--standardise-bands",
                     format!(
-                        "{} was trained with --standardise-bands {}; resume it with the same",
+                        "{} was trained with --standardise-bands {} (on by default for --arch \
+                         pixel only); resume it with the same --arch and --standardise-bands",
                         path.display(),
                         r.card.standardise_bands
                     ),
