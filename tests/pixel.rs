@@ -225,6 +225,30 @@ fn suggest_reads_a_never_adapted_pixel_network_over_the_scene_it_maps() {
     use gdal::vector::LayerAccess;
     let mut layer = ds.layer(0).unwrap();
     assert_eq!(layer.features().count(), 6);
+    // The map engine standardises over the scene it maps: the never-adapted model,
+    // exported as it is (batch norm frozen at its training statistics), maps the
+    // scene and the same scene in doubled units alike. Read unstandardised, the
+    // doubled values would move every pixel's input.
+    let onnx = dir.path().join("meta.onnx");
+    run_ok(
+        geomaml()
+            .arg("export")
+            .arg(maml_pixel())
+            .arg("-o")
+            .arg(&onnx),
+    );
+    let doubled = dir.path().join("doubled.tif");
+    rescaled(&sample("scene/scene.tif"), 2.0, &doubled);
+    let (a, b) = (dir.path().join("a.tif"), dir.path().join("b.tif"));
+    run_ok(&mut map_command(
+        &onnx,
+        &sample("scene/scene.tif"),
+        &a,
+        &["--probabilities"],
+    ));
+    run_ok(&mut map_command(&onnx, &doubled, &b, &["--probabilities"]));
+    let probs = |p: &std::path::Path| bands_of(&p.with_extension("probabilities.tif"));
+    assert_eq!(probs(&a), probs(&b));
     // Exported for Deepness before adaptation, it is refused: Deepness cannot
     // standardise over a scene.
     let fail = geomaml()
