@@ -18,8 +18,6 @@ use crate::error::{Error, Result};
 use crate::pixels::PixelReader;
 use crate::raster::Window;
 use std::path::Path;
-#[cfg(test)]
-use std::path::PathBuf;
 
 /// Side of the grid of full-resolution patches the scene's statistics come from,
 /// and of each patch, in pixels: 65,536 pixels at most, every pixel of a scene of
@@ -64,7 +62,7 @@ pub fn scene_input(
         if n == 0 {
             return Err(what("has no valid pixel".into()));
         }
-        if !(std.is_finite() && std > 1e-9 * mean.abs()) || std == 0.0 {
+        if !(std.is_finite() && std > 1e-9 * mean.abs()) {
             return Err(what("is constant over the scene".into()));
         }
         norms.push(Normalisation {
@@ -131,6 +129,7 @@ mod tests {
     use crate::pixels::BandInput;
     use gdal::raster::{Buffer, RasterCreationOptions};
     use gdal::DriverManager;
+    use std::path::PathBuf;
 
     /// A 4x2 two-band GeoTIFF, band 1 `0..8` (mean 3.5, std sqrt 5.25) and band 2
     /// `second`; a nodata pixel of 99 in band 1 that must not count.

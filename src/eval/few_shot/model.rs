@@ -91,11 +91,12 @@ impl EvalModel {
 
     /// The random-initialisation baseline: `spec` initialised with `seed`, legend
     /// labels (like the pretraining baseline, so only its weights differ), reading
-    /// `bands` standardised or not as the models it is compared with.
+    /// `bands` unstandardised (set [`EvalModel::standardise_bands`] to follow the
+    /// models it is compared with).
     pub fn random(
         spec: &ModelSpec,
         classes: &[ClassInfo],
-        (bands, standardise_bands): (Vec<String>, bool),
+        bands: Vec<String>,
         device: Device,
         seed: u64,
     ) -> Result<Self> {
@@ -106,7 +107,7 @@ impl EvalModel {
             labelling: Labelling::Legend,
             legend: classes.iter().map(|c| c.id).collect(),
             bands,
-            standardise_bands,
+            standardise_bands: false,
             params: Params::init(spec, device, Kind::Float, seed)?,
         })
     }

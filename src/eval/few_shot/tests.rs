@@ -40,14 +40,7 @@ fn model(labelling: Labelling) -> EvalModel {
         tile_size: 2,
         ..ModelSpec::paper_cnn(1, 10)
     };
-    let mut m = EvalModel::random(
-        &spec,
-        &dfc2020(),
-        (vec!["B01".into()], false),
-        Device::Cpu,
-        0,
-    )
-    .unwrap();
+    let mut m = EvalModel::random(&spec, &dfc2020(), vec!["B01".into()], Device::Cpu, 0).unwrap();
     m.labelling = labelling;
     m
 }
@@ -201,25 +194,11 @@ fn stacked_trajectories_follow_each_tasks_own() {
             tile_size: 4,
             ..ModelSpec::paper_cnn(2, 10)
         };
-        EvalModel::random(
-            &spec,
-            &dfc2020(),
-            (vec!["B01".into(); 2], false),
-            Device::Cpu,
-            3,
-        )
-        .unwrap()
+        EvalModel::random(&spec, &dfc2020(), vec!["B01".into(); 2], Device::Cpu, 3).unwrap()
     };
     let pixel = {
         let spec = ModelSpec::default_pixel(2, 10);
-        EvalModel::random(
-            &spec,
-            &dfc2020(),
-            (vec!["B01".into(); 2], false),
-            Device::Cpu,
-            4,
-        )
-        .unwrap()
+        EvalModel::random(&spec, &dfc2020(), vec!["B01".into(); 2], Device::Cpu, 4).unwrap()
     };
     for (model, pixel) in [(cnn, false), (pixel, true)] {
         // Two shapes, interleaved (3 queries per class, then 2): groups must keep order.

@@ -125,8 +125,8 @@ pub(super) fn load_models<'c>(
                     spec.width = t.width;
                     spec.depth = t.depth;
                 }
-                let input = (bands, standardise_bands);
-                let mut m = EvalModel::random(&spec, classes, input, device, plan.seed)?;
+                let mut m = EvalModel::random(&spec, classes, bands, device, plan.seed)?;
+                m.standardise_bands = standardise_bands;
                 m.name = unique("random".into(), &mut names);
                 models.push(m);
             }

@@ -34,7 +34,7 @@ pub fn model(labelling: Labelling) -> EvalModel {
     let mut m = EvalModel::random(
         &spec,
         &dfc2020(),
-        (vec!["B01".into(), "B02".into()], false),
+        vec!["B01".into(), "B02".into()],
         Device::Cpu,
         3,
     )
