@@ -92,6 +92,7 @@ fn measure(s: &Setup, r: &Run<'_>) -> serde_json::Value {
         steps: r.inner_steps,
         first_order: r.first_order,
         bn_momentum: None,
+        prototype_head: false,
     };
     let mut adam = Adam::new(&params.trainable(), 1e-3);
     sync(s.device);

@@ -59,6 +59,10 @@ pub struct AdaptationRecord {
     /// Classes whose output rows were new, not rows of the model's head.
     #[serde(default)]
     pub new_head_rows: Vec<String>,
+    /// Whether the head's labelled rows started from the labels' class prototypes
+    /// ([`crate::model::prototype_head`]) rather than the model's own rows.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub prototype_head: bool,
 }
 
 /// Inner-loop settings: meta-training's (an adapted card: the adaptation's).
@@ -277,10 +281,17 @@ impl ModelCard {
                 None => String::new(),
             };
             s += &format!(
-                "adapted       to {} with {} labels from {}{hash}\n",
+                "adapted       to {} with {} labels from {}{hash}, {} inner steps of {} from {}\n",
                 a.scene,
                 a.shots_per_class.values().sum::<usize>(),
                 a.labels,
+                a.inner_steps,
+                a.inner_lr,
+                if a.prototype_head {
+                    "class prototypes"
+                } else {
+                    "the model's head"
+                },
             );
         }
         s

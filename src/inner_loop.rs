@@ -8,6 +8,7 @@ use crate::model::functional::forward;
 use crate::model::layers::BnMode;
 use crate::model::loss::cross_entropy;
 use crate::model::params::Params;
+use crate::model::prototype_head::with_prototype_head;
 use tch::Tensor;
 
 /// How the inner loop adapts.
@@ -22,6 +23,22 @@ pub struct InnerSettings {
     /// Momentum for the running batch-norm statistics on the first support pass
     /// (`None`: leave them).
     pub bn_momentum: Option<f64>,
+    /// Start the head's labelled rows from the support's class prototypes before
+    /// the first step ([`crate::model::prototype_head`]); off: from the model's
+    /// own head.
+    pub prototype_head: bool,
+}
+
+impl InnerSettings {
+    /// The weights the first step starts from: `params`, with the head from the
+    /// prototypes of `(x, y)` when [`InnerSettings::prototype_head`] asks for it.
+    fn start(&self, params: &Params, x: &Tensor, y: &Tensor) -> Params {
+        if self.prototype_head {
+            with_prototype_head(params, x, y)
+        } else {
+            params.with_trainable(params.trainable())
+        }
+    }
 }
 
 /// Fast weights after `steps` gradient steps on `(x, y)`; with `create_graph` they
@@ -34,7 +51,7 @@ pub fn adapt(
     s: &InnerSettings,
     create_graph: bool,
 ) -> (Params, f64) {
-    let mut fast = params.with_trainable(params.trainable());
+    let mut fast = s.start(params, x, y);
     let mut first_loss = f64::NAN;
     for step in 0..s.steps {
         let bn = match (step, s.bn_momentum) {
@@ -76,7 +93,7 @@ pub fn adapt_tracked(
 ) -> Tracked {
     let detached =
         |p: &Params| p.with_trainable(p.trainable().iter().map(|t| t.detach()).collect());
-    let mut fast = params.with_trainable(params.trainable());
+    let mut fast = s.start(params, x, y);
     let mut losses = Vec::with_capacity(s.steps + 1);
     let mut best: Option<(Params, usize, f64)> = None;
     // A NaN loss is never the best; any finite loss beats one.

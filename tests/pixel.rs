@@ -125,6 +125,8 @@ fn an_adapted_pixel_network_maps_every_scene_pixel() {
             .arg(&onnx),
     );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // A per-pixel model's head starts from the labels' class prototypes.
+    assert_eq!(report["prototype_head"], true, "{report}");
     // Both estimates on spatial folds, side by side.
     assert!(
         report["cross_validated_accuracy"][0].as_f64().is_some(),
@@ -153,6 +155,45 @@ fn an_adapted_pixel_network_maps_every_scene_pixel() {
     assert!(oa > 0.6, "per-pixel accuracy {oa}");
     let probs = gdal::Dataset::open(dir.path().join("map.probabilities.tif")).unwrap();
     assert_eq!(probs.raster_size(), s.raster_size());
+}
+
+#[test]
+fn a_head_started_from_the_class_prototypes_already_fits_the_labels() {
+    // Before any step, the head from the prototypes separates the labelled classes
+    // far better than the meta-learnt head, whose rows MAML keeps interchangeable.
+    let dir = tempfile::tempdir().unwrap();
+    let scene = sample("scene/scene.tif");
+    let labels = sample("scene/labels.geojson");
+    let first_loss = |prototypes: &str| {
+        let onnx = dir.path().join(format!("{prototypes}.onnx"));
+        let out = run_ok(
+            adapt_args(&mut geomaml(), maml_pixel(), &scene, &labels, &onnx).args([
+                "--inner-steps",
+                "1",
+                "--prototype-head",
+                prototypes,
+                "--no-cross-validation",
+                "--json",
+            ]),
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["prototype_head"].as_bool(), prototypes.parse().ok());
+        let info = run_ok(geomaml().args(["info", "--json"]).arg(&onnx));
+        let card: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+        assert_eq!(
+            card["adaptation"]["prototype_head"]
+                .as_bool()
+                .unwrap_or(false),
+            prototypes == "true"
+        );
+        report["support_loss_steps"][0].as_f64().unwrap()
+    };
+    let (learnt, prototypes) = (first_loss("false"), first_loss("true"));
+    // 8 classes: the learnt head starts near ln 8 = 2.08.
+    assert!(
+        prototypes < 0.8 * learnt,
+        "support loss before the first step: prototypes {prototypes:.3}, learnt head {learnt:.3}"
+    );
 }
 
 /// Every band of `path`.

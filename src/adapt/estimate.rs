@@ -28,6 +28,7 @@ use crate::model::functional::{forward, head_input, head_logits};
 use crate::model::layers::BnMode;
 use crate::model::loss::{accuracy, cross_entropy};
 use crate::model::params::Params;
+use crate::model::prototype_head::prototype_rows;
 use ndarray::Array2;
 use serde::Serialize;
 use tch::{Device, Tensor};
@@ -163,18 +164,15 @@ impl HoldOut {
         yh: &Tensor,
     ) -> f64 {
         let (fk, fh) = (feat.index_select(0, kept), feat.index_select(0, held));
-        let mut head = vec![
-            self.params
-                .get("head.weight")
-                .detach()
-                .copy()
-                .set_requires_grad(true),
-            self.params
-                .get("head.bias")
-                .detach()
-                .copy()
-                .set_requires_grad(true),
-        ];
+        let (weight, bias) = (self.params.get("head.weight"), self.params.get("head.bias"));
+        // The fold's head starts as the delivered model's did: from the prototypes
+        // of the fold's own shots when asked for.
+        let (weight, bias) = if self.settings.prototype_head {
+            tch::no_grad(|| prototype_rows(&fk, yk, weight, bias))
+        } else {
+            (weight.detach().copy(), bias.detach().copy())
+        };
+        let mut head = vec![weight.set_requires_grad(true), bias.set_requires_grad(true)];
         for _ in 0..self.settings.steps {
             let loss = cross_entropy(&head_logits(&fk, &head[0], &head[1]), yk);
             head = gradient_step(&loss, &head, self.settings.lr, false)
@@ -259,6 +257,7 @@ mod tests {
                 steps: 20,
                 first_order: true,
                 bn_momentum: None,
+                prototype_head: false,
             },
             device: Device::Cpu,
             progress: crate::progress::Progress::hidden(),

@@ -64,6 +64,10 @@ pub struct AdaptOptions {
     pub inner_lr: Option<f64>,
     /// Inner-loop steps (default: the card's).
     pub inner_steps: Option<usize>,
+    /// Start the head's labelled rows from the labels' class prototypes
+    /// ([`crate::model::prototype_head`]); default: on for per-pixel models, off for
+    /// tile classifiers (the paper's adaptation).
+    pub prototype_head: Option<bool>,
     /// Unlabelled scene windows for batch-norm statistics.
     pub bn_windows: usize,
     /// How to estimate accuracy over the labels once the model is written.
@@ -91,6 +95,8 @@ pub struct AdaptReport {
     pub inner_lr: f64,
     /// Inner-loop steps asked for (`--inner-steps`, else the default).
     pub inner_steps: usize,
+    /// Whether the head started from the labels' class prototypes.
+    pub prototype_head: bool,
     /// Steps whose weights the model keeps: `inner_steps`, or fewer when the support
     /// loss rose (`support_loss_rose`).
     pub steps_kept: usize,
@@ -243,6 +249,9 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
             .max(1),
         first_order: true,
         bn_momentum: None,
+        prototype_head: opts
+            .prototype_head
+            .unwrap_or_else(|| card.spec.is_segmentation()),
     };
     let params = Params::load(&grown.card.spec, &grown.tensors, opts.device)?;
     let targets = targets(&shots, &ids, &outputs, card);
@@ -343,6 +352,7 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
             class_field: labels.class_field.clone(),
             style: labels.style.as_ref().map(|p| p.display().to_string()),
             new_head_rows: head_plan.new_rows.clone(),
+            prototype_head: settings.prototype_head,
         },
     );
     let holdout = estimated.then(|| HoldOut {
@@ -362,6 +372,7 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
             shots_per_class,
             inner_lr: settings.lr,
             inner_steps: steps_asked,
+            prototype_head: settings.prototype_head,
             support_loss: (loss_before, loss_after),
             support_loss_steps: tracked.losses,
             support_loss_rose: rose,

@@ -31,6 +31,11 @@ pub struct AdaptFlags {
     /// says how many].
     #[arg(long)]
     pub inner_steps: Option<usize>,
+    /// Start the head from the labels' class prototypes (the mean features of each
+    /// class's labelled pixels) before the inner-loop steps [default: true for
+    /// per-pixel models, false for tile classifiers].
+    #[arg(long, value_name = "BOOL")]
+    pub prototype_head: Option<bool>,
     /// Unlabelled scene windows used to estimate batch-norm statistics.
     #[arg(long, default_value_t = 64)]
     pub bn_windows: usize,
@@ -88,6 +93,7 @@ impl AdaptFlags {
                 classes: self.classes.clone(),
                 inner_lr: self.inner_lr,
                 inner_steps: self.inner_steps,
+                prototype_head: self.prototype_head,
                 bn_windows: self.bn_windows,
                 estimate: crate::adapt::AccuracyEstimate::from_flags(
                     !self.no_cross_validation,

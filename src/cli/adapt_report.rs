@@ -46,9 +46,14 @@ pub(crate) fn print_adaptation(r: &AdaptReport, seconds: f64) {
         String::new()
     };
     eprintln!(
-        "inner loop    lr {} x {} steps; support loss {:.3} -> {:.3}{kept}, support accuracy {:.1}%",
+        "inner loop    lr {} x {} steps from {}; support loss {:.3} -> {:.3}{kept}, support accuracy {:.1}%",
         r.inner_lr,
         r.inner_steps,
+        if r.prototype_head {
+            "class prototypes"
+        } else {
+            "the model's head"
+        },
         r.support_loss.0,
         r.support_loss.1,
         100.0 * r.support_accuracy

@@ -25,6 +25,9 @@ pub mod loss;
 /// Named tensors on a device.
 #[cfg(feature = "train")]
 pub mod params;
+/// The head started from class prototypes (Proto-MAML's adaptation).
+#[cfg(feature = "train")]
+pub mod prototype_head;
 /// `T` models of one spec in one forward pass (MAML's meta-batch).
 #[cfg(feature = "train")]
 pub mod stacked;

@@ -128,6 +128,7 @@ mod tests {
             steps: 2,
             first_order,
             bn_momentum: None,
+            prototype_head: false,
         }
     }
 

@@ -113,6 +113,7 @@ pub(crate) fn step(params: &Params, t: &TaskTensors, lr: f64) -> Params {
         steps: 1,
         first_order: true,
         bn_momentum: None,
+        prototype_head: false,
     };
     adapt(&start, &t.support_x, &t.support_y, &s, false).0
 }

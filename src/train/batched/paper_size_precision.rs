@@ -34,6 +34,7 @@ fn single_precision_batched_step_stays_near_the_double_precision_gradient() {
         steps: 1,
         first_order: false,
         bn_momentum: None,
+        prototype_head: false,
     };
     let (exact, _) = meta_gradient(&exact_params, &exact_tasks, &s);
     let (per_task, _) = meta_gradient(&params, &tasks, &s);

@@ -59,6 +59,7 @@ fn check(spec: ModelSpec, per_pixel: bool) {
                 steps,
                 first_order,
                 bn_momentum: None,
+                prototype_head: false,
             };
             let (reference, ref_stats) = meta_gradient(&params, &tasks, &s);
             for group in [0, 1, 2] {
@@ -148,6 +149,7 @@ fn single_precision_gradients_agree_to_rounding() {
         steps: 2,
         first_order: false,
         bn_momentum: None,
+        prototype_head: false,
     };
     let (reference, _) = meta_gradient(&params, &tasks, &s);
     let (batched, _) = meta_gradient_batched(&params, &tasks, &s, 0);
@@ -194,6 +196,7 @@ fn batched_step_moves_running_statistics_like_the_per_task_one() {
         steps: 2,
         first_order: false,
         bn_momentum: Some(0.2),
+        prototype_head: false,
     };
     let _ = meta_gradient(&a, &same, &s);
     let _ = meta_gradient_batched(&b, &same, &s, 0);

@@ -209,6 +209,7 @@ fn train_in<'s>(
         steps: cfg.inner_steps,
         first_order: cfg.first_order,
         bn_momentum: (cfg.bn_momentum > 0.0).then_some(cfg.bn_momentum),
+        prototype_head: false,
     };
 
     let val_tasks = if cfg.val_every > 0 {
