@@ -78,6 +78,10 @@ pub struct InnerLoop {
     /// for other models: then [`MIN_ADAPT_STEPS`] is the floor).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chosen_steps: Option<usize>,
+    /// Whether meta-training started each task's head from the support's class
+    /// prototypes (Proto-MAML, [`crate::model::prototype_head`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub prototype_head: bool,
 }
 
 /// Fewest inner steps `adapt` takes by default for a model without a count chosen
@@ -171,6 +175,7 @@ impl ModelCard {
                 lr: 0.32,
                 steps: 1,
                 chosen_steps: None,
+                prototype_head: false,
             },
             bn_frozen: false,
             provenance: Provenance {
@@ -253,9 +258,14 @@ impl ModelCard {
         );
         s += &format!("resolution    {} m\n", self.resolution_m);
         s += &format!(
-            "inner loop    lr {} x {} steps; adapt takes {} steps unless --inner-steps says otherwise\n",
+            "inner loop    lr {} x {} steps{}; adapt takes {} steps unless --inner-steps says otherwise\n",
             self.inner_loop.lr,
             self.inner_loop.steps,
+            if self.inner_loop.prototype_head {
+                " from class prototypes"
+            } else {
+                ""
+            },
             self.inner_loop.adapt_steps()
         );
         s += &format!(
@@ -352,6 +362,7 @@ pub(crate) mod tests {
                 lr: 0.32,
                 steps: 1,
                 chosen_steps: None,
+                prototype_head: false,
             },
             bn_frozen: false,
             provenance: Provenance {

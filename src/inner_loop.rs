@@ -31,10 +31,11 @@ pub struct InnerSettings {
 
 impl InnerSettings {
     /// The weights the first step starts from: `params`, with the head from the
-    /// prototypes of `(x, y)` when [`InnerSettings::prototype_head`] asks for it.
-    fn start(&self, params: &Params, x: &Tensor, y: &Tensor) -> Params {
+    /// prototypes of `(x, y)` when [`InnerSettings::prototype_head`] asks for it
+    /// (functions of `params` when `differentiable`, else constants).
+    fn start(&self, params: &Params, x: &Tensor, y: &Tensor, differentiable: bool) -> Params {
         if self.prototype_head {
-            with_prototype_head(params, x, y)
+            with_prototype_head(params, x, y, differentiable)
         } else {
             params.with_trainable(params.trainable())
         }
@@ -51,7 +52,10 @@ pub fn adapt(
     s: &InnerSettings,
     create_graph: bool,
 ) -> (Params, f64) {
-    let mut fast = s.start(params, x, y);
+    // The prototypes stay functions of `params` here, so a meta-gradient, first
+    // order included, also flows through them (as in Triantafillou et al.'s
+    // fo-Proto-MAML).
+    let mut fast = s.start(params, x, y, true);
     let mut first_loss = f64::NAN;
     for step in 0..s.steps {
         let bn = match (step, s.bn_momentum) {
@@ -93,7 +97,7 @@ pub fn adapt_tracked(
 ) -> Tracked {
     let detached =
         |p: &Params| p.with_trainable(p.trainable().iter().map(|t| t.detach()).collect());
-    let mut fast = s.start(params, x, y);
+    let mut fast = s.start(params, x, y, false);
     let mut losses = Vec::with_capacity(s.steps + 1);
     let mut best: Option<(Params, usize, f64)> = None;
     // A NaN loss is never the best; any finite loss beats one.

@@ -196,6 +196,48 @@ fn a_head_started_from_the_class_prototypes_already_fits_the_labels() {
     );
 }
 
+#[test]
+fn proto_maml_meta_training_is_recorded_and_refuses_batched_tasks() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = [
+        "--arch",
+        "pixel",
+        "--method",
+        "maml",
+        "--steps",
+        "2",
+        "--meta-batch",
+        "2",
+    ];
+    let rest = [
+        "--val-every",
+        "0",
+        "--device",
+        "cpu",
+        "--prototype-head",
+        "true",
+    ];
+    let args: Vec<&str> = base.iter().chain(&rest).copied().collect();
+    let (catalog, model) = train_on_sample("proto", &args);
+    let out = run_ok(geomaml().args(["info", "--json"]).arg(&model));
+    let card: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(card["inner_loop"]["prototype_head"], true, "{card}");
+    // Batched tasks have no prototype start: refused before anything is written.
+    let refused = dir.path().join("batched.safetensors");
+    let out = geomaml()
+        .arg("train")
+        .arg(&catalog)
+        .args(&args)
+        .args(["--task-group", "2", "-o"])
+        .arg(&refused)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("task_group"), "{err}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
 /// Every band of `path`.
 fn bands_of(path: &std::path::Path) -> Vec<Vec<f32>> {
     let n = gdal::Dataset::open(path).unwrap().raster_count();

@@ -92,6 +92,10 @@ pub struct TrainArgs {
     /// the model is adapted [default: true for `pixel`, false otherwise].
     #[arg(long, value_name = "BOOL")]
     standardise_bands: Option<bool>,
+    /// Start each task's inner loop with the head from the support's class
+    /// prototypes (Proto-MAML), as `adapt` does for per-pixel models [default: false].
+    #[arg(long, value_name = "BOOL")]
+    prototype_head: Option<bool>,
     /// `auto`, `cpu` or `cuda:N`.
     #[arg(long)]
     device: Option<String>,

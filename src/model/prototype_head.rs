@@ -13,8 +13,7 @@
 //! the start's logits near unit scale, so the softmax is not saturated and the steps
 //! that follow still move the head.
 //!
-//! The prototypes are constants of the inner loop (first order, as the rest of
-//! adaptation); outputs without a labelled example keep their rows.
+//! Outputs without a labelled example keep their rows.
 
 use crate::model::functional::head_input;
 use crate::model::layers::BnMode;
@@ -28,18 +27,36 @@ use tch::Tensor;
 ///
 /// `x`: `[n, bands, h, w]`; `y`: `[n, 1]` (a classifier's targets) or `[n, h * w]`
 /// (a segmentation network's, [`IGNORE_INDEX`] where unlabelled), output indices.
-pub fn with_prototype_head(params: &Params, x: &Tensor, y: &Tensor) -> Params {
-    let (w, b) = tch::no_grad(|| {
+/// With `differentiable` (meta-training) the rows stay functions of `params`, so
+/// the meta-gradient also flows through the prototypes; otherwise (adaptation)
+/// they are constants.
+pub fn with_prototype_head(
+    params: &Params,
+    x: &Tensor,
+    y: &Tensor,
+    differentiable: bool,
+) -> Params {
+    let rows = || {
         let features = head_input(params, x, BnMode::Batch);
         prototype_rows(&features, y, params.get(HEAD_WEIGHT), params.get(HEAD_BIAS))
-    });
+    };
+    let (w, b) = if differentiable {
+        rows()
+    } else {
+        let (w, b) = tch::no_grad(rows);
+        (
+            w.detach().set_requires_grad(true),
+            b.detach().set_requires_grad(true),
+        )
+    };
+    let mut head = [Some(w), Some(b)];
     let weights = params
         .trainable()
         .into_iter()
         .zip(params.trainable_names())
         .map(|(t, name)| match name {
-            HEAD_WEIGHT => w.shallow_clone().set_requires_grad(true),
-            HEAD_BIAS => b.shallow_clone().set_requires_grad(true),
+            HEAD_WEIGHT => head[0].take().expect("one head weight"),
+            HEAD_BIAS => head[1].take().expect("one head bias"),
             _ => t,
         })
         .collect();
@@ -82,8 +99,8 @@ pub fn prototype_rows(
             .collect::<Vec<_>>(),
     );
     (
-        new_w.where_self(&w_has, weight).detach().copy(),
-        new_b.where_self(&has, bias).detach().copy(),
+        new_w.where_self(&w_has, weight),
+        new_b.where_self(&has, bias),
     )
 }
 

@@ -116,6 +116,7 @@ pub fn model_card(spec: &ModelSpec, info: &DataInfo, cfg: &TrainConfig, steps: u
             lr: cfg.inner_lr,
             steps: cfg.inner_steps.max(1),
             chosen_steps: None,
+            prototype_head: cfg.prototype_heads(),
         },
         bn_frozen: false,
         provenance: Provenance {

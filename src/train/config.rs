@@ -106,6 +106,11 @@ pub struct TrainConfig {
     /// and over the scene when the model is adapted (`standardise_bands` in the
     /// card); absent: on for `pixel`, off for the paper's architectures.
     pub standardise_bands: Option<bool>,
+    /// Start each task's inner loop with the head from the support's class
+    /// prototypes (Proto-MAML, [`crate::model::prototype_head`]), as `adapt` does
+    /// for per-pixel models; absent: off.
+    #[serde(default)]
+    pub prototype_head: Option<bool>,
     /// Hidden channels (CNN) or first-level channels (U-Net); architecture default
     /// when absent.
     pub width: Option<usize>,
@@ -147,6 +152,7 @@ impl Default for TrainConfig {
             arch: None,
             points: None,
             standardise_bands: None,
+            prototype_head: None,
             width: None,
             depth: None,
             seed: 0,
@@ -197,6 +203,8 @@ pub struct TrainOverrides {
     pub arch: Option<Arch>,
     /// `--standardise-bands`.
     pub standardise_bands: Option<bool>,
+    /// `--prototype-head`.
+    pub prototype_head: Option<bool>,
 }
 
 impl TrainConfig {
@@ -227,6 +235,7 @@ impl TrainConfig {
         }
         self.arch = o.arch.or(self.arch);
         self.standardise_bands = o.standardise_bands.or(self.standardise_bands);
+        self.prototype_head = o.prototype_head.or(self.prototype_head);
         self.validate()?;
         Ok(self)
     }
@@ -239,6 +248,12 @@ impl TrainConfig {
     pub fn standardises_bands(&self) -> bool {
         self.standardise_bands
             .unwrap_or(self.arch == Some(Arch::Pixel))
+    }
+
+    /// Whether each task's inner loop starts the head from the support's class
+    /// prototypes: `prototype_head`, else off.
+    pub fn prototype_heads(&self) -> bool {
+        self.prototype_head.unwrap_or(false)
     }
 
     /// Reads a JSON config; errors name the file and the offending key.
@@ -270,6 +285,13 @@ impl TrainConfig {
         }
         if !(self.inner_lr.is_finite() && self.inner_lr > 0.0) {
             return bad("inner_lr", "must be a positive number");
+        }
+        if self.prototype_heads() && self.task_group.is_some_and(|g| g != 1) {
+            return bad(
+                "task_group",
+                "batched tasks (a task group other than 1) have no class-prototype head; \
+                 leave task_group out, or give 1, with prototype_head",
+            );
         }
         if self.inner_steps == 0 && self.method == Method::Maml {
             return bad("inner_steps", "MAML needs at least one inner step");
@@ -380,5 +402,19 @@ mod tests {
             .to_string()
             .contains("config.inner_lr"));
         assert!(TrainConfig::default().validate().is_ok());
+    }
+
+    #[test]
+    fn class_prototype_heads_refuse_batched_tasks_only() {
+        let with = |task_group: Option<usize>| TrainConfig {
+            prototype_head: Some(true),
+            task_group,
+            ..TrainConfig::default()
+        };
+        let err = with(Some(4)).validate().unwrap_err().to_string();
+        assert!(err.contains("config.task_group"), "{err}");
+        assert!(with(Some(1)).validate().is_ok());
+        assert!(with(None).validate().is_ok());
+        assert!(!TrainConfig::default().prototype_heads());
     }
 }

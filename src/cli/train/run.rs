@@ -49,6 +49,7 @@ impl TrainArgs {
             bands: self.bands.as_deref().map(crate::bands::parse_band_list),
             arch: self.arch.map(ArchArg::arch),
             standardise_bands: self.standardise_bands,
+            prototype_head: self.prototype_head,
         })?;
         let plan = TrainPlan {
             catalog: self.catalog.clone(),

@@ -175,6 +175,16 @@ fn train_in<'s>(
                     ),
                 ));
             }
+            if r.card.inner_loop.prototype_head != cfg.prototype_heads() {
+                return Err(Error::config(
+                    "--prototype-head",
+                    format!(
+                        "{} was trained with --prototype-head {}; resume it with the same",
+                        path.display(),
+                        r.card.inner_loop.prototype_head
+                    ),
+                ));
+            }
             if r.step >= cfg.steps {
                 return Err(Error::config(
                     "--steps",
@@ -209,7 +219,7 @@ fn train_in<'s>(
         steps: cfg.inner_steps,
         first_order: cfg.first_order,
         bn_momentum: (cfg.bn_momentum > 0.0).then_some(cfg.bn_momentum),
-        prototype_head: false,
+        prototype_head: cfg.prototype_heads(),
     };
 
     let val_tasks = if cfg.val_every > 0 {
@@ -271,9 +281,13 @@ fn train_in<'s>(
     } else {
         1
     };
-    let task_group = cfg
-        .task_group
-        .unwrap_or(if device.is_cuda() { 16 } else { 1 });
+    // The batched meta-step has no prototype start (`validate` refuses a group
+    // with it): such tasks adapt one by one.
+    let task_group = match cfg.task_group {
+        Some(g) => g,
+        None if device.is_cuda() && !cfg.prototype_heads() => 16,
+        None => 1,
+    };
     let (mut tasks_done, mut last_loss, mut best) = (0usize, f64::NAN, None);
     let card_at = |step: u64| model_card(&spec, &info, cfg, step);
     let (method, host_legend) = (cfg.method, legend.clone());
