@@ -97,6 +97,18 @@ pub const MIN_ADAPT_STEPS: usize = 20;
 /// Step counts compared on meta-validation tasks at the end of MAML meta-training.
 pub const ADAPT_STEP_CANDIDATES: [usize; 4] = [5, 10, 20, 50];
 
+impl ModelCard {
+    /// Whether `adapt` starts the head from the labels' class prototypes unless told
+    /// otherwise: for a model meta-trained that way, and for a per-pixel network
+    /// meta-trained with MAML, whose head rows stand for no particular class (each
+    /// task deals its classes to them anew). A pretrained head's rows are its
+    /// legend's classes, and tile classifiers keep the paper's adaptation.
+    pub fn adapts_from_prototypes(&self) -> bool {
+        self.inner_loop.prototype_head
+            || (self.spec.arch == crate::model::Arch::Pixel && self.provenance.method == "maml")
+    }
+}
+
 impl InnerLoop {
     /// Inner steps `adapt` takes when `--inner-steps` is not given: the count
     /// meta-validation chose, else the card's and at least [`MIN_ADAPT_STEPS`].

@@ -52,10 +52,9 @@ pub fn adapt(
     s: &InnerSettings,
     create_graph: bool,
 ) -> (Params, f64) {
-    // The prototypes stay functions of `params` here, so a meta-gradient, first
-    // order included, also flows through them (as in Triantafillou et al.'s
-    // fo-Proto-MAML).
-    let mut fast = s.start(params, x, y, true);
+    // Second order, the meta-gradient also flows through the prototypes; first
+    // order (and every evaluation), they are constants, as in `adapt_tracked`.
+    let mut fast = s.start(params, x, y, create_graph);
     let mut first_loss = f64::NAN;
     for step in 0..s.steps {
         let bn = match (step, s.bn_momentum) {
@@ -80,7 +79,8 @@ pub struct Tracked {
     /// The fast weights after the last step.
     pub last: Params,
     /// The fast weights (detached) with the lowest support loss, and after how many
-    /// steps they were reached (0: the weights before adaptation).
+    /// steps they were reached (0: the weights before the first step, the prototype head
+    /// included when the settings ask for it).
     pub best: (Params, usize),
     /// The support loss before each step, then after the last.
     pub losses: Vec<f64>,

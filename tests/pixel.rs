@@ -236,6 +236,19 @@ fn proto_maml_meta_training_is_recorded_and_refuses_batched_tasks() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("task_group"), "{err}");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    // evaluate adapts the model's own head, which Proto-MAML never trains: refused.
+    let out = geomaml()
+        .arg("evaluate")
+        .arg(&catalog)
+        .arg("--model")
+        .arg(&model)
+        .args(["--shots", "1", "--tasks", "2", "--device", "cpu", "-o"])
+        .arg(dir.path().join("eval"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--prototype-head true"), "{err}");
 }
 
 /// Every band of `path`.

@@ -65,8 +65,8 @@ pub struct AdaptOptions {
     /// Inner-loop steps (default: the card's).
     pub inner_steps: Option<usize>,
     /// Start the head's labelled rows from the labels' class prototypes
-    /// ([`crate::model::prototype_head`]); default: on for per-pixel models, off for
-    /// tile classifiers (the paper's adaptation).
+    /// ([`crate::model::prototype_head`]); default:
+    /// [`ModelCard::adapts_from_prototypes`].
     pub prototype_head: Option<bool>,
     /// Unlabelled scene windows for batch-norm statistics.
     pub bn_windows: usize,
@@ -251,8 +251,15 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
         bn_momentum: None,
         prototype_head: opts
             .prototype_head
-            .unwrap_or_else(|| card.spec.is_segmentation()),
+            .unwrap_or_else(|| card.adapts_from_prototypes()),
     };
+    if card.inner_loop.prototype_head && !settings.prototype_head {
+        warnings.push(format!(
+            "{} was meta-trained with --prototype-head true, which never trains its own head: \
+             --prototype-head false adapts from a head of initial weights",
+            opts.model.display()
+        ));
+    }
     let params = Params::load(&grown.card.spec, &grown.tensors, opts.device)?;
     let targets = targets(&shots, &ids, &outputs, card);
     let unlabelled = unlabelled_windows(&reader, card, bn_windows, opts.seed)?;

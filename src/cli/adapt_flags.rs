@@ -33,7 +33,8 @@ pub struct AdaptFlags {
     pub inner_steps: Option<usize>,
     /// Start the head from the labels' class prototypes (the mean features of each
     /// class's labelled pixels) before the inner-loop steps [default: true for
-    /// per-pixel models, false for tile classifiers].
+    /// per-pixel networks meta-trained with MAML and models meta-trained with
+    /// --prototype-head true, false otherwise].
     #[arg(long, value_name = "BOOL")]
     pub prototype_head: Option<bool>,
     /// Unlabelled scene windows used to estimate batch-norm statistics.

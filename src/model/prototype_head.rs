@@ -27,33 +27,37 @@ use tch::Tensor;
 ///
 /// `x`: `[n, bands, h, w]`; `y`: `[n, 1]` (a classifier's targets) or `[n, h * w]`
 /// (a segmentation network's, [`IGNORE_INDEX`] where unlabelled), output indices.
-/// With `differentiable` (meta-training) the rows stay functions of `params`, so
-/// the meta-gradient also flows through the prototypes; otherwise (adaptation)
-/// they are constants.
+/// With `differentiable` (second-order meta-training) the prototypes stay
+/// functions of `params`, so the meta-gradient also flows through them; otherwise
+/// they are constants. Either way the rows come out of a selection over the
+/// model's own head, so every head tensor stays in the graph (its labelled rows
+/// with a zero gradient).
 pub fn with_prototype_head(
     params: &Params,
     x: &Tensor,
     y: &Tensor,
     differentiable: bool,
 ) -> Params {
-    let rows = || {
-        let features = head_input(params, x, BnMode::Batch);
-        prototype_rows(&features, y, params.get(HEAD_WEIGHT), params.get(HEAD_BIAS))
+    let weights = params.trainable();
+    let names = params.trainable_names();
+    let own = |name: &str| {
+        let i = names
+            .iter()
+            .position(|&n| n == name)
+            .expect("a head tensor");
+        weights[i].shallow_clone()
     };
-    let (w, b) = if differentiable {
-        rows()
+    let (weight, bias) = (own(HEAD_WEIGHT), own(HEAD_BIAS));
+    let features = if differentiable {
+        head_input(params, x, BnMode::Batch)
     } else {
-        let (w, b) = tch::no_grad(rows);
-        (
-            w.detach().set_requires_grad(true),
-            b.detach().set_requires_grad(true),
-        )
+        tch::no_grad(|| head_input(params, x, BnMode::Batch))
     };
+    let (w, b) = prototype_rows(&features, y, &weight, &bias);
     let mut head = [Some(w), Some(b)];
-    let weights = params
-        .trainable()
+    let weights = weights
         .into_iter()
-        .zip(params.trainable_names())
+        .zip(names)
         .map(|(t, name)| match name {
             HEAD_WEIGHT => head[0].take().expect("one head weight"),
             HEAD_BIAS => head[1].take().expect("one head bias"),
@@ -122,13 +126,13 @@ mod tests {
         // Pixels 0 and 1 are output 0, pixel 3 output 2, pixel 2 unlabelled.
         let y = Tensor::from_slice(&[0i64, 0, IGNORE_INDEX, 2]).view([1, 4]);
         let weight = Tensor::full([3, 2, 1, 1], 9.0, opts);
-        let bias = Tensor::full([3], -4.0, opts);
+        let bias = Tensor::full([3], -5.0, opts);
         let (w, b) = prototype_rows(&features, &y, &weight, &bias);
         // Output 0: mean of (1, 2) and (3, 2) = (2, 2); output 2: (5, 7).
         let w = Vec::<f64>::try_from(w.reshape([-1])).unwrap();
         let b = Vec::<f64>::try_from(b).unwrap();
         assert_eq!(w, vec![2.0, 2.0, 9.0, 9.0, 5.0, 7.0]);
-        assert_eq!(b, vec![-4.0, -4.0, -37.0]);
+        assert_eq!(b, vec![-4.0, -5.0, -37.0]);
     }
 
     #[test]

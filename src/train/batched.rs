@@ -103,6 +103,10 @@ pub fn meta_gradient_batched(
     s: &InnerSettings,
     group: usize,
 ) -> (Vec<Tensor>, TaskStats) {
+    assert!(
+        !s.prototype_head,
+        "the batched meta-step has no prototype start (TrainConfig::validate refuses it)"
+    );
     let theta = params.trainable();
     let n = tasks.len() as f64;
     let create_graph = !s.first_order;

@@ -286,6 +286,13 @@ impl TrainConfig {
         if !(self.inner_lr.is_finite() && self.inner_lr > 0.0) {
             return bad("inner_lr", "must be a positive number");
         }
+        if self.prototype_heads() && self.method != Method::Maml {
+            return bad(
+                "prototype_head",
+                "starts MAML's inner loop; pretraining has none (adapt starts from the \
+                 prototypes with --prototype-head true)",
+            );
+        }
         if self.prototype_heads() && self.task_group.is_some_and(|g| g != 1) {
             return bad(
                 "task_group",
@@ -416,5 +423,11 @@ mod tests {
         assert!(with(Some(1)).validate().is_ok());
         assert!(with(None).validate().is_ok());
         assert!(!TrainConfig::default().prototype_heads());
+        let pretrain = TrainConfig {
+            method: Method::Pretrain,
+            ..with(None)
+        };
+        let err = pretrain.validate().unwrap_err().to_string();
+        assert!(err.contains("config.prototype_head"), "{err}");
     }
 }

@@ -143,10 +143,34 @@ mod tests {
 
     #[test]
     fn second_order_meta_gradient_matches_finite_differences() {
+        assert_matches_finite_differences(&settings(false));
+    }
+
+    #[test]
+    fn proto_maml_meta_gradient_flows_through_the_prototypes() {
+        // Second order: exact, through the prototypes as through the steps.
+        let proto = |first_order| InnerSettings {
+            prototype_head: true,
+            ..settings(first_order)
+        };
+        assert_matches_finite_differences(&proto(false));
+        // First order: the prototypes are constants; every tensor below the head
+        // still gets a finite meta-gradient.
         let (params, tasks) = tiny();
-        let s = settings(false);
-        let (grads, stats) = meta_gradient(&params, &tasks, &s);
-        assert!((stats.query_loss - loss_value(&params, &tasks, &s)).abs() < 1e-10);
+        let (grads, _) = meta_gradient(&params, &tasks, &proto(true));
+        for (name, g) in params.trainable_names().iter().zip(&grads) {
+            let max = g.abs().max().double_value(&[]);
+            assert!(max.is_finite(), "{name}: {max}");
+            if !name.starts_with("head") && !name.ends_with("conv.bias") {
+                assert!(max > 1e-8, "{name} has no gradient");
+            }
+        }
+    }
+
+    fn assert_matches_finite_differences(s: &InnerSettings) {
+        let (params, tasks) = tiny();
+        let (grads, stats) = meta_gradient(&params, &tasks, s);
+        assert!((stats.query_loss - loss_value(&params, &tasks, s)).abs() < 1e-10);
         let names = params
             .trainable_names()
             .into_iter()
@@ -163,9 +187,9 @@ mod tests {
                     continue;
                 }
                 bump(&params, name, i, h);
-                let up = loss_value(&params, &tasks, &s);
+                let up = loss_value(&params, &tasks, s);
                 bump(&params, name, i, -2.0 * h);
-                let down = loss_value(&params, &tasks, &s);
+                let down = loss_value(&params, &tasks, s);
                 bump(&params, name, i, h);
                 let fd = (up - down) / (2.0 * h);
                 let an = grads[k].view([-1]).double_value(&[i]);

@@ -75,6 +75,17 @@ impl EvalModel {
                 format!("trained with method `{method}`; evaluate knows maml, pretrain and random"),
             )
         })?;
+        // evaluate adapts the model's own head (the paper's protocol), which
+        // Proto-MAML meta-training never trains: its curves would score a head of
+        // initial weights.
+        if ckpt.card.inner_loop.prototype_head {
+            return Err(Error::model(
+                path,
+                "was meta-trained with --prototype-head true: its own head is untrained, and \
+                 evaluate adapts the learnt head as the paper does; compare such models on maps \
+                 (adapt, scripts/map_benchmark.py)",
+            ));
+        }
         let params = Params::load(&ckpt.card.spec, &ckpt.tensors, device)
             .map_err(|e| Error::model_source(path, "", e))?;
         Ok(EvalModel {

@@ -19,7 +19,12 @@ pub(super) fn choose_adapt_steps(
     let scores: Vec<(usize, f64)> = ADAPT_STEP_CANDIDATES
         .iter()
         .map(|&steps| {
-            let s = InnerSettings { steps, ..*inner };
+            // Scored with the head start `adapt` will use by default.
+            let s = InnerSettings {
+                steps,
+                prototype_head: ckpt.card.adapts_from_prototypes(),
+                ..*inner
+            };
             let v = evaluate_tasks(&params, tasks, &s);
             (
                 steps,
