@@ -6,7 +6,7 @@
 //! starts from a nearest-prototype classifier on the meta-learnt features and the
 //! gradient steps refine it: Proto-MAML (E. Triantafillou et al., "Meta-Dataset: A
 //! Dataset of Datasets for Learning to Learn from Few Examples", ICLR 2020), which
-//! there beat MAML's learnt head on every source. Weight `2 c_k / C` and bias
+//! there did better than MAML's learnt head on most of its datasets. Weight `2 c_k / C` and bias
 //! `-|c_k|^2 / C`, with `C` the head's input channels, give logits
 //! `(|f|^2 - |f - c_k|^2) / C`: minus the mean squared difference per channel from
 //! the prototype, plus a term the same for every class. The division by `C` keeps
