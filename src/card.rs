@@ -97,6 +97,15 @@ pub const MIN_ADAPT_STEPS: usize = 20;
 /// Step counts compared on meta-validation tasks at the end of MAML meta-training.
 pub const ADAPT_STEP_CANDIDATES: [usize; 4] = [5, 10, 20, 50];
 
+/// Where an adaptation's head started, in words (`info`, `adapt`'s report).
+pub fn head_start(prototype_head: bool) -> &'static str {
+    if prototype_head {
+        "class prototypes"
+    } else {
+        "the model's head"
+    }
+}
+
 impl ModelCard {
     /// Whether `adapt` starts the head from the labels' class prototypes unless told
     /// otherwise: for a model meta-trained that way, and for a per-pixel network
@@ -274,9 +283,9 @@ impl ModelCard {
             self.inner_loop.lr,
             self.inner_loop.steps,
             if self.inner_loop.prototype_head {
-                " from class prototypes"
+                format!(" from {}", head_start(true))
             } else {
-                ""
+                String::new()
             },
             self.inner_loop.adapt_steps()
         );
@@ -309,11 +318,7 @@ impl ModelCard {
                 a.labels,
                 a.inner_steps,
                 a.inner_lr,
-                if a.prototype_head {
-                    "class prototypes"
-                } else {
-                    "the model's head"
-                },
+                head_start(a.prototype_head),
             );
         }
         s

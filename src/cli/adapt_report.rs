@@ -49,11 +49,7 @@ pub(crate) fn print_adaptation(r: &AdaptReport, seconds: f64) {
         "inner loop    lr {} x {} steps from {}; support loss {:.3} -> {:.3}{kept}, support accuracy {:.1}%",
         r.inner_lr,
         r.inner_steps,
-        if r.prototype_head {
-            "class prototypes"
-        } else {
-            "the model's head"
-        },
+        crate::card::head_start(r.prototype_head),
         r.support_loss.0,
         r.support_loss.1,
         100.0 * r.support_accuracy

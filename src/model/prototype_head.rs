@@ -38,26 +38,18 @@ pub fn with_prototype_head(
     y: &Tensor,
     differentiable: bool,
 ) -> Params {
-    let weights = params.trainable();
-    let names = params.trainable_names();
-    let own = |name: &str| {
-        let i = names
-            .iter()
-            .position(|&n| n == name)
-            .expect("a head tensor");
-        weights[i].shallow_clone()
-    };
-    let (weight, bias) = (own(HEAD_WEIGHT), own(HEAD_BIAS));
+    let (weight, bias) = (params.get(HEAD_WEIGHT), params.get(HEAD_BIAS));
     let features = if differentiable {
         head_input(params, x, BnMode::Batch)
     } else {
         tch::no_grad(|| head_input(params, x, BnMode::Batch))
     };
-    let (w, b) = prototype_rows(&features, y, &weight, &bias);
+    let (w, b) = prototype_rows(&features, y, weight, bias);
     let mut head = [Some(w), Some(b)];
-    let weights = weights
+    let weights = params
+        .trainable()
         .into_iter()
-        .zip(names)
+        .zip(params.trainable_names())
         .map(|(t, name)| match name {
             HEAD_WEIGHT => head[0].take().expect("one head weight"),
             HEAD_BIAS => head[1].take().expect("one head bias"),
