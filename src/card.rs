@@ -97,6 +97,16 @@ pub const MIN_ADAPT_STEPS: usize = 20;
 /// Step counts compared on meta-validation tasks at the end of MAML meta-training.
 pub const ADAPT_STEP_CANDIDATES: [usize; 4] = [5, 10, 20, 50];
 
+/// Fewest inner steps `adapt` takes by default when it starts a per-pixel network's
+/// head from the class prototypes. Meta-validation's point tasks do not tell 20
+/// steps from 50 there (the six-band network of docs/maps_from_points.md: 58.0 %
+/// against 57.9 %, so its card chose 20); maps do: on 512 px scenes of four
+/// meta-validation regions (1, 26, 30, 40; 5 draws of 5 points per class each),
+/// 50 steps mapped +1.7 points [-0.0, +3.3] better than 20 per pixel, and 100 steps
+/// no better than 50. It costs time: 7.0 s of adaptation instead of 3.0 s for 37
+/// points on 2 cores.
+pub const PROTOTYPE_ADAPT_STEPS: usize = 50;
+
 /// Where an adaptation's head started, in words (`info`, `adapt`'s report).
 pub fn head_start(prototype_head: bool) -> &'static str {
     if prototype_head {
@@ -115,6 +125,19 @@ impl ModelCard {
     pub fn adapts_from_prototypes(&self) -> bool {
         self.inner_loop.prototype_head
             || (self.spec.arch == crate::model::Arch::Pixel && self.provenance.method == "maml")
+    }
+
+    /// Inner steps `adapt` takes when `--inner-steps` is not given, its head started
+    /// from the class prototypes (`prototype_head`) or not: the card's
+    /// ([`InnerLoop::adapt_steps`]), and for a per-pixel network started from the
+    /// prototypes at least [`PROTOTYPE_ADAPT_STEPS`].
+    pub fn adapt_steps(&self, prototype_head: bool) -> usize {
+        let steps = self.inner_loop.adapt_steps();
+        if prototype_head && self.spec.arch == crate::model::Arch::Pixel {
+            steps.max(PROTOTYPE_ADAPT_STEPS)
+        } else {
+            steps
+        }
     }
 }
 
@@ -287,7 +310,7 @@ impl ModelCard {
             } else {
                 String::new()
             },
-            self.inner_loop.adapt_steps()
+            self.adapt_steps(self.adapts_from_prototypes())
         );
         s += &format!(
             "batch norm    {}\n",
@@ -398,6 +421,41 @@ pub(crate) mod tests {
     fn card_round_trips_through_json() {
         let card = sample_card();
         assert_eq!(ModelCard::from_json(&card.to_json()).unwrap(), card);
+    }
+
+    #[test]
+    fn per_pixel_networks_from_prototypes_take_at_least_fifty_steps() {
+        let mut cnn = sample_card();
+        cnn.inner_loop.chosen_steps = Some(10);
+        // The tile classifier keeps meta-validation's choice either way.
+        assert_eq!(cnn.adapt_steps(false), 10);
+        assert_eq!(cnn.adapt_steps(true), 10);
+        let pixel = ModelCard {
+            spec: ModelSpec::default_pixel(15, 10),
+            ..cnn
+        };
+        assert!(pixel.adapts_from_prototypes());
+        assert_eq!(pixel.adapt_steps(true), PROTOTYPE_ADAPT_STEPS);
+        assert_eq!(pixel.adapt_steps(false), 10);
+        // Without a choice: the card's steps, at least MIN_ADAPT_STEPS.
+        let unchosen = ModelCard {
+            inner_loop: InnerLoop {
+                chosen_steps: None,
+                ..pixel.inner_loop
+            },
+            ..pixel.clone()
+        };
+        assert_eq!(unchosen.adapt_steps(false), MIN_ADAPT_STEPS);
+        assert_eq!(unchosen.adapt_steps(true), PROTOTYPE_ADAPT_STEPS);
+        // A count chosen above the floor stays.
+        let many = ModelCard {
+            inner_loop: InnerLoop {
+                chosen_steps: Some(80),
+                ..pixel.inner_loop
+            },
+            ..pixel
+        };
+        assert_eq!(many.adapt_steps(true), 80);
     }
 
     #[test]

@@ -27,6 +27,10 @@ fn point_tasks_train_a_pixel_network_whose_card_says_so() {
     assert_eq!(card["provenance"]["config"]["arch"], "pixel");
     // Pixel networks read bands standardised over the scene by default.
     assert_eq!(card["standardise_bands"], true);
+    // Started from the class prototypes, adapt takes at least 50 steps by default.
+    let info = run_ok(geomaml().arg("info").arg(maml_pixel()));
+    let text = String::from_utf8_lossy(&info.stdout);
+    assert!(text.contains("adapt takes 50 steps"), "{text}");
 }
 
 /// `scene` with every band value multiplied by `gain`, as Float32 with the same

@@ -17,7 +17,7 @@ pub mod folds;
 pub mod head;
 pub mod shots;
 
-use crate::card::{AdaptationRecord, ModelCard};
+use crate::card::AdaptationRecord;
 use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
 use crate::inner_loop::{adapt_tracked, InnerSettings};
@@ -241,17 +241,18 @@ pub fn adapt(opts: &AdaptOptions) -> Result<Adapted> {
             }),
     );
 
+    let prototype_head = opts
+        .prototype_head
+        .unwrap_or_else(|| card.adapts_from_prototypes());
     let settings = InnerSettings {
         lr: opts.inner_lr.unwrap_or(card.inner_loop.lr),
         steps: opts
             .inner_steps
-            .unwrap_or_else(|| default_steps(card))
+            .unwrap_or_else(|| card.adapt_steps(prototype_head))
             .max(1),
         first_order: true,
         bn_momentum: None,
-        prototype_head: opts
-            .prototype_head
-            .unwrap_or_else(|| card.adapts_from_prototypes()),
+        prototype_head,
     };
     if card.inner_loop.prototype_head && !settings.prototype_head {
         warnings.push(format!(
@@ -414,12 +415,6 @@ pub fn loss_rose(losses: &[f64]) -> bool {
         }
         _ => false,
     }
-}
-
-/// Inner steps when none are asked for: the card's, at least
-/// [`crate::card::MIN_ADAPT_STEPS`] (see there why).
-fn default_steps(card: &ModelCard) -> usize {
-    card.inner_loop.adapt_steps()
 }
 
 #[cfg(test)]

@@ -92,8 +92,17 @@ impl TrainArgs {
                 .iter()
                 .map(|(n, acc)| format!("{n}: {:.1} %", acc * 100.0))
                 .collect();
+            let default = s.default_adapt_steps.unwrap_or(*steps);
+            let why = if default > *steps {
+                format!(
+                    " (at least {} from class prototypes; meta-validation chose {steps})",
+                    crate::card::PROTOTYPE_ADAPT_STEPS
+                )
+            } else {
+                String::new()
+            };
             eprintln!(
-                "adapt takes {steps} steps by default (meta-validation accuracy after {})",
+                "adapt takes {default} steps by default{why}; meta-validation accuracy after {}",
                 each.join(", ")
             );
         }

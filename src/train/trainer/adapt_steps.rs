@@ -3,6 +3,17 @@
 
 use super::*;
 
+/// What meta-validation chose for adaptation.
+pub(super) struct ChosenSteps {
+    /// The most accurate candidate, recorded in the card.
+    pub chosen: usize,
+    /// Each candidate's meta-validation accuracy (0-1).
+    pub scores: Vec<(usize, f64)>,
+    /// The steps `adapt` will take by default with the card as saved
+    /// ([`crate::card::ModelCard::adapt_steps`]).
+    pub default: usize,
+}
+
 /// Chooses the default adaptation step count of the model at `out` (the kept, best
 /// meta-validated parameters): the most accurate of [`ADAPT_STEP_CANDIDATES`] at the
 /// meta-training step size on the meta-validation tasks (fewer steps win ties), and
@@ -13,7 +24,7 @@ pub(super) fn choose_adapt_steps(
     tasks: &[TaskTensors],
     inner: &InnerSettings,
     device: Device,
-) -> Result<(usize, Vec<(usize, f64)>)> {
+) -> Result<ChosenSteps> {
     let mut ckpt = Checkpoint::load(out)?;
     let params = Params::load(&ckpt.card.spec, &ckpt.tensors, device)?;
     let scores: Vec<(usize, f64)> = ADAPT_STEP_CANDIDATES
@@ -41,5 +52,9 @@ pub(super) fn choose_adapt_steps(
         .fold(scores[0], |b, &c| if c.1 > b.1 { c } else { b });
     ckpt.card.inner_loop.chosen_steps = Some(best.0);
     ckpt.save(out, true)?;
-    Ok((best.0, scores))
+    Ok(ChosenSteps {
+        chosen: best.0,
+        scores,
+        default: ckpt.card.adapt_steps(ckpt.card.adapts_from_prototypes()),
+    })
 }

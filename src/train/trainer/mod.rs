@@ -379,7 +379,7 @@ fn train_in<'s>(
     // it as it is (adapt then takes the card's steps, at least 20) and says so.
     let adapt_steps = if cfg.method == Method::Maml && !val_tasks.is_empty() {
         match choose_adapt_steps(&opts.out, &val_tasks, &inner, device) {
-            Ok(chosen) => Some(chosen),
+            Ok(c) => Some(c),
             Err(e) => {
                 eprintln!(
                     "warning: adaptation steps not chosen on meta-validation ({e}); \
@@ -400,7 +400,8 @@ fn train_in<'s>(
         out: opts.out.clone(),
         last,
         log: log_path,
-        adapt_steps,
+        default_adapt_steps: adapt_steps.as_ref().map(|c| c.default),
+        adapt_steps: adapt_steps.map(|c| (c.chosen, c.scores)),
         data_path: String::new(),
     })
 }

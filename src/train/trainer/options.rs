@@ -73,6 +73,10 @@ pub struct TrainSummary {
     /// Adaptation steps chosen on meta-validation (MAML with validation only), with
     /// the meta-validation accuracy of each candidate.
     pub adapt_steps: Option<(usize, Vec<(usize, f64)>)>,
+    /// Steps `adapt` takes by default with the saved card, when they were chosen
+    /// (more than the choice for a per-pixel network adapted from class prototypes,
+    /// [`crate::card::PROTOTYPE_ADAPT_STEPS`]).
+    pub default_adapt_steps: Option<usize>,
     /// Where the tiles were read from (the tile store or the files), for the user;
     /// empty when the source does not say ([`crate::train::train_catalog`] does).
     pub data_path: String,
