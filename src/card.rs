@@ -66,16 +66,18 @@ pub struct AdaptationRecord {
 }
 
 /// Inner-loop settings: meta-training's (an adapted card: the adaptation's).
-/// `adapt` takes this step size and [`InnerLoop::adapt_steps`] steps by default.
+/// `adapt` takes this step size and [`ModelCard::adapt_steps`] steps by default.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct InnerLoop {
     /// Step size alpha.
     pub lr: f64,
     /// Number of gradient steps.
     pub steps: usize,
-    /// Steps `adapt` takes by default, chosen at the end of MAML meta-training as the
-    /// most accurate of [`ADAPT_STEP_CANDIDATES`] on the meta-validation tasks (absent
-    /// for other models: then [`MIN_ADAPT_STEPS`] is the floor).
+    /// Steps chosen at the end of MAML meta-training as the most accurate of
+    /// [`ADAPT_STEP_CANDIDATES`] on the meta-validation tasks (absent for other
+    /// models: then [`MIN_ADAPT_STEPS`] is the floor); `adapt` takes them by default,
+    /// at least [`PROTOTYPE_ADAPT_STEPS`] for a per-pixel network started from class
+    /// prototypes ([`ModelCard::adapt_steps`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chosen_steps: Option<usize>,
     /// Whether meta-training started each task's head from the support's class
@@ -142,8 +144,9 @@ impl ModelCard {
 }
 
 impl InnerLoop {
-    /// Inner steps `adapt` takes when `--inner-steps` is not given: the count
-    /// meta-validation chose, else the card's and at least [`MIN_ADAPT_STEPS`].
+    /// The count meta-validation chose, else the card's and at least
+    /// [`MIN_ADAPT_STEPS`]: the steps `adapt` takes by default before the floor for
+    /// per-pixel networks started from class prototypes ([`ModelCard::adapt_steps`]).
     pub fn adapt_steps(&self) -> usize {
         self.chosen_steps
             .unwrap_or_else(|| self.steps.max(MIN_ADAPT_STEPS))
@@ -301,8 +304,13 @@ impl ModelCard {
                 .join(", ")
         );
         s += &format!("resolution    {} m\n", self.resolution_m);
+        let from_prototypes = self.adapts_from_prototypes();
+        let (steps, other) = (
+            self.adapt_steps(from_prototypes),
+            self.adapt_steps(!from_prototypes),
+        );
         s += &format!(
-            "inner loop    lr {} x {} steps{}; adapt takes {} steps unless --inner-steps says otherwise\n",
+            "inner loop    lr {} x {} steps{}; adapt takes {steps} steps{} unless --inner-steps says otherwise\n",
             self.inner_loop.lr,
             self.inner_loop.steps,
             if self.inner_loop.prototype_head {
@@ -310,7 +318,11 @@ impl ModelCard {
             } else {
                 String::new()
             },
-            self.adapt_steps(self.adapts_from_prototypes())
+            if other != steps {
+                format!(" ({other} with --prototype-head {})", !from_prototypes)
+            } else {
+                String::new()
+            },
         );
         s += &format!(
             "batch norm    {}\n",

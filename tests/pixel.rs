@@ -27,10 +27,14 @@ fn point_tasks_train_a_pixel_network_whose_card_says_so() {
     assert_eq!(card["provenance"]["config"]["arch"], "pixel");
     // Pixel networks read bands standardised over the scene by default.
     assert_eq!(card["standardise_bands"], true);
-    // Started from the class prototypes, adapt takes at least 50 steps by default.
+    // Started from the class prototypes, adapt takes at least 50 steps by default;
+    // from its own head the card's (no choice on meta-validation here: at least 20).
     let info = run_ok(geomaml().arg("info").arg(maml_pixel()));
     let text = String::from_utf8_lossy(&info.stdout);
-    assert!(text.contains("adapt takes 50 steps"), "{text}");
+    assert!(
+        text.contains("adapt takes 50 steps (20 with --prototype-head false)"),
+        "{text}"
+    );
 }
 
 /// `scene` with every band value multiplied by `gain`, as Float32 with the same

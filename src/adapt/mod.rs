@@ -62,7 +62,8 @@ pub struct AdaptOptions {
     pub classes: Option<Vec<String>>,
     /// Inner-loop step size (default: the card's).
     pub inner_lr: Option<f64>,
-    /// Inner-loop steps (default: the card's).
+    /// Inner-loop steps (default: [`ModelCard::adapt_steps`](crate::card::ModelCard::adapt_steps)
+    /// for the head start used).
     pub inner_steps: Option<usize>,
     /// Start the head's labelled rows from the labels' class prototypes
     /// ([`crate::model::prototype_head`]); default:

@@ -27,9 +27,9 @@ pub struct AdaptFlags {
     /// Inner-loop step size (default: the model card's).
     #[arg(long)]
     pub inner_lr: Option<f64>,
-    /// Inner-loop steps [default: the model card's, at least 20, and at least 50 for
-    /// a per-pixel network started from class prototypes; `geomaml info` says how
-    /// many].
+    /// Inner-loop steps [default: the count meta-validation chose for the model, else
+    /// the card's and at least 20; at least 50 for a per-pixel network started from
+    /// class prototypes; `geomaml info` says how many].
     #[arg(long)]
     pub inner_steps: Option<usize>,
     /// Start the head from the labels' class prototypes (the mean features of each

@@ -199,7 +199,7 @@ class AdaptAndMap(GeomamlAlgorithm):
             "(ONNX), and maps the raster with it (geomaml map). The raster's bands must "
             "carry the model's band names (or be in the model's order). Inner-loop steps: "
             "left empty, as on the command line: the count meta-validation chose (MAML models), "
-            "else the model card's and at least 20, and at least 50 for a per-pixel network "
+            "else the model card's and at least 20; at least 50 for a per-pixel network "
             "started from class prototypes (geomaml info says how many). When the support loss rises (a step size too "
             "large for the scene), the model keeps its best step and the log warns: lower "
             "the inner-loop step size. The estimated accuracy (0-1) is a cross-validation "

@@ -376,14 +376,14 @@ fn train_in<'s>(
     bar.finish_and_clear();
     let elapsed = started.elapsed().as_secs_f64();
     // The trained model is complete: a failure to choose its adaptation steps leaves
-    // it as it is (adapt then takes the card's steps, at least 20) and says so.
+    // it as it is (adapt then takes the card's default steps) and says so.
     let adapt_steps = if cfg.method == Method::Maml && !val_tasks.is_empty() {
         match choose_adapt_steps(&opts.out, &val_tasks, &inner, device) {
             Ok(c) => Some(c),
             Err(e) => {
                 eprintln!(
                     "warning: adaptation steps not chosen on meta-validation ({e}); \
-                     adapt takes the card's steps, at least 20"
+                     adapt takes the card's default (geomaml info says how many)"
                 );
                 None
             }
