@@ -23,6 +23,7 @@ use super::batches::{bn_batches, to_tensor, with_unlabelled};
 use super::Shots;
 use crate::error::Result;
 use crate::inner_loop::{adapt as inner_loop, gradient_step, InnerSettings};
+use crate::model::arch::{HEAD_BIAS, HEAD_WEIGHT};
 use crate::model::bn_stats::estimate_bn_stats;
 use crate::model::functional::{forward, head_input, head_logits};
 use crate::model::layers::BnMode;
@@ -164,7 +165,7 @@ impl HoldOut {
         yh: &Tensor,
     ) -> f64 {
         let (fk, fh) = (feat.index_select(0, kept), feat.index_select(0, held));
-        let (weight, bias) = (self.params.get("head.weight"), self.params.get("head.bias"));
+        let (weight, bias) = (self.params.get(HEAD_WEIGHT), self.params.get(HEAD_BIAS));
         // The fold's head starts as the delivered model's did: from the prototypes
         // of the fold's own shots when asked for.
         let (weight, bias) = if self.settings.prototype_head {

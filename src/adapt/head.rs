@@ -18,6 +18,7 @@ use crate::card::{AdaptationRecord, ModelCard};
 use crate::checkpoint::{Checkpoint, HostTensor};
 use crate::error::{Error, Result};
 use crate::legend::{find_class, ClassInfo};
+use crate::model::arch::{HEAD_BIAS, HEAD_WEIGHT};
 use crate::model::params::Params;
 use std::collections::BTreeMap;
 
@@ -80,7 +81,7 @@ pub fn grow(ckpt: &Checkpoint, extra_classes: &[ClassInfo]) -> Checkpoint {
         return out;
     }
     let used = trained_rows(&ckpt.card);
-    for name in ["head.weight", "head.bias"] {
+    for name in [HEAD_WEIGHT, HEAD_BIAS] {
         let t = &ckpt.tensors[name];
         let row: usize = t.shape[1..].iter().product();
         let mut mean = vec![0f32; row];
@@ -120,7 +121,7 @@ pub(super) fn head_for(
     record: AdaptationRecord,
 ) -> Checkpoint {
     let mut tensors = params.to_named();
-    for name in ["head.weight", "head.bias"] {
+    for name in [HEAD_WEIGHT, HEAD_BIAS] {
         let t = &tensors[name];
         let row: usize = t.shape[1..].iter().product();
         let data: Vec<f32> = outputs

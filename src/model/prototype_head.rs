@@ -15,6 +15,7 @@
 //!
 //! Outputs without a labelled example keep their rows.
 
+use crate::model::arch::{HEAD_BIAS, HEAD_WEIGHT};
 use crate::model::functional::head_input;
 use crate::model::layers::BnMode;
 use crate::model::params::Params;
@@ -99,9 +100,6 @@ pub fn prototype_rows(
         new_b.where_self(&has, bias),
     )
 }
-
-const HEAD_WEIGHT: &str = "head.weight";
-const HEAD_BIAS: &str = "head.bias";
 
 #[cfg(test)]
 mod tests {

@@ -28,4 +28,4 @@ pub use device::parse_device;
 pub use maml::{adapt, evaluate_tasks, meta_gradient, InnerSettings, TaskStats};
 pub use run::{train_catalog, TrainPlan};
 pub use source::{DataInfo, Split, TaskSource};
-pub use trainer::{train, RunOptions, TrainSummary};
+pub use trainer::{train, ChosenSteps, RunOptions, TrainSummary};

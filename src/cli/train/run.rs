@@ -87,22 +87,24 @@ impl TrainArgs {
                 s.last_loss
             ),
         }
-        if let Some((steps, scores)) = &s.adapt_steps {
-            let each: Vec<String> = scores
+        if let Some(c) = &s.adapt_steps {
+            let each: Vec<String> = c
+                .scores
                 .iter()
                 .map(|(n, acc)| format!("{n}: {:.1} %", acc * 100.0))
                 .collect();
-            let default = s.default_adapt_steps.unwrap_or(*steps);
-            let why = if default > *steps {
+            let why = if c.default > c.chosen {
                 format!(
-                    " (at least {} from class prototypes; meta-validation chose {steps})",
-                    crate::card::PROTOTYPE_ADAPT_STEPS
+                    " (at least {} from class prototypes; meta-validation chose {})",
+                    crate::card::PROTOTYPE_ADAPT_STEPS,
+                    c.chosen
                 )
             } else {
                 String::new()
             };
             eprintln!(
-                "adapt takes {default} steps by default{why}; meta-validation accuracy after {}",
+                "adapt takes {} steps by default{why}; meta-validation accuracy after {}",
+                c.default,
                 each.join(", ")
             );
         }

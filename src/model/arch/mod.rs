@@ -32,6 +32,10 @@ pub use trace::{trace, Cut, Traced};
 
 /// Name of every architecture's last layer (parameters `head.weight`, `head.bias`).
 pub const HEAD: &str = "head";
+/// The head's weight, `{HEAD}.weight`.
+pub const HEAD_WEIGHT: &str = "head.weight";
+/// The head's bias, `{HEAD}.bias`.
+pub const HEAD_BIAS: &str = "head.bias";
 
 /// The operations an architecture is written with. Shapes follow PyTorch: images
 /// `[n, c, h, w]`; batch norm normalises per channel with [`BN_EPS`](crate::model::spec::BN_EPS).

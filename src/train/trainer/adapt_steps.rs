@@ -3,17 +3,6 @@
 
 use super::*;
 
-/// What meta-validation chose for adaptation.
-pub(super) struct ChosenSteps {
-    /// The most accurate candidate, recorded in the card.
-    pub chosen: usize,
-    /// Each candidate's meta-validation accuracy (0-1).
-    pub scores: Vec<(usize, f64)>,
-    /// The steps `adapt` will take by default with the card as saved
-    /// ([`crate::card::ModelCard::adapt_steps`]).
-    pub default: usize,
-}
-
 /// Chooses the default adaptation step count of the model at `out` (the kept, best
 /// meta-validated parameters): the most accurate of [`ADAPT_STEP_CANDIDATES`] at the
 /// meta-training step size on the meta-validation tasks (fewer steps win ties), and

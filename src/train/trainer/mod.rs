@@ -37,7 +37,7 @@ use tch::{Device, Kind};
 mod adapt_steps;
 mod options;
 use adapt_steps::choose_adapt_steps;
-pub use options::{RunOptions, TrainSummary};
+pub use options::{ChosenSteps, RunOptions, TrainSummary};
 
 /// Whether a meta-validation `score` (lower is better) replaces the kept `best`: a
 /// non-finite score never beats a finite one, and any score beats a non-finite
@@ -379,7 +379,7 @@ fn train_in<'s>(
     // it as it is (adapt then takes the card's default steps) and says so.
     let adapt_steps = if cfg.method == Method::Maml && !val_tasks.is_empty() {
         match choose_adapt_steps(&opts.out, &val_tasks, &inner, device) {
-            Ok(c) => Some(c),
+            Ok(chosen) => Some(chosen),
             Err(e) => {
                 eprintln!(
                     "warning: adaptation steps not chosen on meta-validation ({e}); \
@@ -400,8 +400,7 @@ fn train_in<'s>(
         out: opts.out.clone(),
         last,
         log: log_path,
-        default_adapt_steps: adapt_steps.as_ref().map(|c| c.default),
-        adapt_steps: adapt_steps.map(|c| (c.chosen, c.scores)),
+        adapt_steps,
         data_path: String::new(),
     })
 }

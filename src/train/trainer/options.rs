@@ -70,14 +70,22 @@ pub struct TrainSummary {
     pub last: PathBuf,
     /// The log file.
     pub log: PathBuf,
-    /// Adaptation steps chosen on meta-validation (MAML with validation only), with
-    /// the meta-validation accuracy of each candidate.
-    pub adapt_steps: Option<(usize, Vec<(usize, f64)>)>,
-    /// Steps `adapt` takes by default with the saved card, when they were chosen
-    /// (more than the choice for a per-pixel network adapted from class prototypes,
-    /// [`crate::card::PROTOTYPE_ADAPT_STEPS`]).
-    pub default_adapt_steps: Option<usize>,
+    /// Adaptation steps chosen on meta-validation (MAML with validation only).
+    pub adapt_steps: Option<ChosenSteps>,
     /// Where the tiles were read from (the tile store or the files), for the user;
     /// empty when the source does not say ([`crate::train::train_catalog`] does).
     pub data_path: String,
+}
+
+/// What meta-validation chose for adaptation at the end of MAML meta-training.
+#[derive(Debug, Clone)]
+pub struct ChosenSteps {
+    /// The most accurate candidate, recorded in the card.
+    pub chosen: usize,
+    /// Each candidate's meta-validation accuracy (0-1).
+    pub scores: Vec<(usize, f64)>,
+    /// The steps `adapt` takes by default with the card as saved
+    /// ([`crate::card::ModelCard::adapt_steps`]: more than `chosen` for a per-pixel
+    /// network started from class prototypes).
+    pub default: usize,
 }

@@ -101,7 +101,8 @@ fn maml_run_writes_model_resume_state_and_log_and_learns() {
     assert!(!model.tensors.keys().any(|k| k.starts_with("optim.")));
     // The default adaptation steps are the most accurate candidate on the
     // meta-validation tasks, recorded in the card `adapt` reads.
-    let (chosen, scores) = s.adapt_steps.clone().expect("MAML with validation chooses");
+    let ChosenSteps { chosen, scores, .. } =
+        s.adapt_steps.clone().expect("MAML with validation chooses");
     assert_eq!(
         scores.iter().map(|s| s.0).collect::<Vec<_>>(),
         crate::card::ADAPT_STEP_CANDIDATES.to_vec()
